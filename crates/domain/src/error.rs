@@ -1,0 +1,53 @@
+use std::fmt;
+
+/// The one error type of the domain and its services. Each facade maps every variant
+/// to its own status code and error body; there is no catch-all.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is well-formed but a value breaks a rule (bad email, short password...).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No credentials, or credentials that do not identify anyone.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing does not exist, or the caller may not know that it does.
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness rule would be broken (an email already registered...).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again after the given number of seconds.
+    #[error("too many attempts, retry after {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// A fault of ours (database down, bug). The detail is logged, never shown.
+    #[error("internal error")]
+    Internal(InternalDetail),
+}
+
+/// The cause of an internal error, kept for the log and kept out of responses.
+pub struct InternalDetail(pub String);
+
+impl fmt::Debug for InternalDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error {
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        Error::Internal(InternalDetail(detail.to_string()))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::NotFound(message.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

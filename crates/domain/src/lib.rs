@@ -1,0 +1,13 @@
+//! Accord's domain: entities, typed IDs, validated values and the rules that govern them.
+//!
+//! Pure: nothing here performs I/O or knows about HTTP or SQL. Time comes in through [`Clock`].
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod identity;
+pub mod throttle;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Error, Result};
+pub use ids::{OrganizationId, SessionId, UserId};
