@@ -34,6 +34,11 @@ impl Email {
         Ok(Self(s.to_owned()))
     }
 
+    /// For values read back from our own store, which were parsed when written.
+    pub fn unchecked(stored: String) -> Self {
+        Self(stored)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod identity;
+pub mod session;
 pub mod throttle;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -1,0 +1,48 @@
+//! Migrations embedded in the binary, one directory per backend.
+
+use std::borrow::Cow;
+
+use futures_core::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+#[derive(Debug)]
+pub(crate) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+pub(crate) const SQLITE: Embedded = Embedded(&[(
+    1,
+    "identity",
+    include_str!("../migrations/sqlite/0001_identity.sql"),
+)]);
+
+pub(crate) const POSTGRES: Embedded = Embedded(&[(
+    1,
+    "identity",
+    include_str!("../migrations/postgres/0001_identity.sql"),
+)]);
+
+pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, accord_domain::Error> {
+    Migrator::new(source)
+        .await
+        .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))
+}

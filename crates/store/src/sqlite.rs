@@ -1,0 +1,72 @@
+//! SQLite: the embedded default. WAL mode; `synchronous=FULL`, so a committed write survives
+//! power loss, not just a crash. One writer connection (SQLite has one write lock anyway:
+//! queueing in-process is fairer and cheaper than spinning on SQLITE_BUSY), many readers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use accord_domain::Result;
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
+
+type DB = sqlx::Sqlite;
+/// SQLite has no row locks; a write unit of work holds the database's write lock instead.
+const FOR_UPDATE: &str = "";
+
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| accord_domain::Error::invalid(format!("database URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect.clone())
+            .await
+            .map_err(db_error)?;
+        migrations::migrator(migrations::SQLITE)
+            .await?
+            .run(&writer)
+            .await
+            .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(db_error)?;
+        Ok(Self { readers, writer })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self, mode: Mode) -> Result<Box<dyn Tx>> {
+        let tx = match mode {
+            Mode::Read => self.readers.begin().await,
+            Mode::Write => self.writer.begin_with("BEGIN IMMEDIATE").await,
+        }
+        .map_err(db_error)?;
+        Ok(Box::new(Uow { tx }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await.map(|_| ()).map_err(db_error)
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+}
+
+include!("sql.rs");
