@@ -1,1 +1,243 @@
-fn main() {}
+//! `accord`: the server's command line.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_domain::SystemClock;
+use accord_server::services::passwords::PasswordHashParams;
+use accord_server::{build_app, serve, Config};
+use anyhow::Context as _;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "accord",
+    version,
+    about = "Consent management and customer identity server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrating the database first).
+    Serve(ServeArgs),
+    /// Run the database migrations, then exit.
+    Migrate(DbArgs),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform administrator (or promote an existing user). Reads the password
+    /// from standard input.
+    AddPlatformAdmin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// sqlite://PATH (embedded; created if missing) or postgres://USER:PASSWORD@HOST/DB
+    #[arg(
+        long,
+        env = "ACCORD_DATABASE_URL",
+        default_value = "sqlite://accord.db"
+    )]
+    database_url: String,
+    /// Logging filter (tracing's EnvFilter syntax), e.g. `info` or `accord=debug,info`.
+    #[arg(long, env = "ACCORD_LOG", default_value = "info")]
+    log: String,
+    /// Write logs as JSON lines.
+    #[arg(long, env = "ACCORD_LOG_JSON", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    log_json: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "ACCORD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Base of every absolute URL the server writes (links in mail, image URLs, paging).
+    #[arg(
+        long,
+        env = "ACCORD_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_url: String,
+    /// smtp://HOST:PORT (plain), smtp://HOST:PORT?tls=required (STARTTLS) or
+    /// smtps://USER:PASSWORD@HOST:PORT. Without it, mail goes to the log, secrets redacted.
+    #[arg(long, env = "ACCORD_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of the server's mail.
+    #[arg(
+        long,
+        env = "ACCORD_MAIL_FROM",
+        default_value = "Accord <no-reply@accord.invalid>"
+    )]
+    mail_from: String,
+    /// Link sent in password-reset mail; `{token}` is replaced by the reset token.
+    /// Default: <public-url>/v1/user/password/forgot/confirm?token={token}
+    #[arg(long, env = "ACCORD_PASSWORD_RESET_LINK")]
+    password_reset_link: Option<String>,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "ACCORD_ACCESS_TOKEN_TTL", default_value_t = 21600)]
+    access_token_ttl: u64,
+    /// Session (refresh token) lifetime, seconds, counted from login.
+    #[arg(long, env = "ACCORD_REFRESH_TOKEN_TTL", default_value_t = 36000)]
+    refresh_token_ttl: u64,
+    /// Largest JSON request body, bytes.
+    #[arg(long, env = "ACCORD_JSON_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    json_body_limit: usize,
+    /// A request that takes longer is answered 408.
+    #[arg(long, env = "ACCORD_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+    /// Database connections (PostgreSQL) or reader connections (SQLite).
+    #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
+    max_db_connections: u32,
+    /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
+    #[arg(long, env = "ACCORD_TRUST_FORWARDED_FOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    trust_forwarded_for: bool,
+    /// Test builds only: cheap password hashing. Absent from release builds.
+    #[cfg(debug_assertions)]
+    #[arg(long, env = "ACCORD_DANGER_TEST_PASSWORD_HASH", hide = true, action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    danger_test_password_hash: bool,
+}
+
+fn init_logging(db: &DbArgs) {
+    let filter = EnvFilter::try_new(&db.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if db.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => run_server(args).await,
+        Command::Migrate(db) => {
+            init_logging(&db);
+            accord_store::migrate(&db.database_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::AddPlatformAdmin { db, email, name }) => {
+            init_logging(&db);
+            let password = read_password()?;
+            let config = Config::new(&db.database_url);
+            let app = build_app(config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (id, created) = app
+                .services
+                .add_platform_admin(&email, &name, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} platform admin {id}",
+                if created {
+                    "created"
+                } else {
+                    "promoted existing user to"
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The first line of standard input (prompting when it is a terminal).
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (input is shown): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.db);
+    let mut config = Config::new(&args.db.database_url).with_public_url(&args.public_url);
+    config.listen = args.listen;
+    config.smtp_url = args.smtp_url;
+    config.mail_from = args.mail_from;
+    if let Some(link) = args.password_reset_link {
+        config.password_reset_link = link;
+    }
+    config.access_token_ttl = Duration::from_secs(args.access_token_ttl);
+    config.refresh_token_ttl = Duration::from_secs(args.refresh_token_ttl);
+    config.json_body_limit = args.json_body_limit;
+    config.request_timeout = Duration::from_secs(args.request_timeout);
+    config.max_db_connections = args.max_db_connections;
+    config.trust_forwarded_for = args.trust_forwarded_for;
+    #[cfg(debug_assertions)]
+    if args.danger_test_password_hash {
+        tracing::warn!("cheap password hashing for tests: never use this build in production");
+        config.password_hash = PasswordHashParams::DANGER_TEST_MINIMUM;
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = PasswordHashParams::OWASP;
+    tracing::info!(config = ?config, "starting");
+
+    let listen = config.listen;
+    let app = build_app(config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    serve(app, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -110,10 +110,14 @@ impl fmt::Debug for Password {
 pub fn parse_profile_text(field: &str, raw: &str, max_chars: usize) -> Result<String> {
     let s = raw.trim();
     if s.chars().count() > max_chars {
-        return Err(Error::invalid(format!("{field} must be at most {max_chars} characters")));
+        return Err(Error::invalid(format!(
+            "{field} must be at most {max_chars} characters"
+        )));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::invalid(format!("{field} must not contain control characters")));
+        return Err(Error::invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -199,7 +203,9 @@ pub struct User {
 
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -224,8 +230,16 @@ mod tests {
     #[test]
     fn email_refuses_what_is_not_an_address() {
         for bad in [
-            "", "alice", "alice@", "@example.com", "alice@localhost", "a b@example.com",
-            "alice@example.com\u{0}", "alice@.com", "alice@example.", "a@b@example.com",
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@localhost",
+            "a b@example.com",
+            "alice@example.com\u{0}",
+            "alice@.com",
+            "alice@example.",
+            "a@b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -257,14 +271,22 @@ mod tests {
         assert!(parse_profile_text("name", "Al\u{7}ice", 10).is_err());
         assert!(parse_profile_text("name", &"a".repeat(11), 10).is_err());
         // Hostile but printable strings are data, not errors.
-        assert!(parse_profile_text("name", "<script>alert(1)</script>'; DROP TABLE users;--", 256).is_ok());
+        assert!(parse_profile_text(
+            "name",
+            "<script>alert(1)</script>'; DROP TABLE users;--",
+            256
+        )
+        .is_ok());
     }
 
     #[test]
     fn roles_and_statuses_have_their_wire_codes() {
         assert_eq!(OrgRole::from_id(2), Some(OrgRole::Dpo));
         assert_eq!(OrgRole::from_id(4), None);
-        assert_eq!(UserStatus::from_code(5), Some(UserStatus::WaitingForRegistration));
+        assert_eq!(
+            UserStatus::from_code(5),
+            Some(UserStatus::WaitingForRegistration)
+        );
         assert!(!UserStatus::Locked.may_log_in());
         assert!(UserStatus::Enabled.may_log_in());
     }

@@ -76,7 +76,10 @@ mod tests {
 
     #[test]
     fn garbage_is_not_found() {
-        assert!(matches!("5daf22cea531351111afc7c8".parse::<UserId>(), Err(crate::Error::NotFound(_))));
+        assert!(matches!(
+            "5daf22cea531351111afc7c8".parse::<UserId>(),
+            Err(crate::Error::NotFound(_))
+        ));
     }
 
     #[test]

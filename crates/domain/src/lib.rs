@@ -4,8 +4,8 @@
 
 pub mod clock;
 pub mod error;
-pub mod ids;
 pub mod identity;
+pub mod ids;
 pub mod session;
 pub mod throttle;
 

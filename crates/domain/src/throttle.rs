@@ -42,7 +42,12 @@ pub struct ThrottleState {
 
 impl ThrottleState {
     pub fn fresh(now: DateTime<Utc>) -> Self {
-        Self { attempts: 0, window_start: now, locked_until: None, lockouts: 0 }
+        Self {
+            attempts: 0,
+            window_start: now,
+            locked_until: None,
+            lockouts: 0,
+        }
     }
 
     /// Counts one attempt. `Err(seconds)` means refuse it and retry after that many seconds.
@@ -80,7 +85,10 @@ impl ThrottleState {
 
     /// A successful login gives back the attempt it was charged.
     pub fn refund(self) -> Self {
-        Self { attempts: self.attempts.saturating_sub(1), ..self }
+        Self {
+            attempts: self.attempts.saturating_sub(1),
+            ..self
+        }
     }
 }
 

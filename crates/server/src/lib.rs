@@ -1,1 +1,9 @@
+//! Accord's server: the domain services and the HTTP facades over them.
 
+pub mod app;
+pub mod config;
+pub mod igrant;
+pub mod services;
+
+pub use app::{build_app, serve, App};
+pub use config::Config;

@@ -59,7 +59,9 @@ pub struct SigningKeyRecord {
 
 impl std::fmt::Debug for SigningKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRecord").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SigningKeyRecord")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,7 +85,12 @@ pub trait Tx: Send {
     async fn update_user_profile(&mut self, id: UserId, name: &str, phone: &str) -> Result<()>;
     async fn set_password_hash(&mut self, id: UserId, hash: &str) -> Result<()>;
     async fn set_last_visit(&mut self, id: UserId, at: DateTime<Utc>) -> Result<()>;
-    async fn set_apikey(&mut self, id: UserId, revision: i64, issued_at: Option<DateTime<Utc>>) -> Result<()>;
+    async fn set_apikey(
+        &mut self,
+        id: UserId,
+        revision: i64,
+        issued_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
     async fn set_platform_admin(&mut self, id: UserId, is_admin: bool) -> Result<()>;
     /// Deletes the account and, by cascade, its sessions and tokens. `false` if absent.
     async fn delete_user(&mut self, id: UserId) -> Result<bool>;
@@ -93,20 +100,42 @@ pub trait Tx: Send {
     async fn insert_session(&mut self, session: &Session) -> Result<()>;
     async fn session_by_id(&mut self, id: SessionId) -> Result<Option<Session>>;
     async fn revoke_session(&mut self, id: SessionId, at: DateTime<Utc>) -> Result<()>;
-    async fn revoke_sessions_of_user(&mut self, user: UserId, at: DateTime<Utc>) -> Result<()>;
+    /// Revokes every session of the user but `except` (the caller's own, when it stays).
+    async fn revoke_sessions_of_user(
+        &mut self,
+        user: UserId,
+        at: DateTime<Utc>,
+        except: Option<SessionId>,
+    ) -> Result<()>;
     async fn insert_refresh_token(&mut self, token: &RefreshTokenRecord) -> Result<()>;
-    async fn refresh_token_by_hash(&mut self, token_hash: &str) -> Result<Option<RefreshTokenRecord>>;
+    async fn refresh_token_by_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>>;
     /// Marks a refresh token used; `false` if it already was (someone raced us: a reuse).
-    async fn mark_refresh_token_used(&mut self, token_hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    async fn mark_refresh_token_used(
+        &mut self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // Signing keys
     async fn signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>>;
     async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<()>;
 
     // Password reset
-    async fn insert_password_reset(&mut self, token_hash: &str, user: UserId, expires_at: DateTime<Utc>) -> Result<()>;
+    async fn insert_password_reset(
+        &mut self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
     /// Uses a reset token once: the user it belongs to if it was unused and unexpired.
-    async fn consume_password_reset(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>>;
+    async fn consume_password_reset(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>>;
 
     // Login throttling (row-locked where the backend supports it)
     /// The key's state, created as `fresh` if absent, locked for this unit of work.
@@ -135,7 +164,9 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        Self { max_connections: 16 }
+        Self {
+            max_connections: 16,
+        }
     }
 }
 
@@ -152,7 +183,9 @@ pub(crate) fn db_error(e: sqlx::Error) -> accord_domain::Error {
     use sqlx::error::ErrorKind;
     if let sqlx::Error::Database(db) = &e {
         match db.kind() {
-            ErrorKind::UniqueViolation => return accord_domain::Error::Conflict("already exists".into()),
+            ErrorKind::UniqueViolation => {
+                return accord_domain::Error::Conflict("already exists".into())
+            }
             ErrorKind::ForeignKeyViolation => {
                 return accord_domain::Error::invalid("refers to something that does not exist")
             }

@@ -240,10 +240,15 @@ impl Tx for Uow {
             .map_err(db_error)
     }
 
-    async fn revoke_sessions_of_user(&mut self, user: UserId, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+    async fn revoke_sessions_of_user(&mut self, user: UserId, at: DateTime<Utc>, except: Option<SessionId>) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+        )
             .bind(to_ms(at))
             .bind(user.to_string())
+            // An ID no session has when none is spared.
+            .bind(except.map(|s| s.to_string()).unwrap_or_default())
             .execute(&mut *self.tx)
             .await
             .map(|_| ())

@@ -1,0 +1,171 @@
+//! Assembles the server: facades, operational endpoints, middleware; and serves it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use accord_domain::{Clock, Result};
+use accord_store::OpenOptions;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::igrant;
+use crate::igrant::error::{normalize_errors, ErrorBody, IgrantError};
+use crate::services::Services;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accord",
+        description = "Consent management and customer identity: the iGrant.io API v2.1.6 at /v1."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "Identity management"),
+        (name = "Service management (User)"),
+        (name = "Operations", description = "Health, readiness and signing keys"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // `Authorization: ApiKey <key>`: an API key in the Authorization header.
+        components.add_security_scheme(
+            "apikey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization"))),
+        );
+    }
+}
+
+pub struct App {
+    pub router: Router,
+    pub services: Arc<Services>,
+}
+
+/// Opens the database (migrating it), loads the keys and builds every route.
+pub async fn build_app(config: Config, clock: Arc<dyn Clock>) -> Result<App> {
+    let options = OpenOptions {
+        max_connections: config.max_db_connections,
+    };
+    let store = accord_store::open(&config.database_url, &options).await?;
+    let services = Arc::new(Services::new(config, store, clock).await?);
+    Ok(App {
+        router: router(Arc::clone(&services)),
+        services,
+    })
+}
+
+fn router(services: Arc<Services>) -> Router {
+    let config = &services.config;
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/v1", igrant::router())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(jwks))
+        .split_for_parts();
+    let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&openapi);
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .fallback(igrant::error::not_found)
+        .layer(middleware::from_fn(normalize_errors))
+        .layer(DefaultBodyLimit::max(config.json_body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            IgrantError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                // Method, path (never the query string) and request ID; no headers, no bodies.
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(services)
+}
+
+#[derive(Serialize, ToSchema)]
+struct HealthBody {
+    status: &'static str,
+}
+
+/// The process is up
+#[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, body = HealthBody)))]
+async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody { status: "ok" })
+}
+
+/// The process is up and its database reachable
+#[utoipa::path(get, path = "/readyz", tag = "Operations",
+    responses((status = 200, body = HealthBody), (status = 503, description = "Database unreachable", body = ErrorBody)))]
+async fn readyz(State(services): State<Arc<Services>>) -> Response {
+    match services.store.ping().await {
+        Ok(()) => Json(HealthBody { status: "ready" }).into_response(),
+        Err(e) => {
+            tracing::warn!(error = ?e, "readiness check failed");
+            IgrantError::new(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+                .into_response()
+        }
+    }
+}
+
+/// The public keys that verify Accord's access tokens, APIKeys and receipts (JWKS)
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "Operations",
+    responses((status = 200, description = "A JSON Web Key Set (RFC 7517) of Ed25519 keys")))]
+async fn jwks(State(services): State<Arc<Services>>) -> Json<serde_json::Value> {
+    Json(services.tokens.jwks())
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,112 @@
+//! Settings of a running server. The binary fills this from CLI flags and their `ACCORD_…`
+//! environment twins; tests build it directly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::services::passwords::PasswordHashParams;
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// Base of every absolute URL the server writes, without a trailing slash.
+    pub public_url: String,
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or
+    /// `smtps://host:port`. `None`: mail is written to the log with secrets redacted.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Where a reset mail points; `{token}` is replaced by the token.
+    pub password_reset_link: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub password_reset_ttl: Duration,
+    pub json_body_limit: usize,
+    pub request_timeout: Duration,
+    pub max_db_connections: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
+    pub trust_forwarded_for: bool,
+    pub password_hash: PasswordHashParams,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        let public_url = "http://127.0.0.1:8080".to_owned();
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            database_url: database_url.into(),
+            password_reset_link: format!(
+                "{public_url}/v1/user/password/forgot/confirm?token={{token}}"
+            ),
+            public_url,
+            smtp_url: None,
+            mail_from: "Accord <no-reply@accord.invalid>".to_owned(),
+            access_token_ttl: Duration::from_secs(21600),
+            refresh_token_ttl: Duration::from_secs(36000),
+            password_reset_ttl: Duration::from_secs(3600),
+            json_body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_db_connections: 16,
+            trust_forwarded_for: false,
+            password_hash: PasswordHashParams::OWASP,
+        }
+    }
+
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        let url = url.trim_end_matches('/').to_owned();
+        if self.password_reset_link.starts_with(&self.public_url) {
+            self.password_reset_link = self.password_reset_link.replacen(&self.public_url, &url, 1);
+        }
+        self.public_url = url;
+        self
+    }
+}
+
+impl fmt::Debug for Config {
+    // The database and SMTP URLs may carry passwords.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("password_hash", &self.password_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://user:secret@host/...` → `scheme://user:***@host/...`
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split(':').next().unwrap_or("");
+    let sep = if path.is_empty() && !rest.contains('/') {
+        ""
+    } else {
+        "/"
+    };
+    format!("{scheme}://{user}:***@{host}{sep}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords_in_debug_output() {
+        assert_eq!(
+            redact_url("postgres://accord:s3cret@db:5432/accord"),
+            "postgres://accord:***@db:5432/accord"
+        );
+        assert_eq!(redact_url("smtp://u:p@mail:25"), "smtp://u:***@mail:25");
+        assert_eq!(redact_url("sqlite://accord.db"), "sqlite://accord.db");
+        let c = Config::new("postgres://a:hunter2@h/d");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Request extractors of the iGrant facade: the JSON body (keys matched case-insensitively,
+//! every failure a JSON error) and the caller (authentication; authorization is the
+//! services' business).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::error::IgrantError;
+use crate::services::{Actor, Services};
+
+/// A JSON body whose keys are matched case-insensitively: iGrant.io's own server did, and
+/// its SDKs send `{"Username"}` where the spec shows `{"username"}`. Body DTOs therefore
+/// name their fields in lower case. Unknown keys are ignored.
+pub struct IgrantJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for IgrantJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = IgrantError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(IgrantError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| IgrantError::new(rejection.status(), rejection.body_text()))?;
+        parse_body(&bytes).map(IgrantJson)
+    }
+}
+
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, IgrantError> {
+    let bad = |m: String| IgrantError::new(StatusCode::BAD_REQUEST, m);
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let value = lowercase_keys(value).map_err(|key| {
+        bad(format!(
+            "key {key:?} given twice (keys are case-insensitive)"
+        ))
+    })?;
+    T::deserialize(value).map_err(|e| bad(format!("invalid request body: {e}")))
+}
+
+fn lowercase_keys(value: Value) -> Result<Value, String> {
+    Ok(match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                let lower = k.to_lowercase();
+                if out.contains_key(&lower) {
+                    return Err(k);
+                }
+                out.insert(lower, lowercase_keys(v)?);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(lowercase_keys)
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// The authenticated caller: `Authorization: Bearer <access token>` or
+/// `Authorization: ApiKey <APIKey>`. Anything else is 401 with `WWW-Authenticate`.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<Arc<Services>> for Caller {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        match credential(parts)? {
+            Some(c) => authenticate(services, c).await.map(Caller),
+            None => Err(IgrantError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication required",
+            )),
+        }
+    }
+}
+
+/// The caller if credentials were sent (and they must then be valid), else anonymous.
+pub struct MaybeCaller(pub Actor);
+
+impl FromRequestParts<Arc<Services>> for MaybeCaller {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        match credential(parts)? {
+            Some(c) => authenticate(services, c).await.map(MaybeCaller),
+            None => Ok(MaybeCaller(Actor::Anonymous)),
+        }
+    }
+}
+
+enum Credential<'a> {
+    Bearer(&'a str),
+    ApiKey(&'a str),
+}
+
+fn credential(parts: &Parts) -> Result<Option<Credential<'_>>, IgrantError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || {
+        IgrantError::new(
+            StatusCode::UNAUTHORIZED,
+            "Authorization must be 'Bearer <token>' or 'ApiKey <key>'",
+        )
+    };
+    let value = value.to_str().map_err(|_| bad())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(bad)?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(bad());
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Ok(Some(Credential::Bearer(token))),
+        "apikey" => Ok(Some(Credential::ApiKey(token))),
+        _ => Err(bad()),
+    }
+}
+
+async fn authenticate(
+    services: &Services,
+    credential: Credential<'_>,
+) -> Result<Actor, IgrantError> {
+    let actor = match credential {
+        Credential::Bearer(t) => services.authenticate_access_token(t).await,
+        Credential::ApiKey(k) => services.authenticate_api_key(k).await,
+    };
+    actor.map_err(IgrantError::from)
+}
+
+/// The client's address, for throttling. Behind a proxy (`--trust-forwarded-for`), the
+/// last `X-Forwarded-For` entry: the one our proxy added.
+pub struct SourceAddr(pub IpAddr);
+
+impl FromRequestParts<Arc<Services>> for SourceAddr {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        if services.config.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .last();
+            if let Some(addr) = forwarded {
+                return Ok(SourceAddr(addr));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(SourceAddr(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+
+    #[test]
+    fn keys_match_case_insensitively() {
+        let l: Login = parse_body(br#"{"Username":"a@b.co","PASSWORD":"x"}"#).unwrap();
+        assert_eq!((l.username.as_str(), l.password.as_str()), ("a@b.co", "x"));
+    }
+
+    #[test]
+    fn decoding_failures_are_400_with_a_message() {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            br#"{"username":5,"password":"x"}"#,
+            br#"{"username":"a"}"#,
+            b"\xff",
+        ] {
+            let e = parse_body::<Login>(body).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{body:?}");
+            assert!(!e.message.is_empty());
+        }
+        let e =
+            parse_body::<Login>(br#"{"username":"a","Username":"b","password":"x"}"#).unwrap_err();
+        assert!(e.message.contains("twice"), "{}", e.message);
+    }
+}

@@ -1,0 +1,237 @@
+//! Spec section "Service management (User)": the individual's own account. The spec has
+//! the password endpoints; registration, self-service (`/user`), APIKeys and the
+//! forgot-password confirmation are ours (documented in docs/igrant.md).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::put;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ErrorBody, IgrantError};
+use super::extract::{Caller, IgrantJson};
+use super::wire::{Msg, User};
+use crate::services::identity::{PasswordChange, Registration};
+use crate::services::Services;
+
+pub fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(get_me, update_me, delete_me))
+        .routes(routes!(create_api_key, get_api_key))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(change_password))
+        // iGrant.io's own server took PUT here; its clients still send it.
+        .route("/user/password/reset", put(change_password))
+        .routes(routes!(forgot_password))
+        .routes(routes!(confirm_password_reset))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    /// The email address: the account's login name, unique case-insensitively.
+    username: String,
+    /// At least 8 characters, at most 1024 bytes, not the email address.
+    #[schema(format = Password)]
+    password: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMeBody {
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyBody {
+    #[serde(rename = "APIKey")]
+    api_key: String,
+}
+
+/// `{"currentpassword","password"}`; the spec's `{"password"}` alone is accepted from a
+/// session whose password login is at most 10 minutes old.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    currentpassword: Option<String>,
+    /// The new password.
+    #[schema(format = Password)]
+    password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ForgotBody {
+    #[serde(default)]
+    username: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmResetBody {
+    /// The token from the reset mail.
+    token: String,
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// Register an individual
+#[utoipa::path(post, path = "/users/register", tag = "Service management (User)", request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 400, description = "Invalid email, password, name or phone", body = ErrorBody),
+        (status = 409, description = "An account with this username exists", body = ErrorBody),
+    ))]
+async fn register(
+    State(services): State<Arc<Services>>,
+    IgrantJson(b): IgrantJson<RegisterBody>,
+) -> Result<(StatusCode, Json<User>), IgrantError> {
+    let profile = services
+        .register(Registration {
+            username: &b.username,
+            password: &b.password,
+            name: &b.name,
+            phone: &b.phone,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(User::from_profile(profile, &services.config.public_url)),
+    ))
+}
+
+/// The caller's own account
+#[utoipa::path(get, path = "/user", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+async fn get_me(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<User>, IgrantError> {
+    let profile = services.my_profile(&actor).await?;
+    Ok(Json(User::from_profile(
+        profile,
+        &services.config.public_url,
+    )))
+}
+
+/// Update the caller's name and/or phone
+#[utoipa::path(patch, path = "/user", tag = "Service management (User)", request_body = UpdateMeBody,
+    security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn update_me(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+    IgrantJson(b): IgrantJson<UpdateMeBody>,
+) -> Result<Json<User>, IgrantError> {
+    let profile = services
+        .update_my_profile(&actor, b.name.as_deref(), b.phone.as_deref())
+        .await?;
+    Ok(Json(User::from_profile(
+        profile,
+        &services.config.public_url,
+    )))
+}
+
+/// Delete the caller's account and personal data (right to erasure); ends every session
+#[utoipa::path(delete, path = "/user", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody)))]
+async fn delete_me(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<StatusCode, IgrantError> {
+    services.delete_my_account(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create or rotate the caller's APIKey (the previous one stops working at once)
+#[utoipa::path(post, path = "/user/apikey", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ApiKeyBody), (status = 401, body = ErrorBody)))]
+async fn create_api_key(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<ApiKeyBody>, IgrantError> {
+    Ok(Json(ApiKeyBody {
+        api_key: services.rotate_my_api_key(&actor).await?,
+    }))
+}
+
+/// Show the caller's APIKey
+#[utoipa::path(get, path = "/user/apikey", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ApiKeyBody), (status = 401, body = ErrorBody), (status = 404, description = "No APIKey", body = ErrorBody)))]
+async fn get_api_key(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<ApiKeyBody>, IgrantError> {
+    Ok(Json(ApiKeyBody {
+        api_key: services.my_api_key(&actor).await?,
+    }))
+}
+
+/// Revoke the caller's APIKey
+#[utoipa::path(delete, path = "/user/apikey/revoke", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody)))]
+async fn revoke_api_key(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<StatusCode, IgrantError> {
+    services.revoke_my_api_key(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reset user password (change it, with the current one). Also accepted with PUT.
+#[utoipa::path(post, path = "/user/password/reset", tag = "Service management (User)", request_body = ChangePasswordBody,
+    security(("bearer" = []), ("apikey" = [])),
+    responses(
+        (status = 200, description = "User password resetted successfully", body = Msg),
+        (status = 400, description = "Bad request (new password breaks the policy, or currentpassword missing)", body = ErrorBody),
+        (status = 401, description = "Unauthorized, or the current password is wrong", body = ErrorBody),
+    ))]
+async fn change_password(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+    IgrantJson(b): IgrantJson<ChangePasswordBody>,
+) -> Result<Json<Msg>, IgrantError> {
+    let change = PasswordChange {
+        current_password: b.currentpassword.as_deref(),
+        new_password: &b.password,
+    };
+    services.change_my_password(&actor, change).await?;
+    Ok(Json(Msg::new(
+        "password changed; other sessions have been ended",
+    )))
+}
+
+/// Forgot user password: mails a single-use reset link if the account exists. Always 200.
+#[utoipa::path(put, path = "/user/password/forgot", tag = "Service management (User)", request_body = ForgotBody,
+    responses((status = 200, description = "User forgot password action handled successfully", body = Msg), (status = 400, body = ErrorBody)))]
+async fn forgot_password(
+    State(services): State<Arc<Services>>,
+    IgrantJson(b): IgrantJson<ForgotBody>,
+) -> Result<Json<Msg>, IgrantError> {
+    services.forgot_password(&b.username);
+    Ok(Json(Msg::new(
+        "if an account with this username exists, a reset link has been sent to it",
+    )))
+}
+
+/// Set a new password with the token from the reset mail (once); ends every session
+#[utoipa::path(post, path = "/user/password/forgot/confirm", tag = "Service management (User)", request_body = ConfirmResetBody,
+    responses(
+        (status = 200, description = "Password set", body = Msg),
+        (status = 400, description = "Invalid, used or expired token, or a password that breaks the policy", body = ErrorBody),
+    ))]
+async fn confirm_password_reset(
+    State(services): State<Arc<Services>>,
+    IgrantJson(b): IgrantJson<ConfirmResetBody>,
+) -> Result<Json<Msg>, IgrantError> {
+    services
+        .confirm_password_reset(&b.token, &b.password)
+        .await?;
+    Ok(Json(Msg::new("password set; log in with the new password")))
+}

@@ -1,0 +1,605 @@
+//! Accounts, login, sessions, APIKeys and passwords.
+//!
+//! | operation | who may |
+//! |---|---|
+//! | register, login, refresh, forgot, confirm reset | anyone (throttled where it guesses) |
+//! | logout | the holder of the refresh token, or of the session's access token |
+//! | read/update/delete own account, APIKey, change password | the user themselves |
+
+use std::net::IpAddr;
+
+use accord_domain::identity::{
+    parse_profile_text, Email, Password, RoleGrant, User, UserStatus, NAME_MAX_CHARS,
+    PHONE_MAX_CHARS,
+};
+use accord_domain::session::{RefreshTokenRecord, Session};
+use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
+use accord_domain::{Error, Result, SessionId, UserId};
+use accord_store::{Mode, Tx};
+use chrono::{DateTime, Duration, Utc};
+
+use super::mail::OutgoingMail;
+use super::tokens::{random_secret, secret_hash};
+use super::{Actor, Services, UserActor};
+
+/// A user as the caller may see them, with what the wire formats show beside the account.
+#[derive(Debug, Clone)]
+pub struct UserProfile {
+    pub user: User,
+    pub roles: Vec<RoleGrant>,
+    /// Only when the profile is the caller's own.
+    pub api_key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+}
+
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub name: &'a str,
+    pub phone: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// Any enabled user.
+    User,
+    /// Only organisation role holders and platform admins.
+    OrganisationAdmin,
+}
+
+pub struct PasswordChange<'a> {
+    pub current_password: Option<&'a str>,
+    pub new_password: &'a str,
+}
+
+/// How recently a password login must have happened for a change of password without the
+/// current one (the spec's `{"password"}` body).
+const FRESH_LOGIN: Duration = Duration::minutes(10);
+const INVALID_CREDENTIALS: &str = "invalid username or password";
+
+fn unauthenticated(message: &str) -> Error {
+    Error::Unauthenticated(message.into())
+}
+
+impl Services {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Creates an individual's account.
+    pub async fn register(&self, r: Registration<'_>) -> Result<UserProfile> {
+        let email = Email::parse(r.username)?;
+        let password = Password::new_for(r.password, Some(&email))?;
+        let name = parse_profile_text("name", r.name, NAME_MAX_CHARS)?;
+        let phone = parse_profile_text("phone", r.phone, PHONE_MAX_CHARS)?;
+        let hash = self.passwords.hash(&password).await?;
+        let user = User {
+            id: UserId::new(),
+            email: Some(email),
+            name,
+            phone,
+            password_hash: Some(hash),
+            status: UserStatus::Enabled,
+            is_platform_admin: false,
+            image_id: None,
+            last_visit: None,
+            apikey_revision: 0,
+            apikey_issued_at: None,
+            client_token: String::new(),
+            client_type: 0,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.insert_user(&user).await.map_err(|e| match e {
+            Error::Conflict(_) => {
+                Error::Conflict("an account with this username already exists".into())
+            }
+            other => other,
+        })?;
+        tx.commit().await?;
+        Ok(UserProfile {
+            user,
+            roles: vec![],
+            api_key: None,
+        })
+    }
+
+    /// Password login. Unknown user, wrong password and a disabled account all answer the
+    /// same 401 after the same amount of work.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        source: IpAddr,
+        kind: LoginKind,
+    ) -> Result<(UserProfile, TokenPair)> {
+        let email_key = username.trim().to_lowercase();
+        let account_key = format!("account:{email_key}");
+        let address_key = format!("address:{source}");
+        self.charge_attempt(&address_key, &account_key).await?;
+
+        let password = Password::offered(password)?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let user = tx.user_by_email_key(&email_key).await?;
+        tx.commit().await?;
+        let verified = self
+            .passwords
+            .verify(
+                &password,
+                user.as_ref().and_then(|u| u.password_hash.as_deref()),
+            )
+            .await?;
+        let user = match user {
+            Some(u) if verified.ok && u.status.may_log_in() => u,
+            _ => return Err(unauthenticated(INVALID_CREDENTIALS)),
+        };
+        let new_hash = if verified.needs_rehash {
+            Some(self.passwords.hash(&password).await?)
+        } else {
+            None
+        };
+
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let roles = tx.role_grants_of(user.id).await?;
+        if kind == LoginKind::OrganisationAdmin && roles.is_empty() && !user.is_platform_admin {
+            tx.commit().await?;
+            return Err(unauthenticated("not an organisation administrator"));
+        }
+        let fresh = ThrottleState::fresh(now);
+        let address = tx.throttle_state(&address_key, &fresh).await?;
+        tx.put_throttle_state(&address_key, &address.refund())
+            .await?;
+        tx.put_throttle_state(&account_key, &fresh).await?;
+        if let Some(hash) = &new_hash {
+            tx.set_password_hash(user.id, hash).await?;
+        }
+        tx.set_last_visit(user.id, now).await?;
+        let tokens = self.open_session(tx.as_mut(), user.id, now).await?;
+        tx.commit().await?;
+
+        let mut user = user;
+        user.last_visit = Some(now);
+        let api_key = self.api_key_of(&user)?;
+        Ok((
+            UserProfile {
+                user,
+                roles,
+                api_key,
+            },
+            tokens,
+        ))
+    }
+
+    /// Counts a login attempt against the source address and the account before any
+    /// password is checked; refuses with 429 when either is locked.
+    async fn charge_attempt(&self, address_key: &str, account_key: &str) -> Result<()> {
+        let now = self.now();
+        let fresh = ThrottleState::fresh(now);
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (address, verdict) = tx
+            .throttle_state(address_key, &fresh)
+            .await?
+            .attempt(now, &ThrottlePolicy::ADDRESS);
+        tx.put_throttle_state(address_key, &address).await?;
+        let verdict = match verdict {
+            Ok(()) => {
+                let (account, verdict) = tx
+                    .throttle_state(account_key, &fresh)
+                    .await?
+                    .attempt(now, &ThrottlePolicy::ACCOUNT);
+                tx.put_throttle_state(account_key, &account).await?;
+                verdict
+            }
+            locked => locked,
+        };
+        tx.commit().await?;
+        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
+    }
+
+    async fn open_session(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair> {
+        let refresh_ttl =
+            Duration::from_std(self.config.refresh_token_ttl).map_err(Error::internal)?;
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user,
+            client_id: String::new(),
+            created_at: now,
+            expires_at: now + refresh_ttl,
+            revoked_at: None,
+        };
+        tx.insert_session(&session).await?;
+        self.issue_tokens(tx, &session, now).await
+    }
+
+    /// A new access token and a new refresh token for the session. The session's lifetime
+    /// is fixed at login (like an SSO session maximum): refreshing does not extend it.
+    async fn issue_tokens(
+        &self,
+        tx: &mut dyn Tx,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair> {
+        let refresh_token = random_secret();
+        tx.insert_refresh_token(&RefreshTokenRecord {
+            token_hash: secret_hash(&refresh_token),
+            session_id: session.id,
+            expires_at: session.expires_at,
+            used_at: None,
+        })
+        .await?;
+        let session_left = (session.expires_at - now).num_seconds().max(0);
+        let expires_in = (self.config.access_token_ttl.as_secs() as i64).min(session_left);
+        Ok(TokenPair {
+            access_token: self
+                .tokens
+                .access_token(session.user_id, session.id, now, expires_in)?,
+            expires_in,
+            refresh_token,
+            refresh_expires_in: session_left,
+        })
+    }
+
+    /// Rotates a refresh token. Presenting one that was already rotated means it leaked:
+    /// the whole session is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        let now = self.now();
+        let hash = secret_hash(refresh_token);
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let invalid = || unauthenticated("invalid refresh token");
+        let Some(record) = tx.refresh_token_by_hash(&hash).await? else {
+            return Err(invalid());
+        };
+        if record.used_at.is_some() || !tx.mark_refresh_token_used(&hash, now).await? {
+            tx.revoke_session(record.session_id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(session = %record.session_id, "refresh token reused: session revoked");
+            return Err(unauthenticated(
+                "refresh token already used: session revoked",
+            ));
+        }
+        let session = tx
+            .session_by_id(record.session_id)
+            .await?
+            .filter(|s| s.is_active(now))
+            .ok_or_else(invalid)?;
+        let user = tx
+            .user_by_id(session.user_id)
+            .await?
+            .filter(|u| u.status.may_log_in())
+            .ok_or_else(invalid)?;
+        let tokens = self.issue_tokens(tx.as_mut(), &session, now).await?;
+        tx.set_last_visit(user.id, now).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// Ends the session a refresh token belongs to, or else the caller's own session.
+    pub async fn logout(&self, actor: &Actor, refresh_token: Option<&str>) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let from_token = match refresh_token.filter(|t| !t.is_empty()) {
+            Some(t) => tx
+                .refresh_token_by_hash(&secret_hash(t))
+                .await?
+                .map(|r| r.session_id),
+            None => None,
+        };
+        let from_actor = match actor {
+            Actor::User(UserActor { session_id, .. }) => *session_id,
+            Actor::Anonymous => None,
+        };
+        let Some(session) = from_token.or(from_actor) else {
+            return Err(Error::invalid("refreshtoken does not name a session"));
+        };
+        tx.revoke_session(session, now).await?;
+        tx.commit().await
+    }
+
+    /// Turns a bearer access token into the calling user; 401 unless its session is live.
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
+        let claims = self
+            .tokens
+            .verify_access_token(token)
+            .ok_or_else(|| unauthenticated("invalid access token"))?;
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let session = tx.session_by_id(claims.sid).await?;
+        let user = tx.user_by_id(claims.sub).await?;
+        tx.commit().await?;
+        match (session, user) {
+            (Some(s), Some(u))
+                if s.is_active(now) && s.user_id == u.id && u.status.may_log_in() =>
+            {
+                Ok(Actor::User(UserActor {
+                    user_id: u.id,
+                    session_id: Some(s.id),
+                    is_platform_admin: u.is_platform_admin,
+                }))
+            }
+            _ => Err(unauthenticated("session expired or revoked")),
+        }
+    }
+
+    /// Turns an APIKey into the calling user; 401 once the key is rotated or revoked.
+    pub async fn authenticate_api_key(&self, key: &str) -> Result<Actor> {
+        let claims = self
+            .tokens
+            .verify_api_key(key)
+            .ok_or_else(|| unauthenticated("invalid APIKey"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let user = tx.user_by_id(claims.sub).await?;
+        tx.commit().await?;
+        match user {
+            Some(u)
+                if u.apikey_issued_at.is_some()
+                    && u.apikey_revision == claims.rev
+                    && u.status.may_log_in() =>
+            {
+                Ok(Actor::User(UserActor {
+                    user_id: u.id,
+                    session_id: None,
+                    is_platform_admin: u.is_platform_admin,
+                }))
+            }
+            _ => Err(unauthenticated("APIKey revoked or rotated")),
+        }
+    }
+
+    fn api_key_of(&self, user: &User) -> Result<Option<String>> {
+        user.apikey_issued_at
+            .map(|at| self.tokens.api_key(user.id, user.apikey_revision, at))
+            .transpose()
+    }
+
+    async fn own_profile(&self, tx: &mut dyn Tx, id: UserId) -> Result<UserProfile> {
+        // The actor was authenticated moments ago; an account gone since is simply gone.
+        let user = tx
+            .user_by_id(id)
+            .await?
+            .ok_or_else(|| unauthenticated("account no longer exists"))?;
+        let roles = tx.role_grants_of(id).await?;
+        let api_key = self.api_key_of(&user)?;
+        Ok(UserProfile {
+            user,
+            roles,
+            api_key,
+        })
+    }
+
+    pub async fn my_profile(&self, actor: &Actor) -> Result<UserProfile> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        tx.commit().await?;
+        Ok(profile)
+    }
+
+    /// Changes the caller's name and/or phone; absent fields stay as they are.
+    pub async fn update_my_profile(
+        &self,
+        actor: &Actor,
+        name: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<UserProfile> {
+        let me = actor.user()?;
+        let name = name
+            .map(|n| parse_profile_text("name", n, NAME_MAX_CHARS))
+            .transpose()?;
+        let phone = phone
+            .map(|p| parse_profile_text("phone", p, PHONE_MAX_CHARS))
+            .transpose()?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let current = self.own_profile(tx.as_mut(), me.user_id).await?;
+        let name = name.unwrap_or(current.user.name);
+        let phone = phone.unwrap_or(current.user.phone);
+        tx.update_user_profile(me.user_id, &name, &phone).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        tx.commit().await?;
+        Ok(profile)
+    }
+
+    /// The right to erasure: the account and everything personal hanging off it go; every
+    /// session dies with it (by cascade).
+    pub async fn delete_my_account(&self, actor: &Actor) -> Result<()> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if !tx.delete_user(me.user_id).await? {
+            return Err(unauthenticated("account no longer exists"));
+        }
+        tx.commit().await
+    }
+
+    /// Creates the caller's APIKey, or replaces it (the old one stops working at once).
+    pub async fn rotate_my_api_key(&self, actor: &Actor) -> Result<String> {
+        let me = actor.user()?;
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        let revision = profile.user.apikey_revision + 1;
+        tx.set_apikey(me.user_id, revision, Some(now)).await?;
+        tx.commit().await?;
+        self.tokens.api_key(me.user_id, revision, now)
+    }
+
+    pub async fn my_api_key(&self, actor: &Actor) -> Result<String> {
+        self.my_profile(actor)
+            .await?
+            .api_key
+            .ok_or_else(|| Error::not_found("no APIKey: create one with POST /v1/user/apikey"))
+    }
+
+    pub async fn revoke_my_api_key(&self, actor: &Actor) -> Result<()> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        tx.set_apikey(me.user_id, profile.user.apikey_revision + 1, None)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Changes the caller's password. With `currentpassword`, it must be right. Without it
+    /// (the spec's `{"password"}` body) the caller must hold an access token from a
+    /// password login of the last 10 minutes. Every other session of the user ends.
+    pub async fn change_my_password(
+        &self,
+        actor: &Actor,
+        change: PasswordChange<'_>,
+    ) -> Result<()> {
+        let me = actor.user()?;
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        let session = match me.session_id {
+            Some(id) => tx.session_by_id(id).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        let user = profile.user;
+        match change.current_password {
+            Some(current) => {
+                let current = Password::offered(current)?;
+                if !self
+                    .passwords
+                    .verify(&current, user.password_hash.as_deref())
+                    .await?
+                    .ok
+                {
+                    return Err(unauthenticated("current password is wrong"));
+                }
+            }
+            None => {
+                let fresh = session.is_some_and(|s| now - s.created_at <= FRESH_LOGIN);
+                if !fresh {
+                    return Err(Error::invalid(
+                        "currentpassword is required (or log in again: a password login of the last 10 minutes allows a change without it)",
+                    ));
+                }
+            }
+        }
+        let password = Password::new_for(change.new_password, user.email.as_ref())?;
+        let hash = self.passwords.hash(&password).await?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.set_password_hash(user.id, &hash).await?;
+        tx.revoke_sessions_of_user(user.id, now, me.session_id)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Starts a password reset. Answers the same, at once, whether or not the account
+    /// exists: the lookup, the token and the mail happen in the background.
+    pub fn forgot_password(self: &std::sync::Arc<Self>, username: &str) {
+        let this = std::sync::Arc::clone(self);
+        let email_key = username.trim().to_lowercase();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_password_reset(&email_key).await {
+                tracing::error!(error = ?e, "password reset mail failed");
+            }
+        });
+    }
+
+    async fn send_password_reset(&self, email_key: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        // At most a few reset mails per account per window: no mail bombing through us.
+        let key = format!("reset:{email_key}");
+        let (state, verdict) = tx
+            .throttle_state(&key, &ThrottleState::fresh(now))
+            .await?
+            .attempt(now, &ThrottlePolicy::ACCOUNT);
+        tx.put_throttle_state(&key, &state).await?;
+        let user = tx.user_by_email_key(email_key).await?;
+        let (Some(user), Ok(())) = (user, verdict) else {
+            return tx.commit().await;
+        };
+        let Some(email) = user.email.as_ref().filter(|_| user.status.may_log_in()) else {
+            return tx.commit().await;
+        };
+        let token = random_secret();
+        let ttl = Duration::from_std(self.config.password_reset_ttl).map_err(Error::internal)?;
+        tx.insert_password_reset(&secret_hash(&token), user.id, now + ttl)
+            .await?;
+        tx.commit().await?;
+        let link = self.config.password_reset_link.replace("{token}", &token);
+        let minutes = ttl.num_minutes();
+        self.mailer
+            .send(OutgoingMail {
+                to: email.as_str().to_owned(),
+                subject: "Reset your password".into(),
+                body: format!(
+                    "Someone asked to reset the password of this account.\n\n\
+                     To choose a new password, follow this link within {minutes} minutes:\n{link}\n\n\
+                     or send this code with your new password to POST /v1/user/password/forgot/confirm:\n{token}\n\n\
+                     The link works once. If you did not ask for this, ignore this mail: your password is unchanged.\n"
+                ),
+                secrets: vec![link.clone(), token.clone()],
+            })
+            .await
+    }
+
+    /// Sets a new password with a reset token (once), and ends every session of the user.
+    pub async fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<()> {
+        let invalid = || Error::invalid("invalid or expired reset token");
+        let hash = secret_hash(token);
+        let now = self.now();
+        // Validate the new password before consuming the token, so a typo does not burn it.
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let user_id = tx
+            .consume_password_reset(&hash, now)
+            .await?
+            .ok_or_else(invalid)?;
+        let user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
+        drop(tx); // rolled back: the token stays usable while we hash
+        let password = Password::new_for(new_password, user.email.as_ref())?;
+        let password_hash = self.passwords.hash(&password).await?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if tx.consume_password_reset(&hash, now).await? != Some(user_id) {
+            return Err(invalid());
+        }
+        tx.set_password_hash(user_id, &password_hash).await?;
+        tx.revoke_sessions_of_user(user_id, now, None).await?;
+        tx.commit().await
+    }
+
+    /// `accord admin add-platform-admin`: creates the account, or promotes an existing one
+    /// (whose password is then left as it is). Returns whether it was created.
+    pub async fn add_platform_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<(UserId, bool)> {
+        let email_parsed = Email::parse(email)?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if let Some(existing) = tx.user_by_email_key(&email_parsed.key()).await? {
+            tx.set_platform_admin(existing.id, true).await?;
+            tx.commit().await?;
+            return Ok((existing.id, false));
+        }
+        drop(tx);
+        let profile = self
+            .register(Registration {
+                username: email,
+                password,
+                name,
+                phone: "",
+            })
+            .await?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.set_platform_admin(profile.user.id, true).await?;
+        tx.commit().await?;
+        Ok((profile.user.id, true))
+    }
+}

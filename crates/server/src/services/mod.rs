@@ -1,0 +1,48 @@
+//! Domain services: every operation a facade offers is one function here, taking an
+//! [`Actor`] and deciding what it may do. Facades only translate wire formats.
+
+pub mod actor;
+pub mod identity;
+pub mod mail;
+pub mod passwords;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use accord_domain::{Clock, Result};
+use accord_store::Store;
+
+pub use actor::{Actor, UserActor};
+
+use crate::config::Config;
+use mail::{LogMailer, Mailer, SmtpMailer};
+use passwords::PasswordHasher;
+use tokens::TokenService;
+
+pub struct Services {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub passwords: Arc<PasswordHasher>,
+    pub tokens: TokenService,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl Services {
+    pub async fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let passwords = Arc::new(PasswordHasher::new(config.password_hash)?);
+        let tokens = TokenService::load(store.as_ref(), &config.public_url, clock.now()).await?;
+        let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+            Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
+            None => Arc::new(LogMailer),
+        };
+        Ok(Self {
+            config,
+            store,
+            clock,
+            passwords,
+            tokens,
+            mailer,
+        })
+    }
+}

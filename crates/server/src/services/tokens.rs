@@ -1,0 +1,210 @@
+//! Signed tokens. Access tokens and APIKeys are EdDSA (Ed25519) JWTs. The key is generated
+//! on first start and kept in the database, so every node signs and verifies with the same
+//! keys and the operator has no key file to manage. Public keys are published as a JWKS.
+//!
+//! A signature alone never admits anyone: an access token names its session and an APIKey
+//! its key revision, both checked against the database on every request, so logout,
+//! revocation and rotation bite at once on every node.
+
+use std::collections::HashMap;
+
+use accord_domain::{Error, Result, SessionId, UserId};
+use accord_store::{Mode, SigningKeyRecord, Store};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use serde::{Deserialize, Serialize};
+
+const ALGORITHM: &str = "EdDSA";
+const ACCESS: &str = "access";
+const APIKEY: &str = "apikey";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub iat: i64,
+    pub exp: i64,
+    pub typ: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiKeyClaims {
+    pub iss: String,
+    pub sub: UserId,
+    /// The user's key revision when it was issued; rotation and revocation bump it.
+    pub rev: i64,
+    pub iat: i64,
+    pub typ: String,
+}
+
+struct VerifyingKey {
+    decoding: DecodingKey,
+    public_raw: Vec<u8>,
+}
+
+pub struct TokenService {
+    issuer: String,
+    signing_kid: String,
+    encoding: EncodingKey,
+    verifying: HashMap<String, VerifyingKey>,
+}
+
+impl TokenService {
+    /// Loads the signing keys, generating the first one if there is none. Nodes starting
+    /// together may each insert one; all then sign with the oldest and accept every one.
+    pub async fn load(store: &dyn Store, issuer: &str, now: DateTime<Utc>) -> Result<Self> {
+        let mut tx = store.begin(Mode::Write).await?;
+        if tx.signing_keys().await?.is_empty() {
+            tx.insert_signing_key(&generate_key(now)?).await?;
+        }
+        let keys = tx.signing_keys().await?;
+        tx.commit().await?;
+
+        let first = keys
+            .first()
+            .ok_or_else(|| Error::internal("no signing key"))?;
+        let encoding = EncodingKey::from_ed_der(&first.private_key);
+        let verifying = keys
+            .iter()
+            .filter(|k| k.algorithm == ALGORITHM)
+            .map(|k| {
+                let key = VerifyingKey {
+                    decoding: DecodingKey::from_ed_der(&k.public_key),
+                    public_raw: k.public_key.clone(),
+                };
+                (k.id.clone(), key)
+            })
+            .collect();
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            signing_kid: first.id.clone(),
+            encoding,
+            verifying,
+        })
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.signing_kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| Error::internal(format!("jwt: {e}")))
+    }
+
+    fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.verifying.get(header.kid.as_deref()?)?;
+        jsonwebtoken::decode::<T>(token, &key.decoding, validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    fn validation(&self, expiring: bool) -> Validation {
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&[&self.issuer]);
+        v.leeway = 0;
+        v.validate_exp = expiring;
+        v.required_spec_claims = if expiring {
+            ["exp", "iss", "sub"].as_slice()
+        } else {
+            ["iss", "sub"].as_slice()
+        }
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v
+    }
+
+    pub fn access_token(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+        ttl_secs: i64,
+    ) -> Result<String> {
+        self.sign(&AccessClaims {
+            iss: self.issuer.clone(),
+            sub: user,
+            sid: session,
+            iat: now.timestamp(),
+            exp: now.timestamp() + ttl_secs,
+            typ: ACCESS.into(),
+        })
+    }
+
+    /// Checks signature, issuer, expiry and type; the session is the caller's to check.
+    pub fn verify_access_token(&self, token: &str) -> Option<AccessClaims> {
+        self.verify::<AccessClaims>(token, &self.validation(true))
+            .filter(|c| c.typ == ACCESS)
+    }
+
+    /// Deterministic for a given user, revision and issue time (Ed25519 signatures are),
+    /// so the key can be shown again without being stored.
+    pub fn api_key(&self, user: UserId, revision: i64, issued_at: DateTime<Utc>) -> Result<String> {
+        self.sign(&ApiKeyClaims {
+            iss: self.issuer.clone(),
+            sub: user,
+            rev: revision,
+            iat: issued_at.timestamp(),
+            typ: APIKEY.into(),
+        })
+    }
+
+    pub fn verify_api_key(&self, token: &str) -> Option<ApiKeyClaims> {
+        self.verify::<ApiKeyClaims>(token, &self.validation(false))
+            .filter(|c| c.typ == APIKEY)
+    }
+
+    /// The public keys, as a JSON Web Key Set (RFC 7517, OKP keys per RFC 8037).
+    pub fn jwks(&self) -> serde_json::Value {
+        let mut keys: Vec<_> = self.verifying.iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        serde_json::json!({
+            "keys": keys.into_iter().map(|(kid, k)| serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": ALGORITHM,
+                "use": "sig",
+                "kid": kid,
+                "x": URL_SAFE_NO_PAD.encode(&k.public_raw),
+            })).collect::<Vec<_>>()
+        })
+    }
+}
+
+fn generate_key(now: DateTime<Utc>) -> Result<SigningKeyRecord> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| Error::internal("key generation failed"))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|_| Error::internal("key generation failed"))?;
+    Ok(SigningKeyRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        algorithm: ALGORITHM.into(),
+        private_key: pkcs8.as_ref().to_vec(),
+        public_key: pair.public_key().as_ref().to_vec(),
+        created_at: now,
+    })
+}
+
+/// A fresh opaque secret (256 bits), URL-safe.
+pub fn random_secret() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How opaque secrets are kept at rest: their SHA-256, hex.
+pub fn secret_hash(secret: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
