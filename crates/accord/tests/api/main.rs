@@ -1,1 +1,10 @@
-fn main() {}
+//! Black-box HTTP tests: one binary (link time), every test on SQLite and PostgreSQL.
+
+mod helpers;
+mod process;
+
+mod bad_input;
+mod durability;
+mod identity;
+mod operations;
+mod passwords;

@@ -176,14 +176,15 @@ impl FromRequestParts<Arc<Services>> for SourceAddr {
         services: &Arc<Services>,
     ) -> Result<Self, Self::Rejection> {
         if services.config.trust_forwarded_for {
+            // Only the last entry was written by our proxy; earlier ones are the client's word.
             let forwarded = parts
                 .headers
                 .get_all("x-forwarded-for")
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
-                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                .last();
+                .next_back()
+                .and_then(|a| a.trim().parse::<IpAddr>().ok());
             if let Some(addr) = forwarded {
                 return Ok(SourceAddr(addr));
             }

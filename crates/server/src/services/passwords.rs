@@ -111,10 +111,15 @@ impl PasswordHasher {
                 .verify_password(password.expose().as_bytes(), &parsed)
                 .is_ok()
                 && exists;
-            let needs_rehash = ok
-                && Params::try_from(&parsed)
-                    .map(|p| p != this.params)
-                    .unwrap_or(true);
+            let same_cost = |p: Params| {
+                (p.m_cost(), p.t_cost(), p.p_cost())
+                    == (
+                        this.params.m_cost(),
+                        this.params.t_cost(),
+                        this.params.p_cost(),
+                    )
+            };
+            let needs_rehash = ok && !Params::try_from(&parsed).map(same_cost).unwrap_or(false);
             Ok(Verified { ok, needs_rehash })
         })
         .await

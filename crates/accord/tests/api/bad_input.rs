@@ -1,0 +1,201 @@
+//! What a client sends can be wrong in every way; the answer is always a clear 4xx in the
+//! facade's JSON error format, never a 500 or a dropped connection.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{email, Reply, TestApp, TestDb};
+
+async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
+    let mut req = app.client.request(method, app.url(path)).body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    Reply::from(req.send().await.expect("answered, not dropped")).await
+}
+
+async fn every_bad_request_gets_a_json_error(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let json_ct = Some("application/json");
+    let login = "/v1/users/login";
+
+    // Malformed JSON, the wrong JSON, wrong types, missing fields.
+    for body in [
+        &b"{"[..],
+        b"not json",
+        b"",
+        b"[1,2]",
+        b"null",
+        b"\xff\xfe",
+        br#"{"username":"a@b.co"}"#,
+        br#"{"username": 42, "password": "x"}"#,
+        br#"{"username": ["a"], "password": {"x": 1}}"#,
+        br#"{"username":"a@b.co","Username":"c@d.co","password":"x"}"#,
+    ] {
+        raw(&app, Method::POST, login, json_ct, body.to_vec())
+            .await
+            .assert_error(400);
+    }
+    // Deeply nested JSON: refused, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    raw(&app, Method::POST, login, json_ct, deep.into_bytes())
+        .await
+        .assert_error(400);
+
+    // Wrong or missing content type.
+    raw(
+        &app,
+        Method::POST,
+        login,
+        Some("text/plain"),
+        br#"{"username":"a","password":"b"}"#.to_vec(),
+    )
+    .await
+    .assert_error(415);
+    raw(
+        &app,
+        Method::POST,
+        login,
+        None,
+        br#"{"username":"a","password":"b"}"#.to_vec(),
+    )
+    .await
+    .assert_error(415);
+    raw(
+        &app,
+        Method::POST,
+        login,
+        Some("application/x-www-form-urlencoded"),
+        b"username=a&password=b".to_vec(),
+    )
+    .await
+    .assert_error(415);
+    // +json media types and parameters are fine.
+    let r = raw(
+        &app,
+        Method::POST,
+        login,
+        Some("application/vnd.api+json; charset=utf-8"),
+        br#"{"username":"a@b.co","password":"b"}"#.to_vec(),
+    )
+    .await;
+    r.assert_error(401);
+
+    // Over the 1 MiB limit: 413, whether declared up front or streamed.
+    let big = format!(
+        r#"{{"username":"a@b.co","password":"{}"}}"#,
+        "x".repeat(1024 * 1024 + 1)
+    );
+    raw(
+        &app,
+        Method::POST,
+        "/v1/users/register",
+        json_ct,
+        big.clone().into_bytes(),
+    )
+    .await
+    .assert_error(413);
+    let stream = futures_stream(big.into_bytes());
+    let r = app
+        .client
+        .post(app.url("/v1/users/register"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .expect("answered");
+    Reply::from(r).await.assert_error(413);
+
+    // Unknown routes and wrong methods.
+    app.get("/v1/no/such/thing", None).await.assert_error(404);
+    app.get("/nothing-here", None).await.assert_error(404);
+    app.call(Method::DELETE, login, None, None)
+        .await
+        .assert_error(405);
+    app.call(Method::GET, "/v1/users/register", None, None)
+        .await
+        .assert_error(405);
+
+    // Credentials that are not credentials.
+    for auth in [
+        "Basic YTpi",
+        "Bearer",
+        "Bearer not.a.jwt",
+        "ApiKey garbage",
+        "Token abc",
+        "Bearer \u{1}",
+    ] {
+        let r = app
+            .client
+            .get(app.url("/v1/user"))
+            .header("authorization", auth)
+            .send()
+            .await;
+        let Ok(r) = r else { continue }; // reqwest itself refuses some header values
+        let r = Reply::from(r).await;
+        r.assert_error(401);
+        assert!(r.headers.get("www-authenticate").is_some(), "{auth}");
+    }
+    // A token signed by someone else.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "x", "sid": "y", "exp": 4_000_000_000u64, "iss": app.base, "typ": "access"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"guess"),
+    )
+    .unwrap();
+    app.get("/v1/user", Some(&format!("Bearer {forged}")))
+        .await
+        .assert_error(401);
+
+    // Hostile strings are stored and returned as data.
+    let who = email("hostile");
+    let name = "<script>alert(1)</script>'; DROP TABLE users; -- ☃ \u{202e}";
+    let r = app
+        .post(
+            "/v1/users/register",
+            json!({"username": who, "password": "correct horse", "name": name}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json["Name"], name);
+    // An oversize password is refused before any hashing.
+    let r = app
+        .post(
+            "/v1/users/login",
+            json!({"username": who, "password": "x".repeat(5000)}),
+        )
+        .await;
+    r.assert_error(401);
+    // Still healthy after all that.
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+}
+both_backends!(every_bad_request_gets_a_json_error);
+
+fn futures_stream(
+    bytes: Vec<u8>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct Chunks(std::vec::IntoIter<Vec<u8>>);
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next().map(Ok))
+        }
+    }
+    Chunks(
+        bytes
+            .chunks(64 * 1024)
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    )
+}

@@ -1,0 +1,489 @@
+//! The black-box harness: a real server on a loopback port, a fresh database per test on
+//! each backend, a real SMTP server (aiosmtpd) catching mail.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use accord_domain::SystemClock;
+use accord_server::services::passwords::PasswordHashParams;
+use accord_server::{build_app, serve, Config};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend, each as its own `#[tokio::test]`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::TestDb::new($crate::helpers::Backend::Sqlite).await)
+                    .await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::helpers::TestDb::postgres_if_configured().await {
+                    super::$name(db).await
+                }
+            }
+        }
+    };
+}
+
+/// A database of its own for one test: a SQLite file in a temporary directory, or a fresh
+/// database on the PostgreSQL server `ACCORD_TEST_DATABASE_URL` names (dropped afterwards).
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    _dir: Option<tempdir::Dir>,
+    pg_admin: Option<(String, String)>,
+}
+
+mod tempdir {
+    use std::path::PathBuf;
+
+    pub struct Dir(pub PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            let path =
+                std::env::temp_dir().join(format!("accord-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Self(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempdir::Dir::new();
+                let url = format!("sqlite://{}", dir.0.join("accord.db").display());
+                Self {
+                    backend,
+                    url,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                }
+            }
+            Backend::Postgres => Self::postgres_if_configured()
+                .await
+                .expect("ACCORD_TEST_DATABASE_URL"),
+        }
+    }
+
+    /// `None` (and a note) when no PostgreSQL is configured; under CI that is a failure,
+    /// so a green CI always means both backends ran.
+    pub async fn postgres_if_configured() -> Option<Self> {
+        let Ok(admin) = std::env::var("ACCORD_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the PostgreSQL tests: set ACCORD_TEST_DATABASE_URL (scripts/test does)"
+            );
+            eprintln!("PostgreSQL variant not run: ACCORD_TEST_DATABASE_URL is not set (scripts/test sets it)");
+            return None;
+        };
+        let name = format!("accord_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = pg_connect(&admin).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let url = with_database(&admin, &name);
+        Some(Self {
+            backend: Backend::Postgres,
+            url,
+            _dir: None,
+            pg_admin: Some((admin, name)),
+        })
+    }
+
+    /// A direct connection for test set-up that no endpoint offers yet.
+    pub async fn execute(&self, sql: &str, binds: &[&str]) {
+        match self.backend {
+            Backend::Sqlite => {
+                use sqlx::Connection as _;
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("sqlite");
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut c).await.expect("set-up SQL");
+            }
+            Backend::Postgres => {
+                let mut c = pg_connect(&self.url).await;
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = q.bind(*b);
+                }
+                q.execute(&mut c).await.expect("set-up SQL");
+            }
+        }
+    }
+}
+
+async fn pg_connect(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection as _;
+    sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to ACCORD_TEST_DATABASE_URL")
+}
+
+/// The same server URL with another database name.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_admin.take() {
+            // Drop runs outside async: a small runtime of its own on a thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut c = pg_connect(&admin).await;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut c)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Test-only configuration: cheap password hashing, everything else as shipped.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut c = Config::new(&db.url);
+    c.password_hash = PasswordHashParams::DANGER_TEST_MINIMUM;
+    c
+}
+
+/// A server running in this process on a loopback port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Dropping it shuts the server down.
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// A second node of the same deployment: same database, same public URL (and so the
+    /// same token issuer), its own port.
+    pub async fn spawn_peer(db: &TestDb, first: &TestApp) -> Self {
+        let public = first.base.clone();
+        Self::spawn_with(db, move |c| *c = c.clone().with_public_url(&public)).await
+    }
+
+    pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        if let Ok(filter) = std::env::var("ACCORD_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let base = format!("http://{addr}");
+        let mut config = test_config(db).with_public_url(&base);
+        tweak(&mut config);
+        let app = build_app(config, Arc::new(SystemClock))
+            .await
+            .expect("app builds");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve(app, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        Self {
+            base,
+            client: client(),
+            _shutdown: tx,
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional JSON body and `Authorization` header value.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, auth: Option<&str>) -> Reply {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    /// Registers a user and returns their ID.
+    pub async fn register(&self, email: &str, password: &str) -> String {
+        let r = self
+            .post(
+                "/v1/users/register",
+                serde_json::json!({"username": email, "password": password, "name": "Test User"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "register: {}", r.body);
+        r.json["ID"].as_str().expect("ID").to_owned()
+    }
+
+    /// Logs in (`/v1/v1.1/users/login`) and returns the `{User, Token}` body.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/v1.1/users/login",
+                serde_json::json!({"username": email, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login: {}", r.body);
+        r.json
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+pub fn bearer(login: &Value) -> String {
+    format!(
+        "Bearer {}",
+        login["Token"]["access_token"]
+            .as_str()
+            .expect("access_token")
+    )
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+    pub json: Value,
+}
+
+impl Reply {
+    pub async fn from(r: reqwest::Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.text().await.expect("body");
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    /// Asserts the iGrant error shape: JSON content type, `{"Code": status, "Message": "..."}`.
+    pub fn assert_error(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.body);
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            ct.starts_with("application/json"),
+            "content type {ct:?} for {}",
+            self.body
+        );
+        assert_eq!(self.json["Code"], status, "Code in {}", self.body);
+        let message = self.json["Message"].as_str().unwrap_or("");
+        assert!(!message.is_empty(), "Message in {}", self.body);
+    }
+}
+
+/// A unique email address for a test.
+pub fn email(tag: &str) -> String {
+    format!(
+        "{tag}-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A real SMTP server (aiosmtpd) on loopback writing what it receives to a Maildir.
+/// One per test process; mail is told apart by recipient.
+pub struct Smtp {
+    pub url: String,
+    pub maildir: PathBuf,
+}
+
+pub fn smtp() -> &'static Smtp {
+    static SMTP: OnceLock<Smtp> = OnceLock::new();
+    SMTP.get_or_init(|| {
+        let python = std::env::var("ACCORD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let maildir = std::env::temp_dir().join(format!("accord-maildir-{}", uuid::Uuid::new_v4().simple()));
+        let mut cmd = std::process::Command::new(python.clone());
+        cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // The SMTP server dies with the test process.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt as _;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        // PR_SET_PDEATHSIG fires when the spawning *thread* ends, so spawn from a thread
+        // that lives as long as the test process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(cmd.spawn().map(|_| ()));
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("spawner thread").unwrap_or_else(|e| {
+            panic!("cannot start aiosmtpd with {python}: {e}. Run scripts/test, or `pip install aiosmtpd` and set ACCORD_TEST_PYTHON")
+        });
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Smtp { url: format!("smtp://127.0.0.1:{port}"), maildir };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("aiosmtpd did not start on port {port} (is it installed for {python}?)");
+    })
+}
+
+impl Smtp {
+    /// Waits (bounded: 10 s) for mail to `to` and returns the raw messages received.
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let found = self.messages_to(to);
+            if found.len() >= count {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} within 10 s");
+    }
+
+    /// Messages to `to`, their bodies decoded from quoted-printable as a mail client would.
+    pub fn messages_to(&self, to: &str) -> Vec<String> {
+        let mut out = vec![];
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if let Ok(text) = std::fs::read_to_string(e.path()) {
+                    if text
+                        .lines()
+                        .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
+                    {
+                        out.push(decode_quoted_printable(&text));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The value of `key=` in the first URL in `text` carrying it.
+pub fn query_param(text: &str, key: &str) -> Option<String> {
+    let start = text.find(&format!("{key}="))? + key.len() + 1;
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+/// Enough of RFC 2045's quoted-printable for our ASCII mail: soft line breaks and `=XX`.
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

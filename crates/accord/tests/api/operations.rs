@@ -1,0 +1,300 @@
+//! Health, readiness, keys, the OpenAPI document, logs without secrets, graceful shutdown.
+
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{bearer, email, Backend, TestApp, TestDb};
+use crate::process::ServerProcess;
+
+const PW: &str = "correct horse battery";
+
+async fn health_and_readiness(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    let r = app.get("/readyz", None).await;
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (StatusCode::OK, json!({"status": "ready"}))
+    );
+    assert!(
+        r.headers.get("x-request-id").is_some(),
+        "every response carries a request ID"
+    );
+    if db.backend == Backend::Postgres {
+        // The database goes away: not ready, but alive.
+        let name = db.url.rsplit('/').next().unwrap().to_owned();
+        let admin = std::env::var("ACCORD_TEST_DATABASE_URL").unwrap();
+        use sqlx::Connection as _;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        app.get("/readyz", None).await.assert_error(503);
+        assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+    }
+}
+both_backends!(health_and_readiness);
+
+async fn access_tokens_verify_against_the_published_jwks(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let alice = email("alice");
+    let id = app.register(&alice, PW).await;
+    let login = app.login(&alice, PW).await;
+    let token = login["Token"]["access_token"].as_str().unwrap();
+
+    let jwks = app.get("/.well-known/jwks.json", None).await.json;
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .expect("kid published");
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    assert!(key.get("d").is_none(), "no private part in the JWKS");
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[&app.base]);
+    let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation)
+        .expect("verifies")
+        .claims;
+    assert_eq!(claims["sub"], id.as_str());
+
+    // A second node on the same database publishes and uses the same key.
+    let other = TestApp::spawn_peer(&db, &app).await;
+    assert_eq!(other.get("/.well-known/jwks.json", None).await.json, jwks);
+
+    // A token whose signature was tampered with is refused.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let sig = parts[2].clone();
+    parts[2] = format!(
+        "{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    );
+    app.get("/v1/user", Some(&format!("Bearer {}", parts.join("."))))
+        .await
+        .assert_error(401);
+}
+both_backends!(access_tokens_verify_against_the_published_jwks);
+
+/// Every operation the OpenAPI document lists is served (the document is generated from
+/// the same place that registers routes; this catches a documented path that is not).
+async fn openapi_document_matches_the_routes(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let doc = app.get("/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.json["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc.json["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app.call(m, path, None, None).await;
+            assert!(
+                !(r.status == StatusCode::NOT_FOUND && r.json["Message"] == "no such endpoint")
+                    && r.status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not routed: {} {}",
+                r.status,
+                r.body
+            );
+            operations += 1;
+        }
+    }
+    for expected in [
+        "/v1/v1.1/users/login",
+        "/v1/users/login",
+        "/v1/users/admin/login",
+        "/v1/users/logout",
+        "/v1/users/token",
+        "/v1/users/register",
+        "/v1/user",
+        "/v1/user/apikey",
+        "/v1/user/apikey/revoke",
+        "/v1/user/password/reset",
+        "/v1/user/password/forgot",
+        "/v1/user/password/forgot/confirm",
+        "/healthz",
+        "/readyz",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(
+            paths.contains_key(expected),
+            "{expected} missing from the OpenAPI document"
+        );
+    }
+    assert!(operations >= 18, "{operations} operations documented");
+}
+both_backends!(openapi_document_matches_the_routes);
+
+/// Passwords, tokens, keys and reset tokens never reach the log, even at debug level.
+async fn logs_carry_no_secrets(db: TestDb) {
+    let dir = std::env::temp_dir().join(format!("accord-log-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ServerProcess::start(&db.url, dir.join("server.log"), &[]);
+    let app = Remote(server.base.clone());
+    let alice = email("alice");
+    let password = "Sup3r-Secret-Passphrase";
+    let r = app
+        .post(
+            "/v1/users/register",
+            json!({"username": alice, "password": password}),
+        )
+        .await;
+    assert_eq!(r.0, 201);
+    let login = app
+        .post(
+            "/v1/v1.1/users/login",
+            json!({"username": alice, "password": password}),
+        )
+        .await
+        .1;
+    let refreshed = app
+        .post(
+            "/v1/users/token",
+            json!({"refreshtoken": login["Token"]["refresh_token"]}),
+        )
+        .await
+        .1;
+    let client = reqwest::Client::new();
+    let key = client
+        .post(format!("{}/v1/user/apikey", server.base))
+        .header("authorization", bearer(&login))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["APIKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put("/v1/user/password/forgot", json!({"username": alice}))
+        .await;
+    app.post(
+        "/v1/users/login",
+        json!({"username": alice, "password": "Wrong-Secret-Guess"}),
+    )
+    .await;
+
+    // Wait (bounded) for the background reset mail to be logged.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = server.log_text();
+        if log.contains("mail not sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(log.contains("mail not sent"), "reset mail logged:\n{log}");
+    assert!(log.contains("<redacted>"), "reset token redacted:\n{log}");
+    assert!(
+        log.contains("/v1/users/token"),
+        "requests are logged with their path:\n{log}"
+    );
+    let secrets = [
+        password.to_owned(),
+        "Wrong-Secret-Guess".to_owned(),
+        login["Token"]["access_token"].as_str().unwrap().to_owned(),
+        login["Token"]["refresh_token"].as_str().unwrap().to_owned(),
+        refreshed["refresh_token"].as_str().unwrap().to_owned(),
+        key,
+        alice.clone(),
+    ];
+    for s in &secrets {
+        assert!(
+            !log.contains(s.as_str()),
+            "secret {s:.12}… in the log:\n{log}"
+        );
+    }
+    assert!(!log.contains("token="), "a reset link in the log:\n{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(logs_carry_no_secrets);
+
+/// SIGTERM lets a request that is already in flight finish, then the process exits cleanly.
+async fn sigterm_finishes_in_flight_requests(db: TestDb) {
+    let dir = std::env::temp_dir().join(format!("accord-term-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = ServerProcess::start(&db.url, dir.join("server.log"), &[]);
+    let alice = email("alice");
+    let body = json!({"username": alice, "password": PW}).to_string();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    let handle = std::thread::spawn({
+        let body = body.clone();
+        move || {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let head = format!(
+                "POST /v1/users/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            let (first, rest) = body.split_at(10);
+            s.write_all(first.as_bytes()).unwrap();
+            s.flush().unwrap();
+            // The request is in flight; the server is told to stop meanwhile.
+            std::thread::sleep(Duration::from_millis(300));
+            s.write_all(rest.as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    server.sigterm();
+    let answer = handle.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "in-flight request finished: {answer:?}"
+    );
+    let status = server.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "clean exit: {status}\n{}",
+        server.log_text()
+    );
+    assert!(server.log_text().contains("shutting down"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(sigterm_finishes_in_flight_requests);
+
+/// A tiny client for a server in another process.
+pub struct Remote(pub String);
+
+impl Remote {
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.0))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .put(format!("{}{path}", self.0))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
