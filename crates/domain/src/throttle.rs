@@ -1,7 +1,11 @@
-//! Login throttling rules. An attempt is counted *before* the password is checked, so a
-//! burst of parallel guesses cannot slip through while the first ones are still hashing.
-//! Keys are the submitted username (whether or not it exists: throttling must not reveal
-//! accounts) and the source address.
+//! Login throttling rules, for two kinds of key:
+//! - the submitted username (whether or not it exists: throttling must not reveal
+//!   accounts). Each attempt is counted *before* the password is checked ([`ThrottleState::attempt`]),
+//!   so a burst of parallel guesses at one account cannot slip through while the first
+//!   ones are still hashing;
+//! - the source address. Only failures count ([`ThrottleState::fail`]), checked before the
+//!   password is ([`ThrottleState::check`]): many people behind one address (an office
+//!   NAT) may log in at once.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,7 +27,7 @@ impl ThrottlePolicy {
         lockout: Duration::minutes(1),
         max_lockout: Duration::hours(1),
     };
-    /// Per source address: 50 failed attempts per 15 minutes, then 15 minutes and up.
+    /// Per source address: 50 failures per 15 minutes, then 15 minutes and up.
     pub const ADDRESS: Self = Self {
         max_attempts: 50,
         window: Duration::minutes(15),
@@ -83,12 +87,21 @@ impl ThrottleState {
         (next, Err(seconds_until(now, until)))
     }
 
-    /// A successful login gives back the attempt it was charged.
-    pub fn refund(self) -> Self {
-        Self {
-            attempts: self.attempts.saturating_sub(1),
-            ..self
+    /// Refuses while the key is locked.
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), u64> {
+        match self.locked_until {
+            Some(until) if until > now => Err(seconds_until(now, until)),
+            _ => Ok(()),
         }
+    }
+
+    /// Records a failure that already happened; the `max_attempts`-th one locks the key.
+    pub fn fail(self, now: DateTime<Utc>, policy: &ThrottlePolicy) -> Self {
+        let counting = ThrottlePolicy {
+            max_attempts: policy.max_attempts.saturating_sub(1),
+            ..*policy
+        };
+        self.attempt(now, &counting).0
     }
 }
 
@@ -171,11 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn refund_returns_one_attempt() {
+    fn failures_lock_at_the_limit_and_check_reports_it() {
         let p = ThrottlePolicy::ADDRESS;
-        let (s, _) = ThrottleState::fresh(t0()).attempt(t0(), &p);
-        assert_eq!(s.attempts, 1);
-        assert_eq!(s.refund().attempts, 0);
-        assert_eq!(s.refund().refund().attempts, 0);
+        let mut s = ThrottleState::fresh(t0());
+        for _ in 0..49 {
+            s = s.fail(t0(), &p);
+            assert_eq!(s.check(t0()), Ok(()));
+        }
+        s = s.fail(t0(), &p);
+        assert_eq!(s.check(t0()), Err(15 * 60));
+        assert_eq!(s.check(t0() + Duration::minutes(15)), Ok(()));
     }
 }

@@ -561,3 +561,48 @@ async fn login_throttling_engages_per_address(db: TestDb) {
     assert!(r.headers.get("retry-after").is_some());
 }
 both_backends!(login_throttling_engages_per_address);
+
+/// Many people behind one address (an office NAT) log in at once: only failures count
+/// against an address, so a burst of correct logins is never throttled.
+async fn a_burst_of_good_logins_from_one_address_is_not_throttled(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let mut people = vec![];
+    for i in 0..60 {
+        let who = email(&format!("staff{i}"));
+        app.register(&who, PW).await;
+        people.push(who);
+    }
+    let logins = people.iter().map(|who| {
+        let (client, url) = (app.client.clone(), app.url("/v1/users/login"));
+        let body = json!({"username": who, "password": PW});
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        }
+    });
+    let statuses = join_all_spawned(logins).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+both_backends!(a_burst_of_good_logins_from_one_address_is_not_throttled);
+
+/// Runs futures concurrently on the test runtime (spawned: truly in parallel).
+async fn join_all_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = vec![];
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}

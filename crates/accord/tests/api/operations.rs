@@ -298,3 +298,47 @@ impl Remote {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// `accord migrate` prepares an empty database and exits; running it again is a no-op;
+/// a server then starts on it.
+async fn migrate_runs_the_migrations_alone(db: TestDb) {
+    for _ in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .arg("migrate")
+            .env("ACCORD_DATABASE_URL", &db.url)
+            .env("ACCORD_LOG", "warn")
+            .output()
+            .expect("accord migrate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let applied: Vec<i64> = match db.backend {
+        Backend::Sqlite => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+        Backend::Postgres => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(applied, vec![1]);
+    let app = TestApp::spawn(&db).await;
+    assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+}
+both_backends!(migrate_runs_the_migrations_alone);

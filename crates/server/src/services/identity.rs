@@ -138,7 +138,10 @@ impl Services {
             .await?;
         let user = match user {
             Some(u) if verified.ok && u.status.may_log_in() => u,
-            _ => return Err(unauthenticated(INVALID_CREDENTIALS)),
+            _ => {
+                self.record_address_failure(&address_key).await?;
+                return Err(unauthenticated(INVALID_CREDENTIALS));
+            }
         };
         let new_hash = if verified.needs_rehash {
             Some(self.passwords.hash(&password).await?)
@@ -153,11 +156,8 @@ impl Services {
             tx.commit().await?;
             return Err(unauthenticated("not an organisation administrator"));
         }
-        let fresh = ThrottleState::fresh(now);
-        let address = tx.throttle_state(&address_key, &fresh).await?;
-        tx.put_throttle_state(&address_key, &address.refund())
+        tx.put_throttle_state(&account_key, &ThrottleState::fresh(now))
             .await?;
-        tx.put_throttle_state(&account_key, &fresh).await?;
         if let Some(hash) = &new_hash {
             tx.set_password_hash(user.id, hash).await?;
         }
@@ -178,18 +178,13 @@ impl Services {
         ))
     }
 
-    /// Counts a login attempt against the source address and the account before any
-    /// password is checked; refuses with 429 when either is locked.
+    /// Before any password is checked: refuses (429) if the source address is locked, and
+    /// counts the attempt against the account, refusing if that locks it.
     async fn charge_attempt(&self, address_key: &str, account_key: &str) -> Result<()> {
         let now = self.now();
         let fresh = ThrottleState::fresh(now);
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (address, verdict) = tx
-            .throttle_state(address_key, &fresh)
-            .await?
-            .attempt(now, &ThrottlePolicy::ADDRESS);
-        tx.put_throttle_state(address_key, &address).await?;
-        let verdict = match verdict {
+        let verdict = match tx.throttle_state(address_key, &fresh).await?.check(now) {
             Ok(()) => {
                 let (account, verdict) = tx
                     .throttle_state(account_key, &fresh)
@@ -202,6 +197,18 @@ impl Services {
         };
         tx.commit().await?;
         verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
+    }
+
+    /// A failed login counts against its source address.
+    async fn record_address_failure(&self, address_key: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let state = tx
+            .throttle_state(address_key, &ThrottleState::fresh(now))
+            .await?
+            .fail(now, &ThrottlePolicy::ADDRESS);
+        tx.put_throttle_state(address_key, &state).await?;
+        tx.commit().await
     }
 
     async fn open_session(
