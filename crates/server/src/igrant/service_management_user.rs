@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::put;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -25,9 +24,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(get_me, update_me, delete_me))
         .routes(routes!(create_api_key, get_api_key))
         .routes(routes!(revoke_api_key))
-        .routes(routes!(change_password))
-        // iGrant.io's own server took PUT here; its clients still send it.
-        .route("/user/password/reset", put(change_password))
+        .routes(routes!(change_password, change_password_put))
         .routes(routes!(forgot_password))
         .routes(routes!(confirm_password_reset))
 }
@@ -205,6 +202,22 @@ async fn change_password(
     Ok(Json(Msg::new(
         "password changed; other sessions have been ended",
     )))
+}
+
+/// Reset user password, as iGrant.io's own server took it (PUT); the same as POST
+#[utoipa::path(put, path = "/user/password/reset", tag = "Service management (User)", request_body = ChangePasswordBody,
+    security(("bearer" = []), ("apikey" = [])),
+    responses(
+        (status = 200, description = "User password resetted successfully", body = Msg),
+        (status = 400, description = "Bad request", body = ErrorBody),
+        (status = 401, description = "Unauthorized, or the current password is wrong", body = ErrorBody),
+    ))]
+async fn change_password_put(
+    services: State<Arc<Services>>,
+    caller: Caller,
+    body: IgrantJson<ChangePasswordBody>,
+) -> Result<Json<Msg>, IgrantError> {
+    change_password(services, caller, body).await
 }
 
 /// Forgot user password: mails a single-use reset link if the account exists. Always 200.

@@ -1,12 +1,17 @@
 //! Password hashing: argon2id, always off the async runtime, at most one hash per core at
 //! a time (a login storm queues here instead of starving every other request).
+//!
+//! Each hash needs 19 MiB of working memory. Allocated per hash, glibc keeps the freed
+//! buffers in per-thread arenas and a login storm leaves the process at hundreds of MiB;
+//! so the hasher keeps one buffer per permit and reuses it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use accord_domain::identity::Password;
 use accord_domain::{Error, Result};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 /// Argon2id cost parameters.
@@ -44,6 +49,8 @@ pub struct Verified {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Working memory for hashes at `params`, one buffer per permit, reused.
+    memory: Mutex<Vec<Vec<Block>>>,
     /// Verified against when the account does not exist, so that an unknown username
     /// costs the same time as a wrong password.
     dummy_hash: String,
@@ -59,22 +66,91 @@ impl PasswordHasher {
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),
+            memory: Mutex::new(Vec::with_capacity(cores)),
             dummy_hash: String::new(),
         };
         hasher.dummy_hash = hasher.hash_blocking("accord-dummy-password")?;
         Ok(hasher)
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Runs argon2id into `out`, in a reused buffer when the parameters are ours.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let blocks = params.block_count();
+        let ours = blocks == self.params.block_count();
+        let reused = if ours {
+            self.memory.lock().map_err(Error::internal)?.pop()
+        } else {
+            None
+        };
+        let mut memory = reused.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory)
+            .map_err(|e| Error::internal(format!("argon2: {e}")));
+        if ours {
+            self.memory.lock().map_err(Error::internal)?.push(memory);
+        }
+        result
     }
 
     fn hash_blocking(&self, password: &str) -> Result<String> {
+        let bad = |e: argon2::password_hash::Error| Error::internal(format!("argon2: {e}"));
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        self.argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::internal(format!("argon2: {e}")))
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes).map_err(bad)?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.compute(
+            &argon2,
+            &self.params,
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+        )?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(bad)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(bad)?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// `Some(needs_rehash)` if `password` matches the PHC string `stored`.
+    fn verify_blocking(&self, password: &str, stored: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .ok()?
+            .unwrap_or_default();
+        let params = Params::try_from(&parsed).ok()?;
+        let mut salt_bytes = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt_bytes).ok()?;
+        let expected = parsed.hash?;
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        self.compute(&argon2, &params, password.as_bytes(), salt, &mut out)
+            .ok()?;
+        if !bool::from(out.ct_eq(expected.as_bytes())) {
+            return None;
+        }
+        let same_cost = (params.m_cost(), params.t_cost(), params.p_cost())
+            == (
+                self.params.m_cost(),
+                self.params.t_cost(),
+                self.params.p_cost(),
+            );
+        Some(algorithm != Algorithm::Argon2id || !same_cost)
     }
 
     pub async fn hash(self: &Arc<Self>, password: &Password) -> Result<String> {
@@ -98,29 +174,26 @@ impl PasswordHasher {
         let exists = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                // A corrupt hash still costs one hash, and never matches.
-                let _ = this.hash_blocking(password.expose());
-                return Ok(Verified {
+            match this.verify_blocking(password.expose(), &stored) {
+                Some(needs_rehash) if exists => Ok(Verified {
+                    ok: true,
+                    needs_rehash,
+                }),
+                Some(_) => Ok(Verified {
                     ok: false,
                     needs_rehash: false,
-                });
-            };
-            let ok = this
-                .argon2()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok()
-                && exists;
-            let same_cost = |p: Params| {
-                (p.m_cost(), p.t_cost(), p.p_cost())
-                    == (
-                        this.params.m_cost(),
-                        this.params.t_cost(),
-                        this.params.p_cost(),
-                    )
-            };
-            let needs_rehash = ok && !Params::try_from(&parsed).map(same_cost).unwrap_or(false);
-            Ok(Verified { ok, needs_rehash })
+                }),
+                None => {
+                    if PasswordHash::new(&stored).is_err() {
+                        // A corrupt hash still costs one hash, and never matches.
+                        this.hash_blocking(password.expose())?;
+                    }
+                    Ok(Verified {
+                        ok: false,
+                        needs_rehash: false,
+                    })
+                }
+            }
         })
         .await
         .map_err(Error::internal)?
@@ -145,6 +218,21 @@ mod tests {
         let dummy = Password::offered("accord-dummy-password").unwrap();
         assert!(!cheap.verify(&dummy, None).await.unwrap().ok);
         assert!(!cheap.verify(&pw, Some("not a hash")).await.unwrap().ok);
+        // Hashes made by the argon2 crate's own PHC API verify too, and vice versa.
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = reference
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        assert!(cheap.verify(&pw, Some(&theirs)).await.unwrap().ok);
+        assert!(reference
+            .verify_password(b"correct horse", &PasswordHash::new(&hash).unwrap())
+            .is_ok());
+        // The working memory is kept for reuse, not freed.
+        assert!(!cheap.memory.lock().unwrap().is_empty());
 
         let stronger = PasswordHashParams {
             memory_kib: 128,
