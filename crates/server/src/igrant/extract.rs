@@ -87,27 +87,6 @@ fn lowercase_keys(value: Value) -> Result<Value, String> {
     })
 }
 
-/// The authenticated caller: `Authorization: Bearer <access token>` or
-/// `Authorization: ApiKey <APIKey>`. Anything else is 401 with `WWW-Authenticate`.
-pub struct Caller(pub Actor);
-
-impl FromRequestParts<Arc<Services>> for Caller {
-    type Rejection = IgrantError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        services: &Arc<Services>,
-    ) -> Result<Self, Self::Rejection> {
-        match credential(parts)? {
-            Some(c) => authenticate(services, c).await.map(Caller),
-            None => Err(IgrantError::new(
-                StatusCode::UNAUTHORIZED,
-                "authentication required",
-            )),
-        }
-    }
-}
-
 /// The caller if credentials were sent (and they must then be valid), else anonymous.
 pub struct MaybeCaller(pub Actor);
 
@@ -121,6 +100,27 @@ impl FromRequestParts<Arc<Services>> for MaybeCaller {
         match credential(parts)? {
             Some(c) => authenticate(services, c).await.map(MaybeCaller),
             None => Ok(MaybeCaller(Actor::Anonymous)),
+        }
+    }
+}
+
+/// The authenticated caller: `Authorization: Bearer <access token>` or
+/// `Authorization: ApiKey <APIKey>`. Anything else is 401 with `WWW-Authenticate`.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<Arc<Services>> for Caller {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        match MaybeCaller::from_request_parts(parts, services).await?.0 {
+            Actor::Anonymous => Err(IgrantError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication required",
+            )),
+            actor => Ok(Caller(actor)),
         }
     }
 }
