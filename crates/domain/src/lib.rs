@@ -2,10 +2,12 @@
 //!
 //! Pure: nothing here performs I/O or knows about HTTP or SQL. Time comes in through [`Clock`].
 
+pub mod access;
 pub mod clock;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod organization;
 pub mod session;
 pub mod throttle;
 

@@ -38,6 +38,7 @@ use crate::services::Services;
     tags(
         (name = "Identity management"),
         (name = "Service management (User)"),
+        (name = "Service management (Organization)"),
         (name = "Operations", description = "Health, readiness and signing keys"),
     )
 )]

@@ -7,10 +7,13 @@
 
 use std::sync::Arc;
 
-use accord_domain::identity::{RoleGrant, User};
+use accord_domain::identity::{OrgRole, RoleGrant, User};
+use accord_domain::organization::{
+    Organization, OrganizationType, Purpose, SubscribedOrg, Template,
+};
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::ThrottleState;
-use accord_domain::{Result, SessionId, UserId};
+use accord_domain::{OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -63,6 +66,18 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
+}
+
+/// An image as stored: bytes, sniffed content type, and who it belongs to
+/// (`org:<id>`, `user:<id>`, `type:<id>`).
+#[derive(Clone)]
+pub struct ImageRecord {
+    pub id: String,
+    pub owner: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub etag: String,
+    pub created_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -141,6 +156,70 @@ pub trait Tx: Send {
     /// The key's state, created as `fresh` if absent, locked for this unit of work.
     async fn throttle_state(&mut self, key: &str, fresh: &ThrottleState) -> Result<ThrottleState>;
     async fn put_throttle_state(&mut self, key: &str, state: &ThrottleState) -> Result<()>;
+
+    // Organisation types
+    async fn insert_org_type(&mut self, t: &OrganizationType, at: DateTime<Utc>) -> Result<()>;
+    async fn org_type_by_id(&mut self, id: OrganizationId) -> Result<Option<OrganizationType>>;
+    async fn org_types(&mut self) -> Result<Vec<OrganizationType>>;
+    async fn update_org_type(&mut self, t: &OrganizationType) -> Result<()>;
+    async fn delete_org_type(&mut self, id: OrganizationId) -> Result<bool>;
+    async fn org_type_in_use(&mut self, id: OrganizationId) -> Result<bool>;
+
+    // Organisations and their role holders
+    async fn insert_organization(&mut self, org: &Organization) -> Result<()>;
+    async fn organization_by_id(&mut self, id: OrganizationId) -> Result<Option<Organization>>;
+    /// Writes every mutable column of `org`.
+    async fn update_organization(&mut self, org: &Organization) -> Result<()>;
+    async fn grant_role(&mut self, org: OrganizationId, user: UserId, role: OrgRole) -> Result<()>;
+    /// Removes every role the user holds in the organisation; `false` if there was none.
+    async fn revoke_roles(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    async fn role_holders(&mut self, org: OrganizationId) -> Result<Vec<(UserId, OrgRole)>>;
+
+    // Subscriptions
+    /// Idempotent: `false` if the user was already subscribed.
+    async fn subscribe(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn unsubscribe(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    /// Subscribers in ascending user ID order, strictly after `after`, at most `limit`.
+    async fn subscribers(
+        &mut self,
+        org: OrganizationId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> Result<Vec<User>>;
+    async fn subscriber_count(&mut self, org: OrganizationId) -> Result<i64>;
+    async fn subscriptions_of(&mut self, user: UserId) -> Result<Vec<SubscribedOrg>>;
+
+    // Purposes and templates (data attributes); deleted ones are kept, not listed
+    async fn insert_purpose(&mut self, p: &Purpose, at: DateTime<Utc>) -> Result<()>;
+    async fn purposes_of(&mut self, org: OrganizationId) -> Result<Vec<Purpose>>;
+    async fn update_purpose(&mut self, p: &Purpose) -> Result<()>;
+    async fn delete_purpose(
+        &mut self,
+        org: OrganizationId,
+        id: OrganizationId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn insert_template(&mut self, t: &Template, at: DateTime<Utc>) -> Result<()>;
+    async fn templates_of(&mut self, org: OrganizationId) -> Result<Vec<Template>>;
+    async fn update_template(&mut self, t: &Template) -> Result<()>;
+    async fn delete_template(
+        &mut self,
+        org: OrganizationId,
+        id: OrganizationId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    // Images
+    async fn insert_image(&mut self, image: &ImageRecord) -> Result<()>;
+    async fn image_by_id(&mut self, id: &str) -> Result<Option<ImageRecord>>;
+    async fn delete_image(&mut self, id: &str) -> Result<()>;
+    async fn set_user_image(&mut self, user: UserId, image_id: Option<&str>) -> Result<()>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

@@ -29,17 +29,31 @@ impl<'s> MigrationSource<'s> for Embedded {
     }
 }
 
-pub(crate) const SQLITE: Embedded = Embedded(&[(
-    1,
-    "identity",
-    include_str!("../migrations/sqlite/0001_identity.sql"),
-)]);
+pub(crate) const SQLITE: Embedded = Embedded(&[
+    (
+        1,
+        "identity",
+        include_str!("../migrations/sqlite/0001_identity.sql"),
+    ),
+    (
+        2,
+        "organizations",
+        include_str!("../migrations/sqlite/0002_organizations.sql"),
+    ),
+]);
 
-pub(crate) const POSTGRES: Embedded = Embedded(&[(
-    1,
-    "identity",
-    include_str!("../migrations/postgres/0001_identity.sql"),
-)]);
+pub(crate) const POSTGRES: Embedded = Embedded(&[
+    (
+        1,
+        "identity",
+        include_str!("../migrations/postgres/0001_identity.sql"),
+    ),
+    (
+        2,
+        "organizations",
+        include_str!("../migrations/postgres/0002_organizations.sql"),
+    ),
+]);
 
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, accord_domain::Error> {
     Migrator::new(source)

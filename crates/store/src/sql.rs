@@ -3,13 +3,16 @@
 // accept belongs here: `$n` placeholders, BIGINT millisecond times, TEXT IDs.
 
 use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
+use accord_domain::organization::{
+    LawfulBasis, Organization, OrganizationType, Purpose, SubscribeMethod, SubscribedOrg, Template,
+};
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::ThrottleState;
 use accord_domain::{OrganizationId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::{from_ms, to_ms, SigningKeyRecord};
+use crate::{from_ms, to_ms, ImageRecord, SigningKeyRecord};
 
 pub struct Uow {
     tx: sqlx::Transaction<'static, DB>,
@@ -60,6 +63,104 @@ fn session_from_row(row: &DbRow) -> Result<Session> {
         expires_at: from_ms(row.try_get("expires_at").map_err(db_error)?),
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at").map_err(db_error)?.map(from_ms),
     })
+}
+
+
+const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o.type_id, o.enabled, o.policy_url, \
+     o.eula_url, o.cover_image_id, o.logo_image_id, o.hlc_support, o.subscribe_method, o.subscribe_key, \
+     o.retention_period, o.retention_enabled, o.created_at";
+
+const PURPOSE_COLUMNS: &str = "id, organization_id, name, description, lawful_basis, policy_url, \
+     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp";
+
+fn opt_id(row: &DbRow, col: &str) -> Result<Option<OrganizationId>> {
+    let s: Option<String> = row.try_get(col).map_err(db_error)?;
+    s.map(|s| {
+        uuid::Uuid::parse_str(&s)
+            .map(OrganizationId)
+            .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {col}: {e}")))
+    })
+    .transpose()
+}
+
+fn org_from_row(row: &DbRow) -> Result<Organization> {
+    Ok(Organization {
+        id: OrganizationId(uuid_col(row, "id")?),
+        name: row.try_get("name").map_err(db_error)?,
+        location: row.try_get("location").map_err(db_error)?,
+        description: row.try_get("description").map_err(db_error)?,
+        type_id: opt_id(row, "type_id")?,
+        enabled: row.try_get("enabled").map_err(db_error)?,
+        policy_url: row.try_get("policy_url").map_err(db_error)?,
+        eula_url: row.try_get("eula_url").map_err(db_error)?,
+        cover_image_id: row.try_get("cover_image_id").map_err(db_error)?,
+        logo_image_id: row.try_get("logo_image_id").map_err(db_error)?,
+        hlc_support: row.try_get("hlc_support").map_err(db_error)?,
+        subscribe_method: SubscribeMethod::from_id(row.try_get("subscribe_method").map_err(db_error)?)
+            .unwrap_or(SubscribeMethod::Undefined),
+        subscribe_key: row.try_get("subscribe_key").map_err(db_error)?,
+        retention_period_secs: row.try_get("retention_period").map_err(db_error)?,
+        retention_enabled: row.try_get("retention_enabled").map_err(db_error)?,
+        created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+    })
+}
+
+fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
+    Ok(Purpose {
+        id: OrganizationId(uuid_col(row, "id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        name: row.try_get("name").map_err(db_error)?,
+        description: row.try_get("description").map_err(db_error)?,
+        lawful_basis: LawfulBasis::from_id(row.try_get("lawful_basis").map_err(db_error)?)
+            .unwrap_or(LawfulBasis::Consent),
+        policy_url: row.try_get("policy_url").map_err(db_error)?,
+        attribute_type: row.try_get("attribute_type").map_err(db_error)?,
+        jurisdiction: row.try_get("jurisdiction").map_err(db_error)?,
+        disclosure: row.try_get("disclosure").map_err(db_error)?,
+        industry_scope: row.try_get("industry_scope").map_err(db_error)?,
+        restriction: row.try_get("restriction").map_err(db_error)?,
+        shared_3pp: row.try_get("shared_3pp").map_err(db_error)?,
+    })
+}
+
+fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
+    Ok(OrganizationType {
+        id: OrganizationId(uuid_col(row, "id")?),
+        name: row.try_get("name").map_err(db_error)?,
+        image_id: row.try_get("image_id").map_err(db_error)?,
+    })
+}
+
+impl Uow {
+    async fn template_purposes(&mut self, template: &str) -> Result<Vec<OrganizationId>> {
+        let rows = sqlx::query(
+            "SELECT tp.purpose_id FROM template_purposes tp JOIN purposes p ON p.id = tp.purpose_id \
+             WHERE tp.template_id = $1 AND p.deleted_at IS NULL ORDER BY tp.position",
+        )
+        .bind(template)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(|r| uuid_col(r, "purpose_id").map(OrganizationId)).collect()
+    }
+
+    async fn set_template_purposes(&mut self, t: &Template) -> Result<()> {
+        sqlx::query("DELETE FROM template_purposes WHERE template_id = $1")
+            .bind(t.id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        for (position, purpose) in t.purpose_ids.iter().enumerate() {
+            sqlx::query("INSERT INTO template_purposes (template_id, purpose_id, position) VALUES ($1, $2, $3)")
+                .bind(t.id.to_string())
+                .bind(purpose.to_string())
+                .bind(position as i64)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -409,5 +510,436 @@ impl Tx for Uow {
         .await
         .map(|_| ())
         .map_err(db_error)
+    }
+    async fn insert_org_type(&mut self, t: &OrganizationType, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO organization_types (id, name, image_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(t.id.to_string())
+            .bind(&t.name)
+            .bind(&t.image_id)
+            .bind(to_ms(at))
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn org_type_by_id(&mut self, id: OrganizationId) -> Result<Option<OrganizationType>> {
+        sqlx::query("SELECT id, name, image_id FROM organization_types WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(org_type_from_row)
+            .transpose()
+    }
+
+    async fn org_types(&mut self) -> Result<Vec<OrganizationType>> {
+        let rows = sqlx::query("SELECT id, name, image_id FROM organization_types ORDER BY id")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(org_type_from_row).collect()
+    }
+
+    async fn update_org_type(&mut self, t: &OrganizationType) -> Result<()> {
+        sqlx::query("UPDATE organization_types SET name = $1, image_id = $2 WHERE id = $3")
+            .bind(&t.name)
+            .bind(&t.image_id)
+            .bind(t.id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn delete_org_type(&mut self, id: OrganizationId) -> Result<bool> {
+        sqlx::query("DELETE FROM organization_types WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn org_type_in_use(&mut self, id: OrganizationId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM organizations WHERE type_id = $1 LIMIT 1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_organization(&mut self, o: &Organization) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO organizations (id, name, location, description, type_id, enabled, policy_url, \
+             eula_url, cover_image_id, logo_image_id, hlc_support, subscribe_method, subscribe_key, \
+             retention_period, retention_enabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(o.id.to_string())
+        .bind(&o.name)
+        .bind(&o.location)
+        .bind(&o.description)
+        .bind(o.type_id.map(|t| t.to_string()))
+        .bind(o.enabled)
+        .bind(&o.policy_url)
+        .bind(&o.eula_url)
+        .bind(&o.cover_image_id)
+        .bind(&o.logo_image_id)
+        .bind(o.hlc_support)
+        .bind(o.subscribe_method.id())
+        .bind(&o.subscribe_key)
+        .bind(o.retention_period_secs)
+        .bind(o.retention_enabled)
+        .bind(to_ms(o.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn organization_by_id(&mut self, id: OrganizationId) -> Result<Option<Organization>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1");
+        sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(org_from_row)
+            .transpose()
+    }
+
+    async fn update_organization(&mut self, o: &Organization) -> Result<()> {
+        sqlx::query(
+            "UPDATE organizations SET name = $1, location = $2, description = $3, type_id = $4, \
+             enabled = $5, policy_url = $6, eula_url = $7, cover_image_id = $8, logo_image_id = $9, \
+             hlc_support = $10, subscribe_method = $11, subscribe_key = $12, retention_period = $13, \
+             retention_enabled = $14 WHERE id = $15",
+        )
+        .bind(&o.name)
+        .bind(&o.location)
+        .bind(&o.description)
+        .bind(o.type_id.map(|t| t.to_string()))
+        .bind(o.enabled)
+        .bind(&o.policy_url)
+        .bind(&o.eula_url)
+        .bind(&o.cover_image_id)
+        .bind(&o.logo_image_id)
+        .bind(o.hlc_support)
+        .bind(o.subscribe_method.id())
+        .bind(&o.subscribe_key)
+        .bind(o.retention_period_secs)
+        .bind(o.retention_enabled)
+        .bind(o.id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn grant_role(&mut self, org: OrganizationId, user: UserId, role: OrgRole) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO organization_roles (organization_id, user_id, role_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(role.id())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn revoke_roles(&mut self, org: OrganizationId, user: UserId) -> Result<bool> {
+        sqlx::query("DELETE FROM organization_roles WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn role_holders(&mut self, org: OrganizationId) -> Result<Vec<(UserId, OrgRole)>> {
+        let rows = sqlx::query(
+            "SELECT user_id, role_id FROM organization_roles WHERE organization_id = $1 ORDER BY user_id, role_id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(role) = OrgRole::from_id(row.try_get("role_id").map_err(db_error)?) {
+                out.push((UserId(uuid_col(row, "user_id")?), role));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&mut self, org: OrganizationId, user: UserId, at: DateTime<Utc>) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO subscriptions (organization_id, user_id, subscribed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(to_ms(at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(db_error)
+    }
+
+    async fn unsubscribe(&mut self, org: OrganizationId, user: UserId) -> Result<bool> {
+        sqlx::query("DELETE FROM subscriptions WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM subscriptions WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn subscribers(&mut self, org: OrganizationId, after: Option<UserId>, limit: i64) -> Result<Vec<User>> {
+        // The (organization_id, user_id) primary key serves both the filter and the order.
+        let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM subscriptions s JOIN users u ON u.id = s.user_id \
+             WHERE s.organization_id = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn subscriber_count(&mut self, org: OrganizationId) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM subscriptions WHERE organization_id = $1")
+            .bind(org.to_string())
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        row.try_get("n").map_err(db_error)
+    }
+
+    async fn subscriptions_of(&mut self, user: UserId) -> Result<Vec<SubscribedOrg>> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS}, COALESCE(t.name, '') AS type_name FROM subscriptions s \
+             JOIN organizations o ON o.id = s.organization_id \
+             LEFT JOIN organization_types t ON t.id = o.type_id \
+             WHERE s.user_id = $1 ORDER BY s.subscribed_at, o.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SubscribedOrg { organization: org_from_row(r)?, type_name: r.try_get("type_name").map_err(db_error)? })
+            })
+            .collect()
+    }
+
+    async fn insert_purpose(&mut self, p: &Purpose, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO purposes (id, organization_id, name, description, lawful_basis, policy_url, \
+             attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.organization_id.to_string())
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.lawful_basis.id())
+        .bind(&p.policy_url)
+        .bind(p.attribute_type)
+        .bind(&p.jurisdiction)
+        .bind(&p.disclosure)
+        .bind(&p.industry_scope)
+        .bind(&p.restriction)
+        .bind(p.shared_3pp)
+        .bind(to_ms(at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn purposes_of(&mut self, org: OrganizationId) -> Result<Vec<Purpose>> {
+        let sql = format!(
+            "SELECT {PURPOSE_COLUMNS} FROM purposes WHERE organization_id = $1 AND deleted_at IS NULL \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(purpose_from_row).collect()
+    }
+
+    async fn update_purpose(&mut self, p: &Purpose) -> Result<()> {
+        sqlx::query(
+            "UPDATE purposes SET name = $1, description = $2, lawful_basis = $3, policy_url = $4, \
+             attribute_type = $5, jurisdiction = $6, disclosure = $7, industry_scope = $8, \
+             restriction = $9, shared_3pp = $10 WHERE id = $11 AND organization_id = $12",
+        )
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.lawful_basis.id())
+        .bind(&p.policy_url)
+        .bind(p.attribute_type)
+        .bind(&p.jurisdiction)
+        .bind(&p.disclosure)
+        .bind(&p.industry_scope)
+        .bind(&p.restriction)
+        .bind(p.shared_3pp)
+        .bind(p.id.to_string())
+        .bind(p.organization_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn delete_purpose(&mut self, org: OrganizationId, id: OrganizationId, at: DateTime<Utc>) -> Result<bool> {
+        sqlx::query(
+            "UPDATE purposes SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected() > 0)
+        .map_err(db_error)
+    }
+
+    async fn insert_template(&mut self, t: &Template, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO templates (id, organization_id, consent, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(t.id.to_string())
+            .bind(t.organization_id.to_string())
+            .bind(&t.consent)
+            .bind(to_ms(at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        self.set_template_purposes(t).await
+    }
+
+    async fn templates_of(&mut self, org: OrganizationId) -> Result<Vec<Template>> {
+        let rows = sqlx::query(
+            "SELECT id, consent FROM templates WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db_error)?;
+            let purpose_ids = self.template_purposes(&id).await?;
+            out.push(Template {
+                id: OrganizationId(uuid_col(row, "id")?),
+                organization_id: org,
+                consent: row.try_get("consent").map_err(db_error)?,
+                purpose_ids,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn update_template(&mut self, t: &Template) -> Result<()> {
+        sqlx::query("UPDATE templates SET consent = $1 WHERE id = $2 AND organization_id = $3")
+            .bind(&t.consent)
+            .bind(t.id.to_string())
+            .bind(t.organization_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        self.set_template_purposes(t).await
+    }
+
+    async fn delete_template(&mut self, org: OrganizationId, id: OrganizationId, at: DateTime<Utc>) -> Result<bool> {
+        sqlx::query(
+            "UPDATE templates SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected() > 0)
+        .map_err(db_error)
+    }
+
+    async fn insert_image(&mut self, i: &ImageRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO images (id, owner, content_type, data, etag, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&i.id)
+        .bind(&i.owner)
+        .bind(&i.content_type)
+        .bind(&i.data)
+        .bind(&i.etag)
+        .bind(to_ms(i.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn image_by_id(&mut self, id: &str) -> Result<Option<ImageRecord>> {
+        let Some(row) = sqlx::query("SELECT id, owner, content_type, data, etag, created_at FROM images WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ImageRecord {
+            id: row.try_get("id").map_err(db_error)?,
+            owner: row.try_get("owner").map_err(db_error)?,
+            content_type: row.try_get("content_type").map_err(db_error)?,
+            data: row.try_get("data").map_err(db_error)?,
+            etag: row.try_get("etag").map_err(db_error)?,
+            created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        }))
+    }
+
+    async fn delete_image(&mut self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM images WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn set_user_image(&mut self, user: UserId, image_id: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET image_id = $1 WHERE id = $2")
+            .bind(image_id)
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
     }
 }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub mod identity_management;
+pub mod service_management_organization;
 pub mod service_management_user;
 pub mod wire;
 
@@ -16,4 +17,5 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .merge(identity_management::router())
         .merge(service_management_user::router())
+        .merge(service_management_organization::router())
 }

@@ -98,7 +98,23 @@ impl User {
                 token: u.client_token,
                 client_type: u.client_type,
             },
-            orgs: vec![],
+            orgs: p
+                .orgs
+                .into_iter()
+                .map(|s| UserOrg {
+                    org_id: s.organization.id.to_string(),
+                    name: s.organization.name,
+                    location: s.organization.location,
+                    org_type: s.type_name,
+                    type_id: s
+                        .organization
+                        .type_id
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    // Accord does not track EULA acceptance.
+                    eula_accepted: false,
+                })
+                .collect(),
             api_key: p.api_key.unwrap_or_default(),
             roles: p
                 .roles
@@ -160,6 +176,329 @@ impl Msg {
     pub fn new(msg: &str) -> Self {
         Self {
             msg: msg.to_owned(),
+        }
+    }
+}
+
+// ---- organisations ----
+
+use accord_domain::organization::{
+    OrganizationType as DomainOrgType, Purpose as DomainPurpose, Template as DomainTemplate,
+};
+
+use crate::services::organizations::OrganizationView;
+
+/// The spec's `OrganisationType`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationType {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Type")]
+    pub name: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    #[serde(rename = "ImageURL")]
+    pub image_url: String,
+}
+
+impl OrganizationType {
+    pub fn new(t: DomainOrgType, public_url: &str) -> Self {
+        let image_url = match &t.image_id {
+            Some(_) => format!("{public_url}/v1/organizations/types/{}/image", t.id),
+            None => String::new(),
+        };
+        Self {
+            id: t.id.to_string(),
+            name: t.name,
+            image_id: t.image_id.unwrap_or_default(),
+            image_url,
+        }
+    }
+}
+
+/// A purpose: the spec's fields plus the lawful basis and the attributes of iGrant.io's
+/// own server.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Purpose {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Description")]
+    pub description: String,
+    /// `true` when the lawful basis is not consent: attributes default to Allow.
+    #[serde(rename = "LawfulUsage")]
+    pub lawful_usage: bool,
+    #[serde(rename = "PolicyURL")]
+    pub policy_url: String,
+    /// 0 Consent, 1 Contract, 2 Legal obligation, 3 Vital interest, 4 Public task, 5 Legitimate interest.
+    #[serde(rename = "LawfulBasisOfProcessing")]
+    pub lawful_basis: i64,
+    #[serde(rename = "AttributeType")]
+    pub attribute_type: i64,
+    #[serde(rename = "Jurisdiction")]
+    pub jurisdiction: String,
+    #[serde(rename = "Disclosure")]
+    pub disclosure: String,
+    #[serde(rename = "IndustryScope")]
+    pub industry_scope: String,
+    #[serde(rename = "Restriction")]
+    pub restriction: String,
+    #[serde(rename = "Shared3PP")]
+    pub shared_3pp: bool,
+}
+
+impl From<DomainPurpose> for Purpose {
+    fn from(p: DomainPurpose) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name,
+            description: p.description,
+            lawful_usage: p.lawful_basis.is_lawful_usage(),
+            policy_url: p.policy_url,
+            lawful_basis: p.lawful_basis.id(),
+            attribute_type: p.attribute_type,
+            jurisdiction: p.jurisdiction,
+            disclosure: p.disclosure,
+            industry_scope: p.industry_scope,
+            restriction: p.restriction,
+            shared_3pp: p.shared_3pp,
+        }
+    }
+}
+
+/// A data attribute ("template"): its name and the purposes it serves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Template {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Consent")]
+    pub consent: String,
+    #[serde(rename = "PurposeIDs")]
+    pub purpose_ids: Vec<String>,
+}
+
+impl From<DomainTemplate> for Template {
+    fn from(t: DomainTemplate) -> Self {
+        Self {
+            id: t.id.to_string(),
+            consent: t.consent,
+            purpose_ids: t.purpose_ids.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Admin {
+    #[serde(rename = "UserID")]
+    pub user_id: String,
+    #[serde(rename = "RoleID")]
+    pub role_id: i64,
+}
+
+/// Billing is not part of Accord: present with neutral values so the shape is the spec's.
+#[derive(Debug, Serialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct BillingInfo {
+    #[serde(rename = "BillingRegistrationID")]
+    pub billing_registration_id: String,
+    pub max_user_counter: i64,
+    pub default_charge_notified: bool,
+    pub current_period_end: i64,
+    pub prev_month_users: i64,
+    pub pay_per_user_info: PayPerUserInfo,
+    pub default_payment_source: PaymentSource,
+    pub address: BillingAddress,
+    pub service_agreement_version: String,
+    pub free_trial_expired: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PayPerUserInfo {
+    pub user_commitment: i64,
+    pub time_commitment: String,
+    pub cancel_on_commitment_end: bool,
+    pub commitment_period_remaining: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PaymentSource {
+    pub brand: String,
+    pub expiry_month: i64,
+    pub expiry_year: i64,
+    pub last4_digits: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct BillingAddress {
+    pub name: String,
+    pub city: String,
+    pub country: String,
+    pub line1: String,
+    pub line2: String,
+    pub postal_code: String,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct Subs {
+    /// The subscribe method ID.
+    pub method: i64,
+    /// The subscription key; empty unless the caller may read it.
+    pub key: String,
+}
+
+/// The hosted privacy dashboard of iGrant.io: not part of Accord, neutral values.
+#[derive(Debug, Serialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrivacyDashboard {
+    pub host_name: String,
+    pub version: String,
+    pub status: i64,
+    pub delete: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataRetention {
+    /// Seconds.
+    pub retention_period: i64,
+    pub enabled: bool,
+}
+
+/// The spec's `Organisation`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct Organization {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "CoverImageID")]
+    pub cover_image_id: String,
+    #[serde(rename = "CoverImageURL")]
+    pub cover_image_url: String,
+    #[serde(rename = "LogoImageID")]
+    pub logo_image_id: String,
+    #[serde(rename = "LogoImageURL")]
+    pub logo_image_url: String,
+    pub location: String,
+    #[serde(rename = "Type")]
+    pub org_type: OrganizationType,
+    pub description: String,
+    /// Open for subscriptions.
+    pub enabled: bool,
+    #[serde(rename = "PolicyURL")]
+    pub policy_url: String,
+    #[serde(rename = "EulaURL")]
+    pub eula_url: String,
+    pub templates: Vec<Template>,
+    pub purposes: Vec<Purpose>,
+    pub admins: Vec<Admin>,
+    pub billing_info: BillingInfo,
+    pub subs: Subs,
+    pub hlc_support: bool,
+    pub privacy_dashboard: PrivacyDashboard,
+    pub data_retention: DataRetention,
+}
+
+impl Organization {
+    pub fn new(v: OrganizationView, public_url: &str) -> Self {
+        let o = v.organization;
+        let id = o.id.to_string();
+        let image_url = |image: &Option<String>| match image {
+            Some(i) => format!("{public_url}/v1/organizations/{id}/image/{i}"),
+            None => String::new(),
+        };
+        let org_type = match v.org_type {
+            Some(t) => OrganizationType::new(t, public_url),
+            None => OrganizationType {
+                id: String::new(),
+                name: String::new(),
+                image_id: String::new(),
+                image_url: String::new(),
+            },
+        };
+        Self {
+            cover_image_url: image_url(&o.cover_image_id),
+            logo_image_url: image_url(&o.logo_image_id),
+            cover_image_id: o.cover_image_id.unwrap_or_default(),
+            logo_image_id: o.logo_image_id.unwrap_or_default(),
+            name: o.name,
+            location: o.location,
+            org_type,
+            description: o.description,
+            enabled: o.enabled,
+            policy_url: o.policy_url,
+            eula_url: o.eula_url,
+            templates: v.templates.into_iter().map(Template::from).collect(),
+            purposes: v.purposes.into_iter().map(Purpose::from).collect(),
+            admins: v
+                .admins
+                .into_iter()
+                .map(|(u, r)| Admin {
+                    user_id: u.to_string(),
+                    role_id: r.id(),
+                })
+                .collect(),
+            billing_info: BillingInfo::default(),
+            subs: Subs {
+                method: o.subscribe_method.id(),
+                key: if v.reveal_key {
+                    o.subscribe_key
+                } else {
+                    String::new()
+                },
+            },
+            hlc_support: o.hlc_support,
+            privacy_dashboard: PrivacyDashboard::default(),
+            data_retention: DataRetention {
+                retention_period: o.retention_period_secs,
+                enabled: o.retention_enabled,
+            },
+            id,
+        }
+    }
+}
+
+/// `{"Organization": {...}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationEnvelope {
+    #[serde(rename = "Organization")]
+    pub organization: Organization,
+}
+
+/// `{"User": {...}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserEnvelope {
+    #[serde(rename = "User")]
+    pub user: User,
+}
+
+/// Keyset pagination links: the spec's `Self`/`Next`, and the `self`/`next` the iOS SDK
+/// reads. `Next` is absent on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Links {
+    #[serde(rename = "Self")]
+    pub self_upper: String,
+    #[serde(rename = "self")]
+    pub self_lower: String,
+    #[serde(rename = "Next", skip_serializing_if = "Option::is_none")]
+    pub next_upper: Option<String>,
+    #[serde(rename = "next", skip_serializing_if = "Option::is_none")]
+    pub next_lower: Option<String>,
+}
+
+impl Links {
+    pub fn new(self_url: String, next_url: Option<String>) -> Self {
+        Self {
+            self_lower: self_url.clone(),
+            self_upper: self_url,
+            next_lower: next_url.clone(),
+            next_upper: next_url,
         }
     }
 }

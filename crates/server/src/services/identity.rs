@@ -12,6 +12,7 @@ use accord_domain::identity::{
     parse_profile_text, Email, Password, RoleGrant, User, UserStatus, NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
 };
+use accord_domain::organization::SubscribedOrg;
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, Result, SessionId, UserId};
@@ -27,6 +28,8 @@ use super::{Actor, Services, UserActor};
 pub struct UserProfile {
     pub user: User,
     pub roles: Vec<RoleGrant>,
+    /// Organisations the user subscribes to.
+    pub orgs: Vec<SubscribedOrg>,
     /// Only when the profile is the caller's own.
     pub api_key: Option<String>,
 }
@@ -107,6 +110,7 @@ impl Services {
         Ok(UserProfile {
             user,
             roles: vec![],
+            orgs: vec![],
             api_key: None,
         })
     }
@@ -163,19 +167,11 @@ impl Services {
         }
         tx.set_last_visit(user.id, now).await?;
         let tokens = self.open_session(tx.as_mut(), user.id, now).await?;
-        tx.commit().await?;
-
         let mut user = user;
         user.last_visit = Some(now);
-        let api_key = self.api_key_of(&user)?;
-        Ok((
-            UserProfile {
-                user,
-                roles,
-                api_key,
-            },
-            tokens,
-        ))
+        let profile = self.profile_of(tx.as_mut(), user, true).await?;
+        tx.commit().await?;
+        Ok((profile, tokens))
     }
 
     /// Before any password is checked: refuses (429) if the source address is locked, and
@@ -365,7 +361,7 @@ impl Services {
         }
     }
 
-    fn api_key_of(&self, user: &User) -> Result<Option<String>> {
+    pub(crate) fn api_key_of(&self, user: &User) -> Result<Option<String>> {
         user.apikey_issued_at
             .map(|at| self.tokens.api_key(user.id, user.apikey_revision, at))
             .transpose()
@@ -377,13 +373,7 @@ impl Services {
             .user_by_id(id)
             .await?
             .ok_or_else(|| unauthenticated("account no longer exists"))?;
-        let roles = tx.role_grants_of(id).await?;
-        let api_key = self.api_key_of(&user)?;
-        Ok(UserProfile {
-            user,
-            roles,
-            api_key,
-        })
+        self.profile_of(tx, user, true).await
     }
 
     pub async fn my_profile(&self, actor: &Actor) -> Result<UserProfile> {

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod identity;
 pub mod mail;
+pub mod organizations;
 pub mod passwords;
 pub mod tokens;
 

@@ -1,0 +1,217 @@
+//! Organisations as the iGrant.io facade sees them (CustomerID's view of the same entity
+//! comes later): types, subscription settings, GDPR usage purposes and data attributes.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Error, OrganizationId, Result};
+
+/// How individuals may subscribe to an organisation (iGrant's subscribe methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeMethod {
+    Undefined = 0,
+    KeyBased = 1,
+    OpenIdConnect = 2,
+}
+
+impl SubscribeMethod {
+    pub const ALL: [SubscribeMethod; 3] = [Self::Undefined, Self::KeyBased, Self::OpenIdConnect];
+
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_id(id: i64) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.id() == id)
+            .ok_or_else(|| Error::invalid(format!("unknown subscribe method {id}")))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Undefined => "Undefined",
+            Self::KeyBased => "Key-Based",
+            Self::OpenIdConnect => "OpenID-Connect",
+        }
+    }
+}
+
+pub const SUBSCRIBE_KEY_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// A subscription key, `XXXX-XXXX-XXXX` over `[A-Z0-9]`, from 12 uniform indices into
+/// [`SUBSCRIBE_KEY_ALPHABET`] (the caller draws them from a CSPRNG).
+pub fn subscribe_key_from_indices(indices: &[usize; 12]) -> String {
+    let chars: Vec<char> = indices
+        .iter()
+        .map(|i| SUBSCRIBE_KEY_ALPHABET[i % 36] as char)
+        .collect();
+    format!(
+        "{}-{}-{}",
+        chars[0..4].iter().collect::<String>(),
+        chars[4..8].iter().collect::<String>(),
+        chars[8..12].iter().collect::<String>()
+    )
+}
+
+/// The GDPR Article 6 lawful basis of a purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LawfulBasis {
+    Consent = 0,
+    Contract = 1,
+    LegalObligation = 2,
+    VitalInterest = 3,
+    PublicTask = 4,
+    LegitimateInterest = 5,
+}
+
+impl LawfulBasis {
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_id(id: i64) -> Result<Self> {
+        Ok(match id {
+            0 => Self::Consent,
+            1 => Self::Contract,
+            2 => Self::LegalObligation,
+            3 => Self::VitalInterest,
+            4 => Self::PublicTask,
+            5 => Self::LegitimateInterest,
+            other => {
+                return Err(Error::invalid(format!(
+                    "LawfulBasisOfProcessing must be 0 to 5, not {other}"
+                )))
+            }
+        })
+    }
+
+    /// Processing that needs no consent: attributes default to Allow.
+    pub fn is_lawful_usage(self) -> bool {
+        self != Self::Consent
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationType {
+    pub id: OrganizationId,
+    pub name: String,
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub location: String,
+    pub description: String,
+    pub type_id: Option<OrganizationId>,
+    /// Open for subscriptions ("Enabled" in the spec).
+    pub enabled: bool,
+    pub policy_url: String,
+    pub eula_url: String,
+    pub cover_image_id: Option<String>,
+    pub logo_image_id: Option<String>,
+    pub hlc_support: bool,
+    pub subscribe_method: SubscribeMethod,
+    pub subscribe_key: String,
+    pub retention_period_secs: i64,
+    pub retention_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A purpose the organisation processes personal data for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purpose {
+    pub id: OrganizationId,
+    pub organization_id: OrganizationId,
+    pub name: String,
+    pub description: String,
+    pub lawful_basis: LawfulBasis,
+    pub policy_url: String,
+    pub attribute_type: i64,
+    pub jurisdiction: String,
+    pub disclosure: String,
+    pub industry_scope: String,
+    pub restriction: String,
+    pub shared_3pp: bool,
+}
+
+/// A data attribute (the spec's "template"), e.g. "Age", and the purposes it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub id: OrganizationId,
+    pub organization_id: OrganizationId,
+    pub consent: String,
+    pub purpose_ids: Vec<OrganizationId>,
+}
+
+/// An http(s) URL, or an error naming the field.
+pub fn parse_http_url(field: &str, raw: &str) -> Result<String> {
+    let s = raw.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let valid = rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.contains(char::is_whitespace)
+    }) && s.len() <= 2048
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace());
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::invalid(format!("{field} must be an http(s) URL")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_keys_have_the_documented_shape() {
+        let key = subscribe_key_from_indices(&[0, 1, 25, 26, 35, 0, 2, 7, 8, 9, 10, 11]);
+        assert_eq!(key.len(), 14);
+        assert!(key
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert_eq!(&key[4..5], "-");
+        assert_eq!(&key[..4], "ABZ0");
+    }
+
+    #[test]
+    fn lawful_basis_and_lawful_usage() {
+        assert!(!LawfulBasis::from_id(0).unwrap().is_lawful_usage());
+        assert!(LawfulBasis::from_id(5).unwrap().is_lawful_usage());
+        assert!(LawfulBasis::from_id(6).is_err());
+        assert!(LawfulBasis::from_id(-1).is_err());
+    }
+
+    #[test]
+    fn subscribe_methods() {
+        assert_eq!(SubscribeMethod::from_id(1).unwrap().name(), "Key-Based");
+        assert!(SubscribeMethod::from_id(3).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(parse_http_url("eulaurl", "https://example.com/eula.html").is_ok());
+        assert!(parse_http_url("eulaurl", "http://example.com").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x",
+            "https://",
+            "example.com",
+            "https://a b",
+            "https://x\ny",
+        ] {
+            assert!(parse_http_url("eulaurl", bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// An organisation a user subscribes to, with its type's name (the User object's `Orgs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribedOrg {
+    pub organization: Organization,
+    pub type_name: String,
+}
