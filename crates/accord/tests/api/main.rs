@@ -7,4 +7,5 @@ mod bad_input;
 mod durability;
 mod identity;
 mod operations;
+mod organizations;
 mod passwords;

@@ -197,6 +197,24 @@ impl FromRequestParts<Arc<Services>> for SourceAddr {
     }
 }
 
+/// Query parameters; a malformed query is a JSON 400 like every other error.
+pub struct IgrantQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for IgrantQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| IgrantQuery(q.0))
+            .map_err(|e| IgrantError::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,23 +247,5 @@ mod tests {
         let e =
             parse_body::<Login>(br#"{"username":"a","Username":"b","password":"x"}"#).unwrap_err();
         assert!(e.message.contains("twice"), "{}", e.message);
-    }
-}
-
-/// Query parameters; a malformed query is a JSON 400 like every other error.
-pub struct IgrantQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for IgrantQuery<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = IgrantError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| IgrantQuery(q.0))
-            .map_err(|e| IgrantError::new(StatusCode::BAD_REQUEST, e.body_text()))
     }
 }
