@@ -87,7 +87,7 @@ pub async fn build_app(config: Config, clock: Arc<dyn Clock>) -> Result<App> {
 fn router(services: Arc<Services>) -> Router {
     let config = &services.config;
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/v1", igrant::router())
+        .nest("/v1", igrant::router(config.json_body_limit))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(jwks))

@@ -113,6 +113,12 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
         .expect("answered");
     Reply::from(r).await.assert_error(413);
 
+    // Far over it: the client still reads the answer (the body is drained, not cut off).
+    let huge = vec![b' '; 10 * 1024 * 1024];
+    raw(&app, Method::POST, "/v1/users/register", json_ct, huge)
+        .await
+        .assert_error(413);
+
     // Unknown routes and wrong methods.
     app.get("/v1/no/such/thing", None).await.assert_error(404);
     app.get("/nothing-here", None).await.assert_error(404);

@@ -6,6 +6,7 @@ mod process;
 mod bad_input;
 mod durability;
 mod identity;
+mod images;
 mod operations;
 mod organizations;
 mod passwords;

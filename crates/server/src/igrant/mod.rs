@@ -1,8 +1,10 @@
 //! The iGrant.io API v2.1.6 facade, mounted at `/v1`. One module per section of the spec.
 
+pub mod body_limit;
 pub mod error;
 pub mod extract;
 pub mod identity_management;
+pub mod images;
 pub mod service_management_organization;
 pub mod service_management_user;
 pub mod wire;
@@ -13,9 +15,20 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::services::Services;
 
-pub fn router() -> OpenApiRouter<Arc<Services>> {
-    OpenApiRouter::new()
+/// The facade's routes; JSON bodies are limited to `json_limit` bytes, images to theirs.
+pub fn router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
+    let json = OpenApiRouter::new()
         .merge(identity_management::router())
         .merge(service_management_user::router())
         .merge(service_management_organization::router())
+        .layer(axum::middleware::from_fn_with_state(
+            json_limit,
+            body_limit::limit_body,
+        ));
+    let image_limit = crate::services::images::IMAGE_MAX_BYTES + 64 * 1024;
+    let images = images::router().layer(axum::middleware::from_fn_with_state(
+        image_limit,
+        body_limit::limit_body,
+    ));
+    json.merge(images)
 }

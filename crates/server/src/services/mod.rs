@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod identity;
+pub mod images;
 pub mod mail;
 pub mod organizations;
 pub mod passwords;

@@ -148,7 +148,7 @@ impl Services {
         Ok((org, me))
     }
 
-    async fn view(
+    pub(crate) async fn organization_view(
         &self,
         tx: &mut dyn Tx,
         org: Organization,
@@ -300,7 +300,7 @@ impl Services {
             roles: vec![OrgRole::Admin],
             platform_admin: me.is_platform_admin,
         };
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -310,7 +310,7 @@ impl Services {
     pub async fn organization(&self, actor: &Actor, org: &str) -> Result<OrganizationView> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -329,7 +329,7 @@ impl Services {
         }
         change(&mut org)?;
         tx.update_organization(&org).await?;
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -496,7 +496,7 @@ impl Services {
         }
         org.enabled = enabled;
         tx.update_organization(&org).await?;
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -550,7 +550,7 @@ impl Services {
             ));
         }
         tx.grant_role(org.id, user, role).await?;
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -590,7 +590,7 @@ impl Services {
         let (org, standing, _) = self
             .standing_in(tx.as_mut(), actor, &org.id.to_string())
             .await?;
-        let view = self.view(tx.as_mut(), org, &standing).await?;
+        let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
     }

@@ -204,7 +204,14 @@ pub fn random_secret() -> String {
 
 /// How opaque secrets are kept at rest: their SHA-256, hex.
 pub fn secret_hash(secret: &str) -> String {
+    secret_hash_bytes(secret.as_bytes())
+}
+
+/// SHA-256, hex.
+pub fn secret_hash_bytes(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
