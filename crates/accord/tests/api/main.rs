@@ -10,3 +10,4 @@ mod images;
 mod operations;
 mod organizations;
 mod passwords;
+mod permissions;

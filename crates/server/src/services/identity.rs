@@ -413,6 +413,23 @@ impl Services {
     pub async fn delete_my_account(&self, actor: &Actor) -> Result<()> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Write).await?;
+        // An organisation must keep an Admin: hand the role over first.
+        for grant in tx.role_grants_of(me.user_id).await? {
+            if grant.role != accord_domain::identity::OrgRole::Admin {
+                continue;
+            }
+            let holders = tx.role_holders(grant.organization_id).await?;
+            let admins = holders
+                .iter()
+                .filter(|(_, r)| *r == accord_domain::identity::OrgRole::Admin)
+                .count();
+            if admins == 1 {
+                return Err(Error::Conflict(format!(
+                    "you are the last Admin of organisation {}: add another Admin before deleting your account",
+                    grant.organization_id
+                )));
+            }
+        }
         if !tx.delete_user(me.user_id).await? {
             return Err(unauthenticated("account no longer exists"));
         }
