@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod consent;
 pub mod error;
 pub mod identity;
 pub mod ids;
