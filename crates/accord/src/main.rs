@@ -47,6 +47,15 @@ enum AdminCommand {
         #[arg(long, default_value = "")]
         name: String,
     },
+    /// Check an organisation's consent history hash chain. Exits 0 when intact, 1 when an
+    /// entry was altered, removed or reordered (and names the first such entry).
+    VerifyConsentLedger {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The organisation's ID.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -165,6 +174,30 @@ async fn main() -> anyhow::Result<()> {
                 }
             );
             Ok(())
+        }
+        Command::Admin(AdminCommand::VerifyConsentLedger { db, org }) => {
+            init_logging(&db);
+            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = app
+                .services
+                .verify_consent_ledger_unchecked(&org)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match report.first_broken {
+                None => {
+                    println!("intact: {} entries", report.entries);
+                    Ok(())
+                }
+                Some(e) => {
+                    println!(
+                        "BROKEN at entry {} (seq {}) of {} entries",
+                        e.id, e.seq, report.entries
+                    );
+                    std::process::exit(1);
+                }
+            }
         }
     }
 }

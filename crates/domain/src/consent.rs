@@ -20,7 +20,9 @@ impl ConsentValue {
             "allow" => Ok(Self::Allow),
             "disallow" => Ok(Self::Disallow),
             "askme" => Ok(Self::AskMe),
-            _ => Err(Error::invalid(format!("consented must be Allow, Disallow or AskMe, not {raw:?}"))),
+            _ => Err(Error::invalid(format!(
+                "consented must be Allow, Disallow or AskMe, not {raw:?}"
+            ))),
         }
     }
 
@@ -66,32 +68,69 @@ pub fn parse_days(days: i64) -> Result<i64> {
     if (0..=36500).contains(&days) {
         Ok(days)
     } else {
-        Err(Error::invalid("days must be a whole number from 0 to 36500"))
+        Err(Error::invalid(
+            "days must be a whole number from 0 to 36500",
+        ))
     }
 }
 
 /// Unset: Allow for lawful-usage purposes, else Disallow. A time-limited consent counts
 /// down whole days from its change; at 0 remaining it reads Disallow.
-pub fn compute_status(stored: Option<&StoredConsent>, lawful_usage: bool, now: DateTime<Utc>) -> ComputedStatus {
+pub fn compute_status(
+    stored: Option<&StoredConsent>,
+    lawful_usage: bool,
+    now: DateTime<Utc>,
+) -> ComputedStatus {
     let Some(s) = stored else {
-        let consent = if lawful_usage { ConsentValue::Allow } else { ConsentValue::Disallow };
-        return ComputedStatus { consent, timestamp: None, days: 0, remaining: 0, expired: false };
+        let consent = if lawful_usage {
+            ConsentValue::Allow
+        } else {
+            ConsentValue::Disallow
+        };
+        return ComputedStatus {
+            consent,
+            timestamp: None,
+            days: 0,
+            remaining: 0,
+            expired: false,
+        };
     };
     if s.days == 0 {
-        return ComputedStatus { consent: s.value, timestamp: None, days: 0, remaining: 0, expired: false };
+        return ComputedStatus {
+            consent: s.value,
+            timestamp: None,
+            days: 0,
+            remaining: 0,
+            expired: false,
+        };
     }
     let elapsed = (now - s.changed_at).num_days().max(0);
     let remaining = s.days - elapsed;
     if remaining <= 0 {
-        ComputedStatus { consent: ConsentValue::Disallow, timestamp: Some(s.changed_at), days: s.days, remaining: 0, expired: true }
+        ComputedStatus {
+            consent: ConsentValue::Disallow,
+            timestamp: Some(s.changed_at),
+            days: s.days,
+            remaining: 0,
+            expired: true,
+        }
     } else {
-        ComputedStatus { consent: s.value, timestamp: Some(s.changed_at), days: s.days, remaining, expired: false }
+        ComputedStatus {
+            consent: s.value,
+            timestamp: Some(s.changed_at),
+            days: s.days,
+            remaining,
+            expired: false,
+        }
     }
 }
 
 /// `Count`: the purpose's attributes, and how many read anything but Disallow.
 pub fn count(statuses: &[ComputedStatus]) -> (i64, i64) {
-    let consented = statuses.iter().filter(|s| s.consent != ConsentValue::Disallow).count();
+    let consented = statuses
+        .iter()
+        .filter(|s| s.consent != ConsentValue::Disallow)
+        .count();
     (statuses.len() as i64, consented as i64)
 }
 
@@ -100,7 +139,11 @@ pub fn count(statuses: &[ComputedStatus]) -> (i64, i64) {
 /// default: Allow for lawful usage, else Disallow.
 pub fn purpose_summary(statuses: &[ComputedStatus], lawful_usage: bool) -> ConsentValue {
     if statuses.is_empty() {
-        return if lawful_usage { ConsentValue::Allow } else { ConsentValue::Disallow };
+        return if lawful_usage {
+            ConsentValue::Allow
+        } else {
+            ConsentValue::Disallow
+        };
     }
     if statuses.iter().all(|s| s.consent == ConsentValue::Allow) {
         ConsentValue::Allow
@@ -123,9 +166,10 @@ pub fn retention_expiry(
 ) -> String {
     let consented = statuses.iter().any(|s| s.consent != ConsentValue::Disallow);
     match latest_change {
-        Some(at) if retention_enabled && !lawful_usage && consented => {
-            (at + Duration::seconds(retention_period_secs)).format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
-        }
+        Some(at) if retention_enabled && !lawful_usage && consented => (at
+            + Duration::seconds(retention_period_secs))
+        .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+        .to_string(),
         _ => String::new(),
     }
 }
@@ -208,7 +252,10 @@ impl HistoryEntry {
         .map(|field| format!("{}:{field}", field.len()))
         .collect::<Vec<_>>()
         .join("|");
-        sha2::Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -239,7 +286,10 @@ mod tests {
     fn values_parse_case_insensitively_and_nothing_else() {
         assert_eq!(ConsentValue::parse("ALLOW").unwrap(), ConsentValue::Allow);
         assert_eq!(ConsentValue::parse("askMe").unwrap(), ConsentValue::AskMe);
-        assert_eq!(ConsentValue::parse(" disallow ").unwrap(), ConsentValue::Disallow);
+        assert_eq!(
+            ConsentValue::parse(" disallow ").unwrap(),
+            ConsentValue::Disallow
+        );
         for bad in ["", "yes", "Allowed", "ask me", "1"] {
             assert!(ConsentValue::parse(bad).is_err(), "{bad}");
         }
@@ -250,13 +300,23 @@ mod tests {
     #[test]
     fn unset_attributes_default_by_lawful_basis() {
         let consent = compute_status(None, false, t0());
-        assert_eq!((consent.consent, consent.timestamp, consent.days), (ConsentValue::Disallow, None, 0));
-        assert_eq!(compute_status(None, true, t0()).consent, ConsentValue::Allow);
+        assert_eq!(
+            (consent.consent, consent.timestamp, consent.days),
+            (ConsentValue::Disallow, None, 0)
+        );
+        assert_eq!(
+            compute_status(None, true, t0()).consent,
+            ConsentValue::Allow
+        );
     }
 
     #[test]
     fn time_limited_consent_counts_down_then_expires() {
-        let s = StoredConsent { value: ConsentValue::Allow, days: 3, changed_at: t0() };
+        let s = StoredConsent {
+            value: ConsentValue::Allow,
+            days: 3,
+            changed_at: t0(),
+        };
         let at = |h: i64| compute_status(Some(&s), false, t0() + Duration::hours(h));
         assert_eq!((at(0).consent, at(0).remaining), (ConsentValue::Allow, 3));
         assert_eq!(at(0).timestamp, Some(t0()));
@@ -264,23 +324,45 @@ mod tests {
         assert_eq!(at(24).remaining, 2);
         assert_eq!((at(71).consent, at(71).remaining), (ConsentValue::Allow, 1));
         let expired = at(72);
-        assert_eq!((expired.consent, expired.remaining, expired.expired), (ConsentValue::Disallow, 0, true));
+        assert_eq!(
+            (expired.consent, expired.remaining, expired.expired),
+            (ConsentValue::Disallow, 0, true)
+        );
         assert_eq!(expired.days, 3);
         assert_eq!(s.expires_at(), Some(t0() + Duration::days(3)));
         // Without a time limit nothing counts down and the timestamp reads as zero.
-        let forever = StoredConsent { value: ConsentValue::AskMe, days: 0, changed_at: t0() };
+        let forever = StoredConsent {
+            value: ConsentValue::AskMe,
+            days: 0,
+            changed_at: t0(),
+        };
         let st = compute_status(Some(&forever), false, t0() + Duration::days(9999));
-        assert_eq!((st.consent, st.timestamp, st.remaining, st.expired), (ConsentValue::AskMe, None, 0, false));
+        assert_eq!(
+            (st.consent, st.timestamp, st.remaining, st.expired),
+            (ConsentValue::AskMe, None, 0, false)
+        );
         assert_eq!(forever.expires_at(), None);
     }
 
     #[test]
     fn counts_and_summaries() {
-        let st = |v| ComputedStatus { consent: v, timestamp: None, days: 0, remaining: 0, expired: false };
+        let st = |v| ComputedStatus {
+            consent: v,
+            timestamp: None,
+            days: 0,
+            remaining: 0,
+            expired: false,
+        };
         use ConsentValue::*;
-        assert_eq!(count(&[st(Allow), st(AskMe), st(Disallow), st(Allow)]), (4, 3));
+        assert_eq!(
+            count(&[st(Allow), st(AskMe), st(Disallow), st(Allow)]),
+            (4, 3)
+        );
         assert_eq!(purpose_summary(&[st(Allow), st(Allow)], false), Allow);
-        assert_eq!(purpose_summary(&[st(Disallow), st(Disallow)], true), Disallow);
+        assert_eq!(
+            purpose_summary(&[st(Disallow), st(Disallow)], true),
+            Disallow
+        );
         assert_eq!(purpose_summary(&[st(Allow), st(Disallow)], false), AskMe);
         assert_eq!(purpose_summary(&[st(AskMe)], false), AskMe);
         assert_eq!(purpose_summary(&[], true), Allow);
@@ -289,13 +371,29 @@ mod tests {
 
     #[test]
     fn retention_expiry_format_and_conditions() {
-        let st = |v| ComputedStatus { consent: v, timestamp: None, days: 0, remaining: 0, expired: false };
+        let st = |v| ComputedStatus {
+            consent: v,
+            timestamp: None,
+            days: 0,
+            remaining: 0,
+            expired: false,
+        };
         let allow = [st(ConsentValue::Allow)];
         let at = Utc.with_ymd_and_hms(2020, 11, 4, 3, 3, 10).unwrap();
-        assert_eq!(retention_expiry(true, 864000, false, &allow, Some(at)), "2020-11-14 03:03:10 +0000 UTC");
+        assert_eq!(
+            retention_expiry(true, 864000, false, &allow, Some(at)),
+            "2020-11-14 03:03:10 +0000 UTC"
+        );
         assert_eq!(retention_expiry(false, 864000, false, &allow, Some(at)), "");
-        assert_eq!(retention_expiry(true, 864000, true, &allow, Some(at)), "", "lawful usage keeps no retention clock");
-        assert_eq!(retention_expiry(true, 864000, false, &[st(ConsentValue::Disallow)], Some(at)), "");
+        assert_eq!(
+            retention_expiry(true, 864000, true, &allow, Some(at)),
+            "",
+            "lawful usage keeps no retention clock"
+        );
+        assert_eq!(
+            retention_expiry(true, 864000, false, &[st(ConsentValue::Disallow)], Some(at)),
+            ""
+        );
         assert_eq!(retention_expiry(true, 864000, false, &allow, None), "");
     }
 
@@ -340,6 +438,10 @@ mod tests {
         let mut rehashed = good.clone();
         rehashed[1].days = 7;
         rehashed[1].hash = rehashed[1].compute_hash();
-        assert_eq!(first_broken(&rehashed).map(|e| e.seq), Some(3), "a recomputed hash breaks the next link");
+        assert_eq!(
+            first_broken(&rehashed).map(|e| e.seq),
+            Some(3),
+            "a recomputed hash breaks the next link"
+        );
     }
 }

@@ -39,6 +39,7 @@ use crate::services::Services;
         (name = "Identity management"),
         (name = "Service management (User)"),
         (name = "Service management (Organization)"),
+        (name = "Permissions and consents"),
         (name = "Operations", description = "Health, readiness and signing keys"),
     )
 )]

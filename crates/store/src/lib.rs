@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use accord_domain::consent::{HistoryEntry, StoredConsent};
 use accord_domain::identity::{OrgRole, RoleGrant, User};
 use accord_domain::organization::{
     Organization, OrganizationType, Purpose, SubscribedOrg, Template,
@@ -78,6 +79,18 @@ pub struct ImageRecord {
     pub data: Vec<u8>,
     pub etag: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// Which consent history to read: newest first, strictly before `before` (an entry ID).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub user: Option<UserId>,
+    pub organization: Option<OrganizationId>,
+    pub purpose: Option<OrganizationId>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before: Option<String>,
+    pub limit: i64,
 }
 
 #[async_trait]
@@ -220,6 +233,51 @@ pub trait Tx: Send {
     async fn image_by_id(&mut self, id: &str) -> Result<Option<ImageRecord>>;
     async fn delete_image(&mut self, id: &str) -> Result<()>;
     async fn set_user_image(&mut self, user: UserId, image_id: Option<&str>) -> Result<()>;
+
+    // Consents
+    /// The user's consent record with the organisation, created if absent: its ID.
+    async fn ensure_consent(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<String>;
+    async fn consent_of(&mut self, org: OrganizationId, user: UserId) -> Result<Option<String>>;
+    /// (purpose, attribute, what was recorded) for every attribute ever set.
+    async fn consent_values(
+        &mut self,
+        consent: &str,
+    ) -> Result<Vec<(OrganizationId, OrganizationId, StoredConsent)>>;
+    #[allow(clippy::too_many_arguments)]
+    async fn put_consent_value(
+        &mut self,
+        consent: &str,
+        org: OrganizationId,
+        user: UserId,
+        purpose: OrganizationId,
+        attribute: OrganizationId,
+        stored: &StoredConsent,
+    ) -> Result<()>;
+    /// Locks the organisation's chain head for this unit of work: (last seq, last hash).
+    async fn lock_chain_head(&mut self, org: OrganizationId) -> Result<(i64, String)>;
+    async fn set_chain_head(&mut self, org: OrganizationId, seq: i64, hash: &str) -> Result<()>;
+    async fn insert_history(&mut self, entry: &HistoryEntry) -> Result<()>;
+    async fn history(&mut self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>>;
+    async fn history_entry(&mut self, id: &str) -> Result<Option<HistoryEntry>>;
+    /// The organisation's whole chain, in sequence.
+    async fn chain(&mut self, org: OrganizationId) -> Result<Vec<HistoryEntry>>;
+    /// Subscribed users with at least one live attribute of the purpose (or the given
+    /// attribute) reading Allow or AskMe and not expired at `now`; ascending user ID,
+    /// strictly after `after`.
+    async fn consented_users(
+        &mut self,
+        org: OrganizationId,
+        purpose: OrganizationId,
+        attribute: Option<OrganizationId>,
+        now: DateTime<Utc>,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> Result<Vec<User>>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

@@ -40,6 +40,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "organizations",
         include_str!("../migrations/sqlite/0002_organizations.sql"),
     ),
+    (
+        3,
+        "consents",
+        include_str!("../migrations/sqlite/0003_consents.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -52,6 +57,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         2,
         "organizations",
         include_str!("../migrations/postgres/0002_organizations.sql"),
+    ),
+    (
+        3,
+        "consents",
+        include_str!("../migrations/postgres/0003_consents.sql"),
     ),
 ]);
 

@@ -2,6 +2,7 @@
 // includes this file after defining `DB` and `FOR_UPDATE`). Only SQL that both backends
 // accept belongs here: `$n` placeholders, BIGINT millisecond times, TEXT IDs.
 
+use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
 use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
 use accord_domain::organization::{
     LawfulBasis, Organization, OrganizationType, Purpose, SubscribeMethod, SubscribedOrg, Template,
@@ -12,7 +13,7 @@ use accord_domain::{OrganizationId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::{from_ms, to_ms, ImageRecord, SigningKeyRecord};
+use crate::{from_ms, to_ms, HistoryFilter, ImageRecord, SigningKeyRecord};
 
 pub struct Uow {
     tx: sqlx::Transaction<'static, DB>,
@@ -128,6 +129,37 @@ fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
         id: OrganizationId(uuid_col(row, "id")?),
         name: row.try_get("name").map_err(db_error)?,
         image_id: row.try_get("image_id").map_err(db_error)?,
+    })
+}
+
+
+const HISTORY_COLUMNS: &str = "id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, actor_id, \
+     changed_by, old_value, new_value, days, at, prev_hash, hash";
+
+fn consent_value(raw: &str) -> Result<ConsentValue> {
+    ConsentValue::parse(raw).map_err(|_| accord_domain::Error::internal(format!("bad consent value {raw:?} in the database")))
+}
+
+fn history_from_row(row: &DbRow) -> Result<HistoryEntry> {
+    let old: Option<String> = row.try_get("old_value").map_err(db_error)?;
+    let new: String = row.try_get("new_value").map_err(db_error)?;
+    let changed_by: String = row.try_get("changed_by").map_err(db_error)?;
+    Ok(HistoryEntry {
+        id: row.try_get("id").map_err(db_error)?,
+        seq: row.try_get("seq").map_err(db_error)?,
+        organization_id: row.try_get("organization_id").map_err(db_error)?,
+        user_id: row.try_get("user_id").map_err(db_error)?,
+        consent_id: row.try_get("consent_id").map_err(db_error)?,
+        purpose_id: row.try_get("purpose_id").map_err(db_error)?,
+        attribute_id: row.try_get("attribute_id").map_err(db_error)?,
+        actor_id: row.try_get("actor_id").map_err(db_error)?,
+        changed_by: ChangedBy::parse(&changed_by),
+        old_value: old.as_deref().map(consent_value).transpose()?,
+        new_value: consent_value(&new)?,
+        days: row.try_get("days").map_err(db_error)?,
+        at: from_ms(row.try_get("at").map_err(db_error)?),
+        prev_hash: row.try_get("prev_hash").map_err(db_error)?,
+        hash: row.try_get("hash").map_err(db_error)?,
     })
 }
 
@@ -941,5 +973,212 @@ impl Tx for Uow {
             .await
             .map(|_| ())
             .map_err(db_error)
+    }
+    async fn ensure_consent(&mut self, org: OrganizationId, user: UserId, at: DateTime<Utc>) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO consents (id, organization_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (organization_id, user_id) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(to_ms(at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        self.consent_of(org, user).await?.ok_or_else(|| accord_domain::Error::internal("consent record vanished"))
+    }
+
+    async fn consent_of(&mut self, org: OrganizationId, user: UserId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id FROM consents WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| r.try_get("id").map_err(db_error)).transpose()
+    }
+
+    async fn consent_values(&mut self, consent: &str) -> Result<Vec<(OrganizationId, OrganizationId, StoredConsent)>> {
+        let rows = sqlx::query(
+            "SELECT purpose_id, attribute_id, value, days, changed_at FROM consent_values WHERE consent_id = $1",
+        )
+        .bind(consent)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let value: String = r.try_get("value").map_err(db_error)?;
+                Ok((
+                    OrganizationId(uuid_col(r, "purpose_id")?),
+                    OrganizationId(uuid_col(r, "attribute_id")?),
+                    StoredConsent {
+                        value: consent_value(&value)?,
+                        days: r.try_get("days").map_err(db_error)?,
+                        changed_at: from_ms(r.try_get("changed_at").map_err(db_error)?),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn put_consent_value(
+        &mut self,
+        consent: &str,
+        org: OrganizationId,
+        user: UserId,
+        purpose: OrganizationId,
+        attribute: OrganizationId,
+        stored: &StoredConsent,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
+             days, changed_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
+             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at",
+        )
+        .bind(consent)
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(purpose.to_string())
+        .bind(attribute.to_string())
+        .bind(stored.value.as_str())
+        .bind(stored.days)
+        .bind(to_ms(stored.changed_at))
+        .bind(stored.expires_at().map(to_ms))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn lock_chain_head(&mut self, org: OrganizationId) -> Result<(i64, String)> {
+        sqlx::query(
+            "INSERT INTO consent_chain_heads (organization_id, seq, hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (organization_id) DO NOTHING",
+        )
+        .bind(org.to_string())
+        .bind(accord_domain::consent::GENESIS)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        let sql = format!("SELECT seq, hash FROM consent_chain_heads WHERE organization_id = $1 {FOR_UPDATE}");
+        let row = sqlx::query(&sql).bind(org.to_string()).fetch_one(&mut *self.tx).await.map_err(db_error)?;
+        Ok((row.try_get("seq").map_err(db_error)?, row.try_get("hash").map_err(db_error)?))
+    }
+
+    async fn set_chain_head(&mut self, org: OrganizationId, seq: i64, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE consent_chain_heads SET seq = $1, hash = $2 WHERE organization_id = $3")
+            .bind(seq)
+            .bind(hash)
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn insert_history(&mut self, e: &HistoryEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, \
+             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&e.id)
+        .bind(&e.organization_id)
+        .bind(e.seq)
+        .bind(&e.user_id)
+        .bind(&e.consent_id)
+        .bind(&e.purpose_id)
+        .bind(&e.attribute_id)
+        .bind(&e.actor_id)
+        .bind(e.changed_by.as_str())
+        .bind(e.old_value.map(ConsentValue::as_str))
+        .bind(e.new_value.as_str())
+        .bind(e.days)
+        .bind(to_ms(e.at))
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn history(&mut self, f: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
+        let mut q = sqlx::QueryBuilder::<DB>::new(format!("SELECT {HISTORY_COLUMNS} FROM consent_history WHERE 1 = 1"));
+        if let Some(user) = f.user {
+            q.push(" AND user_id = ").push_bind(user.to_string());
+        }
+        if let Some(org) = f.organization {
+            q.push(" AND organization_id = ").push_bind(org.to_string());
+        }
+        if let Some(purpose) = f.purpose {
+            q.push(" AND purpose_id = ").push_bind(purpose.to_string());
+        }
+        if let Some(from) = f.from {
+            q.push(" AND at >= ").push_bind(to_ms(from));
+        }
+        if let Some(until) = f.until {
+            q.push(" AND at <= ").push_bind(to_ms(until));
+        }
+        if let Some(before) = &f.before {
+            q.push(" AND id < ").push_bind(before.clone());
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit);
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(history_from_row).collect()
+    }
+
+    async fn history_entry(&mut self, id: &str) -> Result<Option<HistoryEntry>> {
+        let sql = format!("SELECT {HISTORY_COLUMNS} FROM consent_history WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(history_from_row)
+            .transpose()
+    }
+
+    async fn chain(&mut self, org: OrganizationId) -> Result<Vec<HistoryEntry>> {
+        let sql = format!("SELECT {HISTORY_COLUMNS} FROM consent_history WHERE organization_id = $1 ORDER BY seq");
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(history_from_row).collect()
+    }
+
+    async fn consented_users(
+        &mut self,
+        org: OrganizationId,
+        purpose: OrganizationId,
+        attribute: Option<OrganizationId>,
+        now: DateTime<Utc>,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> Result<Vec<User>> {
+        let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        // Only live attributes that still serve the purpose count; the subscription must stand.
+        let mut q = sqlx::QueryBuilder::<DB>::new(format!(
+            "SELECT {cols} FROM users u JOIN (SELECT DISTINCT cv.user_id FROM consent_values cv \
+             JOIN subscriptions s ON s.organization_id = cv.organization_id AND s.user_id = cv.user_id \
+             JOIN template_purposes tp ON tp.template_id = cv.attribute_id AND tp.purpose_id = cv.purpose_id \
+             JOIN templates t ON t.id = cv.attribute_id AND t.deleted_at IS NULL \
+             WHERE cv.organization_id = "
+        ));
+        q.push_bind(org.to_string()).push(" AND cv.purpose_id = ").push_bind(purpose.to_string());
+        if let Some(a) = attribute {
+            q.push(" AND cv.attribute_id = ").push_bind(a.to_string());
+        }
+        q.push(" AND cv.value IN ('Allow', 'AskMe') AND (cv.expires_at IS NULL OR cv.expires_at > ")
+            .push_bind(to_ms(now))
+            .push(") AND cv.user_id > ")
+            .push_bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .push(" ORDER BY cv.user_id LIMIT ")
+            .push_bind(limit)
+            .push(") c ON c.user_id = u.id ORDER BY u.id");
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
     }
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod identity_management;
 pub mod images;
+pub mod permissions_and_consents;
 pub mod service_management_organization;
 pub mod service_management_user;
 pub mod wire;
@@ -21,6 +22,7 @@ pub fn router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
         .merge(identity_management::router())
         .merge(service_management_user::router())
         .merge(service_management_organization::router())
+        .merge(permissions_and_consents::router())
         .layer(axum::middleware::from_fn_with_state(
             json_limit,
             body_limit::limit_body,

@@ -2,6 +2,7 @@
 //! [`Actor`] and deciding what it may do. Facades only translate wire formats.
 
 pub mod actor;
+pub mod consents;
 pub mod identity;
 pub mod images;
 pub mod mail;

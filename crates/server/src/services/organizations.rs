@@ -635,6 +635,7 @@ impl Services {
             .await?
             .ok_or_else(|| Error::invalid("userid names no user"))?;
         tx.subscribe(org.id, user.id, self.clock.now()).await?;
+        tx.ensure_consent(org.id, user.id, self.clock.now()).await?;
         let profile = self
             .profile_of(tx.as_mut(), user, target == me.user_id)
             .await?;
@@ -768,6 +769,7 @@ impl Services {
         };
         tx.insert_user(&user).await?;
         tx.subscribe(org.id, user.id, now).await?;
+        tx.ensure_consent(org.id, user.id, now).await?;
         // The creator needs the key to hand it to the wallet or kiosk.
         let mut profile = self.profile_of(tx.as_mut(), user.clone(), false).await?;
         profile.api_key = self.api_key_of(&user)?;

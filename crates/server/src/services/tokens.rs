@@ -162,6 +162,30 @@ impl TokenService {
             .filter(|c| c.typ == APIKEY)
     }
 
+    /// A signed consent receipt: a JWS (compact JWT) over a history entry, verifiable
+    /// against the JWKS. Deterministic, so it can be re-issued identically.
+    pub fn consent_receipt(&self, e: &accord_domain::consent::HistoryEntry) -> Result<String> {
+        self.sign(&serde_json::json!({
+            "iss": self.issuer,
+            "typ": "consent-receipt",
+            "jti": e.id,
+            "sub": e.user_id,
+            "org": e.organization_id,
+            "consent": e.consent_id,
+            "purpose": e.purpose_id,
+            "attribute": e.attribute_id,
+            "value": e.new_value.as_str(),
+            "previous": e.old_value.map(|v| v.as_str()),
+            "days": e.days,
+            "changed_by": e.changed_by.as_str(),
+            "actor": e.actor_id,
+            "iat": e.at.timestamp(),
+            "seq": e.seq,
+            "hash": e.hash,
+            "prev_hash": e.prev_hash,
+        }))
+    }
+
     /// The public keys, as a JSON Web Key Set (RFC 7517, OKP keys per RFC 8037).
     pub fn jwks(&self) -> serde_json::Value {
         let mut keys: Vec<_> = self.verifying.iter().collect();

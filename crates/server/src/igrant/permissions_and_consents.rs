@@ -1,0 +1,797 @@
+//! Spec section "Permissions and consents": an individual's consents with an
+//! organisation, who consented, and — beyond the spec — the consent history, its
+//! verification and signed receipts (docs/consents.md).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ErrorBody, IgrantError};
+use super::extract::{Caller, IgrantJson, IgrantQuery};
+use super::wire::{rfc3339, Links, Purpose, ZERO_TIME};
+use crate::services::consents::{ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents};
+use crate::services::organizations::PAGE_DEFAULT;
+use crate::services::Services;
+use accord_domain::consent::{ComputedStatus, HistoryEntry};
+
+pub fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_consents))
+        .routes(routes!(get_consent))
+        .routes(routes!(get_purpose_consents, patch_purpose_consents))
+        .routes(routes!(get_purpose_status, set_purpose_status))
+        .routes(routes!(patch_attribute_consent))
+        .routes(routes!(purpose_consented_users))
+        .routes(routes!(attribute_consented_users))
+        .routes(routes!(user_consent_history))
+        .routes(routes!(consent_receipt))
+        .routes(routes!(organization_consent_history))
+        .routes(routes!(verify_consent_ledger))
+}
+
+type Svc = State<Arc<Services>>;
+
+// ---- wire shapes ----
+
+/// An attribute's status. `Consent` is the spec's name; `Consented` is what iGrant.io's
+/// SDKs read: both carry the same value.
+#[derive(Serialize, ToSchema)]
+pub struct AttributeStatus {
+    #[serde(rename = "Consent")]
+    consent: &'static str,
+    #[serde(rename = "Consented")]
+    consented: &'static str,
+    #[serde(rename = "TimeStamp")]
+    timestamp: String,
+    #[serde(rename = "Days")]
+    days: i64,
+    #[serde(rename = "Remaining")]
+    remaining: i64,
+}
+
+impl From<ComputedStatus> for AttributeStatus {
+    fn from(s: ComputedStatus) -> Self {
+        Self {
+            consent: s.consent.as_str(),
+            consented: s.consent.as_str(),
+            timestamp: s
+                .timestamp
+                .map(rfc3339)
+                .unwrap_or_else(|| ZERO_TIME.to_owned()),
+            days: s.days,
+            remaining: s.remaining,
+        }
+    }
+}
+
+/// The spec's `AttributeConsent`: `ID` is the attribute (template) ID, `Description` its name.
+#[derive(Serialize, ToSchema)]
+pub struct AttributeConsent {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Description")]
+    description: String,
+    /// The attribute's data value: not kept by Accord, always empty.
+    #[serde(rename = "Value")]
+    value: String,
+    #[serde(rename = "Status")]
+    status: AttributeStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Count {
+    #[serde(rename = "Total")]
+    total: i64,
+    #[serde(rename = "Consented")]
+    consented: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionExpiry {
+    /// `2020-11-14 03:03:10 +0000 UTC`, or empty.
+    #[serde(rename = "Expiry")]
+    expiry: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentsAndPurpose {
+    #[serde(rename = "Purpose")]
+    purpose: Purpose,
+    #[serde(rename = "Count")]
+    count: Count,
+    #[serde(rename = "Consents")]
+    consents: Vec<AttributeConsent>,
+    #[serde(rename = "DataRetention")]
+    data_retention: RetentionExpiry,
+}
+
+impl From<PurposeConsents> for ConsentsAndPurpose {
+    fn from(p: PurposeConsents) -> Self {
+        Self {
+            count: Count {
+                total: p.total,
+                consented: p.consented,
+            },
+            consents: p
+                .attributes
+                .into_iter()
+                .map(|a| AttributeConsent {
+                    id: a.attribute.id.to_string(),
+                    description: a.attribute.consent,
+                    value: String::new(),
+                    status: a.status.into(),
+                })
+                .collect(),
+            data_retention: RetentionExpiry {
+                expiry: p.retention_expiry,
+            },
+            purpose: p.purpose.into(),
+        }
+    }
+}
+
+/// A consent record: every purpose of the organisation with its attributes.
+#[derive(Serialize, ToSchema)]
+pub struct Consents {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "OrgID")]
+    org_id: String,
+    #[serde(rename = "UserID")]
+    user_id: String,
+    #[serde(rename = "ConsentsAndPurposes")]
+    consents_and_purposes: Vec<ConsentsAndPurpose>,
+}
+
+fn consents(record: ConsentRecord, only: Option<&str>) -> Consents {
+    Consents {
+        id: record.id,
+        org_id: record.organization_id.to_string(),
+        user_id: record.user_id.to_string(),
+        consents_and_purposes: record
+            .purposes
+            .into_iter()
+            .filter(|p| only.is_none_or(|id| p.purpose.id.to_string() == id))
+            .map(ConsentsAndPurpose::from)
+            .collect(),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PurposeConsentsBody {
+    #[serde(rename = "Purpose")]
+    purpose: Purpose,
+    #[serde(rename = "Count")]
+    count: Count,
+    #[serde(rename = "Consents")]
+    consents: Vec<AttributeConsent>,
+}
+
+/// One purpose of a consent record.
+#[derive(Serialize, ToSchema)]
+pub struct PurposeConsentsEnvelope {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "ConsentID")]
+    consent_id: String,
+    #[serde(rename = "OrgID")]
+    org_id: String,
+    #[serde(rename = "UserID")]
+    user_id: String,
+    #[serde(rename = "DataRetention")]
+    data_retention: RetentionExpiry,
+    #[serde(rename = "Consents")]
+    consents: PurposeConsentsBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Summary {
+    #[serde(rename = "Consented")]
+    consented: &'static str,
+}
+
+// ---- reading ----
+
+/// Get consents for a user (the individual; Admin and Dpo of the organisation)
+#[utoipa::path(get, path = "/organizations/{orgID}/users/{userID}/consents", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Consents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_consents(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user)): Path<(String, String)>,
+) -> Result<Json<Consents>, IgrantError> {
+    Ok(Json(consents(
+        s.consents(&a, &org, &user, None).await?,
+        None,
+    )))
+}
+
+/// Gets user consent by ID
+#[utoipa::path(get, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Consents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_consent(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent)): Path<(String, String, String)>,
+) -> Result<Json<Consents>, IgrantError> {
+    Ok(Json(consents(
+        s.consents(&a, &org, &user, Some(&consent)).await?,
+        None,
+    )))
+}
+
+/// Get all purpose consents
+#[utoipa::path(get, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}/purposes/{purposeID}", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path), ("purposeID" = String, Path)),
+    security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposeConsentsEnvelope), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_purpose_consents(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+) -> Result<Json<PurposeConsentsEnvelope>, IgrantError> {
+    let (record, p) = s
+        .purpose_consents(&a, &org, &user, &consent, &purpose)
+        .await?;
+    let p = ConsentsAndPurpose::from(p);
+    Ok(Json(PurposeConsentsEnvelope {
+        id: record.id.clone(),
+        consent_id: record.id,
+        org_id: record.organization_id.to_string(),
+        user_id: record.user_id.to_string(),
+        data_retention: p.data_retention,
+        consents: PurposeConsentsBody {
+            purpose: p.purpose,
+            count: p.count,
+            consents: p.consents,
+        },
+    }))
+}
+
+/// Get the purpose's summary: Allow (all attributes Allow), Disallow (all Disallow), else AskMe
+#[utoipa::path(get, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}/purposes/{purposeID}/status", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path), ("purposeID" = String, Path)),
+    security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Summary), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_purpose_status(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+) -> Result<Json<Summary>, IgrantError> {
+    Ok(Json(Summary {
+        consented: s
+            .purpose_status(&a, &org, &user, &consent, &purpose)
+            .await?
+            .as_str(),
+    }))
+}
+
+// ---- changing ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConsentedBody {
+    /// Allow, Disallow or AskMe (any case).
+    consented: String,
+}
+
+/// Updates all attribute consents of a purpose (no time limit)
+#[utoipa::path(post, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}/purposes/{purposeID}/status", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path), ("purposeID" = String, Path)),
+    request_body = ConsentedBody, security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Consents), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_purpose_status(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    IgrantJson(b): IgrantJson<ConsentedBody>,
+) -> Result<Json<Consents>, IgrantError> {
+    let (record, _) = s
+        .set_purpose_consent(&a, &org, &user, &consent, &purpose, &b.consented)
+        .await?;
+    Ok(Json(consents(record, Some(&purpose))))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AttributeRef {
+    attributeid: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PurposePatchBody {
+    consentattributes: Vec<AttributeRef>,
+    consented: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PatchStatus {
+    #[serde(rename = "Consented")]
+    consented: &'static str,
+    #[serde(rename = "TimeStamp")]
+    timestamp: String,
+    #[serde(rename = "Days")]
+    days: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PatchedConsent {
+    #[serde(rename = "Status")]
+    status: PatchStatus,
+    #[serde(rename = "Value")]
+    value: String,
+    #[serde(rename = "TemplateID")]
+    template_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PatchedPurpose {
+    #[serde(rename = "ID")]
+    id: String,
+    /// Every attribute of the purpose reads Allow.
+    #[serde(rename = "AllowAll")]
+    allow_all: bool,
+    #[serde(rename = "Consents")]
+    consents: Vec<PatchedConsent>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PurposePatchReply {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "OrgID")]
+    org_id: String,
+    #[serde(rename = "UserID")]
+    user_id: String,
+    #[serde(rename = "Purposes")]
+    purposes: Vec<PatchedPurpose>,
+    /// Signed receipts of the recorded changes (JWS, verifiable against the JWKS).
+    #[serde(rename = "Receipts")]
+    receipts: Vec<String>,
+}
+
+/// Update consents for several attributes of a purpose (no time limit)
+#[utoipa::path(patch, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}/purposes/{purposeID}", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path), ("purposeID" = String, Path)),
+    request_body = PurposePatchBody, security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposePatchReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn patch_purpose_consents(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    IgrantJson(b): IgrantJson<PurposePatchBody>,
+) -> Result<Json<PurposePatchReply>, IgrantError> {
+    let ids = b
+        .consentattributes
+        .into_iter()
+        .map(|r| r.attributeid)
+        .collect();
+    let (record, changes) = s
+        .set_attributes_consent(&a, &org, &user, &consent, &purpose, ids, &b.consented)
+        .await?;
+    let purposes = record
+        .purposes
+        .iter()
+        .filter(|p| p.purpose.id.to_string() == purpose)
+        .map(|p| PatchedPurpose {
+            id: p.purpose.id.to_string(),
+            allow_all: !p.attributes.is_empty()
+                && p.attributes
+                    .iter()
+                    .all(|a| a.status.consent == accord_domain::consent::ConsentValue::Allow),
+            consents: p
+                .attributes
+                .iter()
+                .map(|a| PatchedConsent {
+                    status: PatchStatus {
+                        consented: a.status.consent.as_str(),
+                        timestamp: a
+                            .status
+                            .timestamp
+                            .map(rfc3339)
+                            .unwrap_or_else(|| ZERO_TIME.to_owned()),
+                        days: a.status.days,
+                    },
+                    value: String::new(),
+                    template_id: a.attribute.id.to_string(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(PurposePatchReply {
+        id: record.id,
+        org_id: record.organization_id.to_string(),
+        user_id: record.user_id.to_string(),
+        purposes,
+        receipts: changes.into_iter().map(|c| c.receipt).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AttributePatchBody {
+    consented: String,
+    /// 0: no time limit; otherwise the consent holds this many days.
+    #[serde(default)]
+    days: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttributePatchReply {
+    #[serde(rename = "Msg")]
+    msg: &'static str,
+    #[serde(rename = "Status")]
+    status: u16,
+    /// The history entry recording the change.
+    #[serde(rename = "ConsentHistoryID")]
+    history_id: String,
+    /// Its signed receipt (JWS, verifiable against the JWKS).
+    #[serde(rename = "Receipt")]
+    receipt: String,
+}
+
+/// Update an attribute consent, optionally for a number of days
+#[utoipa::path(patch, path = "/organizations/{orgID}/users/{userID}/consents/{consentID}/purposes/{purposeID}/attributes/{attributeID}", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("userID" = String, Path), ("consentID" = String, Path), ("purposeID" = String, Path), ("attributeID" = String, Path)),
+    request_body = AttributePatchBody, security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = AttributePatchReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn patch_attribute_consent(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, user, consent, purpose, attribute)): Path<(String, String, String, String, String)>,
+    IgrantJson(b): IgrantJson<AttributePatchBody>,
+) -> Result<Json<AttributePatchReply>, IgrantError> {
+    let change = s
+        .set_attribute_consent(
+            &a,
+            &org,
+            &user,
+            &consent,
+            &purpose,
+            &attribute,
+            &b.consented,
+            b.days,
+        )
+        .await?;
+    Ok(Json(AttributePatchReply {
+        msg: "Consent updated successfully",
+        status: 200,
+        history_id: change.entry.id,
+        receipt: change.receipt,
+    }))
+}
+
+// ---- consented users ----
+
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Page size: default 50, at most 500.
+    limit: Option<i64>,
+    /// The last user ID of the previous page (users in ascending ID order).
+    startid: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentedUser {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Phone")]
+    phone: String,
+    #[serde(rename = "Email")]
+    email: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentedUsers {
+    #[serde(rename = "Users")]
+    users: Vec<ConsentedUser>,
+    #[serde(rename = "Links")]
+    links: Links,
+}
+
+async fn consented(
+    s: &Services,
+    a: &crate::services::Actor,
+    org: &str,
+    purpose: &str,
+    attribute: Option<&str>,
+    q: PageQuery,
+) -> Result<Json<ConsentedUsers>, IgrantError> {
+    let page = s
+        .consented_users(a, org, purpose, attribute, q.limit, q.startid.as_deref())
+        .await?;
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT);
+    let path = match attribute {
+        Some(attr) => {
+            format!("/v1/organizations/{org}/purposes/{purpose}/attributes/{attr}/consented/users")
+        }
+        None => format!("/v1/organizations/{org}/purposes/{purpose}/consented/users"),
+    };
+    let base = format!("{}{path}?limit={limit}", s.config.public_url);
+    let self_url = match q.startid.as_deref().filter(|s| !s.is_empty()) {
+        Some(start) => format!("{base}&startid={start}"),
+        None => base.clone(),
+    };
+    let next = page.next_start.map(|id| format!("{base}&startid={id}"));
+    let users = page
+        .users
+        .into_iter()
+        .map(|u| ConsentedUser {
+            id: u.id.to_string(),
+            name: u.name,
+            phone: u.phone,
+            email: u.email.map(|e| e.as_str().to_owned()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(Json(ConsentedUsers {
+        users,
+        links: Links::new(self_url, next),
+    }))
+}
+
+/// Get all consented users (Purpose): Admin, Dpo, Developer; keyset-paginated
+#[utoipa::path(get, path = "/organizations/{orgID}/purposes/{purposeID}/consented/users", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("purposeID" = String, Path), PageQuery), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ConsentedUsers), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn purpose_consented_users(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, purpose)): Path<(String, String)>,
+    IgrantQuery(q): IgrantQuery<PageQuery>,
+) -> Result<Json<ConsentedUsers>, IgrantError> {
+    consented(&s, &a, &org, &purpose, None, q).await
+}
+
+/// Get all consented users (Attribute): Admin, Dpo, Developer; keyset-paginated
+#[utoipa::path(get, path = "/organizations/{orgID}/purposes/{purposeID}/attributes/{attributeID}/consented/users", tag = "Permissions and consents",
+    params(("orgID" = String, Path), ("purposeID" = String, Path), ("attributeID" = String, Path), PageQuery), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ConsentedUsers), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn attribute_consented_users(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, purpose, attribute)): Path<(String, String, String)>,
+    IgrantQuery(q): IgrantQuery<PageQuery>,
+) -> Result<Json<ConsentedUsers>, IgrantError> {
+    consented(&s, &a, &org, &purpose, Some(&attribute), q).await
+}
+
+// ---- history, verification, receipts ----
+
+#[derive(Deserialize, IntoParams)]
+pub struct HistoryParams {
+    orgid: Option<String>,
+    purposeid: Option<String>,
+    /// From this time (RFC 3339) or date (YYYY-MM-DD), inclusive.
+    #[serde(rename = "startDate")]
+    start_date: Option<String>,
+    /// Until this time or date (the whole day), inclusive.
+    #[serde(rename = "endDate")]
+    end_date: Option<String>,
+    limit: Option<i64>,
+    /// The last entry ID of the previous page (entries newest first).
+    startid: Option<String>,
+}
+
+/// One recorded consent change.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentHistoryEntry {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Seq")]
+    seq: i64,
+    #[serde(rename = "OrgID")]
+    org_id: String,
+    #[serde(rename = "UserID")]
+    user_id: String,
+    #[serde(rename = "ConsentID")]
+    consent_id: String,
+    #[serde(rename = "PurposeID")]
+    purpose_id: String,
+    #[serde(rename = "AttributeID")]
+    attribute_id: String,
+    #[serde(rename = "ActorID")]
+    actor_id: String,
+    /// `individual`, `organisation_admin` (on the individual's behalf) or `system`.
+    #[serde(rename = "ChangedBy")]
+    changed_by: &'static str,
+    /// Empty when the attribute had never been set.
+    #[serde(rename = "OldValue")]
+    old_value: &'static str,
+    #[serde(rename = "NewValue")]
+    new_value: &'static str,
+    #[serde(rename = "Days")]
+    days: i64,
+    #[serde(rename = "TimeStamp")]
+    timestamp: String,
+    #[serde(rename = "PrevHash")]
+    prev_hash: String,
+    #[serde(rename = "Hash")]
+    hash: String,
+}
+
+impl From<HistoryEntry> for ConsentHistoryEntry {
+    fn from(e: HistoryEntry) -> Self {
+        Self {
+            timestamp: e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            old_value: e.old_value.map_or("", |v| v.as_str()),
+            new_value: e.new_value.as_str(),
+            changed_by: e.changed_by.as_str(),
+            id: e.id,
+            seq: e.seq,
+            org_id: e.organization_id,
+            user_id: e.user_id,
+            consent_id: e.consent_id,
+            purpose_id: e.purpose_id,
+            attribute_id: e.attribute_id,
+            actor_id: e.actor_id,
+            days: e.days,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentHistory {
+    #[serde(rename = "ConsentHistory")]
+    entries: Vec<ConsentHistoryEntry>,
+    #[serde(rename = "Links")]
+    links: Links,
+}
+
+fn history_reply(page: HistoryPage, self_url: String, base: String) -> ConsentHistory {
+    let next = page.next_start.map(|id| format!("{base}startid={id}"));
+    ConsentHistory {
+        entries: page
+            .entries
+            .into_iter()
+            .map(ConsentHistoryEntry::from)
+            .collect(),
+        links: Links::new(self_url, next),
+    }
+}
+
+fn query_of(q: &HistoryParams) -> HistoryQuery<'_> {
+    HistoryQuery {
+        organization: q.orgid.as_deref(),
+        purpose: q.purposeid.as_deref(),
+        from: q.start_date.as_deref(),
+        until: q.end_date.as_deref(),
+        limit: q.limit,
+        start: q.startid.as_deref(),
+    }
+}
+
+/// The same query, for paging links: every filter kept, `startid` last.
+fn history_base(public: &str, path: &str, q: &HistoryParams) -> String {
+    let mut url = format!("{public}{path}?limit={}&", q.limit.unwrap_or(PAGE_DEFAULT));
+    for (k, v) in [
+        ("orgid", &q.orgid),
+        ("purposeid", &q.purposeid),
+        ("startDate", &q.start_date),
+        ("endDate", &q.end_date),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            url.push_str(&format!("{k}={}&", urlencode(v)));
+        }
+    }
+    url
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn self_link(base: &str, q: &HistoryParams) -> String {
+    match q.startid.as_deref().filter(|s| !s.is_empty()) {
+        Some(start) => format!("{base}startid={start}"),
+        None => base.trim_end_matches('&').to_owned(),
+    }
+}
+
+/// The caller's own consent history, newest first
+#[utoipa::path(get, path = "/users/{userID}/consenthistory", tag = "Permissions and consents",
+    params(("userID" = String, Path), HistoryParams), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ConsentHistory), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn user_consent_history(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(user): Path<String>,
+    IgrantQuery(q): IgrantQuery<HistoryParams>,
+) -> Result<Json<ConsentHistory>, IgrantError> {
+    let page = s.my_consent_history(&a, &user, query_of(&q)).await?;
+    let base = history_base(
+        &s.config.public_url,
+        &format!("/v1/users/{user}/consenthistory"),
+        &q,
+    );
+    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Receipt {
+    #[serde(rename = "ConsentHistoryID")]
+    history_id: String,
+    /// A JWS (compact JWT, EdDSA) over the entry, verifiable against /.well-known/jwks.json.
+    #[serde(rename = "Receipt")]
+    receipt: String,
+}
+
+/// The signed receipt of a consent change (the individual; Admin and Dpo of its organisation)
+#[utoipa::path(get, path = "/users/{userID}/consenthistory/{entryID}/receipt", tag = "Permissions and consents",
+    params(("userID" = String, Path), ("entryID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Receipt), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn consent_receipt(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((user, entry)): Path<(String, String)>,
+) -> Result<Json<Receipt>, IgrantError> {
+    let (e, receipt) = s.consent_receipt(&a, &user, &entry).await?;
+    Ok(Json(Receipt {
+        history_id: e.id,
+        receipt,
+    }))
+}
+
+/// An organisation's consent history, newest first (Admin, Dpo)
+#[utoipa::path(get, path = "/organizations/{orgID}/consenthistory", tag = "Permissions and consents",
+    params(("orgID" = String, Path), HistoryParams), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ConsentHistory), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn organization_consent_history(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+    IgrantQuery(q): IgrantQuery<HistoryParams>,
+) -> Result<Json<ConsentHistory>, IgrantError> {
+    let page = s
+        .organization_consent_history(&a, &org, query_of(&q))
+        .await?;
+    let base = history_base(
+        &s.config.public_url,
+        &format!("/v1/organizations/{org}/consenthistory"),
+        &q,
+    );
+    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerVerification {
+    /// Every entry links to its predecessor and hashes to what it says.
+    #[serde(rename = "Intact")]
+    intact: bool,
+    #[serde(rename = "Entries")]
+    entries: usize,
+    /// The first entry whose link or hash is wrong, when not intact.
+    #[serde(rename = "FirstBrokenEntry")]
+    first_broken: Option<ConsentHistoryEntry>,
+}
+
+/// Verify the organisation's consent ledger (hash chain): Admin, Dpo
+#[utoipa::path(get, path = "/organizations/{orgID}/consenthistory/verify", tag = "Permissions and consents",
+    params(("orgID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = LedgerVerification), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn verify_consent_ledger(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+) -> Result<Json<LedgerVerification>, IgrantError> {
+    let report = s.verify_consent_ledger(&a, &org).await?;
+    Ok(Json(LedgerVerification {
+        intact: report.first_broken.is_none(),
+        entries: report.entries,
+        first_broken: report.first_broken.map(ConsentHistoryEntry::from),
+    }))
+}

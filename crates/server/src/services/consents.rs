@@ -1,0 +1,683 @@
+//! Permissions and consents: reading and changing an individual's consents, the
+//! tamper-evident history, receipts, and who consented.
+//!
+//! | operation | who may |
+//! |---|---|
+//! | read a consent record, its purposes and statuses | the individual; Admin and Dpo of the organisation |
+//! | change consents | the individual; an Admin of the organisation (recorded as acting on their behalf) |
+//! | the individual's history, a receipt | the individual (receipts also Admin and Dpo of the entry's organisation) |
+//! | the organisation's history and its verification | Admin and Dpo |
+//! | consented users | Admin, Dpo and Developer |
+//!
+//! Anyone else: 404 — whose consents exist is nobody else's business.
+
+use std::collections::HashMap;
+
+use accord_domain::access::OrgStanding;
+use accord_domain::consent::{
+    compute_status, count, first_broken, parse_days, purpose_summary, retention_expiry, ChangedBy,
+    ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
+};
+use accord_domain::identity::{OrgRole, User};
+use accord_domain::organization::{Organization, Purpose, Template};
+use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_store::{HistoryFilter, Mode, Tx};
+use chrono::{DateTime, Utc};
+
+use super::organizations::{UserPage, PAGE_DEFAULT, PAGE_MAX};
+use super::{Actor, Services};
+
+#[derive(Debug, Clone)]
+pub struct AttributeConsent {
+    pub attribute: Template,
+    pub status: ComputedStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct PurposeConsents {
+    pub purpose: Purpose,
+    pub attributes: Vec<AttributeConsent>,
+    pub total: i64,
+    pub consented: i64,
+    pub retention_expiry: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentRecord {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
+    pub purposes: Vec<PurposeConsents>,
+}
+
+impl ConsentRecord {
+    pub fn purpose(&self, id: OrganizationId) -> Option<&PurposeConsents> {
+        self.purposes.iter().find(|p| p.purpose.id == id)
+    }
+}
+
+/// A recorded change and its signed receipt.
+pub struct ConsentChange {
+    pub entry: HistoryEntry,
+    pub receipt: String,
+}
+
+/// How the caller stands towards one person's consents with one organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Own,
+    Admin,
+    Dpo,
+}
+
+pub struct HistoryQuery<'a> {
+    pub organization: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub limit: Option<i64>,
+    pub start: Option<&'a str>,
+}
+
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    pub next_start: Option<String>,
+}
+
+pub struct LedgerReport {
+    pub entries: usize,
+    pub first_broken: Option<HistoryEntry>,
+}
+
+fn not_found() -> Error {
+    Error::not_found("consent not found")
+}
+
+fn id_of(raw: &str) -> Result<OrganizationId> {
+    raw.parse().map_err(|_| not_found())
+}
+
+/// `2026-01-31T10:00:00Z`, or a date (`2026-01-31`: its start, or its end for `until`).
+fn parse_time(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        Error::invalid(format!(
+            "{field} must be a date (2026-01-31) or an RFC 3339 time"
+        ))
+    })?;
+    let time = if end_of_day {
+        date.and_hms_milli_opt(23, 59, 59, 999)
+    } else {
+        date.and_hms_opt(0, 0, 0)
+    };
+    Ok(time
+        .ok_or_else(|| Error::invalid(format!("{field} is out of range")))?
+        .and_utc())
+}
+
+fn page_limit(limit: Option<i64>) -> Result<i64> {
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if (1..=PAGE_MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid(format!("limit must be 1 to {PAGE_MAX}")))
+    }
+}
+
+impl Services {
+    /// The organisation, the person and the caller's access; 404 for anyone without any.
+    async fn consent_access(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+    ) -> Result<(Organization, UserId, Access, String)> {
+        let (org, standing, me) = self
+            .standing_in(tx, actor, org)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => not_found(),
+                other => other,
+            })?;
+        let user: UserId = user.parse().map_err(|_| not_found())?;
+        let access = if user == me.user_id {
+            Access::Own
+        } else if standing.has(OrgRole::Admin) {
+            Access::Admin
+        } else if standing.has(OrgRole::Dpo) {
+            Access::Dpo
+        } else {
+            return Err(not_found());
+        };
+        let consent = tx.consent_of(org.id, user).await?.ok_or_else(not_found)?;
+        Ok((org, user, access, consent))
+    }
+
+    async fn record(
+        &self,
+        tx: &mut dyn Tx,
+        org: &Organization,
+        user: UserId,
+        consent: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ConsentRecord> {
+        let purposes = tx.purposes_of(org.id).await?;
+        let templates = tx.templates_of(org.id).await?;
+        let values: HashMap<(OrganizationId, OrganizationId), StoredConsent> = tx
+            .consent_values(consent)
+            .await?
+            .into_iter()
+            .map(|(p, a, s)| ((p, a), s))
+            .collect();
+        let purposes = purposes
+            .into_iter()
+            .map(|purpose| {
+                let lawful = purpose.lawful_basis.is_lawful_usage();
+                let mut latest: Option<DateTime<Utc>> = None;
+                let attributes: Vec<AttributeConsent> = templates
+                    .iter()
+                    .filter(|t| t.purpose_ids.contains(&purpose.id))
+                    .map(|t| {
+                        let stored = values.get(&(purpose.id, t.id));
+                        if let Some(s) = stored {
+                            latest = latest.max(Some(s.changed_at));
+                        }
+                        AttributeConsent {
+                            attribute: t.clone(),
+                            status: compute_status(stored, lawful, now),
+                        }
+                    })
+                    .collect();
+                let statuses: Vec<ComputedStatus> = attributes.iter().map(|a| a.status).collect();
+                let (total, consented) = count(&statuses);
+                let retention_expiry = retention_expiry(
+                    org.retention_enabled,
+                    org.retention_period_secs,
+                    lawful,
+                    &statuses,
+                    latest,
+                );
+                PurposeConsents {
+                    purpose,
+                    attributes,
+                    total,
+                    consented,
+                    retention_expiry,
+                }
+            })
+            .collect();
+        Ok(ConsentRecord {
+            id: consent.to_owned(),
+            organization_id: org.id,
+            user_id: user,
+            purposes,
+        })
+    }
+
+    /// The consent record of a subscribed (or formerly subscribed) user.
+    pub async fn consents(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: Option<&str>,
+    ) -> Result<ConsentRecord> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, user, _, id) = self.consent_access(tx.as_mut(), actor, org, user).await?;
+        if consent.is_some_and(|c| c != id) {
+            return Err(not_found());
+        }
+        let record = self
+            .record(tx.as_mut(), &org, user, &id, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    pub async fn purpose_consents(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+    ) -> Result<(ConsentRecord, PurposeConsents)> {
+        let record = self.consents(actor, org, user, Some(consent)).await?;
+        let p = record
+            .purpose(id_of(purpose)?)
+            .cloned()
+            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        Ok((record, p))
+    }
+
+    /// Allow if every attribute reads Allow, Disallow if every one reads Disallow, else AskMe.
+    pub async fn purpose_status(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+    ) -> Result<ConsentValue> {
+        let (_, p) = self
+            .purpose_consents(actor, org, user, consent, purpose)
+            .await?;
+        let statuses: Vec<ComputedStatus> = p.attributes.iter().map(|a| a.status).collect();
+        Ok(purpose_summary(
+            &statuses,
+            p.purpose.lawful_basis.is_lawful_usage(),
+        ))
+    }
+
+    /// Records consents for attributes of one purpose, all in one unit of work: the values,
+    /// their history entries (chained) and, later, their events commit together.
+    #[allow(clippy::too_many_arguments)]
+    async fn change(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+        attributes: Option<Vec<String>>,
+        value: ConsentValue,
+        days: i64,
+    ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
+        let days = parse_days(days)?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, user, access, id) = self.consent_access(tx.as_mut(), actor, org, user).await?;
+        if id != consent {
+            return Err(not_found());
+        }
+        let changed_by = match access {
+            Access::Own => ChangedBy::Individual,
+            Access::Admin => ChangedBy::OrganisationAdmin,
+            Access::Dpo => {
+                return Err(Error::Forbidden(
+                    "a Dpo reads consents but does not change them".into(),
+                ))
+            }
+        };
+        let before = self.record(tx.as_mut(), &org, user, &id, now).await?;
+        let stored_before: HashMap<(OrganizationId, OrganizationId), StoredConsent> = tx
+            .consent_values(&id)
+            .await?
+            .into_iter()
+            .map(|(p, a, s)| ((p, a), s))
+            .collect();
+        let purpose = before
+            .purpose(id_of(purpose)?)
+            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        let targets: Vec<&AttributeConsent> = match &attributes {
+            None => purpose.attributes.iter().collect(),
+            Some(ids) => {
+                if ids.is_empty() {
+                    return Err(Error::invalid(
+                        "consentattributes must name at least one attribute",
+                    ));
+                }
+                let mut targets = vec![];
+                for raw in ids {
+                    let a = purpose
+                        .attributes
+                        .iter()
+                        .find(|a| a.attribute.id.to_string() == *raw)
+                        .ok_or_else(|| {
+                            Error::not_found(format!("attribute {raw:?} not found in this purpose"))
+                        })?;
+                    targets.push(a);
+                }
+                targets
+            }
+        };
+        // The chain head first: every change to this organisation's ledger queues here.
+        let (mut seq, mut prev) = tx.lock_chain_head(org.id).await?;
+        let actor_id = actor.user()?.user_id.to_string();
+        let mut changes = vec![];
+        for target in targets {
+            let stored = StoredConsent {
+                value,
+                days,
+                changed_at: now,
+            };
+            tx.put_consent_value(
+                &id,
+                org.id,
+                user,
+                purpose.purpose.id,
+                target.attribute.id,
+                &stored,
+            )
+            .await?;
+            seq += 1;
+            // What it read before, if it had ever been set (an expired one read Disallow).
+            let old = stored_before
+                .get(&(purpose.purpose.id, target.attribute.id))
+                .map(|_| target.status.consent);
+            let mut entry = HistoryEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                seq,
+                organization_id: org.id.to_string(),
+                user_id: user.to_string(),
+                consent_id: id.clone(),
+                purpose_id: purpose.purpose.id.to_string(),
+                attribute_id: target.attribute.id.to_string(),
+                actor_id: actor_id.clone(),
+                changed_by,
+                old_value: old,
+                new_value: value,
+                days,
+                at: now,
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            entry.hash = entry.compute_hash();
+            tx.insert_history(&entry).await?;
+            prev = entry.hash.clone();
+            let receipt = self.tokens.consent_receipt(&entry)?;
+            changes.push(ConsentChange { entry, receipt });
+        }
+        tx.set_chain_head(org.id, seq, &prev).await?;
+        let after = self.record(tx.as_mut(), &org, user, &id, now).await?;
+        tx.commit().await?;
+        Ok((after, changes))
+    }
+
+    /// `PATCH …/attributes/{attributeID}`: one attribute, optionally for `days` days.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_attribute_consent(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+        attribute: &str,
+        value: &str,
+        days: i64,
+    ) -> Result<ConsentChange> {
+        let value = ConsentValue::parse(value)?;
+        let (_, mut changes) = self
+            .change(
+                actor,
+                org,
+                user,
+                consent,
+                purpose,
+                Some(vec![attribute.to_owned()]),
+                value,
+                days,
+            )
+            .await?;
+        changes
+            .pop()
+            .ok_or_else(|| Error::internal("no change recorded"))
+    }
+
+    /// `PATCH …/purposes/{purposeID}`: several attributes, no time limit.
+    pub async fn set_attributes_consent(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+        attributes: Vec<String>,
+        value: &str,
+    ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
+        let value = ConsentValue::parse(value)?;
+        self.change(
+            actor,
+            org,
+            user,
+            consent,
+            purpose,
+            Some(attributes),
+            value,
+            0,
+        )
+        .await
+    }
+
+    /// `POST …/purposes/{purposeID}/status`: every attribute of the purpose, no time limit.
+    pub async fn set_purpose_consent(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        consent: &str,
+        purpose: &str,
+        value: &str,
+    ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
+        let value = ConsentValue::parse(value)?;
+        self.change(actor, org, user, consent, purpose, None, value, 0)
+            .await
+    }
+
+    /// The caller's own consent history (newest first, keyset-paginated by entry ID).
+    pub async fn my_consent_history(
+        &self,
+        actor: &Actor,
+        user: &str,
+        q: HistoryQuery<'_>,
+    ) -> Result<HistoryPage> {
+        let me = actor.user()?;
+        if user.parse::<UserId>().ok() != Some(me.user_id) {
+            return Err(Error::not_found("user not found"));
+        }
+        let filter = HistoryFilter {
+            user: Some(me.user_id),
+            ..self.history_filter(&q)?
+        };
+        self.history_page(filter).await
+    }
+
+    /// An organisation's consent history: Admin and Dpo.
+    pub async fn organization_consent_history(
+        &self,
+        actor: &Actor,
+        org: &str,
+        q: HistoryQuery<'_>,
+    ) -> Result<HistoryPage> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        tx.commit().await?;
+        require_admin_or_dpo(&standing)?;
+        let filter = HistoryFilter {
+            organization: Some(org.id),
+            ..self.history_filter(&HistoryQuery {
+                organization: None,
+                ..q
+            })?
+        };
+        self.history_page(filter).await
+    }
+
+    fn history_filter(&self, q: &HistoryQuery<'_>) -> Result<HistoryFilter> {
+        let id = |field: &str, raw: Option<&str>| -> Result<Option<OrganizationId>> {
+            raw.filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| Error::invalid(format!("{field} is not an ID")))
+                })
+                .transpose()
+        };
+        Ok(HistoryFilter {
+            user: None,
+            organization: id("orgid", q.organization)?,
+            purpose: id("purposeid", q.purpose)?,
+            from: q
+                .from
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_time("startDate", s, false))
+                .transpose()?,
+            until: q
+                .until
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_time("endDate", s, true))
+                .transpose()?,
+            before: q.start.filter(|s| !s.is_empty()).map(str::to_owned),
+            limit: page_limit(q.limit)?,
+        })
+    }
+
+    async fn history_page(&self, mut filter: HistoryFilter) -> Result<HistoryPage> {
+        let limit = filter.limit;
+        filter.limit += 1;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let mut entries = tx.history(&filter).await?;
+        tx.commit().await?;
+        let more = entries.len() as i64 > limit;
+        entries.truncate(limit as usize);
+        let next_start = if more {
+            entries.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            entries,
+            next_start,
+        })
+    }
+
+    /// Walks the organisation's chain: is every link and hash intact? Admin and Dpo.
+    pub async fn verify_consent_ledger(&self, actor: &Actor, org: &str) -> Result<LedgerReport> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        require_admin_or_dpo(&standing)?;
+        let chain = tx.chain(org.id).await?;
+        tx.commit().await?;
+        Ok(LedgerReport {
+            entries: chain.len(),
+            first_broken: first_broken(&chain).cloned(),
+        })
+    }
+
+    /// The same check for `accord admin verify-consent-ledger` (whoever runs the CLI).
+    pub async fn verify_consent_ledger_unchecked(&self, org: &str) -> Result<LedgerReport> {
+        let org: OrganizationId = org
+            .parse()
+            .map_err(|_| Error::not_found("organisation not found"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        tx.organization_by_id(org)
+            .await?
+            .ok_or_else(|| Error::not_found("organisation not found"))?;
+        let chain = tx.chain(org).await?;
+        tx.commit().await?;
+        Ok(LedgerReport {
+            entries: chain.len(),
+            first_broken: first_broken(&chain).cloned(),
+        })
+    }
+
+    /// A history entry's signed receipt: for the individual, and the Admin and Dpo of its
+    /// organisation.
+    pub async fn consent_receipt(
+        &self,
+        actor: &Actor,
+        user: &str,
+        entry: &str,
+    ) -> Result<(HistoryEntry, String)> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let e = tx
+            .history_entry(entry)
+            .await?
+            .filter(|e| e.user_id == user)
+            .ok_or_else(|| Error::not_found("history entry not found"))?;
+        let me = actor.user()?;
+        if e.user_id != me.user_id.to_string() {
+            let (_, standing, _) = self
+                .standing_in(tx.as_mut(), actor, &e.organization_id)
+                .await?;
+            if !(standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo)) {
+                return Err(Error::not_found("history entry not found"));
+            }
+        }
+        tx.commit().await?;
+        let receipt = self.tokens.consent_receipt(&e)?;
+        Ok((e, receipt))
+    }
+
+    /// Users who consent to a purpose (or one of its attributes): all subscribers for a
+    /// lawful-usage purpose. Admin, Dpo and Developer.
+    pub async fn consented_users(
+        &self,
+        actor: &Actor,
+        org: &str,
+        purpose: &str,
+        attribute: Option<&str>,
+        limit: Option<i64>,
+        start: Option<&str>,
+    ) -> Result<UserPage> {
+        let limit = page_limit(limit)?;
+        let after = start
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<UserId>()
+                    .map_err(|_| Error::invalid("startid is not a user ID"))
+            })
+            .transpose()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        if !(standing.has(OrgRole::Admin)
+            || standing.has(OrgRole::Dpo)
+            || standing.has(OrgRole::Developer))
+        {
+            return Err(Error::Forbidden(
+                "you may not read who consents to this organisation".into(),
+            ));
+        }
+        let purposes = tx.purposes_of(org.id).await?;
+        let purpose = purposes
+            .iter()
+            .find(|p| p.id.to_string() == purpose)
+            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        let attribute = match attribute {
+            Some(a) => {
+                let templates = tx.templates_of(org.id).await?;
+                let t = templates
+                    .iter()
+                    .find(|t| t.id.to_string() == a && t.purpose_ids.contains(&purpose.id))
+                    .ok_or_else(|| Error::not_found("attribute not found in this purpose"))?;
+                Some(t.id)
+            }
+            None => None,
+        };
+        let mut users: Vec<User> = if purpose.lawful_basis.is_lawful_usage() {
+            tx.subscribers(org.id, after, limit + 1).await?
+        } else {
+            tx.consented_users(
+                org.id,
+                purpose.id,
+                attribute,
+                self.clock.now(),
+                after,
+                limit + 1,
+            )
+            .await?
+        };
+        tx.commit().await?;
+        let more = users.len() as i64 > limit;
+        users.truncate(limit as usize);
+        let next_start = if more {
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok(UserPage { users, next_start })
+    }
+}
+
+fn require_admin_or_dpo(standing: &OrgStanding) -> Result<()> {
+    if standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only the Admin and the Dpo read the consent history".into(),
+        ))
+    }
+}
