@@ -262,13 +262,11 @@ impl HistoryEntry {
 /// The first entry (in sequence) whose link or hash is wrong, if any.
 pub fn first_broken(entries: &[HistoryEntry]) -> Option<&HistoryEntry> {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
-    for e in entries {
+    for (expected_seq, e) in (1..).zip(entries) {
         if e.seq != expected_seq || e.prev_hash != prev || e.compute_hash() != e.hash {
             return Some(e);
         }
         prev = e.hash.clone();
-        expected_seq += 1;
     }
     None
 }

@@ -213,7 +213,20 @@ impl TestApp {
         Self::spawn_with(db, move |c| *c = c.clone().with_public_url(&public)).await
     }
 
+    /// A server whose clock moves only when the test says so.
+    pub async fn spawn_with_clock(db: &TestDb, clock: accord_domain::FixedClock) -> Self {
+        Self::spawn_full(db, |_| {}, Arc::new(clock)).await
+    }
+
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(db, tweak, Arc::new(SystemClock)).await
+    }
+
+    async fn spawn_full(
+        db: &TestDb,
+        tweak: impl FnOnce(&mut Config),
+        clock: Arc<dyn accord_domain::Clock>,
+    ) -> Self {
         if let Ok(filter) = std::env::var("ACCORD_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -227,9 +240,7 @@ impl TestApp {
         let base = format!("http://{addr}");
         let mut config = test_config(db).with_public_url(&base);
         tweak(&mut config);
-        let app = build_app(config, Arc::new(SystemClock))
-            .await
-            .expect("app builds");
+        let app = build_app(config, clock).await.expect("app builds");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             serve(app, listener, async {

@@ -4,6 +4,7 @@ mod helpers;
 mod process;
 
 mod bad_input;
+mod consents;
 mod durability;
 mod identity;
 mod images;

@@ -30,7 +30,15 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new(db: &TestDb) -> Self {
-        let app = TestApp::spawn(db).await;
+        Self::on(TestApp::spawn(db).await, db).await
+    }
+
+    /// The same deployment on a server with a clock the test moves.
+    pub async fn with_clock(db: &TestDb, clock: accord_domain::FixedClock) -> Self {
+        Self::on(TestApp::spawn_with_clock(db, clock).await, db).await
+    }
+
+    async fn on(app: TestApp, db: &TestDb) -> Self {
         let platform_email = email("platform");
         let platform_id = app.register(&platform_email, PW).await;
         db.execute(

@@ -14,7 +14,9 @@ use utoipa_axum::routes;
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{Caller, IgrantJson, IgrantQuery};
 use super::wire::{rfc3339, Links, Purpose, ZERO_TIME};
-use crate::services::consents::{ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents};
+use crate::services::consents::{
+    ConsentPath, ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents,
+};
 use crate::services::organizations::PAGE_DEFAULT;
 use crate::services::Services;
 use accord_domain::consent::{ComputedStatus, HistoryEntry};
@@ -237,9 +239,13 @@ async fn get_purpose_consents(
     Caller(a): Caller,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
 ) -> Result<Json<PurposeConsentsEnvelope>, IgrantError> {
-    let (record, p) = s
-        .purpose_consents(&a, &org, &user, &consent, &purpose)
-        .await?;
+    let at = ConsentPath {
+        org: &org,
+        user: &user,
+        consent: &consent,
+        purpose: &purpose,
+    };
+    let (record, p) = s.purpose_consents(&a, &at).await?;
     let p = ConsentsAndPurpose::from(p);
     Ok(Json(PurposeConsentsEnvelope {
         id: record.id.clone(),
@@ -265,11 +271,14 @@ async fn get_purpose_status(
     Caller(a): Caller,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
 ) -> Result<Json<Summary>, IgrantError> {
+    let at = ConsentPath {
+        org: &org,
+        user: &user,
+        consent: &consent,
+        purpose: &purpose,
+    };
     Ok(Json(Summary {
-        consented: s
-            .purpose_status(&a, &org, &user, &consent, &purpose)
-            .await?
-            .as_str(),
+        consented: s.purpose_status(&a, &at).await?.as_str(),
     }))
 }
 
@@ -292,9 +301,13 @@ async fn set_purpose_status(
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
     IgrantJson(b): IgrantJson<ConsentedBody>,
 ) -> Result<Json<Consents>, IgrantError> {
-    let (record, _) = s
-        .set_purpose_consent(&a, &org, &user, &consent, &purpose, &b.consented)
-        .await?;
+    let at = ConsentPath {
+        org: &org,
+        user: &user,
+        consent: &consent,
+        purpose: &purpose,
+    };
+    let (record, _) = s.set_purpose_consent(&a, &at, &b.consented).await?;
     Ok(Json(consents(record, Some(&purpose))))
 }
 
@@ -371,9 +384,13 @@ async fn patch_purpose_consents(
         .into_iter()
         .map(|r| r.attributeid)
         .collect();
-    let (record, changes) = s
-        .set_attributes_consent(&a, &org, &user, &consent, &purpose, ids, &b.consented)
-        .await?;
+    let at = ConsentPath {
+        org: &org,
+        user: &user,
+        consent: &consent,
+        purpose: &purpose,
+    };
+    let (record, changes) = s.set_attributes_consent(&a, &at, ids, &b.consented).await?;
     let purposes = record
         .purposes
         .iter()
@@ -445,17 +462,14 @@ async fn patch_attribute_consent(
     Path((org, user, consent, purpose, attribute)): Path<(String, String, String, String, String)>,
     IgrantJson(b): IgrantJson<AttributePatchBody>,
 ) -> Result<Json<AttributePatchReply>, IgrantError> {
+    let at = ConsentPath {
+        org: &org,
+        user: &user,
+        consent: &consent,
+        purpose: &purpose,
+    };
     let change = s
-        .set_attribute_consent(
-            &a,
-            &org,
-            &user,
-            &consent,
-            &purpose,
-            &attribute,
-            &b.consented,
-            b.days,
-        )
+        .set_attribute_consent(&a, &at, &attribute, &b.consented, b.days)
         .await?;
     Ok(Json(AttributePatchReply {
         msg: "Consent updated successfully",

@@ -263,6 +263,14 @@ pub struct UpdateOrganizationBody {
     location: Option<String>,
     description: Option<String>,
     policyurl: Option<String>,
+    /// Beyond the spec: `{"RetentionPeriod": <seconds>, "Enabled": <bool>}`.
+    dataretention: Option<RetentionBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RetentionBody {
+    retentionperiod: i64,
+    enabled: bool,
 }
 
 /// Updates an organization (Admin)
@@ -280,6 +288,7 @@ async fn update_organization(
         location: b.location.as_deref(),
         description: b.description.as_deref(),
         policy_url: b.policyurl.as_deref(),
+        data_retention: b.dataretention.map(|r| (r.retentionperiod, r.enabled)),
     };
     let view = s.update_organization(&a, &org, patch).await?;
     Ok((StatusCode::ACCEPTED, Json(envelope(&s, view))))

@@ -56,6 +56,15 @@ impl ConsentRecord {
     }
 }
 
+/// Where a purpose of a consent record is: the path of the consent endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentPath<'a> {
+    pub org: &'a str,
+    pub user: &'a str,
+    pub consent: &'a str,
+    pub purpose: &'a str,
+}
+
 /// A recorded change and its signed receipt.
 pub struct ConsentChange {
     pub entry: HistoryEntry,
@@ -240,14 +249,13 @@ impl Services {
     pub async fn purpose_consents(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
     ) -> Result<(ConsentRecord, PurposeConsents)> {
-        let record = self.consents(actor, org, user, Some(consent)).await?;
+        let record = self
+            .consents(actor, at.org, at.user, Some(at.consent))
+            .await?;
         let p = record
-            .purpose(id_of(purpose)?)
+            .purpose(id_of(at.purpose)?)
             .cloned()
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         Ok((record, p))
@@ -257,14 +265,9 @@ impl Services {
     pub async fn purpose_status(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
     ) -> Result<ConsentValue> {
-        let (_, p) = self
-            .purpose_consents(actor, org, user, consent, purpose)
-            .await?;
+        let (_, p) = self.purpose_consents(actor, at).await?;
         let statuses: Vec<ComputedStatus> = p.attributes.iter().map(|a| a.status).collect();
         Ok(purpose_summary(
             &statuses,
@@ -274,14 +277,10 @@ impl Services {
 
     /// Records consents for attributes of one purpose, all in one unit of work: the values,
     /// their history entries (chained) and, later, their events commit together.
-    #[allow(clippy::too_many_arguments)]
     async fn change(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
         attributes: Option<Vec<String>>,
         value: ConsentValue,
         days: i64,
@@ -289,8 +288,10 @@ impl Services {
         let days = parse_days(days)?;
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, user, access, id) = self.consent_access(tx.as_mut(), actor, org, user).await?;
-        if id != consent {
+        let (org, user, access, id) = self
+            .consent_access(tx.as_mut(), actor, at.org, at.user)
+            .await?;
+        if id != at.consent {
             return Err(not_found());
         }
         let changed_by = match access {
@@ -310,7 +311,7 @@ impl Services {
             .map(|(p, a, s)| ((p, a), s))
             .collect();
         let purpose = before
-            .purpose(id_of(purpose)?)
+            .purpose(id_of(at.purpose)?)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         let targets: Vec<&AttributeConsent> = match &attributes {
             None => purpose.attributes.iter().collect(),
@@ -388,30 +389,17 @@ impl Services {
     }
 
     /// `PATCH …/attributes/{attributeID}`: one attribute, optionally for `days` days.
-    #[allow(clippy::too_many_arguments)]
     pub async fn set_attribute_consent(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
         attribute: &str,
         value: &str,
         days: i64,
     ) -> Result<ConsentChange> {
         let value = ConsentValue::parse(value)?;
         let (_, mut changes) = self
-            .change(
-                actor,
-                org,
-                user,
-                consent,
-                purpose,
-                Some(vec![attribute.to_owned()]),
-                value,
-                days,
-            )
+            .change(actor, at, Some(vec![attribute.to_owned()]), value, days)
             .await?;
         changes
             .pop()
@@ -422,40 +410,23 @@ impl Services {
     pub async fn set_attributes_consent(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
         attributes: Vec<String>,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
         let value = ConsentValue::parse(value)?;
-        self.change(
-            actor,
-            org,
-            user,
-            consent,
-            purpose,
-            Some(attributes),
-            value,
-            0,
-        )
-        .await
+        self.change(actor, at, Some(attributes), value, 0).await
     }
 
     /// `POST …/purposes/{purposeID}/status`: every attribute of the purpose, no time limit.
     pub async fn set_purpose_consent(
         &self,
         actor: &Actor,
-        org: &str,
-        user: &str,
-        consent: &str,
-        purpose: &str,
+        at: &ConsentPath<'_>,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
         let value = ConsentValue::parse(value)?;
-        self.change(actor, org, user, consent, purpose, None, value, 0)
-            .await
+        self.change(actor, at, None, value, 0).await
     }
 
     /// The caller's own consent history (newest first, keyset-paginated by entry ID).

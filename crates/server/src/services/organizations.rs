@@ -43,6 +43,8 @@ pub struct OrganizationPatch<'a> {
     pub location: Option<&'a str>,
     pub description: Option<&'a str>,
     pub policy_url: Option<&'a str>,
+    /// (retention period in seconds, enabled)
+    pub data_retention: Option<(i64, bool)>,
 }
 
 /// A purpose as a client describes it (create and replace).
@@ -359,6 +361,12 @@ impl Services {
                 }
             })
             .transpose()?;
+        let retention = patch.data_retention;
+        if retention.is_some_and(|(period, _)| !(0..=100 * 365 * 86400).contains(&period)) {
+            return Err(Error::invalid(
+                "RetentionPeriod must be 0 to 100 years, in seconds",
+            ));
+        }
         self.configure(actor, org, move |o| {
             if let Some(v) = name {
                 o.name = v;
@@ -371,6 +379,10 @@ impl Services {
             }
             if let Some(v) = policy_url {
                 o.policy_url = v;
+            }
+            if let Some((period, enabled)) = retention {
+                o.retention_period_secs = period;
+                o.retention_enabled = enabled;
             }
             Ok(())
         })

@@ -1,0 +1,1015 @@
+//! Permissions and consents: records, changes, expiry, history, the ledger, receipts and
+//! consented users.
+
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{email, TestDb};
+use crate::organizations::{user, Fixture, PW};
+
+/// An organisation with two purposes (Marketing needs consent; Payroll is a legal
+/// obligation) and three attributes, and a subscribed individual.
+struct Consenting {
+    f: Fixture,
+    marketing: String,
+    payroll: String,
+    age: String,
+    email_attr: String,
+    zip: String,
+    consent: String,
+}
+
+impl Consenting {
+    async fn new(f: Fixture) -> Self {
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/purposes"),
+                &f.admin,
+                Some(json!({"Purposes": [
+                    {"Name": "Marketing", "LawfulBasisOfProcessing": 0},
+                    {"Name": "Payroll", "LawfulBasisOfProcessing": 2}
+                ]})),
+            )
+            .await;
+        let marketing = r.json["Purposes"][0]["ID"].as_str().unwrap().to_owned();
+        let payroll = r.json["Purposes"][1]["ID"].as_str().unwrap().to_owned();
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/templates"),
+                &f.admin,
+                Some(json!({"Templates": [
+                    {"Consent": "Age", "PurposeIDs": [marketing, payroll]},
+                    {"Consent": "Email", "PurposeIDs": [marketing]},
+                    {"Consent": "Zip", "PurposeIDs": [marketing]}
+                ]})),
+            )
+            .await;
+        let ids: Vec<String> = r.json["Templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["ID"].as_str().unwrap().to_owned())
+            .collect();
+        let key = f.open_with_key().await;
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/users"),
+                &f.individual,
+                Some(json!({"subscribekey": key})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let record = f
+            .call(
+                Method::GET,
+                &f.org_path(&format!("/users/{}/consents", f.individual_id)),
+                &f.individual,
+                None,
+            )
+            .await;
+        assert_eq!(record.status, StatusCode::OK, "{}", record.body);
+        let consent = record.json["ID"].as_str().unwrap().to_owned();
+        Self {
+            marketing,
+            payroll,
+            age: ids[0].clone(),
+            email_attr: ids[1].clone(),
+            zip: ids[2].clone(),
+            consent,
+            f,
+        }
+    }
+
+    fn consents(&self, user: &str) -> String {
+        self.f.org_path(&format!("/users/{user}/consents"))
+    }
+
+    fn attribute(&self, purpose: &str, attribute: &str) -> String {
+        format!(
+            "{}/{}/purposes/{purpose}/attributes/{attribute}",
+            self.consents(&self.f.individual_id),
+            self.consent
+        )
+    }
+
+    fn purpose(&self, purpose: &str) -> String {
+        format!(
+            "{}/{}/purposes/{purpose}",
+            self.consents(&self.f.individual_id),
+            self.consent
+        )
+    }
+
+    async fn set(
+        &self,
+        auth: &str,
+        purpose: &str,
+        attribute: &str,
+        value: &str,
+        days: i64,
+    ) -> Value {
+        let r = self
+            .f
+            .call(
+                Method::PATCH,
+                &self.attribute(purpose, attribute),
+                auth,
+                Some(json!({"consented": value, "days": days})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json
+    }
+
+    async fn record(&self) -> Value {
+        let r = self
+            .f
+            .call(
+                Method::GET,
+                &self.consents(&self.f.individual_id),
+                &self.f.individual,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json
+    }
+}
+
+fn purpose_in<'a>(record: &'a Value, id: &str) -> &'a Value {
+    record["ConsentsAndPurposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Purpose"]["ID"] == id)
+        .expect("purpose in record")
+}
+
+fn attribute_in<'a>(purpose: &'a Value, id: &str) -> &'a Value {
+    purpose["Consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ID"] == id)
+        .expect("attribute in purpose")
+}
+
+async fn a_new_record_reads_the_defaults(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let record = c.record().await;
+    assert_eq!(
+        (record["OrgID"].as_str(), record["UserID"].as_str()),
+        (Some(c.f.org.as_str()), Some(c.f.individual_id.as_str()))
+    );
+    let marketing = purpose_in(&record, &c.marketing);
+    assert_eq!(marketing["Count"], json!({"Total": 3, "Consented": 0}));
+    assert_eq!(marketing["Purpose"]["LawfulUsage"], false);
+    let age = attribute_in(marketing, &c.age);
+    assert_eq!(age["Description"], "Age");
+    assert_eq!(
+        age["Status"],
+        json!({"Consent": "Disallow", "Consented": "Disallow", "TimeStamp": "0001-01-01T00:00:00Z", "Days": 0, "Remaining": 0})
+    );
+    assert_eq!(marketing["DataRetention"], json!({"Expiry": ""}));
+    // A legal obligation needs no consent: its attributes read Allow.
+    let payroll = purpose_in(&record, &c.payroll);
+    assert_eq!(payroll["Count"], json!({"Total": 1, "Consented": 1}));
+    assert_eq!(attribute_in(payroll, &c.age)["Status"]["Consent"], "Allow");
+
+    // The same record by ID; for the Admin and the Dpo; nobody else.
+    let by_id =
+        c.f.call(
+            Method::GET,
+            &format!("{}/{}", c.consents(&c.f.individual_id), c.consent),
+            &c.f.dpo,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (by_id.status, by_id.json["ID"].as_str()),
+        (StatusCode::OK, Some(c.consent.as_str()))
+    );
+    assert_eq!(
+        c.f.call(
+            Method::GET,
+            &c.consents(&c.f.individual_id),
+            &c.f.admin,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    c.f.call(
+        Method::GET,
+        &c.consents(&c.f.individual_id),
+        &c.f.developer,
+        None,
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::GET,
+        &c.consents(&c.f.individual_id),
+        &c.f.outsider,
+        None,
+    )
+    .await
+    .assert_error(404);
+    c.f.app
+        .get(&c.consents(&c.f.individual_id), None)
+        .await
+        .assert_error(401);
+    // Someone else's consent ID under this user, or a user with no record: 404.
+    c.f.call(
+        Method::GET,
+        &format!(
+            "{}/{}",
+            c.consents(&c.f.individual_id),
+            uuid::Uuid::now_v7()
+        ),
+        &c.f.individual,
+        None,
+    )
+    .await
+    .assert_error(404);
+    let (stranger, stranger_id) = user(&c.f.app, "stranger").await;
+    c.f.call(Method::GET, &c.consents(&stranger_id), &stranger, None)
+        .await
+        .assert_error(404);
+    c.f.call(Method::GET, &c.consents(&stranger_id), &c.f.admin, None)
+        .await
+        .assert_error(404);
+}
+both_backends!(a_new_record_reads_the_defaults);
+
+async fn consents_change_and_purposes_summarise(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let reply = c
+        .set(&c.f.individual, &c.marketing, &c.age, "allow", 0)
+        .await;
+    assert_eq!(
+        (reply["Msg"].as_str(), reply["Status"].as_i64()),
+        (Some("Consent updated successfully"), Some(200))
+    );
+    assert!(
+        reply["Receipt"].as_str().unwrap().split('.').count() == 3,
+        "a JWS: {reply}"
+    );
+    let record = c.record().await;
+    let marketing = purpose_in(&record, &c.marketing);
+    assert_eq!(marketing["Count"], json!({"Total": 3, "Consented": 1}));
+    assert_eq!(
+        attribute_in(marketing, &c.age)["Status"]["Consent"],
+        "Allow"
+    );
+    // The same attribute in another purpose is another consent.
+    assert_eq!(
+        attribute_in(purpose_in(&record, &c.payroll), &c.age)["Status"]["Consent"],
+        "Allow"
+    );
+
+    let status = |body: Value| body["Consented"].as_str().unwrap().to_owned();
+    let status_path = format!("{}/status", c.purpose(&c.marketing));
+    assert_eq!(
+        status(
+            c.f.call(Method::GET, &status_path, &c.f.individual, None)
+                .await
+                .json
+        ),
+        "AskMe",
+        "mixed reads AskMe"
+    );
+    let r =
+        c.f.call(
+            Method::POST,
+            &status_path,
+            &c.f.individual,
+            Some(json!({"consented": "Allow"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json["ConsentsAndPurposes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r.json["ConsentsAndPurposes"][0]["Count"],
+        json!({"Total": 3, "Consented": 3})
+    );
+    assert_eq!(
+        status(
+            c.f.call(Method::GET, &status_path, &c.f.individual, None)
+                .await
+                .json
+        ),
+        "Allow"
+    );
+
+    // Several attributes at once: the spec's body and answer.
+    let body = json!({"consentattributes": [{"attributeid": c.email_attr}, {"attributeid": c.zip}], "consented": "Disallow"});
+    let r =
+        c.f.call(
+            Method::PATCH,
+            &c.purpose(&c.marketing),
+            &c.f.individual,
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = &r.json["Purposes"][0];
+    assert_eq!(
+        (p["ID"].as_str(), p["AllowAll"].as_bool()),
+        (Some(c.marketing.as_str()), Some(false))
+    );
+    let zip = p["Consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["TemplateID"] == c.zip.as_str())
+        .unwrap();
+    assert_eq!(zip["Status"]["Consented"], "Disallow");
+    assert_eq!(r.json["Receipts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        status(
+            c.f.call(Method::GET, &status_path, &c.f.dpo, None)
+                .await
+                .json
+        ),
+        "AskMe"
+    );
+    let r =
+        c.f.call(
+            Method::POST,
+            &status_path,
+            &c.f.individual,
+            Some(json!({"consented": "DISALLOW"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        status(
+            c.f.call(Method::GET, &status_path, &c.f.individual, None)
+                .await
+                .json
+        ),
+        "Disallow"
+    );
+    // The purpose view.
+    let r =
+        c.f.call(Method::GET, &c.purpose(&c.marketing), &c.f.individual, None)
+            .await;
+    assert_eq!(
+        (
+            r.json["ConsentID"].as_str(),
+            r.json["Consents"]["Count"]["Consented"].as_i64()
+        ),
+        (Some(c.consent.as_str()), Some(0))
+    );
+
+    // Bad input.
+    for body in [
+        json!({"consented": "maybe"}),
+        json!({"consented": "Allow", "days": -1}),
+        json!({"consented": "Allow", "days": "x"}),
+        json!({"consented": 1}),
+        json!({"days": 3}),
+    ] {
+        c.f.call(
+            Method::PATCH,
+            &c.attribute(&c.marketing, &c.age),
+            &c.f.individual,
+            Some(body),
+        )
+        .await
+        .assert_error(400);
+    }
+    let ok = Some(json!({"consented": "Allow"}));
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&c.marketing, &uuid::Uuid::now_v7().to_string()),
+        &c.f.individual,
+        ok.clone(),
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&uuid::Uuid::now_v7().to_string(), &c.age),
+        &c.f.individual,
+        ok.clone(),
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&c.payroll, &c.zip),
+        &c.f.individual,
+        ok.clone(),
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::PATCH,
+        &c.purpose(&c.marketing),
+        &c.f.individual,
+        Some(json!({"consentattributes": [], "consented": "Allow"})),
+    )
+    .await
+    .assert_error(400);
+    // Who may change: the individual and the Admin (for them); not the Dpo, not others.
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&c.marketing, &c.age),
+        &c.f.dpo,
+        ok.clone(),
+    )
+    .await
+    .assert_error(403);
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&c.marketing, &c.age),
+        &c.f.outsider,
+        ok.clone(),
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::PATCH,
+        &c.attribute(&c.marketing, &c.age),
+        &c.f.developer,
+        ok.clone(),
+    )
+    .await
+    .assert_error(404);
+    c.set(&c.f.admin, &c.marketing, &c.age, "AskMe", 0).await;
+}
+both_backends!(consents_change_and_purposes_summarise);
+
+async fn time_limited_consent_expires_without_anyone_touching_it(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let c = Consenting::new(Fixture::with_clock(&db, clock.clone()).await).await;
+    // Days pass: sessions end (10 hours), APIKeys do not.
+    let key = |auth: String| {
+        let f = &c.f;
+        async move {
+            let r = f.call(Method::POST, "/v1/user/apikey", &auth, None).await;
+            format!("ApiKey {}", r.json["APIKey"].as_str().unwrap())
+        }
+    };
+    let (individual, developer, admin) = (
+        key(c.f.individual.clone()).await,
+        key(c.f.developer.clone()).await,
+        key(c.f.admin.clone()).await,
+    );
+    c.set(&individual, &c.marketing, &c.email_attr, "Allow", 2)
+        .await;
+    let record = || async {
+        c.f.call(
+            Method::GET,
+            &c.consents(&c.f.individual_id),
+            &individual,
+            None,
+        )
+        .await
+        .json
+    };
+    let read = |record: Value| {
+        attribute_in(purpose_in(&record, &c.marketing), &c.email_attr)["Status"].clone()
+    };
+    let st = read(record().await);
+    assert_eq!(
+        (
+            st["Consent"].as_str(),
+            st["Days"].as_i64(),
+            st["Remaining"].as_i64()
+        ),
+        (Some("Allow"), Some(2), Some(2))
+    );
+    assert_ne!(st["TimeStamp"], "0001-01-01T00:00:00Z");
+    let consented =
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing));
+    assert_eq!(
+        c.f.call(Method::GET, &consented, &developer, None)
+            .await
+            .json["Users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    clock.advance(Duration::days(1));
+    assert_eq!(read(record().await)["Remaining"], 1);
+    clock.advance(Duration::days(1));
+    let st = read(record().await);
+    assert_eq!(
+        (st["Consent"].as_str(), st["Remaining"].as_i64()),
+        (Some("Disallow"), Some(0))
+    );
+    assert_eq!(
+        c.f.call(Method::GET, &consented, &developer, None)
+            .await
+            .json["Users"],
+        json!([]),
+        "expired consent no longer counts"
+    );
+    c.f.call(Method::GET, "/v1/user", &c.f.individual, None)
+        .await
+        .assert_error(401);
+
+    // Retention: the latest change plus the period, once enabled.
+    let r =
+        c.f.call(
+            Method::PATCH,
+            &c.f.org_path(""),
+            &admin,
+            Some(json!({"dataretention": {"RetentionPeriod": 86400, "Enabled": true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    c.set(&individual, &c.marketing, &c.age, "Allow", 0).await;
+    let record = record().await;
+    let expected = (clock_now(&clock) + Duration::days(1))
+        .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+        .to_string();
+    assert_eq!(
+        purpose_in(&record, &c.marketing)["DataRetention"]["Expiry"],
+        expected.as_str()
+    );
+    assert_eq!(
+        purpose_in(&record, &c.payroll)["DataRetention"]["Expiry"],
+        "",
+        "lawful usage keeps no retention clock"
+    );
+}
+both_backends!(time_limited_consent_expires_without_anyone_touching_it);
+
+fn clock_now(clock: &accord_domain::FixedClock) -> chrono::DateTime<Utc> {
+    use accord_domain::Clock as _;
+    clock.now()
+}
+
+async fn history_is_written_filtered_and_paged(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    c.set(&c.f.individual, &c.marketing, &c.age, "Allow", 0)
+        .await;
+    c.set(&c.f.individual, &c.marketing, &c.age, "Disallow", 0)
+        .await;
+    c.set(&c.f.admin, &c.marketing, &c.zip, "AskMe", 7).await;
+    c.set(&c.f.individual, &c.payroll, &c.age, "Disallow", 0)
+        .await;
+
+    let path = format!("/v1/users/{}/consenthistory", c.f.individual_id);
+    let r = c.f.call(Method::GET, &path, &c.f.individual, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let entries = r.json["ConsentHistory"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 4);
+    // Newest first; what changed, from what, by whom.
+    assert_eq!(
+        (
+            entries[0]["PurposeID"].as_str(),
+            entries[0]["NewValue"].as_str()
+        ),
+        (Some(c.payroll.as_str()), Some("Disallow"))
+    );
+    assert_eq!(entries[0]["OldValue"], "", "never set before");
+    assert_eq!(
+        (
+            entries[1]["ChangedBy"].as_str(),
+            entries[1]["Days"].as_i64()
+        ),
+        (Some("organisation_admin"), Some(7))
+    );
+    assert_eq!(entries[1]["ActorID"], c.f.admin_id.as_str());
+    assert_eq!(
+        (
+            entries[2]["OldValue"].as_str(),
+            entries[2]["NewValue"].as_str()
+        ),
+        (Some("Allow"), Some("Disallow"))
+    );
+    assert_eq!(entries[3]["ChangedBy"], "individual");
+    assert_eq!(entries[2]["PrevHash"], entries[3]["Hash"], "chained");
+
+    // Filters and paging.
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!("{path}?purposeid={}", c.payroll),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["ConsentHistory"].as_array().unwrap().len(), 1);
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!("{path}?orgid={}", c.f.other_org),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["ConsentHistory"], json!([]));
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!("{path}?startDate={today}&endDate={today}"),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["ConsentHistory"].as_array().unwrap().len(), 4);
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!("{path}?endDate=2001-01-01"),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["ConsentHistory"], json!([]));
+    c.f.call(
+        Method::GET,
+        &format!("{path}?startDate=yesterday"),
+        &c.f.individual,
+        None,
+    )
+    .await
+    .assert_error(400);
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!("{path}?limit=3"),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["ConsentHistory"].as_array().unwrap().len(), 3);
+    let next = r.json["Links"]["Next"].as_str().unwrap().to_owned();
+    let r = crate::helpers::Reply::from(
+        c.f.app
+            .client
+            .get(&next)
+            .header("authorization", &c.f.individual)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.json["ConsentHistory"].as_array().unwrap().len(), 1);
+    assert!(r.json["Links"].get("Next").is_none());
+
+    // Only one's own; the organisation's view for its Admin and Dpo.
+    c.f.call(Method::GET, &path, &c.f.admin, None)
+        .await
+        .assert_error(404);
+    let org_path = c.f.org_path("/consenthistory");
+    assert_eq!(
+        c.f.call(Method::GET, &org_path, &c.f.dpo, None).await.json["ConsentHistory"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    c.f.call(Method::GET, &org_path, &c.f.developer, None)
+        .await
+        .assert_error(403);
+    c.f.call(Method::GET, &org_path, &c.f.individual, None)
+        .await
+        .assert_error(403);
+}
+both_backends!(history_is_written_filtered_and_paged);
+
+async fn the_ledger_detects_tampering_and_receipts_verify(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let first = c
+        .set(&c.f.individual, &c.marketing, &c.age, "Allow", 0)
+        .await;
+    c.set(&c.f.individual, &c.marketing, &c.email_attr, "Allow", 30)
+        .await;
+    c.set(&c.f.individual, &c.marketing, &c.age, "Disallow", 0)
+        .await;
+    let verify = c.f.org_path("/consenthistory/verify");
+    let r = c.f.call(Method::GET, &verify, &c.f.dpo, None).await;
+    assert_eq!(
+        r.json,
+        json!({"Intact": true, "Entries": 3, "FirstBrokenEntry": null})
+    );
+    c.f.call(Method::GET, &verify, &c.f.developer, None)
+        .await
+        .assert_error(403);
+
+    // The receipt verifies against the published key and says what happened.
+    let id = first["ConsentHistoryID"].as_str().unwrap();
+    let r =
+        c.f.call(
+            Method::GET,
+            &format!(
+                "/v1/users/{}/consenthistory/{id}/receipt",
+                c.f.individual_id
+            ),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json["Receipt"], first["Receipt"], "re-issued identically");
+    let claims = verify_jws(&c.f, r.json["Receipt"].as_str().unwrap()).await;
+    assert_eq!(
+        (claims["jti"].as_str(), claims["value"].as_str()),
+        (Some(id), Some("Allow"))
+    );
+    assert_eq!(
+        (
+            claims["org"].as_str(),
+            claims["purpose"].as_str(),
+            claims["attribute"].as_str()
+        ),
+        (
+            Some(c.f.org.as_str()),
+            Some(c.marketing.as_str()),
+            Some(c.age.as_str())
+        )
+    );
+    assert_eq!(claims["typ"], "consent-receipt");
+    let receipt_path = format!(
+        "/v1/users/{}/consenthistory/{id}/receipt",
+        c.f.individual_id
+    );
+    assert_eq!(
+        c.f.call(Method::GET, &receipt_path, &c.f.admin, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    c.f.call(Method::GET, &receipt_path, &c.f.outsider, None)
+        .await
+        .assert_error(404);
+    c.f.call(
+        Method::GET,
+        &format!("/v1/users/{}/consenthistory/{id}/receipt", c.f.admin_id),
+        &c.f.admin,
+        None,
+    )
+    .await
+    .assert_error(404);
+
+    // Someone edits the second entry in the database: the API and the CLI both see it.
+    db.execute(
+        "UPDATE consent_history SET new_value = 'Disallow' WHERE organization_id = $1 AND seq = 2",
+        &[&c.f.org],
+    )
+    .await;
+    let r = c.f.call(Method::GET, &verify, &c.f.admin, None).await;
+    assert_eq!(
+        (
+            r.json["Intact"].as_bool(),
+            r.json["FirstBrokenEntry"]["Seq"].as_i64()
+        ),
+        (Some(false), Some(2)),
+        "{}",
+        r.body
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["admin", "verify-consent-ledger", "--org", &c.f.org])
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("BROKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A clean organisation verifies with the CLI too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["admin", "verify-consent-ledger", "--org", &c.f.other_org])
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "intact: 0 entries"
+    );
+}
+both_backends!(the_ledger_detects_tampering_and_receipts_verify);
+
+async fn verify_jws(f: &Fixture, token: &str) -> Value {
+    let jwks = f.app.get("/.well-known/jwks.json", None).await.json;
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .unwrap();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &decoding, &v)
+        .expect("receipt verifies")
+        .claims
+}
+
+async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let key =
+        c.f.call(
+            Method::GET,
+            &c.f.org_path("/subscribe-key"),
+            &c.f.admin,
+            None,
+        )
+        .await
+        .json["SubscribeKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // Twelve more subscribers; every third allows Email, every fourth says AskMe to Zip.
+    let mut allowing = vec![];
+    for i in 0..12 {
+        let who = email(&format!("c{i}"));
+        let id = c.f.app.register(&who, PW).await;
+        let auth = crate::helpers::bearer(&c.f.app.login(&who, PW).await);
+        let r =
+            c.f.call(
+                Method::POST,
+                &c.f.org_path("/users"),
+                &auth,
+                Some(json!({"subscribekey": key})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let consent =
+            c.f.call(Method::GET, &c.consents(&id), &auth, None)
+                .await
+                .json["ID"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let base = format!(
+            "{}/{consent}/purposes/{}/attributes",
+            c.consents(&id),
+            c.marketing
+        );
+        if i % 3 == 0 {
+            c.f.call(
+                Method::PATCH,
+                &format!("{base}/{}", c.email_attr),
+                &auth,
+                Some(json!({"consented": "Allow"})),
+            )
+            .await;
+            allowing.push(id.clone());
+        }
+        if i % 4 == 0 {
+            c.f.call(
+                Method::PATCH,
+                &format!("{base}/{}", c.zip),
+                &auth,
+                Some(json!({"consented": "AskMe"})),
+            )
+            .await;
+            if !allowing.contains(&id) {
+                allowing.push(id.clone());
+            }
+        }
+        if i == 1 {
+            // Disallow is recorded but does not count.
+            c.f.call(
+                Method::PATCH,
+                &format!("{base}/{}", c.age),
+                &auth,
+                Some(json!({"consented": "Disallow"})),
+            )
+            .await;
+        }
+    }
+    allowing.sort();
+    let purpose =
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing));
+    let r = c.f.call(Method::GET, &purpose, &c.f.developer, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ids: Vec<String> = r.json["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["ID"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, allowing, "ascending, each once");
+    let attribute = c.f.org_path(&format!(
+        "/purposes/{}/attributes/{}/consented/users",
+        c.marketing, c.email_attr
+    ));
+    assert_eq!(
+        c.f.call(Method::GET, &attribute, &c.f.dpo, None).await.json["Users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    // Paging: 2 a page, absolute links, Next only while more follow.
+    let mut url = c.f.app.url(&format!("{purpose}?limit=2"));
+    let mut seen = vec![];
+    loop {
+        let r = crate::helpers::Reply::from(
+            c.f.app
+                .client
+                .get(&url)
+                .header("authorization", &c.f.admin)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        seen.extend(
+            r.json["Users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["ID"].as_str().unwrap().to_owned()),
+        );
+        match r.json["Links"].get("Next").and_then(Value::as_str) {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, allowing);
+    // A lawful-usage purpose lists every subscriber.
+    let lawful =
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.payroll));
+    assert_eq!(
+        c.f.call(Method::GET, &lawful, &c.f.admin, None).await.json["Users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        13
+    );
+    // Unsubscribed users no longer count.
+    let gone = allowing[0].clone();
+    assert_eq!(
+        c.f.call(
+            Method::DELETE,
+            &c.f.org_path(&format!("/users/{gone}")),
+            &c.f.admin,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    let ids = c.f.call(Method::GET, &purpose, &c.f.admin, None).await.json["Users"].clone();
+    assert!(ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["ID"] != gone.as_str()));
+    // Who may ask; bad input.
+    c.f.call(Method::GET, &purpose, &c.f.individual, None)
+        .await
+        .assert_error(403);
+    c.f.call(
+        Method::GET,
+        &format!("{purpose}?limit=501"),
+        &c.f.admin,
+        None,
+    )
+    .await
+    .assert_error(400);
+    c.f.call(
+        Method::GET,
+        &c.f.org_path(&format!(
+            "/purposes/{}/consented/users",
+            uuid::Uuid::now_v7()
+        )),
+        &c.f.admin,
+        None,
+    )
+    .await
+    .assert_error(404);
+    c.f.call(
+        Method::GET,
+        &c.f.org_path(&format!(
+            "/purposes/{}/attributes/{}/consented/users",
+            c.payroll, c.zip
+        )),
+        &c.f.admin,
+        None,
+    )
+    .await
+    .assert_error(404);
+}
+both_backends!(consented_users_are_listed_by_purpose_and_attribute);
