@@ -122,6 +122,14 @@ struct ServeArgs {
     /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
     #[arg(long, env = "ACCORD_TRUST_FORWARDED_FOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     trust_forwarded_for: bool,
+    /// Deliver webhooks to loopback and private network addresses. Off by default: a
+    /// webhook URL must not reach into the server's own network (SSRF).
+    #[arg(long, env = "ACCORD_WEBHOOK_ALLOW_PRIVATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    webhook_allow_private: bool,
+    /// Seconds between the background workers' looks for work left by other nodes
+    /// (webhook retries, consent expiries).
+    #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0)]
+    worker_interval: f64,
     /// Test builds only: cheap password hashing. Absent from release builds.
     #[cfg(debug_assertions)]
     #[arg(long, env = "ACCORD_DANGER_TEST_PASSWORD_HASH", hide = true, action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -230,6 +238,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = Duration::from_secs(args.request_timeout);
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
+    config.webhook_allow_private = args.webhook_allow_private;
+    config.worker_interval = Duration::from_secs_f64(args.worker_interval.clamp(0.05, 3600.0));
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {
         tracing::warn!("cheap password hashing for tests: never use this build in production");
@@ -243,6 +253,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     let app = build_app(config, Arc::new(SystemClock))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.services.start_workers();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

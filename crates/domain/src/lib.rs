@@ -11,6 +11,7 @@ pub mod ids;
 pub mod organization;
 pub mod session;
 pub mod throttle;
+pub mod webhook;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};

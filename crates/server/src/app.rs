@@ -40,6 +40,7 @@ use crate::services::Services;
         (name = "Service management (User)"),
         (name = "Service management (Organization)"),
         (name = "Permissions and consents"),
+        (name = "Webhooks"),
         (name = "Operations", description = "Health, readiness and signing keys"),
     )
 )]

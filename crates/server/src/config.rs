@@ -28,6 +28,11 @@ pub struct Config {
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
     pub password_hash: PasswordHashParams,
+    /// Deliver webhooks to loopback and private addresses (off: SSRF protection).
+    pub webhook_allow_private: bool,
+    /// How often the background workers look for work another node left (deliveries,
+    /// retries, expiries); work this node creates is picked up at once.
+    pub worker_interval: Duration,
 }
 
 impl Config {
@@ -50,6 +55,8 @@ impl Config {
             max_db_connections: 16,
             trust_forwarded_for: false,
             password_hash: PasswordHashParams::OWASP,
+            webhook_allow_private: false,
+            worker_interval: Duration::from_secs(1),
         }
     }
 

@@ -14,6 +14,7 @@ use accord_domain::organization::{
 };
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::ThrottleState;
+use accord_domain::webhook::{Delivery, OutboxEvent, Webhook};
 use accord_domain::{OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,6 +92,17 @@ pub struct HistoryFilter {
     pub until: Option<DateTime<Utc>>,
     pub before: Option<String>,
     pub limit: i64,
+}
+
+/// A time-limited consent whose time is up and whose expiry is not yet recorded.
+#[derive(Debug, Clone)]
+pub struct ExpiringConsent {
+    pub consent_id: String,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
+    pub purpose_id: OrganizationId,
+    pub attribute_id: OrganizationId,
+    pub stored: StoredConsent,
 }
 
 #[async_trait]
@@ -278,6 +290,40 @@ pub trait Tx: Send {
         after: Option<UserId>,
         limit: i64,
     ) -> Result<Vec<User>>;
+
+    // Webhooks, outbox, deliveries
+    async fn insert_webhook(&mut self, w: &Webhook) -> Result<()>;
+    async fn webhooks_of(&mut self, org: OrganizationId) -> Result<Vec<Webhook>>;
+    async fn update_webhook(&mut self, w: &Webhook) -> Result<()>;
+    async fn delete_webhook(&mut self, org: OrganizationId, id: &str) -> Result<bool>;
+    async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()>;
+    /// Unprocessed events, oldest first; rows other nodes hold are skipped.
+    async fn claim_outbox(&mut self, limit: i64) -> Result<Vec<OutboxEvent>>;
+    async fn mark_outbox_processed(&mut self, id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Idempotent per (outbox event, webhook).
+    async fn insert_delivery(&mut self, d: &Delivery) -> Result<()>;
+    /// Takes a lease on due deliveries (pending, due, not leased by a live node).
+    async fn claim_deliveries(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// Writes the outcome of an attempt and drops the lease.
+    async fn save_delivery(&mut self, d: &Delivery) -> Result<()>;
+    async fn deliveries_of(
+        &mut self,
+        webhook: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    async fn delivery_by_id(&mut self, webhook: &str, id: &str) -> Result<Option<Delivery>>;
+    async fn expiring_consents(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ExpiringConsent>>;
+    async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

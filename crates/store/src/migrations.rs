@@ -45,6 +45,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "consents",
         include_str!("../migrations/sqlite/0003_consents.sql"),
     ),
+    (
+        4,
+        "webhooks",
+        include_str!("../migrations/sqlite/0004_webhooks.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -62,6 +67,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         3,
         "consents",
         include_str!("../migrations/postgres/0003_consents.sql"),
+    ),
+    (
+        4,
+        "webhooks",
+        include_str!("../migrations/postgres/0004_webhooks.sql"),
     ),
 ]);
 

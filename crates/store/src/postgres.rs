@@ -13,6 +13,8 @@ use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
 
 type DB = sqlx::Postgres;
 const FOR_UPDATE: &str = "FOR UPDATE";
+/// Nodes claiming work take different rows instead of queueing on the same ones.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
 pub struct PostgresStore {
     pool: PgPool,

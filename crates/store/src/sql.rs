@@ -13,7 +13,9 @@ use accord_domain::{OrganizationId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::{from_ms, to_ms, HistoryFilter, ImageRecord, SigningKeyRecord};
+use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, OutboxEvent, Webhook};
+
+use crate::{from_ms, to_ms, ExpiringConsent, HistoryFilter, ImageRecord, SigningKeyRecord};
 
 pub struct Uow {
     tx: sqlx::Transaction<'static, DB>,
@@ -161,6 +163,50 @@ fn history_from_row(row: &DbRow) -> Result<HistoryEntry> {
         prev_hash: row.try_get("prev_hash").map_err(db_error)?,
         hash: row.try_get("hash").map_err(db_error)?,
     })
+}
+
+
+const WEBHOOK_COLUMNS: &str = "id, organization_id, payload_url, subscribed_events, content_type, secret_key, \
+     disabled, skip_ssl_verification, created_at";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, organization_id, outbox_id, event_type, body, status, attempts, \
+     next_attempt_at, last_status_code, last_error, created_at, delivered_at";
+
+fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
+    let events: String = row.try_get("subscribed_events").map_err(db_error)?;
+    Ok(Webhook {
+        id: row.try_get("id").map_err(db_error)?,
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        payload_url: row.try_get("payload_url").map_err(db_error)?,
+        events: events.split_whitespace().filter_map(|e| EventType::parse(e).ok()).collect(),
+        content_type: row.try_get("content_type").map_err(db_error)?,
+        secret_key: row.try_get("secret_key").map_err(db_error)?,
+        disabled: row.try_get("disabled").map_err(db_error)?,
+        skip_ssl_verification: row.try_get("skip_ssl_verification").map_err(db_error)?,
+        created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+    })
+}
+
+fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
+    let status: String = row.try_get("status").map_err(db_error)?;
+    Ok(Delivery {
+        id: row.try_get("id").map_err(db_error)?,
+        webhook_id: row.try_get("webhook_id").map_err(db_error)?,
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        outbox_id: row.try_get("outbox_id").map_err(db_error)?,
+        event_type: row.try_get("event_type").map_err(db_error)?,
+        body: row.try_get("body").map_err(db_error)?,
+        status: DeliveryStatus::parse(&status),
+        attempts: row.try_get("attempts").map_err(db_error)?,
+        next_attempt_at: from_ms(row.try_get("next_attempt_at").map_err(db_error)?),
+        last_status_code: row.try_get("last_status_code").map_err(db_error)?,
+        last_error: row.try_get("last_error").map_err(db_error)?,
+        created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        delivered_at: row.try_get::<Option<i64>, _>("delivered_at").map_err(db_error)?.map(from_ms),
+    })
+}
+
+fn events_text(events: &[EventType]) -> String {
+    events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" ")
 }
 
 impl Uow {
@@ -1180,5 +1226,231 @@ impl Tx for Uow {
             .push(") c ON c.user_id = u.id ORDER BY u.id");
         let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
         rows.iter().map(user_from_row).collect()
+    }
+    async fn insert_webhook(&mut self, w: &Webhook) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhooks (id, organization_id, payload_url, subscribed_events, content_type, secret_key, \
+             disabled, skip_ssl_verification, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&w.id)
+        .bind(w.organization_id.to_string())
+        .bind(&w.payload_url)
+        .bind(events_text(&w.events))
+        .bind(&w.content_type)
+        .bind(&w.secret_key)
+        .bind(w.disabled)
+        .bind(w.skip_ssl_verification)
+        .bind(to_ms(w.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn webhooks_of(&mut self, org: OrganizationId) -> Result<Vec<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE organization_id = $1 ORDER BY id");
+        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    async fn update_webhook(&mut self, w: &Webhook) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhooks SET payload_url = $1, subscribed_events = $2, content_type = $3, secret_key = $4, \
+             disabled = $5, skip_ssl_verification = $6 WHERE id = $7 AND organization_id = $8",
+        )
+        .bind(&w.payload_url)
+        .bind(events_text(&w.events))
+        .bind(&w.content_type)
+        .bind(&w.secret_key)
+        .bind(w.disabled)
+        .bind(w.skip_ssl_verification)
+        .bind(&w.id)
+        .bind(w.organization_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn delete_webhook(&mut self, org: OrganizationId, id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM webhooks WHERE id = $1 AND organization_id = $2")
+            .bind(id)
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()> {
+        sqlx::query("INSERT INTO outbox (id, organization_id, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&e.id)
+            .bind(e.organization_id.to_string())
+            .bind(&e.event_type)
+            .bind(&e.data)
+            .bind(to_ms(e.created_at))
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn claim_outbox(&mut self, limit: i64) -> Result<Vec<OutboxEvent>> {
+        let sql = format!(
+            "SELECT id, organization_id, event_type, data, created_at FROM outbox WHERE processed_at IS NULL \
+             ORDER BY id LIMIT $1 {SKIP_LOCKED}"
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEvent {
+                    id: r.try_get("id").map_err(db_error)?,
+                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    event_type: r.try_get("event_type").map_err(db_error)?,
+                    data: r.try_get("data").map_err(db_error)?,
+                    created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_outbox_processed(&mut self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET processed_at = $1 WHERE id = $2")
+            .bind(to_ms(at))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn insert_delivery(&mut self, d: &Delivery) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, organization_id, outbox_id, event_type, body, status, \
+             attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+        )
+        .bind(&d.id)
+        .bind(&d.webhook_id)
+        .bind(d.organization_id.to_string())
+        .bind(&d.outbox_id)
+        .bind(&d.event_type)
+        .bind(&d.body)
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(to_ms(d.next_attempt_at))
+        .bind(d.last_status_code)
+        .bind(&d.last_error)
+        .bind(to_ms(d.created_at))
+        .bind(d.delivered_at.map(to_ms))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn claim_deliveries(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2 {SKIP_LOCKED}"
+        );
+        let rows = sqlx::query(&sql).bind(to_ms(now)).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        let claimed: Vec<Delivery> = rows.iter().map(delivery_from_row).collect::<Result<_>>()?;
+        for d in &claimed {
+            sqlx::query("UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2")
+                .bind(to_ms(lease_until))
+                .bind(&d.id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(claimed)
+    }
+
+    async fn save_delivery(&mut self, d: &Delivery) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status_code = $4, \
+             last_error = $5, delivered_at = $6, lease_until = NULL WHERE id = $7",
+        )
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(to_ms(d.next_attempt_at))
+        .bind(d.last_status_code)
+        .bind(&d.last_error)
+        .bind(d.delivered_at.map(to_ms))
+        .bind(&d.id)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn deliveries_of(&mut self, webhook: &str, before: Option<&str>, limit: i64) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND ($2 = '' OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(webhook)
+            .bind(before.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn delivery_by_id(&mut self, webhook: &str, id: &str) -> Result<Option<Delivery>> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2");
+        sqlx::query(&sql)
+            .bind(webhook)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(delivery_from_row)
+            .transpose()
+    }
+
+    async fn expiring_consents(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ExpiringConsent>> {
+        let sql = format!(
+            "SELECT consent_id, organization_id, user_id, purpose_id, attribute_id, value, days, changed_at \
+             FROM consent_values WHERE expires_at IS NOT NULL AND expiry_recorded_at IS NULL AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2 {SKIP_LOCKED}"
+        );
+        let rows = sqlx::query(&sql).bind(to_ms(now)).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let value: String = r.try_get("value").map_err(db_error)?;
+                Ok(ExpiringConsent {
+                    consent_id: r.try_get("consent_id").map_err(db_error)?,
+                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    user_id: UserId(uuid_col(r, "user_id")?),
+                    purpose_id: OrganizationId(uuid_col(r, "purpose_id")?),
+                    attribute_id: OrganizationId(uuid_col(r, "attribute_id")?),
+                    stored: StoredConsent {
+                        value: consent_value(&value)?,
+                        days: r.try_get("days").map_err(db_error)?,
+                        changed_at: from_ms(r.try_get("changed_at").map_err(db_error)?),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE consent_values SET expiry_recorded_at = $1 \
+             WHERE consent_id = $2 AND purpose_id = $3 AND attribute_id = $4",
+        )
+        .bind(to_ms(at))
+        .bind(&c.consent_id)
+        .bind(c.purpose_id.to_string())
+        .bind(c.attribute_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
     }
 }

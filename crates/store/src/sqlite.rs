@@ -15,6 +15,8 @@ use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
 type DB = sqlx::Sqlite;
 /// SQLite has no row locks; a write unit of work holds the database's write lock instead.
 const FOR_UPDATE: &str = "";
+/// A write unit of work is alone on SQLite: there is nobody to skip.
+const SKIP_LOCKED: &str = "";
 
 pub struct SqliteStore {
     readers: SqlitePool,

@@ -239,8 +239,12 @@ impl TestApp {
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let mut config = test_config(db).with_public_url(&base);
+        // Webhook receivers in tests live on loopback.
+        config.webhook_allow_private = true;
+        config.worker_interval = std::time::Duration::from_millis(100);
         tweak(&mut config);
         let app = build_app(config, clock).await.expect("app builds");
+        app.services.start_workers();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             serve(app, listener, async {

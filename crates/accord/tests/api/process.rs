@@ -25,6 +25,8 @@ impl ServerProcess {
             .env("ACCORD_LISTEN", format!("127.0.0.1:{port}"))
             .env("ACCORD_PUBLIC_URL", &base)
             .env("ACCORD_DANGER_TEST_PASSWORD_HASH", "1")
+            .env("ACCORD_WEBHOOK_ALLOW_PRIVATE", "1")
+            .env("ACCORD_WORKER_INTERVAL", "0.1")
             .env("ACCORD_LOG", "debug")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

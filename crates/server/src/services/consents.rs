@@ -378,6 +378,14 @@ impl Services {
             };
             entry.hash = entry.compute_hash();
             tx.insert_history(&entry).await?;
+            super::webhooks::emit(
+                tx.as_mut(),
+                org.id,
+                accord_domain::webhook::EventType::for_consent(value),
+                super::webhooks::consent_event_data(&entry),
+                now,
+            )
+            .await?;
             prev = entry.hash.clone();
             let receipt = self.tokens.consent_receipt(&entry)?;
             changes.push(ConsentChange { entry, receipt });
@@ -385,6 +393,7 @@ impl Services {
         tx.set_chain_head(org.id, seq, &prev).await?;
         let after = self.record(tx.as_mut(), &org, user, &id, now).await?;
         tx.commit().await?;
+        self.work.notify_one();
         Ok((after, changes))
     }
 

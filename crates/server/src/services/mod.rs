@@ -9,6 +9,7 @@ pub mod mail;
 pub mod organizations;
 pub mod passwords;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct Services {
     pub passwords: Arc<PasswordHasher>,
     pub tokens: TokenService,
     pub mailer: Arc<dyn Mailer>,
+    /// Wakes this node's background workers when a unit of work left them something.
+    pub work: tokio::sync::Notify,
 }
 
 impl Services {
@@ -46,6 +49,7 @@ impl Services {
             passwords,
             tokens,
             mailer,
+            work: tokio::sync::Notify::new(),
         })
     }
 }

@@ -646,12 +646,24 @@ impl Services {
             .user_by_id(target)
             .await?
             .ok_or_else(|| Error::invalid("userid names no user"))?;
-        tx.subscribe(org.id, user.id, self.clock.now()).await?;
-        tx.ensure_consent(org.id, user.id, self.clock.now()).await?;
+        let now = self.clock.now();
+        if tx.subscribe(org.id, user.id, now).await? {
+            let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.id.to_string(), "timestamp": now.to_rfc3339()});
+            super::webhooks::emit(
+                tx.as_mut(),
+                org.id,
+                accord_domain::webhook::EventType::OrgSubscribed,
+                data,
+                now,
+            )
+            .await?;
+        }
+        tx.ensure_consent(org.id, user.id, now).await?;
         let profile = self
             .profile_of(tx.as_mut(), user, target == me.user_id)
             .await?;
         tx.commit().await?;
+        self.work.notify_one();
         Ok(profile)
     }
 
@@ -746,7 +758,19 @@ impl Services {
         if !tx.unsubscribe(org.id, user).await? {
             return Err(Error::not_found("no such subscribed user"));
         }
-        tx.commit().await
+        let now = self.clock.now();
+        let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
+        super::webhooks::emit(
+            tx.as_mut(),
+            org.id,
+            accord_domain::webhook::EventType::OrgUnsubscribed,
+            data,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.work.notify_one();
+        Ok(())
     }
 
     /// A user with no email or password, subscribed to the organisation, for data wallets

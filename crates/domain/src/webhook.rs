@@ -1,0 +1,215 @@
+//! Webhooks: what an organisation subscribes to, and the delivery rules (retries with
+//! exponential backoff, a bounded number of attempts).
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::consent::ConsentValue;
+use crate::{Error, OrganizationId, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    ConsentAllowed,
+    ConsentDisallowed,
+    ConsentAskMe,
+    ConsentExpired,
+    ConsentRequested,
+    OrgSubscribed,
+    OrgUnsubscribed,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        Self::ConsentAllowed,
+        Self::ConsentDisallowed,
+        Self::ConsentAskMe,
+        Self::ConsentExpired,
+        Self::ConsentRequested,
+        Self::OrgSubscribed,
+        Self::OrgUnsubscribed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConsentAllowed => "consent.allowed",
+            Self::ConsentDisallowed => "consent.disallowed",
+            Self::ConsentAskMe => "consent.askme",
+            Self::ConsentExpired => "consent.expired",
+            Self::ConsentRequested => "consent.requested",
+            Self::OrgSubscribed => "org.subscribed",
+            Self::OrgUnsubscribed => "org.unsubscribed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str() == raw.trim())
+            .ok_or_else(|| Error::invalid(format!("unknown event type {raw:?}")))
+    }
+
+    /// The event a consent change announces.
+    pub fn for_consent(value: ConsentValue) -> Self {
+        match value {
+            ConsentValue::Allow => Self::ConsentAllowed,
+            ConsentValue::Disallow => Self::ConsentDisallowed,
+            ConsentValue::AskMe => Self::ConsentAskMe,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    pub payload_url: String,
+    pub events: Vec<EventType>,
+    pub content_type: String,
+    /// The HMAC key of the signature header. Never logged.
+    pub secret_key: String,
+    pub disabled: bool,
+    pub skip_ssl_verification: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("payload_url", &self.payload_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event written in the same transaction as the change it announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    pub event_type: String,
+    /// The event's `data`, JSON.
+    pub data: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub organization_id: OrganizationId,
+    pub outbox_id: Option<String>,
+    pub event_type: String,
+    /// The exact bytes sent (the signed envelope).
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status_code: Option<i64>,
+    pub last_error: String,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Attempts before a delivery is given up (about 8.5 minutes of retries).
+pub const MAX_ATTEMPTS: i64 = 8;
+
+impl Delivery {
+    /// After a failed attempt: retry in 2, 4, 8 … seconds, or give up after `MAX_ATTEMPTS`.
+    pub fn failed(&mut self, now: DateTime<Utc>, status_code: Option<i64>, error: String) {
+        self.attempts += 1;
+        self.last_status_code = status_code;
+        self.last_error = error;
+        if self.attempts >= MAX_ATTEMPTS {
+            self.status = DeliveryStatus::Failed;
+        } else {
+            self.status = DeliveryStatus::Pending;
+            self.next_attempt_at = now + Duration::seconds(1 << self.attempts.min(12));
+        }
+    }
+
+    pub fn delivered(&mut self, now: DateTime<Utc>, status_code: i64) {
+        self.attempts += 1;
+        self.status = DeliveryStatus::Delivered;
+        self.last_status_code = Some(status_code);
+        self.last_error.clear();
+        self.delivered_at = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_round_trip() {
+        for e in EventType::ALL {
+            assert_eq!(EventType::parse(e.as_str()).unwrap(), e);
+        }
+        assert!(EventType::parse("consent.auto_expiry").is_err());
+        assert_eq!(
+            EventType::for_consent(ConsentValue::AskMe),
+            EventType::ConsentAskMe
+        );
+    }
+
+    #[test]
+    fn retries_back_off_then_give_up() {
+        let now = Utc::now();
+        let mut d = Delivery {
+            id: "d".into(),
+            webhook_id: "w".into(),
+            organization_id: OrganizationId::new(),
+            outbox_id: None,
+            event_type: "consent.allowed".into(),
+            body: "{}".into(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_status_code: None,
+            last_error: String::new(),
+            created_at: now,
+            delivered_at: None,
+        };
+        let mut waits = vec![];
+        while d.status == DeliveryStatus::Pending {
+            d.failed(now, Some(500), "server error".into());
+            if d.status == DeliveryStatus::Pending {
+                waits.push((d.next_attempt_at - now).num_seconds());
+            }
+        }
+        assert_eq!(waits, vec![2, 4, 8, 16, 32, 64, 128]);
+        assert_eq!(
+            (d.status, d.attempts),
+            (DeliveryStatus::Failed, MAX_ATTEMPTS)
+        );
+        d.delivered(now, 200);
+        assert_eq!(
+            (d.status, d.last_status_code, d.last_error.as_str()),
+            (DeliveryStatus::Delivered, Some(200), "")
+        );
+    }
+}

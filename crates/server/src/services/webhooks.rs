@@ -1,0 +1,566 @@
+//! Webhooks and the background work behind them.
+//!
+//! Every change that announces an event writes an `outbox` row in its own unit of work,
+//! so an event is never lost nor sent for a change that rolled back. Workers on every
+//! node then: fan outbox rows out into one delivery per subscribed webhook; deliver due
+//! deliveries under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL: one node per
+//! delivery), signed, with retries and exponential backoff; and record the expiry of
+//! time-limited consents once (history entry and `consent.expired`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use accord_domain::access::OrgAction;
+use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry};
+use accord_domain::organization::parse_http_url;
+use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, OutboxEvent, Webhook};
+use accord_domain::{Error, OrganizationId, Result};
+use accord_store::{Mode, Tx};
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+use super::tokens::random_secret;
+use super::{Actor, Services};
+
+pub struct WebhookInput {
+    pub payload_url: String,
+    pub events: Vec<String>,
+    pub content_type: String,
+    pub secret_key: Option<String>,
+    pub disabled: bool,
+    pub skip_ssl_verification: bool,
+}
+
+const CONTENT_TYPE: &str = "application/json";
+const DELIVERY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+const LEASE: i64 = 60;
+
+/// Writes an event into the outbox, inside the caller's unit of work.
+pub(crate) async fn emit(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+    event: EventType,
+    data: Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.insert_outbox(&OutboxEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        organization_id: org,
+        event_type: event.as_str().to_owned(),
+        data: data.to_string(),
+        created_at: now,
+    })
+    .await
+}
+
+/// The event data of a recorded consent change.
+pub(crate) fn consent_event_data(e: &HistoryEntry) -> Value {
+    json!({
+        "historyID": e.id,
+        "organisationID": e.organization_id,
+        "userID": e.user_id,
+        "consentID": e.consent_id,
+        "purposeID": e.purpose_id,
+        "attributeID": e.attribute_id,
+        "consented": e.new_value.as_str(),
+        "days": e.days,
+        "changedBy": e.changed_by.as_str(),
+        "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// `X-Accord-Signature: t=<unix>,sig=<hex HMAC-SHA256(secret, t + "." + body)>`
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let sig: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},sig={sig}")
+}
+
+/// Loopback, private, link-local, carrier-grade NAT, unique-local, multicast, unspecified.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+impl Services {
+    async fn webhook_org(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        org: &str,
+    ) -> Result<OrganizationId> {
+        let (org, standing, _) = self.standing_in(tx, actor, org).await?;
+        if !standing.may(OrgAction::Configure) {
+            return Err(Error::Forbidden(
+                "only the organisation's Admin manages its webhooks".into(),
+            ));
+        }
+        Ok(org.id)
+    }
+
+    fn webhook_from(
+        &self,
+        org: OrganizationId,
+        id: String,
+        input: WebhookInput,
+        existing_secret: Option<String>,
+    ) -> Result<Webhook> {
+        let payload_url = parse_http_url("PayloadURL", &input.payload_url)?;
+        if input.events.is_empty() {
+            return Err(Error::invalid(
+                "SubscribedEvents must name at least one event type",
+            ));
+        }
+        let mut events = vec![];
+        for e in &input.events {
+            let e = EventType::parse(e)?;
+            if !events.contains(&e) {
+                events.push(e);
+            }
+        }
+        let content_type = if input.content_type.trim().is_empty() {
+            CONTENT_TYPE.to_owned()
+        } else {
+            input.content_type.trim().to_owned()
+        };
+        if content_type != CONTENT_TYPE {
+            return Err(Error::invalid("ContentType must be application/json"));
+        }
+        let secret_key = match input.secret_key.filter(|s| !s.is_empty()) {
+            Some(s) if s.len() > 256 => {
+                return Err(Error::invalid("SecretKey must be at most 256 bytes"))
+            }
+            Some(s) => s,
+            None => existing_secret.unwrap_or_else(random_secret),
+        };
+        Ok(Webhook {
+            id,
+            organization_id: org,
+            payload_url,
+            events,
+            content_type,
+            secret_key,
+            disabled: input.disabled,
+            skip_ssl_verification: input.skip_ssl_verification,
+            created_at: self.clock.now(),
+        })
+    }
+
+    pub async fn webhooks(&self, actor: &Actor, org: &str) -> Result<Vec<Webhook>> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let hooks = tx.webhooks_of(org).await?;
+        tx.commit().await?;
+        Ok(hooks)
+    }
+
+    pub async fn webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<Webhook> {
+        self.webhooks(actor, org)
+            .await?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| Error::not_found("webhook not found"))
+    }
+
+    /// Creates a webhook; without `SecretKey` one is generated (and shown this once).
+    pub async fn create_webhook(
+        &self,
+        actor: &Actor,
+        org: &str,
+        input: WebhookInput,
+    ) -> Result<Webhook> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let w = self.webhook_from(org, uuid::Uuid::now_v7().to_string(), input, None)?;
+        tx.insert_webhook(&w).await?;
+        tx.commit().await?;
+        Ok(w)
+    }
+
+    /// Replaces a webhook's settings; an empty `SecretKey` keeps the current one.
+    pub async fn replace_webhook(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+        input: WebhookInput,
+    ) -> Result<Webhook> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let existing = tx
+            .webhooks_of(org)
+            .await?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| Error::not_found("webhook not found"))?;
+        let mut w =
+            self.webhook_from(org, existing.id.clone(), input, Some(existing.secret_key))?;
+        w.created_at = existing.created_at;
+        tx.update_webhook(&w).await?;
+        tx.commit().await?;
+        Ok(w)
+    }
+
+    pub async fn delete_webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        if !tx.delete_webhook(org, id).await? {
+            return Err(Error::not_found("webhook not found"));
+        }
+        tx.commit().await
+    }
+
+    /// Sends a `ping` event now and answers with the attempt's outcome.
+    pub async fn ping_webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<Delivery> {
+        let w = self.webhook(actor, org, id).await?;
+        let now = self.clock.now();
+        let mut d = new_delivery(
+            &w,
+            None,
+            "ping",
+            json!({"message": "ping from Accord"}),
+            now,
+        );
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.insert_delivery(&d).await?;
+        tx.commit().await?;
+        self.attempt(&w, &mut d).await;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.save_delivery(&d).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+        limit: Option<i64>,
+        before: Option<&str>,
+    ) -> Result<Vec<Delivery>> {
+        let w = self.webhook(actor, org, id).await?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid("limit must be 1 to 500"));
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let list = tx
+            .deliveries_of(&w.id, before.filter(|b| !b.is_empty()), limit)
+            .await?;
+        tx.commit().await?;
+        Ok(list)
+    }
+
+    pub async fn webhook_delivery(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+        delivery: &str,
+    ) -> Result<Delivery> {
+        let w = self.webhook(actor, org, id).await?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let d = tx
+            .delivery_by_id(&w.id, delivery)
+            .await?
+            .ok_or_else(|| Error::not_found("delivery not found"))?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// Queues a delivery again, now (whatever became of it before).
+    pub async fn redeliver(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+        delivery: &str,
+    ) -> Result<Delivery> {
+        let mut d = self.webhook_delivery(actor, org, id, delivery).await?;
+        d.status = DeliveryStatus::Pending;
+        d.next_attempt_at = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.save_delivery(&d).await?;
+        tx.commit().await?;
+        self.work.notify_one();
+        Ok(d)
+    }
+
+    // ---- background work ----
+
+    /// Starts this node's workers; they stop with the runtime.
+    pub fn start_workers(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = this.run_once().await {
+                    tracing::warn!(error = ?e, "background work failed; retrying");
+                }
+                let _ =
+                    tokio::time::timeout(this.config.worker_interval, this.work.notified()).await;
+            }
+        })
+    }
+
+    /// One round of every kind of background work; what it finds, it does.
+    pub async fn run_once(&self) -> Result<()> {
+        self.sweep_expired_consents().await?;
+        while self.fan_out().await? > 0 {}
+        while self.deliver_due().await? > 0 {}
+        Ok(())
+    }
+
+    async fn fan_out(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let events = tx.claim_outbox(100).await?;
+        for e in &events {
+            let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
+            for w in tx.webhooks_of(e.organization_id).await? {
+                if w.disabled || !w.events.iter().any(|t| t.as_str() == e.event_type) {
+                    continue;
+                }
+                tx.insert_delivery(&new_delivery(
+                    &w,
+                    Some(&e.id),
+                    &e.event_type,
+                    data.clone(),
+                    now,
+                ))
+                .await?;
+            }
+            tx.mark_outbox_processed(&e.id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
+    async fn deliver_due(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let due = tx
+            .claim_deliveries(now, now + Duration::seconds(LEASE), 20)
+            .await?;
+        tx.commit().await?;
+        let count = due.len();
+        for mut d in due {
+            let mut tx = self.store.begin(Mode::Read).await?;
+            let hook = tx
+                .webhooks_of(d.organization_id)
+                .await?
+                .into_iter()
+                .find(|w| w.id == d.webhook_id);
+            tx.commit().await?;
+            match hook {
+                Some(w) if !w.disabled => self.attempt(&w, &mut d).await,
+                _ => d.failed(self.clock.now(), None, "webhook disabled or deleted".into()),
+            }
+            let mut tx = self.store.begin(Mode::Write).await?;
+            tx.save_delivery(&d).await?;
+            tx.commit().await?;
+        }
+        Ok(count)
+    }
+
+    /// One HTTP attempt; the outcome is written into `d`.
+    async fn attempt(&self, w: &Webhook, d: &mut Delivery) {
+        let now = self.clock.now();
+        match self.post(w, &d.body, &d.event_type, &d.id).await {
+            Ok(code) if (200..300).contains(&code) => d.delivered(now, code.into()),
+            Ok(code) => d.failed(
+                now,
+                Some(code.into()),
+                format!("the receiver answered {code}"),
+            ),
+            Err(e) => d.failed(now, None, e),
+        }
+        tracing::info!(webhook = %w.id, delivery = %d.id, event = %d.event_type, status = d.status.as_str(), attempts = d.attempts, "webhook delivery");
+    }
+
+    async fn post(
+        &self,
+        w: &Webhook,
+        body: &str,
+        event: &str,
+        delivery: &str,
+    ) -> std::result::Result<u16, String> {
+        let url = reqwest::Url::parse(&w.payload_url).map_err(|e| format!("bad URL: {e}"))?;
+        let host = url.host_str().ok_or("URL without a host")?.to_owned();
+        let port = url.port_or_known_default().ok_or("URL without a port")?;
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect();
+        let addr = *addrs
+            .first()
+            .ok_or_else(|| format!("{host} has no address"))?;
+        if !self.config.webhook_allow_private && addrs.iter().any(|a| is_private(a.ip())) {
+            return Err(format!(
+                "{host} resolves to a private address; refused (see ACCORD_WEBHOOK_ALLOW_PRIVATE)"
+            ));
+        }
+        // Pinned to the address just checked: no second lookup to rebind.
+        let client = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(w.skip_ssl_verification)
+            .resolve(&host, addr)
+            .build()
+            .map_err(|e| format!("client: {e}"))?;
+        let signature = signature(&w.secret_key, self.clock.now().timestamp(), body);
+        let response = client
+            .post(url)
+            .header("Content-Type", CONTENT_TYPE)
+            .header("User-Agent", "Accord-Webhook")
+            .header("X-Accord-Signature", signature)
+            .header("X-Accord-Event", event)
+            .header("X-Accord-Delivery", delivery)
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// Records, once, the expiry of time-limited consents whose time is up: a `system`
+    /// history entry (the attribute now reads Disallow) and a `consent.expired` event.
+    async fn sweep_expired_consents(&self) -> Result<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let expiring = tx.expiring_consents(now, 100).await?;
+        for c in &expiring {
+            let (seq, prev) = tx.lock_chain_head(c.organization_id).await?;
+            let mut entry = HistoryEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                seq: seq + 1,
+                organization_id: c.organization_id.to_string(),
+                user_id: c.user_id.to_string(),
+                consent_id: c.consent_id.clone(),
+                purpose_id: c.purpose_id.to_string(),
+                attribute_id: c.attribute_id.to_string(),
+                actor_id: String::new(),
+                changed_by: ChangedBy::System,
+                old_value: Some(c.stored.value),
+                new_value: ConsentValue::Disallow,
+                days: c.stored.days,
+                at: c.stored.expires_at().unwrap_or(now),
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            entry.hash = entry.compute_hash();
+            tx.insert_history(&entry).await?;
+            tx.set_chain_head(c.organization_id, entry.seq, &entry.hash)
+                .await?;
+            tx.mark_expiry_recorded(c, now).await?;
+            emit(
+                tx.as_mut(),
+                c.organization_id,
+                EventType::ConsentExpired,
+                consent_event_data(&entry),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+fn new_delivery(
+    w: &Webhook,
+    outbox: Option<&str>,
+    event: &str,
+    data: Value,
+    now: DateTime<Utc>,
+) -> Delivery {
+    // The envelope of every delivery.
+    let body = json!({
+        "webhookID": w.id,
+        "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": data,
+        "type": event,
+    })
+    .to_string();
+    Delivery {
+        id: uuid::Uuid::now_v7().to_string(),
+        webhook_id: w.id.clone(),
+        organization_id: w.organization_id,
+        outbox_id: outbox.map(str::to_owned),
+        event_type: event.to_owned(),
+        body,
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        last_status_code: None,
+        last_error: String::new(),
+        created_at: now,
+        delivered_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hmac_sha256_over_timestamp_and_body() {
+        // Reference: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac secret
+        let s = signature("secret", 1_700_000_000, r#"{"a":1}"#);
+        assert!(s.starts_with("t=1700000000,sig="));
+        assert_eq!(s.len(), "t=1700000000,sig=".len() + 64);
+        assert_ne!(s, signature("other", 1_700_000_000, r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}
