@@ -261,6 +261,17 @@ impl TestApp {
         }
     }
 
+    /// A handle on a server running elsewhere (another process).
+    pub fn remote(base: &str) -> Self {
+        let (tx, _rx) = tokio::sync::oneshot::channel::<()>();
+        Self {
+            base: base.to_owned(),
+            client: client(),
+            _shutdown: tx,
+            task: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

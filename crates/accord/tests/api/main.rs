@@ -2,6 +2,7 @@
 
 mod helpers;
 mod process;
+mod receiver;
 
 mod bad_input;
 mod consents;
@@ -12,3 +13,4 @@ mod operations;
 mod organizations;
 mod passwords;
 mod permissions;
+mod webhooks;

@@ -1,0 +1,124 @@
+//! A real HTTP server on loopback that receives webhooks and remembers them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+    pub json: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    /// Statuses to answer, in order; 200 once they run out.
+    script: Vec<u16>,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, inner }
+    }
+
+    /// Answer these statuses to the next requests (then 200).
+    pub fn answer(&self, statuses: &[u16]) {
+        self.inner.lock().unwrap().script = statuses.to_vec();
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    pub fn of_type(&self, event: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.json["type"] == event)
+            .collect()
+    }
+
+    /// Waits (bounded: 15 s) until at least `n` requests of `event` arrived.
+    pub async fn wait_for(&self, event: &str, n: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            let got = self.of_type(event);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{n} × {event} not received within 15 s; got {:?}",
+            self.received()
+                .iter()
+                .map(|r| r.json["type"].clone())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let mut inner = inner.lock().unwrap();
+    inner.received.push(Received {
+        headers,
+        body,
+        json,
+    });
+    let status = if inner.script.is_empty() {
+        200
+    } else {
+        inner.script.remove(0)
+    };
+    StatusCode::from_u16(status).unwrap()
+}
+
+/// Checks `X-Accord-Signature: t=<unix>,sig=<hex HMAC-SHA256(secret, t + "." + body)>`.
+pub fn signature_valid(secret: &str, r: &Received) -> bool {
+    use hmac::Mac as _;
+    let header = r
+        .headers
+        .get("x-accord-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some((t, sig)) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",sig="))
+    else {
+        return false;
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{}", r.body).as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    expected == sig
+}

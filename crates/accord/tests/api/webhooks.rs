@@ -1,0 +1,466 @@
+//! Webhooks against a real receiver: signed envelopes, retries, once per event even with
+//! two nodes, expiry events, and nothing lost to kill -9.
+
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{email, TestApp, TestDb};
+use crate::organizations::{Fixture, PW};
+use crate::process::ServerProcess;
+use crate::receiver::{signature_valid, Receiver};
+
+async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/webhooks"),
+            &f.admin,
+            Some(json!({"PayloadURL": url, "SubscribedEvents": events})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let secret = r.json["SecretKey"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 32, "a generated secret is shown once");
+    (r.json["ID"].as_str().unwrap().to_owned(), secret)
+}
+
+/// Subscribes the fixture's individual and sets one attribute; returns the consent path.
+async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/purposes"),
+            &f.admin,
+            Some(json!({"Purposes": [{"Name": "Marketing"}]})),
+        )
+        .await;
+    let purpose = r.json["Purposes"][0]["ID"].as_str().unwrap().to_owned();
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/templates"),
+            &f.admin,
+            Some(json!({"Templates": [{"Consent": "Email", "PurposeIDs": [purpose]}]})),
+        )
+        .await;
+    let attribute = r.json["Templates"][0]["ID"].as_str().unwrap().to_owned();
+    let key = f.open_with_key().await;
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/users"),
+            &f.individual,
+            Some(json!({"subscribekey": key})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let consents = f.org_path(&format!("/users/{}/consents", f.individual_id));
+    let consent = f
+        .call(Method::GET, &consents, &f.individual, None)
+        .await
+        .json["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{consents}/{consent}/purposes/{purpose}/attributes/{attribute}");
+    let r = f
+        .call(
+            Method::PATCH,
+            &path,
+            &f.individual,
+            Some(json!({"consented": value, "days": days})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    path
+}
+
+async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let f = Fixture::with_clock(&db, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    let (hook, secret) =
+        make_webhook(&f, &receiver.url, &["consent.allowed", "org.subscribed"]).await;
+
+    // The receiver fails the first consent delivery; it is retried after the backoff.
+    receiver.answer(&[200, 500]);
+    consent_once(&f, "Allow", 0).await;
+    let subscribed = receiver.wait_for("org.subscribed", 1).await;
+    assert_eq!(
+        subscribed[0].json["data"]["userID"],
+        f.individual_id.as_str()
+    );
+    let first = receiver.wait_for("consent.allowed", 1).await;
+    clock.advance(Duration::seconds(3));
+    let both = receiver.wait_for("consent.allowed", 2).await;
+    assert_eq!(first[0].body, both[1].body, "the same envelope, again");
+    let env = &both[1].json;
+    assert_eq!(
+        (env["webhookID"].as_str(), env["type"].as_str()),
+        (Some(hook.as_str()), Some("consent.allowed"))
+    );
+    assert!(env["timestamp"].is_string());
+    assert_eq!(
+        (
+            env["data"]["userID"].as_str(),
+            env["data"]["consented"].as_str()
+        ),
+        (Some(f.individual_id.as_str()), Some("Allow"))
+    );
+    assert!(
+        both.iter().all(|r| signature_valid(&secret, r)),
+        "signed with the webhook's secret"
+    );
+    assert!(!signature_valid("another secret", &both[0]));
+    assert_eq!(
+        both[0].headers["x-accord-delivery"],
+        both[1].headers["x-accord-delivery"]
+    );
+
+    // The delivery log tells the story.
+    let deliveries = f
+        .call(
+            Method::GET,
+            &f.org_path(&format!("/webhooks/{hook}/delivery")),
+            &f.admin,
+            None,
+        )
+        .await;
+    let list = deliveries.json["Deliveries"].as_array().unwrap().clone();
+    let consent_delivery = list
+        .iter()
+        .find(|d| d["EventType"] == "consent.allowed")
+        .unwrap();
+    assert_eq!(
+        (
+            consent_delivery["Status"].as_str(),
+            consent_delivery["Attempts"].as_i64(),
+            consent_delivery["LastStatusCode"].as_i64()
+        ),
+        (Some("delivered"), Some(2), Some(200))
+    );
+    let id = consent_delivery["ID"].as_str().unwrap();
+    let one = f
+        .call(
+            Method::GET,
+            &f.org_path(&format!("/webhooks/{hook}/delivery/{id}")),
+            &f.admin,
+            None,
+        )
+        .await;
+    assert_eq!(one.json["Delivery"]["Payload"], both[1].body.as_str());
+    // Redelivery sends it again.
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path(&format!("/webhooks/{hook}/delivery/{id}/redeliver")),
+            &f.admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    receiver.wait_for("consent.allowed", 3).await;
+    // Ping: at once, with the outcome.
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path(&format!("/webhooks/{hook}/ping")),
+            &f.admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["Delivery"]["Status"], "delivered", "{}", r.body);
+    assert_eq!(receiver.of_type("ping").len(), 1);
+
+    // Management: the secret is not shown again; validation; who may.
+    let list = f
+        .call(Method::GET, &f.org_path("/webhooks"), &f.admin, None)
+        .await
+        .json;
+    assert_eq!(list["Webhooks"][0]["SecretKey"], "");
+    assert_eq!(
+        list["Webhooks"][0]["SubscribedEvents"],
+        json!(["consent.allowed", "org.subscribed"])
+    );
+    let types = f
+        .call(
+            Method::GET,
+            "/v1/organizations/webhooks/event-types",
+            &f.individual,
+            None,
+        )
+        .await
+        .json;
+    assert_eq!(types["EventTypes"].as_array().unwrap().len(), 7);
+    for bad in [
+        json!({"PayloadURL": "ftp://x/y", "SubscribedEvents": ["consent.allowed"]}),
+        json!({"PayloadURL": receiver.url, "SubscribedEvents": ["consent.auto_expiry"]}),
+        json!({"PayloadURL": receiver.url, "SubscribedEvents": []}),
+        json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.subscribed"], "ContentType": "text/xml"}),
+    ] {
+        f.call(Method::POST, &f.org_path("/webhooks"), &f.admin, Some(bad))
+            .await
+            .assert_error(400);
+    }
+    f.call(Method::GET, &f.org_path("/webhooks"), &f.dpo, None)
+        .await
+        .assert_error(403);
+    f.call(
+        Method::POST,
+        &f.org_path("/webhooks"),
+        &f.developer,
+        Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.subscribed"]})),
+    )
+    .await
+    .assert_error(403);
+    f.call(
+        Method::GET,
+        &format!("/v1/organizations/{}/webhooks/{hook}", f.other_org),
+        &f.outsider,
+        None,
+    )
+    .await
+    .assert_error(404);
+    let r = f.call(Method::PUT, &f.org_path(&format!("/webhooks/{hook}")), &f.admin, Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.unsubscribed"], "Disabled": true}))).await;
+    assert_eq!(
+        (r.json["Disabled"].as_bool(), r.json["SecretKey"].as_str()),
+        (Some(true), Some("")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        f.call(
+            Method::DELETE,
+            &f.org_path(&format!("/webhooks/{hook}")),
+            &f.admin,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    f.call(
+        Method::GET,
+        &f.org_path(&format!("/webhooks/{hook}")),
+        &f.admin,
+        None,
+    )
+    .await
+    .assert_error(404);
+}
+both_backends!(webhooks_are_signed_retried_and_managed);
+
+async fn private_destinations_are_refused_by_default(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let receiver = Receiver::start().await;
+    let (hook, _) = make_webhook(&f, &receiver.url, &["org.subscribed"]).await;
+    let guarded = TestApp::spawn_with(&db, |c| {
+        c.webhook_allow_private = false;
+        *c = c.clone().with_public_url(&f.app.base);
+    })
+    .await;
+    let r = guarded
+        .call(
+            Method::POST,
+            &f.org_path(&format!("/webhooks/{hook}/ping")),
+            Some(&f.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["Delivery"]["Status"], "pending", "{}", r.body);
+    assert!(
+        r.json["Delivery"]["LastError"]
+            .as_str()
+            .unwrap()
+            .contains("private address"),
+        "{}",
+        r.body
+    );
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the loopback receiver"
+    );
+}
+both_backends!(private_destinations_are_refused_by_default);
+
+async fn two_nodes_deliver_each_event_once(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let second = TestApp::spawn_peer(&db, &f.app).await;
+    let receiver = Receiver::start().await;
+    make_webhook(&f, &receiver.url, &["org.subscribed", "org.unsubscribed"]).await;
+    let key = f.open_with_key().await;
+    // Twenty people subscribe, alternately through either node; both nodes' workers run.
+    for i in 0..20 {
+        let who = email(&format!("n{i}"));
+        let node = if i % 2 == 0 { &f.app } else { &second };
+        node.register(&who, PW).await;
+        let auth = crate::helpers::bearer(&node.login(&who, PW).await);
+        let r = node
+            .call(
+                Method::POST,
+                &f.org_path("/users"),
+                Some(&auth),
+                Some(json!({"subscribekey": key})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    receiver.wait_for("org.subscribed", 20).await;
+    // Give any duplicate time to show, then count by delivery ID and by user.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = receiver.of_type("org.subscribed");
+    let deliveries: std::collections::HashSet<_> = got
+        .iter()
+        .map(|r| r.headers["x-accord-delivery"].to_str().unwrap().to_owned())
+        .collect();
+    let users: std::collections::HashSet<_> = got
+        .iter()
+        .map(|r| r.json["data"]["userID"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        (got.len(), deliveries.len(), users.len()),
+        (20, 20, 20),
+        "each event delivered exactly once"
+    );
+}
+both_backends!(two_nodes_deliver_each_event_once);
+
+async fn expiry_fires_consent_expired_once(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let f = Fixture::with_clock(&db, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    make_webhook(&f, &receiver.url, &["consent.expired"]).await;
+    consent_once(&f, "Allow", 1).await;
+    // Sessions end as days pass; the Admin's APIKey does not.
+    let key = f
+        .call(Method::POST, "/v1/user/apikey", &f.admin, None)
+        .await
+        .json["APIKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = format!("ApiKey {key}");
+    clock.advance(Duration::days(1) + Duration::minutes(1));
+    let got = receiver.wait_for("consent.expired", 1).await;
+    assert_eq!(
+        (
+            got[0].json["data"]["consented"].as_str(),
+            got[0].json["data"]["changedBy"].as_str()
+        ),
+        (Some("Disallow"), Some("system"))
+    );
+    // Later sweeps do not fire it again.
+    clock.advance(Duration::days(3));
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(receiver.of_type("consent.expired").len(), 1);
+    // The expiry is in the ledger, which still verifies.
+    let history = f
+        .call(Method::GET, &f.org_path("/consenthistory"), &admin, None)
+        .await
+        .json;
+    let newest = &history["ConsentHistory"][0];
+    assert_eq!(
+        (
+            newest["ChangedBy"].as_str(),
+            newest["OldValue"].as_str(),
+            newest["NewValue"].as_str()
+        ),
+        (Some("system"), Some("Allow"), Some("Disallow"))
+    );
+    let verify = f
+        .call(
+            Method::GET,
+            &f.org_path("/consenthistory/verify"),
+            &admin,
+            None,
+        )
+        .await
+        .json;
+    assert_eq!(
+        (verify["Intact"].as_bool(), verify["Entries"].as_i64()),
+        (Some(true), Some(2))
+    );
+}
+both_backends!(expiry_fires_consent_expired_once);
+
+/// A change acknowledged while the receiver is down survives kill -9 of the server and is
+/// delivered by the next one.
+async fn no_event_is_lost_to_kill_9(db: TestDb) {
+    let receiver = Receiver::start().await;
+    receiver.answer(&[503; 3]);
+    let dir = std::env::temp_dir().join(format!("accord-hook-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = ServerProcess::start(&db.url, dir.join("a.log"), &[]);
+    let remote = TestApp::remote(&server.base);
+    let (admin_auth, _) = crate::organizations::user(&remote, "admin").await;
+    let platform = db_platform_admin(&db, &remote).await;
+    let r = remote
+        .call(
+            Method::POST,
+            "/v1/organizations/types",
+            Some(&platform),
+            Some(json!({"Type": "T"})),
+        )
+        .await;
+    let type_id = r.json["ID"].as_str().unwrap().to_owned();
+    let r = remote
+        .call(
+            Method::POST,
+            "/v1/organizations",
+            Some(&admin_auth),
+            Some(json!({"name": "O", "typeid": type_id})),
+        )
+        .await;
+    let org = r.json["ID"].as_str().unwrap().to_owned();
+    let r = remote
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{org}/webhooks"),
+            Some(&admin_auth),
+            Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.subscribed"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    remote
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{org}/subscription/enable"),
+            Some(&admin_auth),
+            None,
+        )
+        .await;
+    let (user_auth, user_id) = crate::organizations::user(&remote, "subscriber").await;
+    let r = remote
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{org}/users"),
+            Some(&user_auth),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Acknowledged; the receiver is failing; the server dies.
+    server.kill9();
+    receiver.answer(&[]);
+    let _server = ServerProcess::start(&db.url, dir.join("b.log"), &[]);
+    let got = receiver.wait_for("org.subscribed", 1).await;
+    assert!(got
+        .iter()
+        .all(|r| r.json["data"]["userID"] == user_id.as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(no_event_is_lost_to_kill_9);
+
+/// Registers a user, makes them platform admin in the database, logs in.
+async fn db_platform_admin(db: &TestDb, app: &TestApp) -> String {
+    let who = email("root");
+    let id = app.register(&who, PW).await;
+    db.execute(
+        "UPDATE users SET is_platform_admin = TRUE WHERE id = $1",
+        &[&id],
+    )
+    .await;
+    crate::helpers::bearer(&app.login(&who, PW).await)
+}
