@@ -213,3 +213,29 @@ mod tests {
         );
     }
 }
+
+/// A message to an individual, e.g. an organisation asking for consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: String,
+    pub user_id: crate::UserId,
+    pub organization_id: OrganizationId,
+    pub kind: String,
+    pub purpose_id: OrganizationId,
+    pub attribute_ids: Vec<OrganizationId>,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// An entry of an organisation's action log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionLog {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    /// `admin_login`, `configuration`, `consented_users`, `user_count`, `webhook_delivery`.
+    pub kind: String,
+    pub actor_id: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -14,7 +14,7 @@ use accord_domain::organization::{
 };
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::ThrottleState;
-use accord_domain::webhook::{Delivery, OutboxEvent, Webhook};
+use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
 use accord_domain::{OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -324,6 +324,40 @@ pub trait Tx: Send {
         limit: i64,
     ) -> Result<Vec<ExpiringConsent>>;
     async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, at: DateTime<Utc>) -> Result<()>;
+
+    // Notifications and action logs
+    /// Subscribers for whom at least one of `attributes` of the purpose reads Disallow
+    /// (no live Allow or AskMe) at `now`.
+    async fn users_lacking_consent(
+        &mut self,
+        org: OrganizationId,
+        purpose: OrganizationId,
+        attributes: &[OrganizationId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<User>>;
+    async fn insert_notification(&mut self, n: &Notification) -> Result<()>;
+    /// The user's notifications, newest first, strictly before `before`.
+    async fn notifications_of(
+        &mut self,
+        user: UserId,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Notification>>;
+    async fn mark_notification_read(
+        &mut self,
+        user: UserId,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn notification_by_id(&mut self, user: UserId, id: &str) -> Result<Option<Notification>>;
+    async fn insert_action_log(&mut self, log: &ActionLog) -> Result<()>;
+    /// The organisation's log, newest first, strictly before `before`.
+    async fn action_logs(
+        &mut self,
+        org: OrganizationId,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ActionLog>>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

@@ -50,6 +50,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "webhooks",
         include_str!("../migrations/sqlite/0004_webhooks.sql"),
     ),
+    (
+        5,
+        "notifications_and_logs",
+        include_str!("../migrations/sqlite/0005_notifications_and_logs.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -72,6 +77,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         4,
         "webhooks",
         include_str!("../migrations/postgres/0004_webhooks.sql"),
+    ),
+    (
+        5,
+        "notifications_and_logs",
+        include_str!("../migrations/postgres/0005_notifications_and_logs.sql"),
     ),
 ]);
 

@@ -13,7 +13,7 @@ use accord_domain::{OrganizationId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, OutboxEvent, Webhook};
+use accord_domain::webhook::{ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook};
 
 use crate::{from_ms, to_ms, ExpiringConsent, HistoryFilter, ImageRecord, SigningKeyRecord};
 
@@ -207,6 +207,22 @@ fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
 
 fn events_text(events: &[EventType]) -> String {
     events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+
+fn notification_from_row(row: &DbRow) -> Result<Notification> {
+    let attrs: String = row.try_get("attribute_ids").map_err(db_error)?;
+    Ok(Notification {
+        id: row.try_get("id").map_err(db_error)?,
+        user_id: UserId(uuid_col(row, "user_id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        kind: row.try_get("kind").map_err(db_error)?,
+        purpose_id: OrganizationId(uuid_col(row, "purpose_id")?),
+        attribute_ids: attrs.split_whitespace().filter_map(|a| uuid::Uuid::parse_str(a).ok().map(OrganizationId)).collect(),
+        message: row.try_get("message").map_err(db_error)?,
+        created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        read_at: row.try_get::<Option<i64>, _>("read_at").map_err(db_error)?.map(from_ms),
+    })
 }
 
 impl Uow {
@@ -1452,5 +1468,133 @@ impl Tx for Uow {
         .await
         .map(|_| ())
         .map_err(db_error)
+    }
+    async fn users_lacking_consent(
+        &mut self,
+        org: OrganizationId,
+        purpose: OrganizationId,
+        attributes: &[OrganizationId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<User>> {
+        let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let mut q = sqlx::QueryBuilder::<DB>::new(format!(
+            "SELECT {cols} FROM subscriptions s JOIN users u ON u.id = s.user_id WHERE s.organization_id = "
+        ));
+        q.push_bind(org.to_string()).push(" AND (1 = 0");
+        for a in attributes {
+            q.push(" OR NOT EXISTS (SELECT 1 FROM consent_values cv WHERE cv.organization_id = s.organization_id \
+                     AND cv.user_id = s.user_id AND cv.purpose_id = ")
+                .push_bind(purpose.to_string())
+                .push(" AND cv.attribute_id = ")
+                .push_bind(a.to_string())
+                .push(" AND cv.value IN ('Allow', 'AskMe') AND (cv.expires_at IS NULL OR cv.expires_at > ")
+                .push_bind(to_ms(now))
+                .push("))");
+        }
+        q.push(") ORDER BY s.user_id");
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn insert_notification(&mut self, n: &Notification) -> Result<()> {
+        let attrs = n.attribute_ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+        sqlx::query(
+            "INSERT INTO notifications (id, user_id, organization_id, kind, purpose_id, attribute_ids, message, created_at, read_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&n.id)
+        .bind(n.user_id.to_string())
+        .bind(n.organization_id.to_string())
+        .bind(&n.kind)
+        .bind(n.purpose_id.to_string())
+        .bind(attrs)
+        .bind(&n.message)
+        .bind(to_ms(n.created_at))
+        .bind(n.read_at.map(to_ms))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn notifications_of(&mut self, user: UserId, before: Option<&str>, limit: i64) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, organization_id, kind, purpose_id, attribute_ids, message, created_at, read_at \
+             FROM notifications WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(user.to_string())
+        .bind(before.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(notification_from_row).collect()
+    }
+
+    async fn mark_notification_read(&mut self, user: UserId, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
+            .bind(to_ms(at))
+            .bind(id)
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn notification_by_id(&mut self, user: UserId, id: &str) -> Result<Option<Notification>> {
+        sqlx::query(
+            "SELECT id, user_id, organization_id, kind, purpose_id, attribute_ids, message, created_at, read_at \
+             FROM notifications WHERE user_id = $1 AND id = $2",
+        )
+        .bind(user.to_string())
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(notification_from_row)
+        .transpose()
+    }
+
+    async fn insert_action_log(&mut self, l: &ActionLog) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO organization_logs (id, organization_id, kind, actor_id, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&l.id)
+        .bind(l.organization_id.to_string())
+        .bind(&l.kind)
+        .bind(&l.actor_id)
+        .bind(&l.message)
+        .bind(to_ms(l.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn action_logs(&mut self, org: OrganizationId, before: Option<&str>, limit: i64) -> Result<Vec<ActionLog>> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, kind, actor_id, message, created_at FROM organization_logs \
+             WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(org.to_string())
+        .bind(before.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ActionLog {
+                    id: r.try_get("id").map_err(db_error)?,
+                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    kind: r.try_get("kind").map_err(db_error)?,
+                    actor_id: r.try_get("actor_id").map_err(db_error)?,
+                    message: r.try_get("message").map_err(db_error)?,
+                    created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+                })
+            })
+            .collect()
     }
 }

@@ -1013,3 +1013,253 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
     .assert_error(404);
 }
 both_backends!(consented_users_are_listed_by_purpose_and_attribute);
+
+async fn consent_requests_notify_those_who_disallow(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let receiver = crate::receiver::Receiver::start().await;
+    let r =
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/webhooks"),
+            &c.f.admin,
+            Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["consent.requested"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    // A second subscriber who already allows Email.
+    let key =
+        c.f.call(
+            Method::GET,
+            &c.f.org_path("/subscribe-key"),
+            &c.f.admin,
+            None,
+        )
+        .await
+        .json["SubscribeKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (allower, allower_id) = user(&c.f.app, "allower").await;
+    c.f.call(
+        Method::POST,
+        &c.f.org_path("/users"),
+        &allower,
+        Some(json!({"subscribekey": key})),
+    )
+    .await;
+    let consent =
+        c.f.call(Method::GET, &c.consents(&allower_id), &allower, None)
+            .await
+            .json["ID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let path = format!(
+        "{}/{consent}/purposes/{}/attributes/{}",
+        c.consents(&allower_id),
+        c.marketing,
+        c.email_attr
+    );
+    assert_eq!(
+        c.f.call(
+            Method::PATCH,
+            &path,
+            &allower,
+            Some(json!({"consented": "Allow"}))
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    let request =
+        c.f.org_path(&format!("/purposes/{}/attributes/consent", c.marketing));
+    let r =
+        c.f.call(
+            Method::POST,
+            &request,
+            &c.f.admin,
+            Some(json!({"attributeids": [c.email_attr]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(
+        r.json["NotifiedUsers"], 1,
+        "only the one who disallows is asked"
+    );
+    let got = receiver.wait_for("consent.requested", 1).await;
+    assert_eq!(got[0].json["data"]["notifiedUsers"], 1);
+
+    let list =
+        c.f.call(Method::GET, "/v1/user/notifications", &c.f.individual, None)
+            .await;
+    let n = list.json["Notifications"][0].clone();
+    assert_eq!(
+        (
+            n["Type"].as_str(),
+            n["Read"].as_bool(),
+            n["PurposeID"].as_str()
+        ),
+        (
+            Some("consent.requested"),
+            Some(false),
+            Some(c.marketing.as_str())
+        )
+    );
+    assert_eq!(n["AttributeIDs"], json!([c.email_attr]));
+    assert!(n["Message"].as_str().unwrap().contains("Email"));
+    assert_eq!(
+        c.f.call(Method::GET, "/v1/user/notifications", &allower, None)
+            .await
+            .json["Notifications"],
+        json!([])
+    );
+    let id = n["ID"].as_str().unwrap();
+    let r =
+        c.f.call(
+            Method::PATCH,
+            &format!("/v1/user/notifications/{id}"),
+            &c.f.individual,
+            Some(json!({"read": true})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["Notification"]["Read"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{}",
+        r.body
+    );
+    c.f.call(
+        Method::PATCH,
+        &format!("/v1/user/notifications/{id}"),
+        &allower,
+        Some(json!({"read": true})),
+    )
+    .await
+    .assert_error(404);
+
+    // Who may ask, and for what.
+    c.f.call(
+        Method::POST,
+        &request,
+        &c.f.dpo,
+        Some(json!({"attributeids": [c.email_attr]})),
+    )
+    .await
+    .assert_error(403);
+    c.f.call(
+        Method::POST,
+        &request,
+        &c.f.admin,
+        Some(json!({"attributeids": []})),
+    )
+    .await
+    .assert_error(400);
+    c.f.call(
+        Method::POST,
+        &request,
+        &c.f.admin,
+        Some(json!({"attributeids": [uuid::Uuid::now_v7().to_string()]})),
+    )
+    .await
+    .assert_error(400);
+    let lawful =
+        c.f.org_path(&format!("/purposes/{}/attributes/consent", c.payroll));
+    c.f.call(
+        Method::POST,
+        &lawful,
+        &c.f.admin,
+        Some(json!({"attributeids": [c.age]})),
+    )
+    .await
+    .assert_error(400);
+}
+both_backends!(consent_requests_notify_those_who_disallow);
+
+async fn the_action_log_records_what_admins_do(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    // An admin login, a configuration change, reads of who consents and how many subscribe.
+    let admin_email = {
+        let me =
+            c.f.call(Method::GET, "/v1/user", &c.f.admin, None)
+                .await
+                .json;
+        me["Email"].as_str().unwrap().to_owned()
+    };
+    let r =
+        c.f.app
+            .post(
+                "/v1/users/admin/login",
+                json!({"username": admin_email, "password": PW}),
+            )
+            .await;
+    assert_eq!(r.status, StatusCode::OK);
+    c.f.call(
+        Method::PATCH,
+        &c.f.org_path(""),
+        &c.f.admin,
+        Some(json!({"location": "Lund"})),
+    )
+    .await;
+    c.f.call(
+        Method::GET,
+        &c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing)),
+        &c.f.developer,
+        None,
+    )
+    .await;
+    c.f.call(
+        Method::GET,
+        &c.f.org_path("/users/count"),
+        &c.f.developer,
+        None,
+    )
+    .await;
+
+    let logs =
+        c.f.call(Method::GET, &c.f.org_path("/logs"), &c.f.dpo, None)
+            .await;
+    assert_eq!(logs.status, StatusCode::OK, "{}", logs.body);
+    let kinds: Vec<String> = logs.json["Logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["Type"].as_str().unwrap().to_owned())
+        .collect();
+    for kind in [
+        "admin_login",
+        "configuration",
+        "consented_users",
+        "user_count",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+    assert_eq!(kinds[0], "user_count", "newest first");
+    let profile_change = logs.json["Logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["Message"] == "updated the organisation's profile")
+        .expect("logged");
+    assert_eq!(profile_change["ActorID"], c.f.admin_id.as_str());
+    let r =
+        c.f.call(
+            Method::GET,
+            &c.f.org_path("/logs?limit=2"),
+            &c.f.admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["Logs"].as_array().unwrap().len(), 2);
+    assert!(r.json["Links"]["Next"].is_string());
+    c.f.call(Method::GET, &c.f.org_path("/logs"), &c.f.developer, None)
+        .await
+        .assert_error(403);
+    c.f.call(Method::GET, &c.f.org_path("/logs"), &c.f.individual, None)
+        .await
+        .assert_error(403);
+}
+both_backends!(the_action_log_records_what_admins_do);

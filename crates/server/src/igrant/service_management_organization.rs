@@ -562,11 +562,7 @@ async fn list_users(
         "{}/v1/organizations/{org}/users?limit={limit}",
         s.config.public_url
     );
-    let self_url = match q.startid.as_deref().filter(|s| !s.is_empty()) {
-        Some(start) => format!("{base}&startid={start}"),
-        None => base.clone(),
-    };
-    let next = page.next_start.map(|id| format!("{base}&startid={id}"));
+    let links = Links::keyset(&base, q.startid.as_deref(), page.next_start);
     let users = page
         .users
         .into_iter()
@@ -577,10 +573,7 @@ async fn list_users(
             email: u.email.map(|e| e.as_str().to_owned()).unwrap_or_default(),
         })
         .collect();
-    Ok(Json(OrgUsers {
-        users,
-        links: Links::new(self_url, next),
-    }))
+    Ok(Json(OrgUsers { users, links }))
 }
 
 #[derive(Deserialize, ToSchema)]

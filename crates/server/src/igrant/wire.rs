@@ -493,6 +493,16 @@ pub struct Links {
 }
 
 impl Links {
+    /// Links of a keyset page: `base` ends in `?limit=N`; `start` is this page's
+    /// `startid`, `next` the next page's (when more follow).
+    pub fn keyset(base: &str, start: Option<&str>, next: Option<impl std::fmt::Display>) -> Self {
+        let self_url = match start.filter(|s| !s.is_empty()) {
+            Some(start) => format!("{base}&startid={start}"),
+            None => base.to_owned(),
+        };
+        Self::new(self_url, next.map(|id| format!("{base}&startid={id}")))
+    }
+
     pub fn new(self_url: String, next_url: Option<String>) -> Self {
         Self {
             self_lower: self_url.clone(),

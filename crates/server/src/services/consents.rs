@@ -641,6 +641,15 @@ impl Services {
             .await?
         };
         tx.commit().await?;
+        let what = match attribute {
+            Some(a) => format!(
+                "read the users consenting to attribute {a} of purpose {}",
+                purpose.id
+            ),
+            None => format!("read the users consenting to purpose {}", purpose.id),
+        };
+        self.log_read(org.id, "consented_users", actor, &what)
+            .await?;
         let more = users.len() as i64 > limit;
         users.truncate(limit as usize);
         let next_start = if more {

@@ -160,6 +160,20 @@ impl Services {
             tx.commit().await?;
             return Err(unauthenticated("not an organisation administrator"));
         }
+        if kind == LoginKind::OrganisationAdmin {
+            let mut orgs: Vec<_> = roles.iter().map(|g| g.organization_id).collect();
+            orgs.dedup();
+            for org in orgs {
+                self.log_action(
+                    tx.as_mut(),
+                    org,
+                    "admin_login",
+                    &user.id.to_string(),
+                    "admin login",
+                )
+                .await?;
+            }
+        }
         tx.put_throttle_state(&account_key, &ThrottleState::fresh(now))
             .await?;
         if let Some(hash) = &new_hash {

@@ -5,9 +5,12 @@ pub mod actor;
 pub mod consents;
 pub mod identity;
 pub mod images;
+pub mod logs;
 pub mod mail;
+pub mod notifications;
 pub mod organizations;
 pub mod passwords;
+pub mod push;
 pub mod tokens;
 pub mod webhooks;
 
@@ -30,6 +33,8 @@ pub struct Services {
     pub passwords: Arc<PasswordHasher>,
     pub tokens: TokenService,
     pub mailer: Arc<dyn Mailer>,
+    /// Push notifications to devices; log-only unless an operator provides one.
+    pub push: Arc<dyn push::PushNotifier>,
     /// Wakes this node's background workers when a unit of work left them something.
     pub work: tokio::sync::Notify,
 }
@@ -49,6 +54,7 @@ impl Services {
             passwords,
             tokens,
             mailer,
+            push: Arc::new(push::LogPush),
             work: tokio::sync::Notify::new(),
         })
     }

@@ -322,15 +322,24 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
+        what: &str,
         change: impl FnOnce(&mut Organization) -> Result<()> + Send,
     ) -> Result<OrganizationView> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (mut org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let (mut org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         if !standing.may(OrgAction::Configure) {
             return Err(forbidden("change the settings"));
         }
         change(&mut org)?;
         tx.update_organization(&org).await?;
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            what,
+        )
+        .await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         tx.commit().await?;
         Ok(view)
@@ -367,7 +376,7 @@ impl Services {
                 "RetentionPeriod must be 0 to 100 years, in seconds",
             ));
         }
-        self.configure(actor, org, move |o| {
+        self.configure(actor, org, "updated the organisation's profile", move |o| {
             if let Some(v) = name {
                 o.name = v;
             }
@@ -399,7 +408,12 @@ impl Services {
             .map(|u| parse_http_url("eulaurl", u))
             .transpose()?
             .unwrap_or_default();
-        self.configure(actor, org, move |o| {
+        let what = if url.is_empty() {
+            "deleted the EULA URL"
+        } else {
+            "set the EULA URL"
+        };
+        self.configure(actor, org, what, move |o| {
             o.eula_url = url;
             Ok(())
         })
@@ -433,7 +447,7 @@ impl Services {
     ) -> Result<(String, SubscribeMethod)> {
         let key = self.random_subscribe_key();
         let view = self
-            .configure(actor, org, move |o| {
+            .configure(actor, org, "renewed the subscription key", move |o| {
                 if o.subscribe_method != SubscribeMethod::KeyBased {
                     return Err(Error::invalid("the subscription method is not key based"));
                 }
@@ -466,15 +480,20 @@ impl Services {
     pub async fn set_subscribe_method(&self, actor: &Actor, org: &str, method: i64) -> Result<()> {
         let method = SubscribeMethod::from_id(method)?;
         let key = self.random_subscribe_key();
-        self.configure(actor, org, move |o| {
-            o.subscribe_method = method;
-            o.subscribe_key = if method == SubscribeMethod::KeyBased {
-                key
-            } else {
-                String::new()
-            };
-            Ok(())
-        })
+        self.configure(
+            actor,
+            org,
+            &format!("set the subscription method to {}", method.name()),
+            move |o| {
+                o.subscribe_method = method;
+                o.subscribe_key = if method == SubscribeMethod::KeyBased {
+                    key
+                } else {
+                    String::new()
+                };
+                Ok(())
+            },
+        )
         .await
         .map(|_| ())
     }
@@ -502,13 +521,25 @@ impl Services {
         enabled: bool,
     ) -> Result<OrganizationView> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (mut org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let (mut org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         if !standing.may(OrgAction::ToggleSubscription) {
             return Err(forbidden("enable or disable subscriptions"));
         }
         org.enabled = enabled;
         tx.update_organization(&org).await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
+        self.log_action(
+            tx.as_mut(),
+            view.organization.id,
+            "configuration",
+            &me.user_id.to_string(),
+            if enabled {
+                "enabled subscriptions"
+            } else {
+                "disabled subscriptions"
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -548,7 +579,7 @@ impl Services {
             .parse()
             .map_err(|_| Error::invalid("userid names no user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         if !standing.may(OrgAction::Configure) {
             return Err(forbidden("change the role holders"));
         }
@@ -563,6 +594,14 @@ impl Services {
         }
         tx.grant_role(org.id, user, role).await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
+        self.log_action(
+            tx.as_mut(),
+            view.organization.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("gave user {user} the role {}", role.id()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -578,7 +617,7 @@ impl Services {
             .parse()
             .map_err(|_| Error::invalid("userid names no role holder"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         if !standing.may(OrgAction::Configure) {
             return Err(forbidden("change the role holders"));
         }
@@ -603,6 +642,14 @@ impl Services {
             .standing_in(tx.as_mut(), actor, &org.id.to_string())
             .await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
+        self.log_action(
+            tx.as_mut(),
+            view.organization.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("removed the roles of user {user}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -741,6 +788,13 @@ impl Services {
             .await?;
         let n = tx.subscriber_count(org.id).await?;
         tx.commit().await?;
+        self.log_read(
+            org.id,
+            "user_count",
+            actor,
+            "read the number of subscribed users",
+        )
+        .await?;
         Ok(n)
     }
 
@@ -865,7 +919,7 @@ impl Services {
         }
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -880,6 +934,14 @@ impl Services {
             tx.insert_purpose(&p, now).await?;
             created.push(p);
         }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("created {} purposes", created.len()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -892,7 +954,7 @@ impl Services {
         input: PurposeInput,
     ) -> Result<Purpose> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -909,6 +971,14 @@ impl Services {
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         let p = self.purpose_from(org.id, existing.id, input)?;
         tx.update_purpose(&p).await?;
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("replaced purpose {}", p.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -917,7 +987,7 @@ impl Services {
     /// longer listed nor served by templates.
     pub async fn delete_purpose(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -932,6 +1002,14 @@ impl Services {
         if !tx.delete_purpose(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("purpose not found"));
         }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("deleted purpose {id}"),
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -994,7 +1072,7 @@ impl Services {
         }
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -1011,6 +1089,14 @@ impl Services {
             tx.insert_template(&t, now).await?;
             created.push(t);
         }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("created {} data attributes", created.len()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -1023,7 +1109,7 @@ impl Services {
         input: TemplateInput,
     ) -> Result<Template> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -1042,13 +1128,21 @@ impl Services {
             .template_from(tx.as_mut(), org.id, existing.id, input)
             .await?;
         tx.update_template(&t).await?;
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("replaced data attribute {}", t.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(t)
     }
 
     pub async fn delete_template(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, _) = self
+        let (org, me) = self
             .org_for(
                 tx.as_mut(),
                 actor,
@@ -1063,6 +1157,14 @@ impl Services {
         if !tx.delete_template(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("template not found"));
         }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("deleted data attribute {id}"),
+        )
+        .await?;
         tx.commit().await
     }
 }

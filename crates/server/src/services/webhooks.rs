@@ -202,8 +202,17 @@ impl Services {
     ) -> Result<Webhook> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let me = actor.user()?.user_id.to_string();
         let w = self.webhook_from(org, uuid::Uuid::now_v7().to_string(), input, None)?;
         tx.insert_webhook(&w).await?;
+        self.log_action(
+            tx.as_mut(),
+            org,
+            "configuration",
+            &me,
+            &format!("created webhook {}", w.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(w)
     }
@@ -218,6 +227,7 @@ impl Services {
     ) -> Result<Webhook> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let me = actor.user()?.user_id.to_string();
         let existing = tx
             .webhooks_of(org)
             .await?
@@ -228,6 +238,14 @@ impl Services {
             self.webhook_from(org, existing.id.clone(), input, Some(existing.secret_key))?;
         w.created_at = existing.created_at;
         tx.update_webhook(&w).await?;
+        self.log_action(
+            tx.as_mut(),
+            org,
+            "configuration",
+            &me,
+            &format!("replaced webhook {}", w.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(w)
     }
@@ -235,9 +253,18 @@ impl Services {
     pub async fn delete_webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
+        let me = actor.user()?.user_id.to_string();
         if !tx.delete_webhook(org, id).await? {
             return Err(Error::not_found("webhook not found"));
         }
+        self.log_action(
+            tx.as_mut(),
+            org,
+            "configuration",
+            &me,
+            &format!("deleted webhook {id}"),
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -258,6 +285,15 @@ impl Services {
         self.attempt(&w, &mut d).await;
         let mut tx = self.store.begin(Mode::Write).await?;
         tx.save_delivery(&d).await?;
+        let what = format!("pinged webhook {}: {}", w.id, d.status.as_str());
+        self.log_action(
+            tx.as_mut(),
+            w.organization_id,
+            "webhook_delivery",
+            &actor.user()?.user_id.to_string(),
+            &what,
+        )
+        .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -389,6 +425,21 @@ impl Services {
             }
             let mut tx = self.store.begin(Mode::Write).await?;
             tx.save_delivery(&d).await?;
+            let what = format!(
+                "delivered {} to webhook {}: {} (attempt {})",
+                d.event_type,
+                d.webhook_id,
+                d.status.as_str(),
+                d.attempts
+            );
+            self.log_action(
+                tx.as_mut(),
+                d.organization_id,
+                "webhook_delivery",
+                "",
+                &what,
+            )
+            .await?;
             tx.commit().await?;
         }
         Ok(count)

@@ -1,0 +1,93 @@
+//! Organisation action logs: admin logins, configuration changes, reads of who consents
+//! and how many subscribe, webhook deliveries. Read by the Admin and the Dpo.
+
+use accord_domain::access::OrgStanding;
+use accord_domain::identity::OrgRole;
+use accord_domain::webhook::ActionLog;
+use accord_domain::{Error, OrganizationId, Result};
+use accord_store::{Mode, Tx};
+
+use super::{Actor, Services};
+
+pub struct LogPage {
+    pub logs: Vec<ActionLog>,
+    pub next_start: Option<String>,
+}
+
+impl Services {
+    /// Appends to the organisation's log inside the caller's unit of work.
+    pub(crate) async fn log_action(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrganizationId,
+        kind: &str,
+        actor: &str,
+        message: &str,
+    ) -> Result<()> {
+        tx.insert_action_log(&ActionLog {
+            id: uuid::Uuid::now_v7().to_string(),
+            organization_id: org,
+            kind: kind.to_owned(),
+            actor_id: actor.to_owned(),
+            message: message.to_owned(),
+            created_at: self.clock.now(),
+        })
+        .await
+    }
+
+    /// For reads: the log entry gets a unit of work of its own.
+    pub(crate) async fn log_read(
+        &self,
+        org: OrganizationId,
+        kind: &str,
+        actor: &Actor,
+        message: &str,
+    ) -> Result<()> {
+        let actor_id = actor
+            .user()
+            .map(|u| u.user_id.to_string())
+            .unwrap_or_default();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        self.log_action(tx.as_mut(), org, kind, &actor_id, message)
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn organization_logs(
+        &self,
+        actor: &Actor,
+        org: &str,
+        limit: Option<i64>,
+        start: Option<&str>,
+    ) -> Result<LogPage> {
+        let limit = limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid("limit must be 1 to 500"));
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        require_log_reader(&standing)?;
+        let mut logs = tx
+            .action_logs(org.id, start.filter(|s| !s.is_empty()), limit + 1)
+            .await?;
+        tx.commit().await?;
+        let more = logs.len() as i64 > limit;
+        logs.truncate(limit as usize);
+        let next_start = if more {
+            logs.last().map(|l| l.id.clone())
+        } else {
+            None
+        };
+        Ok(LogPage { logs, next_start })
+    }
+}
+
+fn require_log_reader(standing: &OrgStanding) -> Result<()> {
+    if standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only the Admin and the Dpo read the action log".into(),
+        ))
+    }
+}
