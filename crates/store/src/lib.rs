@@ -318,12 +318,20 @@ pub trait Tx: Send {
         limit: i64,
     ) -> Result<Vec<Delivery>>;
     async fn delivery_by_id(&mut self, webhook: &str, id: &str) -> Result<Option<Delivery>>;
+    /// Candidates, not locked (see [`Tx::mark_expiry_recorded`]).
     async fn expiring_consents(
         &mut self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ExpiringConsent>>;
-    async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, at: DateTime<Utc>) -> Result<()>;
+    /// Claims the recording of an expiry: `false` if another node did it, or the value has
+    /// changed since (a new consent, not expired). Take the organisation's chain head
+    /// first: the lock order of a consent change.
+    async fn mark_expiry_recorded(
+        &mut self,
+        c: &ExpiringConsent,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // Notifications and action logs
     /// Subscribers for whom at least one of `attributes` of the purpose reads Disallow

@@ -1098,7 +1098,8 @@ impl Tx for Uow {
             "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
              days, changed_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
-             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at",
+             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
+             expiry_recorded_at = NULL",
         )
         .bind(consent)
         .bind(org.to_string())
@@ -1430,12 +1431,10 @@ impl Tx for Uow {
     }
 
     async fn expiring_consents(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ExpiringConsent>> {
-        let sql = format!(
-            "SELECT consent_id, organization_id, user_id, purpose_id, attribute_id, value, days, changed_at \
+        let sql = "SELECT consent_id, organization_id, user_id, purpose_id, attribute_id, value, days, changed_at \
              FROM consent_values WHERE expires_at IS NOT NULL AND expiry_recorded_at IS NULL AND expires_at <= $1 \
-             ORDER BY expires_at LIMIT $2 {SKIP_LOCKED}"
-        );
-        let rows = sqlx::query(&sql).bind(to_ms(now)).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
+             ORDER BY expires_at LIMIT $2";
+        let rows = sqlx::query(sql).bind(to_ms(now)).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
         rows.iter()
             .map(|r| {
                 let value: String = r.try_get("value").map_err(db_error)?;
@@ -1455,18 +1454,19 @@ impl Tx for Uow {
             .collect()
     }
 
-    async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, at: DateTime<Utc>) -> Result<()> {
+    async fn mark_expiry_recorded(&mut self, c: &ExpiringConsent, now: DateTime<Utc>) -> Result<bool> {
         sqlx::query(
-            "UPDATE consent_values SET expiry_recorded_at = $1 \
-             WHERE consent_id = $2 AND purpose_id = $3 AND attribute_id = $4",
+            "UPDATE consent_values SET expiry_recorded_at = $1 WHERE consent_id = $2 AND purpose_id = $3 \
+             AND attribute_id = $4 AND expiry_recorded_at IS NULL AND expires_at <= $1 AND changed_at = $5",
         )
-        .bind(to_ms(at))
+        .bind(to_ms(now))
         .bind(&c.consent_id)
         .bind(c.purpose_id.to_string())
         .bind(c.attribute_id.to_string())
+        .bind(to_ms(c.stored.changed_at))
         .execute(&mut *self.tx)
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected() == 1)
         .map_err(db_error)
     }
     async fn users_lacking_consent(

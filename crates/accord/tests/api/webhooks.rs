@@ -332,7 +332,15 @@ async fn expiry_fires_consent_expired_once(db: TestDb) {
     let f = Fixture::with_clock(&db, clock.clone()).await;
     let receiver = Receiver::start().await;
     make_webhook(&f, &receiver.url, &["consent.expired"]).await;
-    consent_once(&f, "Allow", 1).await;
+    let path = consent_once(&f, "Allow", 1).await;
+    let key = f
+        .call(Method::POST, "/v1/user/apikey", &f.individual, None)
+        .await
+        .json["APIKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let individual = format!("ApiKey {key}");
     // Sessions end as days pass; the Admin's APIKey does not.
     let key = f
         .call(Method::POST, "/v1/user/apikey", &f.admin, None)
@@ -381,6 +389,32 @@ async fn expiry_fires_consent_expired_once(db: TestDb) {
     assert_eq!(
         (verify["Intact"].as_bool(), verify["Entries"].as_i64()),
         (Some(true), Some(2))
+    );
+
+    // Consenting again, for a day: that consent expires (and is announced) in its turn.
+    let r = f
+        .call(
+            Method::PATCH,
+            &path,
+            &individual,
+            Some(json!({"consented": "Allow", "days": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    clock.advance(Duration::days(1) + Duration::minutes(1));
+    receiver.wait_for("consent.expired", 2).await;
+    let verify = f
+        .call(
+            Method::GET,
+            &f.org_path("/consenthistory/verify"),
+            &admin,
+            None,
+        )
+        .await
+        .json;
+    assert_eq!(
+        (verify["Intact"].as_bool(), verify["Entries"].as_i64()),
+        (Some(true), Some(4))
     );
 }
 both_backends!(expiry_fires_consent_expired_once);

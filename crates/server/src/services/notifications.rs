@@ -117,20 +117,20 @@ impl Services {
         .await?;
         tx.commit().await?;
         self.work.notify_one();
-        for u in users.iter().filter(|u| !u.client_token.is_empty()) {
-            if let Err(e) = self
-                .push
-                .push(
-                    &u.client_token,
-                    u.client_type,
-                    "Consent requested",
-                    &message,
-                )
-                .await
-            {
-                tracing::warn!(error = ?e, "push notification failed");
+        // Pushes go out in the background: a large organisation must not hold the request.
+        let devices: Vec<(String, i64)> = users
+            .iter()
+            .filter(|u| !u.client_token.is_empty())
+            .map(|u| (u.client_token.clone(), u.client_type))
+            .collect();
+        let push = std::sync::Arc::clone(&self.push);
+        tokio::spawn(async move {
+            for (token, kind) in devices {
+                if let Err(e) = push.push(&token, kind, "Consent requested", &message).await {
+                    tracing::warn!(error = ?e, "push notification failed");
+                }
             }
-        }
+        });
         Ok(users.len())
     }
 

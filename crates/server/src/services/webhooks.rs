@@ -512,7 +512,11 @@ impl Services {
         let mut tx = self.store.begin(Mode::Write).await?;
         let expiring = tx.expiring_consents(now, 100).await?;
         for c in &expiring {
+            // The chain head first, then the value: the order a consent change takes.
             let (seq, prev) = tx.lock_chain_head(c.organization_id).await?;
+            if !tx.mark_expiry_recorded(c, now).await? {
+                continue;
+            }
             let mut entry = HistoryEntry {
                 id: uuid::Uuid::now_v7().to_string(),
                 seq: seq + 1,
@@ -534,7 +538,6 @@ impl Services {
             tx.insert_history(&entry).await?;
             tx.set_chain_head(c.organization_id, entry.seq, &entry.hash)
                 .await?;
-            tx.mark_expiry_recorded(c, now).await?;
             emit(
                 tx.as_mut(),
                 c.organization_id,
