@@ -199,6 +199,11 @@ pub struct User {
     pub client_token: String,
     pub client_type: i64,
     pub created_at: DateTime<Utc>,
+    /// CustomerID's `firstname` and `surname` (empty unless set through CustomerID).
+    pub first_name: String,
+    pub surname: String,
+    /// CustomerID's home organisation (`organizationId`); not a subscription.
+    pub home_organization_id: Option<OrganizationId>,
 }
 
 impl fmt::Debug for User {

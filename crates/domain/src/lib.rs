@@ -5,6 +5,7 @@
 pub mod access;
 pub mod clock;
 pub mod consent;
+pub mod customer_id;
 pub mod error;
 pub mod identity;
 pub mod ids;

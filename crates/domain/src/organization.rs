@@ -117,6 +117,10 @@ pub struct Organization {
     pub retention_period_secs: i64,
     pub retention_enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// CustomerID's `technicalName` (unique among siblings); the ID when never set.
+    pub technical_name: Option<String>,
+    /// CustomerID's organisation tree.
+    pub parent_id: Option<OrganizationId>,
 }
 
 /// A purpose the organisation processes personal data for.

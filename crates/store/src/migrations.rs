@@ -55,6 +55,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "notifications_and_logs",
         include_str!("../migrations/sqlite/0005_notifications_and_logs.sql"),
     ),
+    (
+        6,
+        "customerid",
+        include_str!("../migrations/sqlite/0006_customerid.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -82,6 +87,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         5,
         "notifications_and_logs",
         include_str!("../migrations/postgres/0005_notifications_and_logs.sql"),
+    ),
+    (
+        6,
+        "customerid",
+        include_str!("../migrations/postgres/0006_customerid.sql"),
     ),
 ]);
 

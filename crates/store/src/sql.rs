@@ -15,7 +15,10 @@ use sqlx::Row;
 
 use accord_domain::webhook::{ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook};
 
-use crate::{from_ms, to_ms, ExpiringConsent, HistoryFilter, ImageRecord, SigningKeyRecord};
+use crate::{
+    from_ms, to_ms, ExpiringConsent, HistoryFilter, ImageRecord, RestClientRecord, Search, SearchField, SigningKeyRecord,
+    TreeNode,
+};
 
 pub struct Uow {
     tx: sqlx::Transaction<'static, DB>,
@@ -24,7 +27,8 @@ pub struct Uow {
 type DbRow = <DB as sqlx::Database>::Row;
 
 const USER_COLUMNS: &str = "id, email, name, phone, password_hash, status, is_platform_admin, \
-     image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at";
+     image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at, \
+     first_name, surname, home_organization_id";
 
 fn uuid_col(row: &DbRow, col: &str) -> Result<uuid::Uuid> {
     let s: String = row.try_get(col).map_err(db_error)?;
@@ -54,6 +58,9 @@ fn user_from_row(row: &DbRow) -> Result<User> {
         client_token: row.try_get("client_token").map_err(db_error)?,
         client_type: row.try_get("client_type").map_err(db_error)?,
         created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        first_name: row.try_get("first_name").map_err(db_error)?,
+        surname: row.try_get("surname").map_err(db_error)?,
+        home_organization_id: opt_id(row, "home_organization_id")?,
     })
 }
 
@@ -71,7 +78,7 @@ fn session_from_row(row: &DbRow) -> Result<Session> {
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o.type_id, o.enabled, o.policy_url, \
      o.eula_url, o.cover_image_id, o.logo_image_id, o.hlc_support, o.subscribe_method, o.subscribe_key, \
-     o.retention_period, o.retention_enabled, o.created_at";
+     o.retention_period, o.retention_enabled, o.created_at, o.technical_name, o.parent_id";
 
 const PURPOSE_COLUMNS: &str = "id, organization_id, name, description, lawful_basis, policy_url, \
      attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp";
@@ -105,6 +112,8 @@ fn org_from_row(row: &DbRow) -> Result<Organization> {
         retention_period_secs: row.try_get("retention_period").map_err(db_error)?,
         retention_enabled: row.try_get("retention_enabled").map_err(db_error)?,
         created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        technical_name: row.try_get("technical_name").map_err(db_error)?,
+        parent_id: opt_id(row, "parent_id")?,
     })
 }
 
@@ -225,6 +234,18 @@ fn notification_from_row(row: &DbRow) -> Result<Notification> {
     })
 }
 
+/// `column` matches `value` case-insensitively: equal, or starting with it. `%`, `_` and
+/// `\` in the value are literal.
+fn push_match(q: &mut sqlx::QueryBuilder<'_, DB>, column: &str, value: &str, exact: bool) {
+    let lowered = value.to_lowercase();
+    if exact {
+        q.push(format!(" AND LOWER({column}) = ")).push_bind(lowered);
+    } else {
+        let escaped = lowered.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        q.push(format!(" AND LOWER({column}) LIKE ")).push_bind(format!("{escaped}%")).push(" ESCAPE '\\'");
+    }
+}
+
 impl Uow {
     async fn template_purposes(&mut self, template: &str) -> Result<Vec<OrganizationId>> {
         let rows = sqlx::query(
@@ -267,8 +288,8 @@ impl Tx for Uow {
         sqlx::query(
             "INSERT INTO users (id, email, email_key, name, phone, password_hash, status, \
              is_platform_admin, image_id, last_visit, apikey_revision, apikey_issued_at, \
-             client_token, client_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             client_token, client_type, created_at, first_name, surname, home_organization_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(u.id.to_string())
         .bind(u.email.as_ref().map(|e| e.as_str().to_owned()))
@@ -285,6 +306,9 @@ impl Tx for Uow {
         .bind(&u.client_token)
         .bind(u.client_type)
         .bind(to_ms(u.created_at))
+        .bind(&u.first_name)
+        .bind(&u.surname)
+        .bind(u.home_organization_id.map(|o| o.to_string()))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -669,8 +693,8 @@ impl Tx for Uow {
         sqlx::query(
             "INSERT INTO organizations (id, name, location, description, type_id, enabled, policy_url, \
              eula_url, cover_image_id, logo_image_id, hlc_support, subscribe_method, subscribe_key, \
-             retention_period, retention_enabled, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             retention_period, retention_enabled, created_at, technical_name, parent_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(o.id.to_string())
         .bind(&o.name)
@@ -688,6 +712,8 @@ impl Tx for Uow {
         .bind(o.retention_period_secs)
         .bind(o.retention_enabled)
         .bind(to_ms(o.created_at))
+        .bind(&o.technical_name)
+        .bind(o.parent_id.map(|p| p.to_string()))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -711,7 +737,7 @@ impl Tx for Uow {
             "UPDATE organizations SET name = $1, location = $2, description = $3, type_id = $4, \
              enabled = $5, policy_url = $6, eula_url = $7, cover_image_id = $8, logo_image_id = $9, \
              hlc_support = $10, subscribe_method = $11, subscribe_key = $12, retention_period = $13, \
-             retention_enabled = $14 WHERE id = $15",
+             retention_enabled = $14, technical_name = $16, parent_id = $17 WHERE id = $15",
         )
         .bind(&o.name)
         .bind(&o.location)
@@ -728,6 +754,8 @@ impl Tx for Uow {
         .bind(o.retention_period_secs)
         .bind(o.retention_enabled)
         .bind(o.id.to_string())
+        .bind(&o.technical_name)
+        .bind(o.parent_id.map(|p| p.to_string()))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -1596,5 +1624,144 @@ impl Tx for Uow {
                 })
             })
             .collect()
+    }
+
+    async fn insert_rest_client(&mut self, c: &RestClientRecord) -> Result<()> {
+        sqlx::query("INSERT INTO rest_clients (id, name, secret_hash, organization_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.secret_hash)
+            .bind(c.organization_id.map(|o| o.to_string()))
+            .bind(to_ms(c.created_at))
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn rest_client_by_name(&mut self, name: &str) -> Result<Option<RestClientRecord>> {
+        let Some(r) = sqlx::query("SELECT id, name, secret_hash, organization_id, created_at FROM rest_clients WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RestClientRecord {
+            id: r.try_get("id").map_err(db_error)?,
+            name: r.try_get("name").map_err(db_error)?,
+            secret_hash: r.try_get("secret_hash").map_err(db_error)?,
+            organization_id: opt_id(&r, "organization_id")?,
+            created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+        }))
+    }
+
+    async fn user_custom_attributes(&mut self, user: UserId) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, value FROM user_attributes WHERE user_id = $1 ORDER BY name, position")
+            .bind(user.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| Ok((r.try_get("name").map_err(db_error)?, r.try_get("value").map_err(db_error)?))).collect()
+    }
+
+    async fn organization_custom_attributes(&mut self, org: OrganizationId) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, value FROM organization_attributes WHERE organization_id = $1 ORDER BY name, position")
+            .bind(org.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| Ok((r.try_get("name").map_err(db_error)?, r.try_get("value").map_err(db_error)?))).collect()
+    }
+
+    async fn organization_tree(&mut self) -> Result<Vec<TreeNode>> {
+        let rows = sqlx::query("SELECT id, parent_id, technical_name, name FROM organizations ORDER BY id")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TreeNode {
+                    id: OrganizationId(uuid_col(r, "id")?),
+                    parent_id: opt_id(r, "parent_id")?,
+                    technical_name: r.try_get("technical_name").map_err(db_error)?,
+                    name: r.try_get("name").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn search_users(&mut self, search: &Search) -> Result<Vec<UserId>> {
+        let mut q = sqlx::QueryBuilder::<DB>::new("SELECT u.id FROM users u WHERE 1 = 1");
+        for (field, value) in &search.builtin {
+            let column = match field {
+                SearchField::UserId => "u.id",
+                SearchField::UserFirstName => "u.first_name",
+                SearchField::UserSurname => "u.surname",
+                SearchField::UserMobile => "u.phone",
+                SearchField::UserEmail => "u.email",
+                SearchField::UserHomeOrganization => "u.home_organization_id",
+                SearchField::UserStatus => {
+                    q.push(" AND u.status = ").push_bind(value.parse::<i64>().unwrap_or(-1));
+                    continue;
+                }
+                _ => return Err(accord_domain::Error::invalid("not a user attribute")),
+            };
+            push_match(&mut q, column, value, search.exact);
+        }
+        for (name, value) in &search.custom {
+            q.push(" AND EXISTS (SELECT 1 FROM user_attributes a WHERE a.user_id = u.id AND a.name = ").push_bind(name.clone());
+            push_match(&mut q, "a.value", value, search.exact);
+            q.push(")");
+        }
+        if let Some(within) = &search.within {
+            q.push(" AND u.home_organization_id IN (''");
+            for org in within {
+                q.push(", ").push_bind(org.to_string());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY u.id");
+        if search.max_results > 0 {
+            q.push(" LIMIT ").push_bind(search.max_results);
+        }
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(|r| uuid_col(r, "id").map(UserId)).collect()
+    }
+
+    async fn search_organizations(&mut self, search: &Search) -> Result<Vec<OrganizationId>> {
+        let mut q = sqlx::QueryBuilder::<DB>::new(
+            "SELECT o.id FROM organizations o LEFT JOIN organization_types t ON t.id = o.type_id WHERE 1 = 1",
+        );
+        for (field, value) in &search.builtin {
+            let column = match field {
+                SearchField::OrgId => "o.id",
+                SearchField::OrgTechnicalName => "COALESCE(o.technical_name, o.id)",
+                SearchField::OrgFriendlyName => "o.name",
+                SearchField::OrgTypeName => "t.name",
+                _ => return Err(accord_domain::Error::invalid("not an organization attribute")),
+            };
+            push_match(&mut q, column, value, search.exact);
+        }
+        for (name, value) in &search.custom {
+            q.push(" AND EXISTS (SELECT 1 FROM organization_attributes a WHERE a.organization_id = o.id AND a.name = ")
+                .push_bind(name.clone());
+            push_match(&mut q, "a.value", value, search.exact);
+            q.push(")");
+        }
+        if let Some(within) = &search.within {
+            q.push(" AND o.id IN (''");
+            for org in within {
+                q.push(", ").push_bind(org.to_string());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY o.id");
+        if search.max_results > 0 {
+            q.push(" LIMIT ").push_bind(search.max_results);
+        }
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
+        rows.iter().map(|r| uuid_col(r, "id").map(OrganizationId)).collect()
     }
 }

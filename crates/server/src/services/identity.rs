@@ -98,6 +98,9 @@ impl Services {
             client_token: String::new(),
             client_type: 0,
             created_at: self.now(),
+            first_name: String::new(),
+            surname: String::new(),
+            home_organization_id: None,
         };
         let mut tx = self.store.begin(Mode::Write).await?;
         tx.insert_user(&user).await.map_err(|e| match e {

@@ -291,6 +291,8 @@ impl Services {
             retention_period_secs: 0,
             retention_enabled: false,
             created_at: self.clock.now(),
+            technical_name: None,
+            parent_id: None,
         };
         let mut tx = self.store.begin(Mode::Write).await?;
         if tx.org_type_by_id(type_id).await?.is_none() {
@@ -856,6 +858,9 @@ impl Services {
             client_token: String::new(),
             client_type: 0,
             created_at: now,
+            first_name: String::new(),
+            surname: String::new(),
+            home_organization_id: None,
         };
         tx.insert_user(&user).await?;
         tx.subscribe(org.id, user.id, now).await?;

@@ -1,0 +1,167 @@
+//! How CustomerID sees Accord's users and organisations: one mapping, attribute by
+//! attribute (docs/customerid.md). CustomerID speaks of entities as lists of named
+//! attributes, each with one or more values.
+
+use crate::identity::UserStatus;
+use crate::{Error, Result};
+
+/// An entity as CustomerID shows it: `(attribute name, values)`, in a stable order.
+pub type Attributes = Vec<(String, Vec<String>)>;
+
+impl UserStatus {
+    /// CustomerID's technical name (`waiting_for_registration`).
+    pub fn technical_name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+            Self::Locked => "locked",
+            Self::WaitingForRegistration => "waiting_for_registration",
+        }
+    }
+
+    /// The name CustomerID shows (`Waiting for registration`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::Locked => "Locked",
+            Self::WaitingForRegistration => "Waiting for registration",
+        }
+    }
+
+    /// A status as a search gives it: its code or technical name (or shown name), any case.
+    pub fn parse_search(raw: &str) -> Result<Self> {
+        let s = raw.trim().to_ascii_lowercase();
+        if let Ok(code) = s.parse::<i64>() {
+            return Self::from_code(code)
+                .ok_or_else(|| Error::invalid(format!("unknown status {raw:?}")));
+        }
+        [
+            Self::Pending,
+            Self::Enabled,
+            Self::Disabled,
+            Self::Locked,
+            Self::WaitingForRegistration,
+        ]
+        .into_iter()
+        .find(|st| st.technical_name() == s || st.display_name().to_ascii_lowercase() == s)
+        .ok_or_else(|| Error::invalid(format!("unknown status {raw:?}")))
+    }
+}
+
+/// A user's builtin attribute that a search can filter on, and where it lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    Id,
+    FirstName,
+    Surname,
+    Mobile,
+    Email,
+    /// Accord users log in with their email: `login` is the email.
+    Login,
+    OrganizationId,
+    Status,
+}
+
+impl UserField {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "id" | "cn" => Self::Id,
+            "firstname" => Self::FirstName,
+            "surname" => Self::Surname,
+            "mobile" => Self::Mobile,
+            "email" => Self::Email,
+            "login" => Self::Login,
+            "organizationId" => Self::OrganizationId,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+/// An organisation's builtin attribute that a search can filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationField {
+    Id,
+    TechnicalName,
+    FriendlyName,
+    /// The organisation type's name (`organizationClass` is its synonym).
+    OrganizationType,
+    EntityName,
+}
+
+impl OrganizationField {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "id" => Self::Id,
+            "technicalName" => Self::TechnicalName,
+            "friendlyName" => Self::FriendlyName,
+            "organizationType" | "organizationClass" => Self::OrganizationType,
+            "entityName" => Self::EntityName,
+            _ => return None,
+        })
+    }
+}
+
+/// Custom attribute names: letters, digits, `_`, `-`, `.`; at most 64; not a parameter
+/// of the operation itself.
+pub fn parse_custom_attribute_name(name: &str) -> Result<String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::invalid(format!("{name:?} is not an attribute name")))
+    }
+}
+
+/// One search criterion: attribute, value, exact or prefix (CustomerID's `exactMatch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion<F> {
+    pub field: Result<F, String>,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_by_code_and_by_name() {
+        assert_eq!(UserStatus::parse_search("0").unwrap(), UserStatus::Pending);
+        assert_eq!(
+            UserStatus::parse_search("Enabled").unwrap(),
+            UserStatus::Enabled
+        );
+        assert_eq!(
+            UserStatus::parse_search("waiting_for_registration").unwrap(),
+            UserStatus::WaitingForRegistration
+        );
+        assert_eq!(
+            UserStatus::parse_search("Waiting for registration").unwrap(),
+            UserStatus::WaitingForRegistration
+        );
+        assert!(UserStatus::parse_search("4").is_err());
+        assert!(UserStatus::parse_search("active").is_err());
+        assert_eq!(UserStatus::Locked.display_name(), "Locked");
+    }
+
+    #[test]
+    fn builtin_fields_and_custom_names() {
+        assert_eq!(UserField::parse("cn"), Some(UserField::Id));
+        assert_eq!(UserField::parse("nickname"), None);
+        assert_eq!(
+            OrganizationField::parse("organizationClass"),
+            Some(OrganizationField::OrganizationType)
+        );
+        assert!(parse_custom_attribute_name("employeeNumber").is_ok());
+        for bad in ["", "a b", "x=y", "ä", &"a".repeat(65)] {
+            assert!(parse_custom_attribute_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
