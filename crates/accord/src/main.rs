@@ -47,6 +47,17 @@ enum AdminCommand {
         #[arg(long, default_value = "")]
         name: String,
     },
+    /// Create a CustomerID REST client (HTTP Basic). Reads the secret from standard input.
+    AddRestClient {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The client's name: its Basic user name.
+        #[arg(long)]
+        name: String,
+        /// Bind the client to this organisation (and its sub-organisations).
+        #[arg(long)]
+        organization: Option<String>,
+    },
     /// Check an organisation's consent history hash chain. Exits 0 when intact, 1 when an
     /// entry was altered, removed or reordered (and names the first such entry).
     VerifyConsentLedger {
@@ -181,6 +192,24 @@ async fn main() -> anyhow::Result<()> {
                     "promoted existing user to"
                 }
             );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::AddRestClient {
+            db,
+            name,
+            organization,
+        }) => {
+            init_logging(&db);
+            let secret = read_password()?;
+            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = app
+                .services
+                .add_rest_client(&name, &secret, organization.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created REST client {name} ({id})");
             Ok(())
         }
         Command::Admin(AdminCommand::VerifyConsentLedger { db, org }) => {

@@ -120,13 +120,6 @@ pub fn parse_custom_attribute_name(name: &str) -> Result<String> {
     }
 }
 
-/// One search criterion: attribute, value, exact or prefix (CustomerID's `exactMatch`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Criterion<F> {
-    pub field: Result<F, String>,
-    pub value: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

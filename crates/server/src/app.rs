@@ -41,6 +41,7 @@ use crate::services::Services;
         (name = "Service management (Organization)"),
         (name = "Permissions and consents"),
         (name = "Webhooks"),
+        (name = "CustomerID", description = "The Ubisecure CustomerID REST API 2.1, at /customerid-rest/services/2.1"),
         (name = "Operations", description = "Health, readiness and signing keys"),
     )
 )]
@@ -90,6 +91,7 @@ fn router(services: Arc<Services>) -> Router {
     let config = &services.config;
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/v1", igrant::router(config.json_body_limit))
+        .nest("/customerid-rest/services/2.1", crate::customerid::router())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(jwks))

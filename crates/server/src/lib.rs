@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod config;
+pub mod customerid;
 pub mod igrant;
 pub mod services;
 

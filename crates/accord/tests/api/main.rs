@@ -6,6 +6,7 @@ mod receiver;
 
 mod bad_input;
 mod consents;
+mod customerid;
 mod durability;
 mod identity;
 mod images;

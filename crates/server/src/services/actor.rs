@@ -1,12 +1,22 @@
 //! Who is calling. The HTTP layer turns credentials into an [`Actor`]; services decide
 //! what that actor may do.
 
-use accord_domain::{Error, Result, SessionId, UserId};
+use accord_domain::{Error, OrganizationId, Result, SessionId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Anonymous,
     User(UserActor),
+    /// A back end calling the CustomerID API with HTTP Basic.
+    RestClient(RestClientActor),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestClientActor {
+    pub id: String,
+    pub name: String,
+    /// Sees and changes only this organisation and its sub-organisations; `None`: all.
+    pub organization: Option<OrganizationId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +33,9 @@ impl Actor {
         match self {
             Actor::User(u) => Ok(u),
             Actor::Anonymous => Err(Error::Unauthenticated("authentication required".into())),
+            Actor::RestClient(_) => Err(Error::Forbidden(
+                "REST clients use the CustomerID API".into(),
+            )),
         }
     }
 }

@@ -319,7 +319,7 @@ impl Services {
         };
         let from_actor = match actor {
             Actor::User(UserActor { session_id, .. }) => *session_id,
-            Actor::Anonymous => None,
+            Actor::Anonymous | Actor::RestClient(_) => None,
         };
         let Some(session) = from_token.or(from_actor) else {
             return Err(Error::invalid("refreshtoken does not name a session"));

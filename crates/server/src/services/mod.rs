@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod consents;
+pub mod customer_id;
 pub mod identity;
 pub mod images;
 pub mod logs;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use accord_domain::{Clock, Result};
 use accord_store::Store;
 
-pub use actor::{Actor, UserActor};
+pub use actor::{Actor, RestClientActor, UserActor};
 
 use crate::config::Config;
 use mail::{LogMailer, Mailer, SmtpMailer};
@@ -35,6 +36,10 @@ pub struct Services {
     pub mailer: Arc<dyn Mailer>,
     /// Push notifications to devices; log-only unless an operator provides one.
     pub push: Arc<dyn push::PushNotifier>,
+    /// REST client credentials verified lately: (SHA-256 of name and secret) → client,
+    /// until when. Spares an argon2 hash per CustomerID request.
+    pub rest_client_cache:
+        std::sync::Mutex<std::collections::HashMap<String, (RestClientActor, std::time::Instant)>>,
     /// Wakes this node's background workers when a unit of work left them something.
     pub work: tokio::sync::Notify,
 }
@@ -55,6 +60,7 @@ impl Services {
             tokens,
             mailer,
             push: Arc::new(push::LogPush),
+            rest_client_cache: Default::default(),
             work: tokio::sync::Notify::new(),
         })
     }

@@ -1,0 +1,376 @@
+//! The CustomerID facade's reads, authentication and wire format (XML and JSON).
+
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::{Reply, TestDb};
+use crate::organizations::{user, Fixture};
+
+const BASE: &str = "/customerid-rest/services/2.1";
+const NS: &str = "http://schema.ubisecure.com/customerid/api";
+
+fn add_rest_client(db: &TestDb, name: &str, secret: &str, org: Option<&str>) {
+    use std::io::Write as _;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord"));
+    cmd.args(["admin", "add-rest-client", "--name", name])
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn");
+    if let Some(org) = org {
+        cmd.args(["--organization", org]);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{secret}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn get(
+    f: &Fixture,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    bearer: Option<&str>,
+    json: bool,
+) -> Reply {
+    let mut req = f.app.client.get(f.app.url(&format!("{BASE}{path}")));
+    if let Some((u, p)) = auth {
+        req = req.basic_auth(u, Some(p));
+    }
+    if let Some(b) = bearer {
+        req = req.header("authorization", b);
+    }
+    if json {
+        req = req.header("accept", "application/json");
+    }
+    Reply::from(req.send().await.unwrap()).await
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.body
+        .split("<Id>")
+        .skip(1)
+        .map(|s| s.split("</Id>").next().unwrap().to_owned())
+        .collect()
+}
+
+/// Parent "5555555-6" with child "1234567-1"; the Admin lives in the child, the Dpo in
+/// the parent; the other organisation is outside.
+async fn seed(db: &TestDb, f: &Fixture) -> (String, String, String) {
+    let child = f.org.clone();
+    let parent = f.other_org.clone();
+    db.execute(
+        "UPDATE organizations SET technical_name = '5555555-6' WHERE id = $1",
+        &[&parent],
+    )
+    .await;
+    db.execute(
+        "UPDATE organizations SET technical_name = '1234567-1', parent_id = $1 WHERE id = $2",
+        &[&parent, &child],
+    )
+    .await;
+    db.execute(
+        "UPDATE users SET first_name = 'Maija', surname = 'Virtanen', phone = '+358401234567', home_organization_id = $1 WHERE id = $2",
+        &[&child, &f.admin_id],
+    )
+    .await;
+    db.execute("INSERT INTO user_attributes (user_id, name, position, value) VALUES ($1, 'employeeNumber', 0, 'E-42')", &[&f.admin_id]).await;
+    db.execute("INSERT INTO organization_attributes (organization_id, name, position, value) VALUES ($1, 'vatNumber', 0, 'FI1234567')", &[&child]).await;
+    let third = f
+        .app
+        .register(&crate::helpers::email("third"), crate::organizations::PW)
+        .await;
+    db.execute(
+        "UPDATE users SET home_organization_id = $1, status = 5 WHERE id = $2",
+        &[&parent, &third],
+    )
+    .await;
+    (parent, child, third)
+}
+
+async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, third) = seed(&db, &f).await;
+    add_rest_client(&db, "backend", "a-long-client-secret", None);
+    let auth = Some(("backend", "a-long-client-secret"));
+
+    // GET105, XML: the spec's document, attribute by attribute.
+    let r = get(&f, &format!("/users/{}", f.admin_id), auth, None, false).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let email = f
+        .call(reqwest::Method::GET, "/v1/user", &f.admin, None)
+        .await
+        .json["Email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expected = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><User xmlns="{NS}" inResponseTo="/2.1/users/{id}" method="GET"><Attribute name="id"><Value>{id}</Value></Attribute><Attribute name="firstname"><Value>Maija</Value></Attribute><Attribute name="surname"><Value>Virtanen</Value></Attribute><Attribute name="mobile"><Value>+358401234567</Value></Attribute><Attribute name="cn"><Value>{id}</Value></Attribute><Attribute name="login"><Value>{email}</Value></Attribute><Attribute name="email"><Value>{email}</Value></Attribute><Attribute name="organization"><Value>DMart</Value></Attribute><Attribute name="organizationEntityName"><Value>5555555-6/1234567-1</Value></Attribute><Attribute name="organizationId"><Value>{child}</Value></Attribute><Attribute name="status"><Value>Enabled</Value></Attribute><Attribute name="employeeNumber"><Value>E-42</Value></Attribute></User>"#,
+        id = f.admin_id
+    );
+    assert_eq!(r.body, expected);
+    // JSON: the same content without the wrapper.
+    let r = get(&f, &format!("/users/{}", f.admin_id), auth, None, true).await;
+    let attrs = r.json["Attribute"].as_array().unwrap();
+    assert!(
+        attrs.contains(
+            &serde_json::json!({"name": "organizationEntityName", "Value": ["5555555-6/1234567-1"]})
+        ),
+        "{}",
+        r.body
+    );
+
+    // GET104: prefix by default, exact on request, status by code or name, custom attributes.
+    let r = get(&f, "/users?firstname=mai", auth, None, false).await;
+    assert_eq!(ids(&r), vec![f.admin_id.clone()], "{}", r.body);
+    assert!(r.body.contains(r#"inResponseTo="/2.1/users""#));
+    assert!(ids(&get(
+        &f,
+        "/users?firstname=mai&exactMatch=true",
+        auth,
+        None,
+        false
+    )
+    .await)
+    .is_empty());
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/users?firstname=MAIJA&exactMatch=true",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![f.admin_id.clone()]
+    );
+    assert_eq!(
+        ids(&get(&f, "/users?status=5", auth, None, false).await),
+        vec![third.clone()]
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/users?status=waiting_for_registration",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![third.clone()]
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/users?employeeNumber=E-4&surname=Vir",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![f.admin_id.clone()]
+    );
+    assert!(ids(&get(
+        &f,
+        "/users?employeeNumber=E-4&surname=Other",
+        auth,
+        None,
+        false
+    )
+    .await)
+    .is_empty());
+    assert_eq!(
+        ids(&get(&f, "/users?maxResults=2", auth, None, false).await).len(),
+        2
+    );
+    // One domain: a user registered through the iGrant facade is listed here.
+    assert!(ids(&get(&f, "/users", auth, None, false).await).contains(&f.individual_id));
+    let r = get(&f, "/users?status=sleeping", auth, None, false).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("<error><code>Invalid arguments</code>"),
+        "{}",
+        r.body
+    );
+
+    // Organisations: GET107, GET106 by entity name, GET113 recursive.
+    let r = get(&f, &format!("/organizations/{child}"), auth, None, false).await;
+    assert!(r.body.starts_with(&format!(r#"<?xml version="1.0" encoding="utf-8"?><Organization xmlns="{NS}" inResponseTo="/2.1/organizations/{child}" method="GET">"#)), "{}", r.body);
+    for part in [
+        r#"<Attribute name="entityName"><Value>5555555-6/1234567-1</Value></Attribute>"#,
+        r#"<Attribute name="friendlyName"><Value>DMart</Value></Attribute>"#,
+        r#"<Attribute name="organizationClass"><Value>Retail</Value></Attribute>"#,
+        r#"<Attribute name="vatNumber"><Value>FI1234567</Value></Attribute>"#,
+    ] {
+        assert!(r.body.contains(part), "{part} in {}", r.body);
+    }
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/organizations?entityName=5555555-6/1234567-1&exactMatch=true",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![child.clone()]
+    );
+    let both = ids(&get(&f, "/organizations?entityName=5555555-6", auth, None, false).await);
+    assert!(both.contains(&child) && both.contains(&parent), "{both:?}");
+    assert_eq!(
+        ids(&get(&f, "/organizations?friendlyName=dm", auth, None, false).await),
+        vec![child.clone()]
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/organizations?vatNumber=FI1234567&exactMatch=true",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![child.clone()]
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/organizations/{parent}/users"),
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![third.clone()]
+    );
+    let mut all = ids(&get(
+        &f,
+        &format!("/organizations/{parent}/users?recursive=true"),
+        auth,
+        None,
+        false,
+    )
+    .await);
+    all.sort();
+    let mut want = vec![third.clone(), f.admin_id.clone()];
+    want.sort();
+    assert_eq!(all, want);
+}
+both_backends!(rest_clients_read_users_and_organisations_in_xml_and_json);
+
+async fn who_may_call_the_customerid_api(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, third) = seed(&db, &f).await;
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let bound = Some(("child-only", "another-long-secret"));
+
+    // No credentials, wrong ones, a malformed header: 401 with a Basic challenge.
+    for auth in [
+        None,
+        Some(("child-only", "wrong-secret")),
+        Some(("nobody", "another-long-secret")),
+    ] {
+        let r = get(&f, "/users", auth, None, false).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        assert!(r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"));
+        assert!(
+            r.body.contains("<code>Authentication failed</code>"),
+            "{}",
+            r.body
+        );
+    }
+    let r = get(&f, "/users", None, None, true).await;
+    assert_eq!(
+        (r.json["code"].as_str(), r.status),
+        (Some("Authentication failed"), StatusCode::UNAUTHORIZED)
+    );
+    // A platform admin's bearer token works; an ordinary user's does not.
+    assert_eq!(
+        get(&f, "/users", None, Some(&f.platform), false)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = get(&f, "/users", None, Some(&f.individual), false).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("<code>Unauthorized</code>"));
+
+    // A client bound to the child sees the child and its users, nothing else.
+    assert_eq!(
+        ids(&get(&f, "/users", bound, None, false).await),
+        vec![f.admin_id.clone()]
+    );
+    assert_eq!(
+        get(&f, &format!("/users/{}", f.admin_id), bound, None, false)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = get(&f, &format!("/users/{third}"), bound, None, false).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("<code>Entity not found</code>"));
+    assert_eq!(
+        get(&f, &format!("/organizations/{parent}"), bound, None, false)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(
+            &f,
+            &format!("/organizations/{parent}/users"),
+            bound,
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ids(&get(&f, "/organizations", bound, None, false).await),
+        vec![child.clone()]
+    );
+
+    // Unknown paths and methods answer error documents, never the iGrant JSON.
+    let r = get(&f, "/nothing", bound, None, false).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("<error>"), "{}", r.body);
+    let r = Reply::from(
+        f.app
+            .client
+            .delete(f.app.url(&format!("{BASE}/users")))
+            .basic_auth("child-only", Some("another-long-secret"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        r.body.contains("<code>Method not allowed</code>"),
+        "{}",
+        r.body
+    );
+    let _ = user(&f.app, "unused").await;
+}
+both_backends!(who_may_call_the_customerid_api);

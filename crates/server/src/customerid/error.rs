@@ -1,0 +1,96 @@
+//! CustomerID error documents, with the HTTP status saying what failed.
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::wire::{self, Format};
+use accord_domain::Error;
+
+/// An error, rendered in the format the client asked for.
+#[derive(Debug)]
+pub struct CidError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub format: Format,
+}
+
+/// CustomerID's error codes, by status.
+pub fn code_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Invalid arguments",
+        401 => "Authentication failed",
+        403 => "Unauthorized",
+        404 => "Entity not found",
+        405 => "Method not allowed",
+        409 => "Already exists",
+        413 => "Size limit exceeded",
+        415 => "Unsupported media type",
+        429 => "Too many requests",
+        _ => "Internal error",
+    }
+}
+
+impl CidError {
+    pub fn new(format: Format, status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code_of(status),
+            message: message.into(),
+            format,
+        }
+    }
+
+    pub fn from_domain(format: Format, e: Error) -> Self {
+        let status = crate::igrant::error::status_of(&e);
+        let message = match &e {
+            Error::Internal(detail) => {
+                tracing::error!(cause = ?detail, "internal error");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Self::new(format, status, message)
+    }
+}
+
+impl IntoResponse for CidError {
+    fn into_response(self) -> Response {
+        wire::error(self.format, self.status, self.code, &self.message)
+    }
+}
+
+pub async fn not_found(request: Request) -> CidError {
+    CidError::new(
+        Format::of(request.headers()),
+        StatusCode::NOT_FOUND,
+        "no such resource",
+    )
+}
+
+/// Errors not written by the facade (405 from routing, 413, timeouts) become error
+/// documents in the client's format.
+pub async fn normalize_errors(request: Request, next: Next) -> Response {
+    let format = Format::of(request.headers());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("xml") || ct.starts_with("application/json"));
+    if ours {
+        return response;
+    }
+    CidError::new(
+        format,
+        status,
+        status.canonical_reason().unwrap_or("error").to_lowercase(),
+    )
+    .into_response()
+}

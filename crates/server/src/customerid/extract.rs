@@ -1,0 +1,79 @@
+//! Who calls the CustomerID API, and how they want the answer.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use base64::Engine as _;
+
+use super::error::CidError;
+use super::wire::{Context, Format};
+use crate::services::{Actor, Services};
+
+/// The authenticated caller (HTTP Basic for REST clients, Bearer for platform admins)
+/// and the document context. Missing or wrong credentials: 401 with `WWW-Authenticate: Basic`.
+pub struct Cid {
+    pub actor: Actor,
+    pub ctx: Context,
+}
+
+const PREFIX: &str = "/customerid-rest/services";
+
+impl FromRequestParts<Arc<Services>> for Cid {
+    type Rejection = CidError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        let format = Format::of(&parts.headers);
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.path().to_owned())
+            .unwrap_or_else(|| parts.uri.path().to_owned());
+        let in_response_to = path
+            .strip_prefix(PREFIX)
+            .unwrap_or(&path)
+            .trim_end_matches('/')
+            .to_owned();
+        let ctx = Context {
+            in_response_to,
+            method: parts.method.as_str().to_owned(),
+            format,
+        };
+        let unauthorized = |m: &str| CidError::new(format, StatusCode::UNAUTHORIZED, m);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("authentication required"))?
+            .to_str()
+            .map_err(|_| unauthorized("malformed Authorization header"))?;
+        let (scheme, credentials) = value
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| unauthorized("malformed Authorization header"))?;
+        let actor = match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(credentials.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+                let (name, secret) = decoded
+                    .split_once(':')
+                    .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+                services.authenticate_rest_client(name, secret).await
+            }
+            "bearer" => services.authenticate_access_token(credentials.trim()).await,
+            _ => {
+                return Err(unauthorized(
+                    "use HTTP Basic (REST clients) or Bearer (platform administrators)",
+                ))
+            }
+        }
+        .map_err(|e| CidError::from_domain(format, e))?;
+        Ok(Cid { actor, ctx })
+    }
+}

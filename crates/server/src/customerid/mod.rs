@@ -1,0 +1,22 @@
+//! The Ubisecure CustomerID REST API 2.1 facade, mounted at
+//! `/customerid-rest/services/2.1`. One module per resource of the spec.
+
+pub mod error;
+pub mod extract;
+pub mod organizations;
+pub mod users;
+pub mod wire;
+
+use std::sync::Arc;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::services::Services;
+
+pub fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .merge(users::router())
+        .merge(organizations::router())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(error::normalize_errors))
+}

@@ -1,0 +1,114 @@
+//! Users: GET104 List Users, GET105 Query User.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::CidError;
+use super::extract::Cid;
+use super::wire;
+use crate::services::Services;
+
+pub fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(query_user))
+}
+
+/// Query parameters in order, percent-decoded (attribute names are free-form).
+pub fn params(raw: Option<String>) -> Vec<(String, String)> {
+    raw.map(|q| form_urlencoded_pairs(&q)).unwrap_or_default()
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// GET104 List Users: filter by any builtin or custom attribute; `status` by code or name;
+/// `exactMatch` (default prefix); `maxResults`.
+#[utoipa::path(get, path = "/users", tag = "CustomerID",
+    params(("exactMatch" = Option<bool>, Query), ("maxResults" = Option<i64>, Query)),
+    responses((status = 200, description = "<Users><Id>…</Id></Users>", content_type = "application/xml"), (status = 400), (status = 401)))]
+async fn list_users(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    let ids = s
+        .cid_users(&cid.actor, &params(q))
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::id_list(
+        "Users",
+        &cid.ctx,
+        &ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    ))
+}
+
+/// GET105 Query User
+#[utoipa::path(get, path = "/users/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<User><Attribute name=…><Value>…</Value></Attribute></User>", content_type = "application/xml"), (status = 401), (status = 404)))]
+async fn query_user(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let attributes = s
+        .cid_user(&cid.actor, &id)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::entity("User", &cid.ctx, &attributes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_in_order() {
+        assert_eq!(
+            params(Some("email=a%40b.co&firstname=Ma+ija&x=%zz".into())),
+            vec![
+                ("email".into(), "a@b.co".into()),
+                ("firstname".into(), "Ma ija".into()),
+                ("x".into(), "%zz".into())
+            ]
+        );
+        assert!(params(None).is_empty());
+        // Hostile input: a % before a multi-byte character, a trailing %, invalid UTF-8.
+        assert_eq!(params(Some("a=%é&b=%&c=%ff".into()))[0].1, "%é");
+        assert_eq!(params(Some("b=%".into()))[0].1, "%");
+        assert_eq!(params(Some("c=%ff".into()))[0].1, "\u{fffd}");
+    }
+}
