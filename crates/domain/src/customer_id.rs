@@ -120,6 +120,38 @@ pub fn parse_custom_attribute_name(name: &str) -> Result<String> {
     }
 }
 
+/// A role of an organisation as CustomerID sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: uuid::Uuid,
+    pub organization_id: crate::OrganizationId,
+    pub name: String,
+}
+
+impl crate::identity::OrgRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Admin => "Admin",
+            Self::Dpo => "Dpo",
+            Self::Developer => "Developer",
+        }
+    }
+
+    /// The iGrant roles are roles of every organisation; their IDs are derived (a UUIDv8
+    /// from a hash of the organisation and the role), the same on every node, forever.
+    pub fn role_of(self, org: crate::OrganizationId) -> Role {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("accord-role:{org}:{}", self.name()).as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Role {
+            id: uuid::Uuid::new_v8(bytes),
+            organization_id: org,
+            name: self.name().to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +174,20 @@ mod tests {
         assert!(UserStatus::parse_search("4").is_err());
         assert!(UserStatus::parse_search("active").is_err());
         assert_eq!(UserStatus::Locked.display_name(), "Locked");
+    }
+
+    #[test]
+    fn builtin_role_ids_are_stable_and_distinct() {
+        use crate::identity::OrgRole;
+        let org = crate::OrganizationId(uuid::Uuid::from_u128(7));
+        let other = crate::OrganizationId(uuid::Uuid::from_u128(8));
+        assert_eq!(OrgRole::Admin.role_of(org), OrgRole::Admin.role_of(org));
+        assert_ne!(OrgRole::Admin.role_of(org).id, OrgRole::Dpo.role_of(org).id);
+        assert_ne!(
+            OrgRole::Admin.role_of(org).id,
+            OrgRole::Admin.role_of(other).id
+        );
+        assert_eq!(OrgRole::Admin.role_of(org).id.get_version_num(), 8);
     }
 
     #[test]

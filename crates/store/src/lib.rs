@@ -439,6 +439,10 @@ pub trait Tx: Send {
     async fn organization_tree(&mut self) -> Result<Vec<TreeNode>>;
     async fn search_users(&mut self, search: &Search) -> Result<Vec<UserId>>;
     async fn search_organizations(&mut self, search: &Search) -> Result<Vec<OrganizationId>>;
+    /// Roles created through CustomerID, of every organisation.
+    async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
+    /// IDs of the custom roles the user is a member of.
+    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<String>>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

@@ -60,6 +60,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "customerid",
         include_str!("../migrations/sqlite/0006_customerid.sql"),
     ),
+    (
+        7,
+        "roles",
+        include_str!("../migrations/sqlite/0007_roles.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -92,6 +97,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         6,
         "customerid",
         include_str!("../migrations/postgres/0006_customerid.sql"),
+    ),
+    (
+        7,
+        "roles",
+        include_str!("../migrations/postgres/0007_roles.sql"),
     ),
 ]);
 

@@ -1764,4 +1764,29 @@ impl Tx for Uow {
         let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
         rows.iter().map(|r| uuid_col(r, "id").map(OrganizationId)).collect()
     }
+
+    async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>> {
+        let rows = sqlx::query("SELECT id, organization_id, name FROM roles ORDER BY id")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(accord_domain::customer_id::Role {
+                    id: uuid_col(r, "id")?,
+                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    name: r.try_get("name").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT role_id FROM role_members WHERE user_id = $1 ORDER BY role_id")
+            .bind(user.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| r.try_get("role_id").map_err(db_error)).collect()
+    }
 }

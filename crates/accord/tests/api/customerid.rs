@@ -374,3 +374,121 @@ async fn who_may_call_the_customerid_api(db: TestDb) {
     let _ = user(&f.app, "unused").await;
 }
 both_backends!(who_may_call_the_customerid_api);
+
+async fn roles_of_organisations_and_users(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let all = Some(("all", "a-long-client-secret"));
+    let bound = Some(("child-only", "another-long-secret"));
+    let role_of = |role: accord_domain::identity::OrgRole, org: &str| {
+        role.role_of(org.parse().unwrap()).id.to_string()
+    };
+    use accord_domain::identity::OrgRole::{Admin, Developer, Dpo};
+
+    // A role created through CustomerID, with a member (set up directly until role writes exist).
+    let custom = uuid::Uuid::now_v7().to_string();
+    db.execute(
+        "INSERT INTO roles (id, organization_id, name, created_at) VALUES ($1, $2, 'SALES', 0)",
+        &[&custom, &child],
+    )
+    .await;
+    db.execute(
+        "INSERT INTO role_members (role_id, user_id) VALUES ($1, $2)",
+        &[&custom, &f.admin_id],
+    )
+    .await;
+
+    let listed = ids(&get(&f, "/roles", all, None, false).await);
+    for id in [
+        role_of(Admin, &child),
+        role_of(Dpo, &child),
+        role_of(Developer, &parent),
+        custom.clone(),
+    ] {
+        assert!(listed.contains(&id), "{id} in {listed:?}");
+    }
+    let mut bound_roles = ids(&get(&f, "/roles", bound, None, false).await);
+    bound_roles.sort();
+    let mut want = vec![
+        role_of(Admin, &child),
+        role_of(Dpo, &child),
+        role_of(Developer, &child),
+        custom.clone(),
+    ];
+    want.sort();
+    assert_eq!(
+        bound_roles, want,
+        "a bound client sees its organisation's roles only"
+    );
+
+    let r = get(
+        &f,
+        &format!("/roles/{}", role_of(Dpo, &child)),
+        bound,
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="name"><Value>Dpo</Value></Attribute>"#),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(
+            r#"<Attribute name="entityName"><Value>5555555-6/1234567-1/Dpo</Value></Attribute>"#
+        ),
+        "{}",
+        r.body
+    );
+    let r = get(&f, &format!("/roles/{custom}"), all, None, true).await;
+    assert!(
+        r.json["Attribute"].as_array().unwrap().contains(
+            &serde_json::json!({"name": "entityName", "Value": ["5555555-6/1234567-1/SALES"]})
+        ),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        get(
+            &f,
+            &format!("/roles/{}", role_of(Admin, &parent)),
+            bound,
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The Admin of the child holds its Admin role (an iGrant role) and SALES.
+    let mut mine = ids(&get(
+        &f,
+        &format!("/users/{}/roles", f.admin_id),
+        bound,
+        None,
+        false,
+    )
+    .await);
+    mine.sort();
+    let mut want = vec![role_of(Admin, &child), custom.clone()];
+    want.sort();
+    assert_eq!(mine, want);
+    assert_eq!(
+        get(
+            &f,
+            &format!("/users/{}/roles", f.individual_id),
+            bound,
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(roles_of_organisations_and_users);

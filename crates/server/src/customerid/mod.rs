@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod organizations;
+pub mod roles;
 pub mod users;
 pub mod wire;
 
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .merge(users::router())
         .merge(organizations::router())
+        .merge(roles::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::normalize_errors))
 }

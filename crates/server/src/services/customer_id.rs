@@ -12,9 +12,9 @@
 use std::time::{Duration, Instant};
 
 use accord_domain::customer_id::{
-    parse_custom_attribute_name, Attributes, OrganizationField, UserField,
+    parse_custom_attribute_name, Attributes, OrganizationField, Role, UserField,
 };
-use accord_domain::identity::{Password, User, UserStatus};
+use accord_domain::identity::{OrgRole, Password, User, UserStatus};
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{Mode, RestClientRecord, Search, SearchField, TreeNode, Tx};
 
@@ -461,6 +461,83 @@ impl Services {
         if c.max_results > 0 {
             ids.truncate(c.max_results as usize);
         }
+        Ok(ids)
+    }
+}
+
+impl Services {
+    /// Every role the caller may see: the iGrant roles of each organisation in scope, and
+    /// the roles created there through CustomerID.
+    async fn cid_visible_roles(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+    ) -> Result<(Vec<Role>, Vec<TreeNode>)> {
+        let (scope, tree) = self.cid_scope(tx, actor).await?;
+        let in_scope = |org: OrganizationId| scope.as_ref().is_none_or(|s| s.contains(&org));
+        let mut roles: Vec<Role> = tree
+            .iter()
+            .filter(|n| in_scope(n.id))
+            .flat_map(|n| {
+                [OrgRole::Admin, OrgRole::Dpo, OrgRole::Developer].map(|r| r.role_of(n.id))
+            })
+            .collect();
+        roles.extend(
+            tx.custom_roles()
+                .await?
+                .into_iter()
+                .filter(|r| in_scope(r.organization_id)),
+        );
+        roles.sort_by_key(|r| r.id);
+        Ok((roles, tree))
+    }
+
+    /// GET108: the roles the caller may see.
+    pub async fn cid_roles(&self, actor: &Actor) -> Result<Vec<String>> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (roles, _) = self.cid_visible_roles(tx.as_mut(), actor).await?;
+        tx.commit().await?;
+        Ok(roles.into_iter().map(|r| r.id.to_string()).collect())
+    }
+
+    /// GET109: a role's `name` and `entityName` (`<organisation entity name>/<ROLE NAME>`).
+    pub async fn cid_role(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (roles, tree) = self.cid_visible_roles(tx.as_mut(), actor).await?;
+        tx.commit().await?;
+        let role = roles
+            .into_iter()
+            .find(|r| r.id.to_string() == id)
+            .ok_or_else(|| not_found("role"))?;
+        let mut a: Attributes = vec![];
+        push(&mut a, "id", role.id.to_string());
+        push(&mut a, "name", role.name.clone());
+        push(
+            &mut a,
+            "entityName",
+            format!("{}/{}", entity_name(&tree, role.organization_id), role.name),
+        );
+        push(&mut a, "organizationId", role.organization_id.to_string());
+        Ok(a)
+    }
+
+    /// GET117: the roles a user is a member of (within the caller's scope).
+    pub async fn cid_user_roles(&self, actor: &Actor, user: &str) -> Result<Vec<String>> {
+        // The user must be visible to the caller, as for GET105.
+        self.cid_user(actor, user).await?;
+        let user: UserId = user.parse().map_err(|_| not_found("user"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (visible, _) = self.cid_visible_roles(tx.as_mut(), actor).await?;
+        let mut ids: Vec<String> = tx
+            .role_grants_of(user)
+            .await?
+            .into_iter()
+            .map(|g| g.role.role_of(g.organization_id).id.to_string())
+            .collect();
+        ids.extend(tx.custom_roles_of(user).await?);
+        tx.commit().await?;
+        ids.retain(|id| visible.iter().any(|r| r.id.to_string() == *id));
+        ids.sort();
         Ok(ids)
     }
 }
