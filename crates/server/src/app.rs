@@ -91,7 +91,10 @@ fn router(services: Arc<Services>) -> Router {
     let config = &services.config;
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/v1", igrant::router(config.json_body_limit))
-        .nest("/customerid-rest/services/2.1", crate::customerid::router())
+        .nest(
+            "/customerid-rest/services/2.1",
+            crate::customerid::router(config.json_body_limit),
+        )
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(jwks))

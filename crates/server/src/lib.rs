@@ -1,6 +1,7 @@
 //! Accord's server: the domain services and the HTTP facades over them.
 
 pub mod app;
+pub mod body_limit;
 pub mod config;
 pub mod customerid;
 pub mod igrant;

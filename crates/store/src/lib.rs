@@ -439,6 +439,16 @@ pub trait Tx: Send {
     async fn organization_tree(&mut self) -> Result<Vec<TreeNode>>;
     async fn search_users(&mut self, search: &Search) -> Result<Vec<UserId>>;
     async fn search_organizations(&mut self, search: &Search) -> Result<Vec<OrganizationId>>;
+    /// Replaces the values of the named custom attributes (no values: removes it).
+    async fn set_organization_attribute(
+        &mut self,
+        org: OrganizationId,
+        name: &str,
+        values: &[String],
+    ) -> Result<()>;
+    /// Deletes an organisation; its users lose their home organisation. `false` if absent.
+    async fn delete_organization(&mut self, org: OrganizationId) -> Result<bool>;
+    async fn org_type_by_name(&mut self, name: &str) -> Result<Option<OrganizationType>>;
     /// Roles created through CustomerID, of every organisation.
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
     /// IDs of the custom roles the user is a member of.

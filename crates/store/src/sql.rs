@@ -1789,4 +1789,49 @@ impl Tx for Uow {
             .map_err(db_error)?;
         rows.iter().map(|r| r.try_get("role_id").map_err(db_error)).collect()
     }
+
+    async fn set_organization_attribute(&mut self, org: OrganizationId, name: &str, values: &[String]) -> Result<()> {
+        sqlx::query("DELETE FROM organization_attributes WHERE organization_id = $1 AND name = $2")
+            .bind(org.to_string())
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        for (position, value) in values.iter().enumerate() {
+            sqlx::query("INSERT INTO organization_attributes (organization_id, name, position, value) VALUES ($1, $2, $3, $4)")
+                .bind(org.to_string())
+                .bind(name)
+                .bind(position as i64)
+                .bind(value)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn delete_organization(&mut self, org: OrganizationId) -> Result<bool> {
+        sqlx::query("UPDATE users SET home_organization_id = NULL WHERE home_organization_id = $1")
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("DELETE FROM organizations WHERE id = $1")
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn org_type_by_name(&mut self, name: &str) -> Result<Option<OrganizationType>> {
+        sqlx::query("SELECT id, name, image_id FROM organization_types WHERE LOWER(name) = LOWER($1) ORDER BY id LIMIT 1")
+            .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(org_type_from_row)
+            .transpose()
+    }
 }

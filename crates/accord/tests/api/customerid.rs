@@ -492,3 +492,285 @@ async fn roles_of_organisations_and_users(db: TestDb) {
     );
 }
 both_backends!(roles_of_organisations_and_users);
+
+async fn send(
+    f: &Fixture,
+    method: reqwest::Method,
+    path: &str,
+    auth: (&str, &str),
+    form: &[(&str, &str)],
+) -> Reply {
+    let r = f
+        .app
+        .client
+        .request(method, f.app.url(&format!("{BASE}{path}")))
+        .basic_auth(auth.0, Some(auth.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    Reply::from(r).await
+}
+
+async fn organisations_are_created_updated_and_deleted(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let all = ("all", "a-long-client-secret");
+    let bound = ("child-only", "another-long-secret");
+    use reqwest::Method;
+
+    // POST100: request parameters in a form body; a custom attribute with two values.
+    let form = [
+        ("friendlyName", "Sales Unit"),
+        ("technicalName", "Sales"),
+        ("parentOrganizationId", child.as_str()),
+        ("organizationClass", "retail"),
+        ("region", "North"),
+        ("region", "East"),
+    ];
+    let r = send(&f, Method::POST, "/organizations", all, &form).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let new = ids(&r)[0].clone();
+    assert_eq!(
+        r.body,
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><Organizations xmlns="{NS}" inResponseTo="/2.1/organizations" method="POST"><Id>{new}</Id></Organizations>"#
+        )
+    );
+    let r = get(&f, &format!("/organizations/{new}"), Some(all), None, false).await;
+    for part in [
+        r#"<Attribute name="entityName"><Value>5555555-6/1234567-1/Sales</Value></Attribute>"#,
+        r#"<Attribute name="organizationClass"><Value>Retail</Value></Attribute>"#,
+        r#"<Attribute name="region"><Value>North</Value><Value>East</Value></Attribute>"#,
+    ] {
+        assert!(r.body.contains(part), "{part} in {}", r.body);
+    }
+    // One domain: the iGrant facade sees it.
+    let r = f
+        .call(
+            Method::GET,
+            &format!("/v1/organizations/{new}"),
+            &f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.json["Organization"]["Name"], "Sales Unit", "{}", r.body);
+
+    // Refusals.
+    let r = send(
+        &f,
+        Method::POST,
+        "/organizations",
+        all,
+        &[
+            ("friendlyName", "Again"),
+            ("technicalName", "sales"),
+            ("parentOrganizationId", child.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("<code>Already exists</code>"));
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/organizations",
+            all,
+            &[("technicalName", "x")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/organizations",
+            all,
+            &[("friendlyName", "x"), ("organizationType", "Nope")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/organizations",
+            all,
+            &[("friendlyName", "x"), ("bad name", "v")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/organizations",
+            bound,
+            &[("friendlyName", "x")]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/organizations",
+            bound,
+            &[
+                ("friendlyName", "x"),
+                ("parentOrganizationId", parent.as_str())
+            ]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = Reply::from(
+        f.app
+            .client
+            .post(f.app.url(&format!("{BASE}/organizations")))
+            .basic_auth(all.0, Some(all.1))
+            .json(&serde_json::json!({"friendlyName": "x"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+
+    // PUT: replace, remove with an empty value, leave the rest.
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/organizations/{new}"),
+        bound,
+        &[
+            ("friendlyName", "Sales North"),
+            ("organizationClass", ""),
+            ("technicalName", "SalesN"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(r#"method="PUT""#));
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/organizations/{new}?region="),
+        bound,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = get(
+        &f,
+        &format!("/organizations/{new}"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="friendlyName"><Value>Sales North</Value></Attribute>"#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("5555555-6/1234567-1/SalesN"));
+    assert!(
+        !r.body.contains("organizationClass") && !r.body.contains("region"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::PUT,
+            &format!("/organizations/{new}"),
+            all,
+            &[("friendlyName", "")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    // No cycles: the parent cannot move below its child.
+    assert_eq!(
+        send(
+            &f,
+            Method::PUT,
+            &format!("/organizations/{child}"),
+            all,
+            &[("parentOrganizationId", new.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::PUT,
+            &format!("/organizations/{parent}"),
+            bound,
+            &[("friendlyName", "Mine")]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // DELETE: leaves only; not the client's own root.
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/organizations/{child}"),
+            all,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/organizations/{child}"),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = send(
+        &f,
+        Method::DELETE,
+        &format!("/organizations/{new}"),
+        bound,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(r#"method="DELETE""#) && ids(&r) == vec![new.clone()]);
+    assert_eq!(
+        get(&f, &format!("/organizations/{new}"), Some(all), None, false)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(organisations_are_created_updated_and_deleted);

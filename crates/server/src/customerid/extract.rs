@@ -77,3 +77,43 @@ impl FromRequestParts<Arc<Services>> for Cid {
         Ok(Cid { actor, ctx })
     }
 }
+
+/// Request parameters of a write: the query string's, then a form-encoded body's
+/// (`application/x-www-form-urlencoded`), in order.
+pub struct CidParams(pub Vec<(String, String)>);
+
+impl axum::extract::FromRequest<Arc<Services>> for CidParams {
+    type Rejection = CidError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        let format = Format::of(req.headers());
+        let mut params = super::users::params(req.uri().query().map(str::to_owned));
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| CidError::new(format, r.status(), r.body_text()))?;
+        if is_form {
+            let body = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                CidError::new(format, StatusCode::BAD_REQUEST, "the form is not UTF-8")
+            })?;
+            params.extend(super::users::params(Some(body)));
+        } else if !bytes.is_empty() {
+            return Err(CidError::new(
+                format,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send parameters in the query string or as application/x-www-form-urlencoded",
+            ));
+        }
+        Ok(CidParams(params))
+    }
+}

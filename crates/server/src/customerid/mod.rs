@@ -14,11 +14,15 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::services::Services;
 
-pub fn router() -> OpenApiRouter<Arc<Services>> {
+pub fn router(body_limit: usize) -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .merge(users::router())
         .merge(organizations::router())
         .merge(roles::router())
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            crate::body_limit::limit_body,
+        ))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::normalize_errors))
 }

@@ -9,15 +9,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::Cid;
+use super::extract::{Cid, CidParams};
 use super::users::params;
 use super::wire;
 use crate::services::Services;
+use axum::http::StatusCode;
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
-        .routes(routes!(list_organizations))
-        .routes(routes!(query_organization))
+        .routes(routes!(list_organizations, create_organization))
+        .routes(routes!(
+            query_organization,
+            update_organization,
+            delete_organization
+        ))
         .routes(routes!(organization_users))
 }
 
@@ -74,5 +79,74 @@ async fn organization_users(
         "Users",
         &cid.ctx,
         &ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    ))
+}
+
+fn modified(cid: &Cid, root: &str, id: String, status: StatusCode) -> Response {
+    let mut r = wire::id_list(root, &cid.ctx, &[id]);
+    *r.status_mut() = status;
+    r
+}
+
+/// POST100 Create Organization: `technicalName`, `friendlyName` (required),
+/// `parentOrganizationId`, `organizationType`/`organizationClass`, custom attributes, as
+/// request parameters (query string or form body)
+#[utoipa::path(post, path = "/organizations", tag = "CustomerID",
+    responses((status = 201, description = "<Organizations method=\"POST\"><Id>…</Id></Organizations>", content_type = "application/xml"), (status = 400), (status = 401), (status = 403), (status = 409)))]
+async fn create_organization(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    CidParams(p): CidParams,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_create_organization(&cid.actor, &p)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(modified(
+        &cid,
+        "Organizations",
+        id.to_string(),
+        StatusCode::CREATED,
+    ))
+}
+
+/// Update Organization: defined attributes replaced, empty values remove, missing ones stay
+#[utoipa::path(put, path = "/organizations/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Organizations method=\"PUT\"><Id>…</Id></Organizations>", content_type = "application/xml"), (status = 400), (status = 404), (status = 409)))]
+async fn update_organization(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    CidParams(p): CidParams,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_update_organization(&cid.actor, &id, &p)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(modified(
+        &cid,
+        "Organizations",
+        id.to_string(),
+        StatusCode::OK,
+    ))
+}
+
+/// Delete Organization (a leaf; its users lose their home organization)
+#[utoipa::path(delete, path = "/organizations/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Organizations method=\"DELETE\"><Id>…</Id></Organizations>", content_type = "application/xml"), (status = 400), (status = 403), (status = 404)))]
+async fn delete_organization(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_delete_organization(&cid.actor, &id)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(modified(
+        &cid,
+        "Organizations",
+        id.to_string(),
+        StatusCode::OK,
     ))
 }

@@ -114,6 +114,7 @@ pub async fn normalize_errors(request: Request, next: Next) -> Response {
     let message = match status {
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed for this path".to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_owned(),
+        StatusCode::BAD_REQUEST => "the request could not be read".to_owned(),
         StatusCode::REQUEST_TIMEOUT => "request timed out".to_owned(),
         other => other.canonical_reason().unwrap_or("error").to_owned(),
     };

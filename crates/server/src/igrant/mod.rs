@@ -1,6 +1,5 @@
 //! The iGrant.io API v2.1.6 facade, mounted at `/v1`. One module per section of the spec.
 
-pub mod body_limit;
 pub mod error;
 pub mod extract;
 pub mod identity_management;
@@ -27,12 +26,12 @@ pub fn router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
         .merge(webhooks::router())
         .layer(axum::middleware::from_fn_with_state(
             json_limit,
-            body_limit::limit_body,
+            crate::body_limit::limit_body,
         ));
     let image_limit = crate::services::images::IMAGE_MAX_BYTES + 64 * 1024;
     let images = images::router().layer(axum::middleware::from_fn_with_state(
         image_limit,
-        body_limit::limit_body,
+        crate::body_limit::limit_body,
     ));
     json.merge(images)
 }

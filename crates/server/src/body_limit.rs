@@ -1,7 +1,8 @@
 //! Request body limits that answer instead of hanging up. Refusing a large body without
 //! reading it makes the server close the connection while the client is still sending:
 //! most clients then report a broken pipe, not our 413. So a body over the limit is read
-//! to its end (up to a hard cap) and discarded, then answered 413 with the JSON error.
+//! to its end (up to a hard cap) and discarded, then answered 413. The answer is a bare
+//! status: each facade's error middleware renders it in that facade's format.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,20 +11,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 
-use super::error::IgrantError;
-
 /// Beyond this much, stop reading: the client is not behaving like one.
 const DRAIN_CAP: usize = 64 * 1024 * 1024;
 
 /// Buffers the body if it is at most `limit` bytes; answers 413 otherwise.
 pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let too_large = || {
-        IgrantError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {limit} bytes"),
-        )
-        .into_response()
-    };
+    let too_large = || StatusCode::PAYLOAD_TOO_LARGE.into_response();
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -37,11 +30,7 @@ pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return IgrantError::new(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            )
-            .into_response();
+            return StatusCode::BAD_REQUEST.into_response();
         };
         let Ok(data) = frame.into_data() else {
             continue;
