@@ -439,6 +439,16 @@ pub trait Tx: Send {
     async fn organization_tree(&mut self) -> Result<Vec<TreeNode>>;
     async fn search_users(&mut self, search: &Search) -> Result<Vec<UserId>>;
     async fn search_organizations(&mut self, search: &Search) -> Result<Vec<OrganizationId>>;
+    /// Writes the user's identity columns: email, name, phone, status, first name, surname,
+    /// home organisation.
+    async fn update_user_identity(&mut self, user: &User) -> Result<()>;
+    /// Replaces the values of a user's custom attribute (no values: removes it).
+    async fn set_user_attribute(
+        &mut self,
+        user: UserId,
+        name: &str,
+        values: &[String],
+    ) -> Result<()>;
     /// Replaces the values of the named custom attributes (no values: removes it).
     async fn set_organization_attribute(
         &mut self,

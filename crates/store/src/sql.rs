@@ -1834,4 +1834,44 @@ impl Tx for Uow {
             .map(org_type_from_row)
             .transpose()
     }
+
+    async fn update_user_identity(&mut self, u: &User) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET email = $1, email_key = $2, name = $3, phone = $4, status = $5, first_name = $6, \
+             surname = $7, home_organization_id = $8 WHERE id = $9",
+        )
+        .bind(u.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(u.email.as_ref().map(Email::key))
+        .bind(&u.name)
+        .bind(&u.phone)
+        .bind(u.status.code())
+        .bind(&u.first_name)
+        .bind(&u.surname)
+        .bind(u.home_organization_id.map(|o| o.to_string()))
+        .bind(u.id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn set_user_attribute(&mut self, user: UserId, name: &str, values: &[String]) -> Result<()> {
+        sqlx::query("DELETE FROM user_attributes WHERE user_id = $1 AND name = $2")
+            .bind(user.to_string())
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        for (position, value) in values.iter().enumerate() {
+            sqlx::query("INSERT INTO user_attributes (user_id, name, position, value) VALUES ($1, $2, $3, $4)")
+                .bind(user.to_string())
+                .bind(name)
+                .bind(position as i64)
+                .bind(value)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
 }

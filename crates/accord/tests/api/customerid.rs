@@ -774,3 +774,211 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
     );
 }
 both_backends!(organisations_are_created_updated_and_deleted);
+
+async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (_, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let bound = ("child-only", "another-long-secret");
+    use reqwest::Method;
+    let email = crate::helpers::email("maija");
+    let form = [
+        ("email", email.as_str()),
+        ("firstname", "Maija"),
+        ("surname", "Meikäläinen"),
+        ("organizationId", child.as_str()),
+        ("password", "a long passphrase"),
+        ("department", "Sales"),
+    ];
+    let r = send(&f, Method::POST, "/users", bound, &form).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = ids(&r)[0].clone();
+    assert!(r
+        .body
+        .contains(r#"inResponseTo="/2.1/users" method="POST""#));
+
+    // A user created here signs in through the iGrant facade, with the name CustomerID gave.
+    let login = f.app.login(&email, "a long passphrase").await;
+    assert_eq!(login["User"]["Name"], "Maija Meikäläinen");
+    let bearer = crate::helpers::bearer(&login);
+    let r = get(&f, &format!("/users/{id}"), Some(bound), None, false).await;
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="department"><Value>Sales</Value></Attribute>"#),
+        "{}",
+        r.body
+    );
+    assert!(r
+        .body
+        .contains(r#"<Attribute name="status"><Value>Enabled</Value></Attribute>"#));
+
+    // Refusals.
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/users",
+            bound,
+            &[
+                ("email", email.as_str()),
+                ("organizationId", child.as_str())
+            ]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/users",
+            bound,
+            &[
+                ("firstname", "No email"),
+                ("organizationId", child.as_str())
+            ]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/users",
+            bound,
+            &[("email", "x@example.com")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST,
+        "a bound client places users in its tree"
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/users",
+            bound,
+            &[
+                ("email", "y@example.com"),
+                ("organizationId", child.as_str()),
+                ("cn", "mine")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/users",
+            bound,
+            &[
+                ("email", "z@example.com"),
+                ("organizationId", child.as_str()),
+                ("password", "short")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // PUT: replace, remove, keep; disabling ends sessions and sign-in on both facades.
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{id}?department="),
+        bound,
+        &[("mobile", "+358 40 1"), ("status", "disabled")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = get(&f, &format!("/users/{id}"), Some(bound), None, false).await;
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="mobile"><Value>+358 40 1</Value></Attribute>"#)
+            && r.body.contains("<Value>Disabled</Value>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("department") && r.body.contains("<Value>Maija</Value>"),
+        "{}",
+        r.body
+    );
+    f.app.get("/v1/user", Some(&bearer)).await.assert_error(401);
+    f.app
+        .post(
+            "/v1/users/login",
+            serde_json::json!({"username": email, "password": "a long passphrase"}),
+        )
+        .await
+        .assert_error(401);
+    assert_eq!(
+        ids(&get(&f, "/users?status=disabled", Some(bound), None, false).await),
+        vec![id.clone()]
+    );
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{id}"),
+        bound,
+        &[("status", "enabled")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    f.app.login(&email, "a long passphrase").await;
+    // Another user's email is taken.
+    let admin_email = f.call(Method::GET, "/v1/user", &f.admin, None).await.json["Email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(
+            &f,
+            Method::PUT,
+            &format!("/users/{id}"),
+            bound,
+            &[("email", admin_email.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+
+    // DELETE: gone; the last Admin of an organisation stays.
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/users/{}", f.admin_id),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    let r = send(&f, Method::DELETE, &format!("/users/{id}"), bound, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        get(&f, &format!("/users/{id}"), Some(bound), None, false)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    f.app
+        .post(
+            "/v1/users/login",
+            serde_json::json!({"username": email, "password": "a long passphrase"}),
+        )
+        .await
+        .assert_error(401);
+}
+both_backends!(users_are_created_updated_disabled_and_deleted);

@@ -82,12 +82,6 @@ async fn organization_users(
     ))
 }
 
-fn modified(cid: &Cid, root: &str, id: String, status: StatusCode) -> Response {
-    let mut r = wire::id_list(root, &cid.ctx, &[id]);
-    *r.status_mut() = status;
-    r
-}
-
 /// POST100 Create Organization: `technicalName`, `friendlyName` (required),
 /// `parentOrganizationId`, `organizationType`/`organizationClass`, custom attributes, as
 /// request parameters (query string or form body)
@@ -102,8 +96,8 @@ async fn create_organization(
         .cid_create_organization(&cid.actor, &p)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    Ok(modified(
-        &cid,
+    Ok(wire::modified(
+        &cid.ctx,
         "Organizations",
         id.to_string(),
         StatusCode::CREATED,
@@ -123,8 +117,8 @@ async fn update_organization(
         .cid_update_organization(&cid.actor, &id, &p)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    Ok(modified(
-        &cid,
+    Ok(wire::modified(
+        &cid.ctx,
         "Organizations",
         id.to_string(),
         StatusCode::OK,
@@ -143,8 +137,8 @@ async fn delete_organization(
         .cid_delete_organization(&cid.actor, &id)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    Ok(modified(
-        &cid,
+    Ok(wire::modified(
+        &cid.ctx,
         "Organizations",
         id.to_string(),
         StatusCode::OK,

@@ -8,14 +8,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::Cid;
+use super::extract::{Cid, CidParams};
 use super::wire;
 use crate::services::Services;
+use axum::http::StatusCode;
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
-        .routes(routes!(list_users))
-        .routes(routes!(query_user))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(query_user, update_user, delete_user))
 }
 
 /// Query parameters in order, percent-decoded (attribute names are free-form).
@@ -89,6 +90,68 @@ async fn query_user(
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::entity("User", &cid.ctx, &attributes))
+}
+
+/// Create User: `email` (required), `firstname`, `surname`, `mobile`, `organizationId`,
+/// `status`, `password`, custom attributes, as request parameters
+#[utoipa::path(post, path = "/users", tag = "CustomerID",
+    responses((status = 201, description = "<Users method=\"POST\"><Id>…</Id></Users>", content_type = "application/xml"), (status = 400), (status = 401), (status = 409)))]
+async fn create_user(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    CidParams(p): CidParams,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_create_user(&cid.actor, &p)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::modified(
+        &cid.ctx,
+        "Users",
+        id.to_string(),
+        StatusCode::CREATED,
+    ))
+}
+
+/// Update User (PUT103): defined attributes replaced, empty values remove, missing stay
+#[utoipa::path(put, path = "/users/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Users method=\"PUT\"><Id>…</Id></Users>", content_type = "application/xml"), (status = 400), (status = 404), (status = 409)))]
+async fn update_user(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    CidParams(p): CidParams,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_update_user(&cid.actor, &id, &p)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::modified(
+        &cid.ctx,
+        "Users",
+        id.to_string(),
+        StatusCode::OK,
+    ))
+}
+
+/// Delete User
+#[utoipa::path(delete, path = "/users/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Users method=\"DELETE\"><Id>…</Id></Users>", content_type = "application/xml"), (status = 404), (status = 409)))]
+async fn delete_user(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_delete_user(&cid.actor, &id)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::modified(
+        &cid.ctx,
+        "Users",
+        id.to_string(),
+        StatusCode::OK,
+    ))
 }
 
 #[cfg(test)]

@@ -124,6 +124,14 @@ pub fn id_list(root: &str, ctx: &Context, ids: &[String]) -> Response {
     }
 }
 
+/// The answer to a modification: the collection document with the affected ID, the
+/// request's method, and `status`.
+pub fn modified(ctx: &Context, root: &str, id: String, status: StatusCode) -> Response {
+    let mut r = id_list(root, ctx, &[id]);
+    *r.status_mut() = status;
+    r
+}
+
 /// `<error><code>…</code><message>…</message></error>`, or `{"code","message"}`.
 pub fn error(format: Format, status: StatusCode, code: &str, message: &str) -> Response {
     let mut response = match format {
