@@ -247,6 +247,28 @@ fn push_match(q: &mut sqlx::QueryBuilder<'_, DB>, column: &str, value: &str, exa
 }
 
 impl Uow {
+    /// Replaces an entity's custom attribute values (`table` and `key_column` are ours,
+    /// never a client's).
+    async fn replace_attribute(&mut self, table: &str, key_column: &str, key: &str, name: &str, values: &[String]) -> Result<()> {
+        sqlx::query(&format!("DELETE FROM {table} WHERE {key_column} = $1 AND name = $2"))
+            .bind(key)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        for (position, value) in values.iter().enumerate() {
+            sqlx::query(&format!("INSERT INTO {table} ({key_column}, name, position, value) VALUES ($1, $2, $3, $4)"))
+                .bind(key)
+                .bind(name)
+                .bind(position as i64)
+                .bind(value)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
     async fn template_purposes(&mut self, template: &str) -> Result<Vec<OrganizationId>> {
         let rows = sqlx::query(
             "SELECT tp.purpose_id FROM template_purposes tp JOIN purposes p ON p.id = tp.purpose_id \
@@ -1791,23 +1813,7 @@ impl Tx for Uow {
     }
 
     async fn set_organization_attribute(&mut self, org: OrganizationId, name: &str, values: &[String]) -> Result<()> {
-        sqlx::query("DELETE FROM organization_attributes WHERE organization_id = $1 AND name = $2")
-            .bind(org.to_string())
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_error)?;
-        for (position, value) in values.iter().enumerate() {
-            sqlx::query("INSERT INTO organization_attributes (organization_id, name, position, value) VALUES ($1, $2, $3, $4)")
-                .bind(org.to_string())
-                .bind(name)
-                .bind(position as i64)
-                .bind(value)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error)?;
-        }
-        Ok(())
+        self.replace_attribute("organization_attributes", "organization_id", &org.to_string(), name, values).await
     }
 
     async fn delete_organization(&mut self, org: OrganizationId) -> Result<bool> {
@@ -1856,22 +1862,6 @@ impl Tx for Uow {
     }
 
     async fn set_user_attribute(&mut self, user: UserId, name: &str, values: &[String]) -> Result<()> {
-        sqlx::query("DELETE FROM user_attributes WHERE user_id = $1 AND name = $2")
-            .bind(user.to_string())
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_error)?;
-        for (position, value) in values.iter().enumerate() {
-            sqlx::query("INSERT INTO user_attributes (user_id, name, position, value) VALUES ($1, $2, $3, $4)")
-                .bind(user.to_string())
-                .bind(name)
-                .bind(position as i64)
-                .bind(value)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error)?;
-        }
-        Ok(())
+        self.replace_attribute("user_attributes", "user_id", &user.to_string(), name, values).await
     }
 }
