@@ -459,6 +459,22 @@ pub trait Tx: Send {
     /// Deletes an organisation; its users lose their home organisation. `false` if absent.
     async fn delete_organization(&mut self, org: OrganizationId) -> Result<bool>;
     async fn org_type_by_name(&mut self, name: &str) -> Result<Option<OrganizationType>>;
+    async fn insert_role(
+        &mut self,
+        role: &accord_domain::customer_id::Role,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn delete_role(&mut self, id: &str) -> Result<bool>;
+    /// Idempotent.
+    async fn add_role_member(&mut self, role: &str, user: UserId) -> Result<()>;
+    async fn remove_role_member(&mut self, role: &str, user: UserId) -> Result<bool>;
+    /// Removes one iGrant role of a user in an organisation; `false` if not held.
+    async fn revoke_role(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+        role: OrgRole,
+    ) -> Result<bool>;
     /// Roles created through CustomerID, of every organisation.
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
     /// IDs of the custom roles the user is a member of.

@@ -1864,4 +1864,56 @@ impl Tx for Uow {
     async fn set_user_attribute(&mut self, user: UserId, name: &str, values: &[String]) -> Result<()> {
         self.replace_attribute("user_attributes", "user_id", &user.to_string(), name, values).await
     }
+
+    async fn insert_role(&mut self, role: &accord_domain::customer_id::Role, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO roles (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(role.id.to_string())
+            .bind(role.organization_id.to_string())
+            .bind(&role.name)
+            .bind(to_ms(at))
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn delete_role(&mut self, id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM roles WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn add_role_member(&mut self, role: &str, user: UserId) -> Result<()> {
+        sqlx::query("INSERT INTO role_members (role_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(role)
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn remove_role_member(&mut self, role: &str, user: UserId) -> Result<bool> {
+        sqlx::query("DELETE FROM role_members WHERE role_id = $1 AND user_id = $2")
+            .bind(role)
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn revoke_role(&mut self, org: OrganizationId, user: UserId, role: OrgRole) -> Result<bool> {
+        sqlx::query("DELETE FROM organization_roles WHERE organization_id = $1 AND user_id = $2 AND role_id = $3")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .bind(role.id())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
 }

@@ -982,3 +982,201 @@ async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
         .assert_error(401);
 }
 both_backends!(users_are_created_updated_disabled_and_deleted);
+
+async fn roles_are_created_assigned_and_removed(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let bound = ("child-only", "another-long-secret");
+    use accord_domain::identity::OrgRole::{Admin, Dpo};
+    use reqwest::Method;
+    let role_of = |role: accord_domain::identity::OrgRole, org: &str| {
+        role.role_of(org.parse().unwrap()).id.to_string()
+    };
+
+    let r = send(
+        &f,
+        Method::POST,
+        "/roles",
+        bound,
+        &[("name", "SALES"), ("organizationId", child.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let sales = ids(&r)[0].clone();
+    assert!(r
+        .body
+        .contains(r#"inResponseTo="/2.1/roles" method="POST""#));
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/roles",
+            bound,
+            &[("name", "sales"), ("organizationId", child.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/roles",
+            bound,
+            &[("name", "admin"), ("organizationId", child.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        send(&f, Method::POST, "/roles", bound, &[("name", "X")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::POST,
+            "/roles",
+            bound,
+            &[("name", "X"), ("organizationId", parent.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A user created here gets SALES and the iGrant Dpo role of the child.
+    let email = crate::helpers::email("member");
+    let r = send(
+        &f,
+        Method::POST,
+        "/users",
+        bound,
+        &[
+            ("email", email.as_str()),
+            ("organizationId", child.as_str()),
+            ("password", "a long passphrase"),
+        ],
+    )
+    .await;
+    let member = ids(&r)[0].clone();
+    for role in [sales.clone(), role_of(Dpo, &child)] {
+        let r = send(
+            &f,
+            Method::PUT,
+            &format!("/users/{member}/roles/{role}"),
+            bound,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains(r#"method="PUT""#) && ids(&r) == vec![role.clone()]);
+    }
+    let mut held = ids(&get(
+        &f,
+        &format!("/users/{member}/roles"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await);
+    held.sort();
+    let mut want = vec![sales.clone(), role_of(Dpo, &child)];
+    want.sort();
+    assert_eq!(held, want);
+    // One domain: the iGrant facade sees the Dpo role, and admits the member as an organisation admin.
+    let r = f
+        .app
+        .post(
+            "/v1/users/admin/login",
+            serde_json::json!({"username": email, "password": "a long passphrase"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json["User"]["Roles"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"RoleID": 2, "OrgID": child})));
+
+    // Removing: membership by membership; never the last Admin; the iGrant roles stay roles.
+    let r = send(
+        &f,
+        Method::DELETE,
+        &format!("/users/{member}/roles/{}", role_of(Dpo, &child)),
+        bound,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/users/{member}/roles/{}", role_of(Dpo, &child)),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/users/{}/roles/{}", f.admin_id, role_of(Admin, &child)),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/roles/{}", role_of(Dpo, &child)),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::PUT,
+            &format!("/users/{member}/roles/{}", role_of(Admin, &parent)),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = send(&f, Method::DELETE, &format!("/roles/{sales}"), bound, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        get(&f, &format!("/roles/{sales}"), Some(bound), None, false)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(ids(&get(
+        &f,
+        &format!("/users/{member}/roles"),
+        Some(bound),
+        None,
+        false
+    )
+    .await)
+    .is_empty());
+}
+both_backends!(roles_are_created_assigned_and_removed);
