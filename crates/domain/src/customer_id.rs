@@ -152,6 +152,84 @@ impl crate::identity::OrgRole {
     }
 }
 
+/// The four kinds of mandate: who grants (organisation or person) to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MandateType {
+    OrgToPer,
+    PerToPer,
+    OrgToOrg,
+    PerToOrg,
+}
+
+impl MandateType {
+    pub fn parse(raw: &str) -> Result<Self> {
+        Ok(match raw.trim() {
+            "OrgToPer" => Self::OrgToPer,
+            "PerToPer" => Self::PerToPer,
+            "OrgToOrg" => Self::OrgToOrg,
+            "PerToOrg" => Self::PerToOrg,
+            other => {
+                return Err(Error::invalid(format!(
+                    "type must be OrgToPer, PerToPer, OrgToOrg or PerToOrg, not {other:?}"
+                )))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrgToPer => "OrgToPer",
+            Self::PerToPer => "PerToPer",
+            Self::OrgToOrg => "OrgToOrg",
+            Self::PerToOrg => "PerToOrg",
+        }
+    }
+
+    pub fn mandater_is_organization(self) -> bool {
+        matches!(self, Self::OrgToPer | Self::OrgToOrg)
+    }
+
+    pub fn mandatee_is_organization(self) -> bool {
+        matches!(self, Self::OrgToOrg | Self::PerToOrg)
+    }
+}
+
+/// One side of a mandate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Organization(crate::OrganizationId),
+    User(crate::UserId),
+    /// A person not registered yet: the mandate waits for them.
+    Email(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mandate {
+    pub id: uuid::Uuid,
+    pub kind: MandateType,
+    pub mandater: Party,
+    pub mandatee: Party,
+    pub role_id: String,
+    pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Mandate {
+    /// `active`, `pending` (not yet valid, or waiting for its assignee to register) or `expired`.
+    pub fn status(&self, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+        if self.valid_until.is_some_and(|u| u <= now) {
+            "expired"
+        } else if self.valid_from.is_some_and(|f| f > now)
+            || matches!(self.mandatee, Party::Email(_))
+        {
+            "pending"
+        } else {
+            "active"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +266,36 @@ mod tests {
             OrgRole::Admin.role_of(other).id
         );
         assert_eq!(OrgRole::Admin.role_of(org).id.get_version_num(), 8);
+    }
+
+    #[test]
+    fn mandate_types_and_statuses() {
+        use chrono::{Duration, Utc};
+        assert!(MandateType::parse("OrgToPer")
+            .unwrap()
+            .mandater_is_organization());
+        assert!(MandateType::parse("PerToOrg")
+            .unwrap()
+            .mandatee_is_organization());
+        assert!(MandateType::parse("orgtoper").is_err());
+        let now = Utc::now();
+        let mut m = Mandate {
+            id: uuid::Uuid::now_v7(),
+            kind: MandateType::OrgToPer,
+            mandater: Party::Organization(crate::OrganizationId::new()),
+            mandatee: Party::User(crate::UserId::new()),
+            role_id: "r".into(),
+            valid_from: None,
+            valid_until: Some(now + Duration::days(1)),
+            created_at: now,
+        };
+        assert_eq!(m.status(now), "active");
+        assert_eq!(m.status(now + Duration::days(1)), "expired");
+        m.valid_from = Some(now + Duration::hours(1));
+        assert_eq!(m.status(now), "pending");
+        m.valid_from = None;
+        m.mandatee = Party::Email("a@b.co".into());
+        assert_eq!(m.status(now), "pending");
     }
 
     #[test]

@@ -475,6 +475,10 @@ pub trait Tx: Send {
         user: UserId,
         role: OrgRole,
     ) -> Result<bool>;
+    async fn insert_mandate(&mut self, m: &accord_domain::customer_id::Mandate) -> Result<()>;
+    async fn delete_mandate(&mut self, id: &str) -> Result<bool>;
+    /// Every mandate (the caller filters by scope); ascending ID.
+    async fn mandates(&mut self) -> Result<Vec<accord_domain::customer_id::Mandate>>;
     /// Roles created through CustomerID, of every organisation.
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
     /// IDs of the custom roles the user is a member of.

@@ -65,6 +65,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "roles",
         include_str!("../migrations/sqlite/0007_roles.sql"),
     ),
+    (
+        8,
+        "mandates",
+        include_str!("../migrations/sqlite/0008_mandates.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -102,6 +107,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         7,
         "roles",
         include_str!("../migrations/postgres/0007_roles.sql"),
+    ),
+    (
+        8,
+        "mandates",
+        include_str!("../migrations/postgres/0008_mandates.sql"),
     ),
 ]);
 

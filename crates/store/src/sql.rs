@@ -234,6 +234,36 @@ fn notification_from_row(row: &DbRow) -> Result<Notification> {
     })
 }
 
+
+fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::Mandate> {
+    use accord_domain::customer_id::{Mandate, MandateType, Party};
+    let kind: String = r.try_get("kind").map_err(db_error)?;
+    let party = |org: &str, user: &str, email: Option<&str>| -> Result<Party> {
+        if let Some(o) = opt_id(r, org)? {
+            return Ok(Party::Organization(o));
+        }
+        let u: Option<String> = r.try_get(user).map_err(db_error)?;
+        if let Some(u) = u {
+            return Ok(Party::User(UserId(uuid::Uuid::parse_str(&u).map_err(accord_domain::Error::internal)?)));
+        }
+        let e: Option<String> = match email {
+            Some(col) => r.try_get(col).map_err(db_error)?,
+            None => None,
+        };
+        e.map(Party::Email).ok_or_else(|| accord_domain::Error::internal("a mandate without a party"))
+    };
+    Ok(Mandate {
+        id: uuid_col(r, "id")?,
+        kind: MandateType::parse(&kind).map_err(|_| accord_domain::Error::internal("bad mandate type"))?,
+        mandater: party("mandater_organization_id", "mandater_user_id", None)?,
+        mandatee: party("mandatee_organization_id", "mandatee_user_id", Some("assignee_email"))?,
+        role_id: r.try_get("role_id").map_err(db_error)?,
+        valid_from: r.try_get::<Option<i64>, _>("valid_from").map_err(db_error)?.map(from_ms),
+        valid_until: r.try_get::<Option<i64>, _>("valid_until").map_err(db_error)?.map(from_ms),
+        created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+    })
+}
+
 /// `column` matches `value` case-insensitively: equal, or starting with it. `%`, `_` and
 /// `\` in the value are literal.
 fn push_match(q: &mut sqlx::QueryBuilder<'_, DB>, column: &str, value: &str, exact: bool) {
@@ -1915,5 +1945,59 @@ impl Tx for Uow {
             .await
             .map(|r| r.rows_affected() > 0)
             .map_err(db_error)
+    }
+
+    async fn insert_mandate(&mut self, m: &accord_domain::customer_id::Mandate) -> Result<()> {
+        use accord_domain::customer_id::Party;
+        let (mo, mu) = match &m.mandater {
+            Party::Organization(o) => (Some(o.to_string()), None),
+            Party::User(u) => (None, Some(u.to_string())),
+            Party::Email(_) => return Err(accord_domain::Error::invalid("a mandater cannot be an email address")),
+        };
+        let (eo, eu, ee) = match &m.mandatee {
+            Party::Organization(o) => (Some(o.to_string()), None, None),
+            Party::User(u) => (None, Some(u.to_string()), None),
+            Party::Email(e) => (None, None, Some(e.clone())),
+        };
+        sqlx::query(
+            "INSERT INTO mandates (id, kind, mandater_organization_id, mandater_user_id, mandatee_organization_id, \
+             mandatee_user_id, assignee_email, role_id, valid_from, valid_until, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(m.id.to_string())
+        .bind(m.kind.as_str())
+        .bind(mo)
+        .bind(mu)
+        .bind(eo)
+        .bind(eu)
+        .bind(ee)
+        .bind(&m.role_id)
+        .bind(m.valid_from.map(to_ms))
+        .bind(m.valid_until.map(to_ms))
+        .bind(to_ms(m.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn delete_mandate(&mut self, id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM mandates WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn mandates(&mut self) -> Result<Vec<accord_domain::customer_id::Mandate>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, mandater_organization_id, mandater_user_id, mandatee_organization_id, mandatee_user_id, \
+             assignee_email, role_id, valid_from, valid_until, created_at FROM mandates ORDER BY id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(mandate_from_row).collect()
     }
 }

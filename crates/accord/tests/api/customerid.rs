@@ -1180,3 +1180,287 @@ async fn roles_are_created_assigned_and_removed(db: TestDb) {
     .is_empty());
 }
 both_backends!(roles_are_created_assigned_and_removed);
+
+async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let all = ("all", "a-long-client-secret");
+    let bound = ("child-only", "another-long-secret");
+    use accord_domain::identity::OrgRole::Dpo;
+    use reqwest::Method;
+    let role_of = |role: accord_domain::identity::OrgRole, org: &str| {
+        role.role_of(org.parse().unwrap()).id.to_string()
+    };
+    let sales = ids(&send(
+        &f,
+        Method::POST,
+        "/roles",
+        bound,
+        &[("name", "SALES"), ("organizationId", child.as_str())],
+    )
+    .await)[0]
+        .clone();
+    let dpo = role_of(Dpo, &child);
+
+    let create = |form: Vec<(&'static str, String)>| {
+        let f = &f;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(f, Method::POST, "/mandates", bound, &pairs).await
+        }
+    };
+    // The child organisation gives SALES to a person for a year, and to someone not registered yet.
+    let r = create(vec![
+        ("type", "OrgToPer".into()),
+        ("mandater", child.clone()),
+        ("mandatee", f.individual_id.clone()),
+        ("role", sales.clone()),
+        ("validUntil", "2099-01-01".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let to_person = ids(&r)[0].clone();
+    let r = create(vec![
+        ("type", "OrgToPer".into()),
+        ("mandater", child.clone()),
+        ("assigneeEmail", "newcomer@example.com".into()),
+        ("role", sales.clone()),
+    ])
+    .await;
+    let to_email = ids(&r)[0].clone();
+    // A person (the child's Admin) passes the Dpo role to the individual; the child mandates its parent.
+    let r = create(vec![
+        ("type", "PerToPer".into()),
+        ("mandater", f.admin_id.clone()),
+        ("mandatee", f.individual_id.clone()),
+        ("role", dpo.clone()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let person_to_person = ids(&r)[0].clone();
+    let r = create(vec![
+        ("type", "OrgToOrg".into()),
+        ("mandater", child.clone()),
+        ("mandatee", parent.clone()),
+        ("role", sales.clone()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // Refusals.
+    let bad = [
+        vec![
+            ("type", "OrgToEveryone".to_string()),
+            ("mandater", child.clone()),
+            ("mandatee", f.individual_id.clone()),
+            ("role", sales.clone()),
+        ],
+        vec![
+            ("type", "OrgToPer".to_string()),
+            ("mandater", child.clone()),
+            ("mandatee", f.individual_id.clone()),
+        ],
+        vec![
+            ("type", "OrgToPer".to_string()),
+            ("mandater", parent.clone()),
+            ("mandatee", f.individual_id.clone()),
+            ("role", sales.clone()),
+        ],
+        vec![
+            ("type", "OrgToPer".to_string()),
+            ("mandater", child.clone()),
+            ("mandatee", f.individual_id.clone()),
+            ("role", sales.clone()),
+            ("validFrom", "2030-01-02".into()),
+            ("validUntil", "2030-01-01".into()),
+        ],
+        vec![
+            ("type", "OrgToPer".to_string()),
+            ("mandater", child.clone()),
+            ("assigneeEmail", "not-an-email".into()),
+            ("role", sales.clone()),
+        ],
+    ];
+    for form in bad {
+        assert_eq!(
+            create(form.clone()).await.status,
+            StatusCode::BAD_REQUEST,
+            "{form:?}"
+        );
+    }
+    let r = send(
+        &f,
+        Method::POST,
+        "/mandates",
+        all,
+        &[
+            ("type", "OrgToPer"),
+            ("mandater", parent.as_str()),
+            ("mandatee", f.individual_id.as_str()),
+            ("role", sales.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "an organisation grants its own roles only: {}",
+        r.body
+    );
+
+    // Lists: IDs, or the entities themselves.
+    assert_eq!(
+        ids(&get(&f, "/mandates", Some(bound), None, false).await).len(),
+        4
+    );
+    let r = get(&f, "/mandates?entities=true", Some(bound), None, false).await;
+    assert_eq!(r.body.matches("<Mandate>").count(), 4, "{}", r.body);
+    assert!(r.body.contains(&format!(r#"<Mandate><Attribute name="id"><Value>{to_person}</Value></Attribute><Attribute name="type"><Value>OrgToPer</Value></Attribute>"#)), "{}", r.body);
+    let r = get(&f, "/mandates?entities=true", Some(bound), None, true).await;
+    assert_eq!(r.json["Mandate"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        get(&f, "/mandates?entities=maybe", Some(bound), None, false)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = get(
+        &f,
+        &format!("/mandates/{to_email}"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body.contains(
+            r#"<Attribute name="assigneeEmail"><Value>newcomer@example.com</Value></Attribute>"#
+        ) && r.body.contains("<Value>pending</Value>"),
+        "{}",
+        r.body
+    );
+    let r = get(
+        &f,
+        &format!("/mandates/{to_person}"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body.contains("<Value>active</Value>")
+            && r.body.contains("<Value>2099-01-01T00:00:00Z</Value>"),
+        "{}",
+        r.body
+    );
+
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/organizations/{child}/givenmandates"),
+            Some(bound),
+            None,
+            false
+        )
+        .await)
+        .len(),
+        3
+    );
+    assert_eq!(
+        get(
+            &f,
+            &format!("/organizations/{parent}/receivedmandates"),
+            Some(bound),
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/organizations/{parent}/receivedmandates"),
+            Some(all),
+            None,
+            false
+        )
+        .await)
+        .len(),
+        1
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/users/{}/givenmandates", f.admin_id),
+            Some(bound),
+            None,
+            false
+        )
+        .await),
+        vec![person_to_person.clone()]
+    );
+    assert_eq!(
+        get(
+            &f,
+            &format!("/users/{}/receivedmandates", f.individual_id),
+            Some(bound),
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/users/{}/receivedmandates", f.individual_id),
+            Some(all),
+            None,
+            false
+        )
+        .await)
+        .len(),
+        2
+    );
+
+    // Withdrawn.
+    let r = send(
+        &f,
+        Method::DELETE,
+        &format!("/mandates/{to_person}"),
+        bound,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        get(
+            &f,
+            &format!("/mandates/{to_person}"),
+            Some(bound),
+            None,
+            false
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(
+            &f,
+            Method::DELETE,
+            &format!("/mandates/{to_person}"),
+            bound,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(mandates_are_given_listed_and_withdrawn);

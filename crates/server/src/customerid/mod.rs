@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod mandates;
 pub mod organizations;
 pub mod roles;
 pub mod users;
@@ -19,6 +20,7 @@ pub fn router(body_limit: usize) -> OpenApiRouter<Arc<Services>> {
         .merge(users::router())
         .merge(organizations::router())
         .merge(roles::router())
+        .merge(mandates::router())
         .layer(axum::middleware::from_fn_with_state(
             body_limit,
             crate::body_limit::limit_body,

@@ -79,27 +79,62 @@ fn body(format: Format, status: StatusCode, text: String) -> Response {
 /// `{"Attribute": [{"name": "id", "Value": ["…"]}]}`.
 pub fn entity(root: &str, ctx: &Context, attributes: &[(String, Vec<String>)]) -> Response {
     match ctx.format {
+        Format::Xml => body(
+            Format::Xml,
+            StatusCode::OK,
+            format!(
+                "{}{}</{root}>",
+                root_open(root, ctx),
+                attributes_xml(attributes)
+            ),
+        ),
+        Format::Json => body(
+            Format::Json,
+            StatusCode::OK,
+            attributes_json(attributes).to_string(),
+        ),
+    }
+}
+
+fn attributes_xml(attributes: &[(String, Vec<String>)]) -> String {
+    let mut x = String::new();
+    for (name, values) in attributes {
+        x.push_str(&format!(r#"<Attribute name="{}">"#, escape(name)));
+        for v in values {
+            x.push_str(&format!("<Value>{}</Value>", escape(v)));
+        }
+        x.push_str("</Attribute>");
+    }
+    x
+}
+
+fn attributes_json(attributes: &[(String, Vec<String>)]) -> serde_json::Value {
+    json!({ "Attribute": attributes.iter().map(|(n, v)| json!({"name": n, "Value": v})).collect::<Vec<_>>() })
+}
+
+/// A list of entities (`entities=true`): `<Mandates …><Mandate><Attribute …/>…</Mandate>…</Mandates>`,
+/// or `{"Mandate": [{"Attribute": […]}, …]}`.
+pub fn entity_list(
+    root: &str,
+    item: &str,
+    ctx: &Context,
+    entities: &[Vec<(String, Vec<String>)>],
+) -> Response {
+    match ctx.format {
         Format::Xml => {
             let mut x = root_open(root, ctx);
-            for (name, values) in attributes {
-                x.push_str(&format!(r#"<Attribute name="{}">"#, escape(name)));
-                for v in values {
-                    x.push_str(&format!("<Value>{}</Value>", escape(v)));
-                }
-                x.push_str("</Attribute>");
+            for e in entities {
+                x.push_str(&format!("<{item}>{}</{item}>", attributes_xml(e)));
             }
             x.push_str(&format!("</{root}>"));
             body(Format::Xml, StatusCode::OK, x)
         }
         Format::Json => {
-            let attrs: Vec<_> = attributes
-                .iter()
-                .map(|(n, v)| json!({"name": n, "Value": v}))
-                .collect();
+            let list: Vec<_> = entities.iter().map(|e| attributes_json(e)).collect();
             body(
                 Format::Json,
                 StatusCode::OK,
-                json!({ "Attribute": attrs }).to_string(),
+                json!({ item: list }).to_string(),
             )
         }
     }

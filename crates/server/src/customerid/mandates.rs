@@ -1,0 +1,191 @@
+//! Mandates: GET110 List Mandates, GET111 Query Mandate, GET118/GET119 an organization's
+//! given and received mandates, GET120/GET121 a user's; create and delete.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::CidError;
+use super::extract::{Cid, CidParams};
+use super::users::params;
+use super::wire;
+use crate::services::customer_id::MandateList;
+use crate::services::Services;
+
+pub fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_mandates, create_mandate))
+        .routes(routes!(query_mandate, delete_mandate))
+        .routes(routes!(organization_given))
+        .routes(routes!(organization_received))
+        .routes(routes!(user_given))
+        .routes(routes!(user_received))
+}
+
+/// `entities=true`: the entities themselves instead of their IDs.
+fn wants_entities(q: Option<String>, format: wire::Format) -> Result<bool, CidError> {
+    match params(q)
+        .iter()
+        .find(|(k, _)| k == "entities")
+        .map(|(_, v)| v.to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(_) => Err(CidError::new(
+            format,
+            StatusCode::BAD_REQUEST,
+            "entities must be true or false",
+        )),
+    }
+}
+
+async fn list(
+    s: &Services,
+    cid: &Cid,
+    which: MandateList<'_>,
+    q: Option<String>,
+) -> Result<Response, CidError> {
+    let entities = wants_entities(q, cid.ctx.format)?;
+    let mandates = s
+        .cid_mandates(&cid.actor, which)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    if entities {
+        return Ok(wire::entity_list(
+            "Mandates", "Mandate", &cid.ctx, &mandates,
+        ));
+    }
+    let ids: Vec<String> = mandates
+        .iter()
+        .filter_map(|a| {
+            a.iter()
+                .find(|(n, _)| n == "id")
+                .and_then(|(_, v)| v.first().cloned())
+        })
+        .collect();
+    Ok(wire::id_list("Mandates", &cid.ctx, &ids))
+}
+
+/// GET110 List Mandates (`entities=true` for the entities)
+#[utoipa::path(get, path = "/mandates", tag = "CustomerID", params(("entities" = Option<bool>, Query)),
+    responses((status = 200, description = "<Mandates><Id>…</Id></Mandates>", content_type = "application/xml"), (status = 401)))]
+async fn list_mandates(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    list(&s, &cid, MandateList::All, q).await
+}
+
+/// GET111 Query Mandate
+#[utoipa::path(get, path = "/mandates/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Mandate><Attribute …/></Mandate>", content_type = "application/xml"), (status = 404)))]
+async fn query_mandate(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let all = s
+        .cid_mandates(&cid.actor, MandateList::All)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    let found = all
+        .into_iter()
+        .find(|a| a.iter().any(|(n, v)| n == "id" && v.first() == Some(&id)));
+    match found {
+        Some(m) => Ok(wire::entity("Mandate", &cid.ctx, &m)),
+        None => Err(CidError::new(
+            cid.ctx.format,
+            StatusCode::NOT_FOUND,
+            "mandate not found",
+        )),
+    }
+}
+
+/// Create Mandate: `type`, `mandater`, `mandatee` or `assigneeEmail`, `role`, `validFrom`, `validUntil`
+#[utoipa::path(post, path = "/mandates", tag = "CustomerID",
+    responses((status = 201, description = "<Mandates method=\"POST\"><Id>…</Id></Mandates>", content_type = "application/xml"), (status = 400)))]
+async fn create_mandate(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    CidParams(p): CidParams,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_create_mandate(&cid.actor, &p)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::modified(
+        &cid.ctx,
+        "Mandates",
+        id,
+        StatusCode::CREATED,
+    ))
+}
+
+/// Delete Mandate
+#[utoipa::path(delete, path = "/mandates/{id}", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<Mandates method=\"DELETE\"><Id>…</Id></Mandates>", content_type = "application/xml"), (status = 404)))]
+async fn delete_mandate(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let id = s
+        .cid_delete_mandate(&cid.actor, &id)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::modified(&cid.ctx, "Mandates", id, StatusCode::OK))
+}
+
+/// GET118 List Organization's Given Mandates
+#[utoipa::path(get, path = "/organizations/{id}/givenmandates", tag = "CustomerID", params(("id" = String, Path), ("entities" = Option<bool>, Query)),
+    responses((status = 200, description = "<Mandates>", content_type = "application/xml"), (status = 404)))]
+async fn organization_given(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    list(&s, &cid, MandateList::GivenByOrganization(&id), q).await
+}
+
+/// GET119 List Organization's Received Mandates
+#[utoipa::path(get, path = "/organizations/{id}/receivedmandates", tag = "CustomerID", params(("id" = String, Path), ("entities" = Option<bool>, Query)),
+    responses((status = 200, description = "<Mandates>", content_type = "application/xml"), (status = 404)))]
+async fn organization_received(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    list(&s, &cid, MandateList::ReceivedByOrganization(&id), q).await
+}
+
+/// GET120 List User's Given Mandates
+#[utoipa::path(get, path = "/users/{id}/givenmandates", tag = "CustomerID", params(("id" = String, Path), ("entities" = Option<bool>, Query)),
+    responses((status = 200, description = "<Mandates>", content_type = "application/xml"), (status = 404)))]
+async fn user_given(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    list(&s, &cid, MandateList::GivenByUser(&id), q).await
+}
+
+/// GET121 List User's Received Mandates
+#[utoipa::path(get, path = "/users/{id}/receivedmandates", tag = "CustomerID", params(("id" = String, Path), ("entities" = Option<bool>, Query)),
+    responses((status = 200, description = "<Mandates>", content_type = "application/xml"), (status = 404)))]
+async fn user_received(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, CidError> {
+    list(&s, &cid, MandateList::ReceivedByUser(&id), q).await
+}
