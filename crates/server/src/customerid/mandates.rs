@@ -90,21 +90,11 @@ async fn query_mandate(
     cid: Cid,
     Path(id): Path<String>,
 ) -> Result<Response, CidError> {
-    let all = s
-        .cid_mandates(&cid.actor, MandateList::All)
+    let mandate = s
+        .cid_mandate(&cid.actor, &id)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    let found = all
-        .into_iter()
-        .find(|a| a.iter().any(|(n, v)| n == "id" && v.first() == Some(&id)));
-    match found {
-        Some(m) => Ok(wire::entity("Mandate", &cid.ctx, &m)),
-        None => Err(CidError::new(
-            cid.ctx.format,
-            StatusCode::NOT_FOUND,
-            "mandate not found",
-        )),
-    }
+    Ok(wire::entity("Mandate", &cid.ctx, &mandate))
 }
 
 /// Create Mandate: `type`, `mandater`, `mandatee` or `assigneeEmail`, `role`, `validFrom`, `validUntil`

@@ -310,7 +310,20 @@ impl Services {
     /// GET105: one user, as attributes.
     pub async fn cid_user(&self, actor: &Actor, id: &str) -> Result<Attributes> {
         let mut tx = self.store.begin(Mode::Read).await?;
-        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let (user, tree) = self.visible_user(tx.as_mut(), actor, id).await?;
+        let a = self.cid_user_attributes(tx.as_mut(), &user, &tree).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// The user, if the caller may see them (404 otherwise), with the organisation tree.
+    async fn visible_user(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(User, Vec<TreeNode>)> {
+        let (scope, tree) = self.cid_scope(tx, actor).await?;
         let id: UserId = id.parse().map_err(|_| not_found("user"))?;
         let user = tx.user_by_id(id).await?.ok_or_else(|| not_found("user"))?;
         if let Some(scope) = &scope {
@@ -321,9 +334,15 @@ impl Services {
                 return Err(not_found("user"));
             }
         }
-        let a = self.cid_user_attributes(tx.as_mut(), &user, &tree).await?;
+        Ok((user, tree))
+    }
+
+    /// 404 unless the caller may see the user.
+    async fn require_visible_user(&self, actor: &Actor, id: &str) -> Result<UserId> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (user, _) = self.visible_user(tx.as_mut(), actor, id).await?;
         tx.commit().await?;
-        Ok(a)
+        Ok(user.id)
     }
 
     fn user_search(c: &Criteria) -> Result<Search> {
@@ -527,7 +546,7 @@ impl Services {
     /// GET117: the roles a user is a member of (within the caller's scope).
     pub async fn cid_user_roles(&self, actor: &Actor, user: &str) -> Result<Vec<String>> {
         // The user must be visible to the caller, as for GET105.
-        self.cid_user(actor, user).await?;
+        self.require_visible_user(actor, user).await?;
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (visible, _) = self.cid_visible_roles(tx.as_mut(), actor).await?;
@@ -981,7 +1000,7 @@ impl Services {
         id: &str,
         params: &[(String, String)],
     ) -> Result<UserId> {
-        self.cid_user(actor, id).await?; // visible to the caller, or 404
+        self.require_visible_user(actor, id).await?;
         let id: UserId = id.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
@@ -1016,7 +1035,7 @@ impl Services {
 
     /// Delete User: the account and its personal data; never an organization's last Admin.
     pub async fn cid_delete_user(&self, actor: &Actor, id: &str) -> Result<UserId> {
-        self.cid_user(actor, id).await?;
+        self.require_visible_user(actor, id).await?;
         let id: UserId = id.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
         for grant in tx.role_grants_of(id).await? {
@@ -1173,7 +1192,7 @@ impl Services {
     /// Assign Role: the user (visible to the caller, not anonymous) becomes a member.
     /// The iGrant roles give the same rights as `POST /v1/organizations/{id}/admins`.
     pub async fn cid_assign_role(&self, actor: &Actor, user: &str, role: &str) -> Result<String> {
-        self.cid_user(actor, user).await?;
+        self.require_visible_user(actor, user).await?;
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
         let target = tx
@@ -1207,7 +1226,7 @@ impl Services {
 
     /// Remove Role: never the last Admin of an organisation.
     pub async fn cid_unassign_role(&self, actor: &Actor, user: &str, role: &str) -> Result<String> {
-        self.cid_user(actor, user).await?;
+        self.require_visible_user(actor, user).await?;
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, removed) = match self.role_ref(tx.as_mut(), actor, role).await? {
@@ -1459,7 +1478,19 @@ impl Services {
         Ok(id.to_owned())
     }
 
-    /// GET110/111/118–121: mandates visible to the caller (through either party).
+    /// GET111: one mandate visible to the caller.
+    pub async fn cid_mandate(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+        self.cid_mandates(actor, MandateList::All)
+            .await?
+            .into_iter()
+            .find(|a| {
+                a.iter()
+                    .any(|(n, v)| n == "id" && v.first().map(String::as_str) == Some(id))
+            })
+            .ok_or_else(|| not_found("mandate"))
+    }
+
+    /// GET110/118–121: mandates visible to the caller (through either party).
     pub async fn cid_mandates(
         &self,
         actor: &Actor,
@@ -1487,7 +1518,7 @@ impl Services {
             }
             MandateList::GivenByUser(u) | MandateList::ReceivedByUser(u) => {
                 tx.commit().await?;
-                self.cid_user(actor, u).await?; // visible, or 404
+                self.require_visible_user(actor, u).await?;
                 tx = self.store.begin(Mode::Read).await?;
                 let u: UserId = u.parse().map_err(|_| not_found("user"))?;
                 if matches!(list, MandateList::GivenByUser(_)) {
