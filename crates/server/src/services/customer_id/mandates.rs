@@ -1,0 +1,280 @@
+//! CustomerID mandates: a mandater grants a mandatee a role, optionally for a period.
+
+use super::roles::RoleRef;
+use super::*;
+
+/// Which mandates a list asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum MandateList<'a> {
+    All,
+    GivenByOrganization(&'a str),
+    ReceivedByOrganization(&'a str),
+    GivenByUser(&'a str),
+    ReceivedByUser(&'a str),
+}
+
+/// `2026-01-31T10:00:00Z`, or a date (its start).
+fn parse_instant(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{field} must be a date (2026-01-31) or an RFC 3339 time"
+            ))
+        })
+}
+
+fn mandate_attributes(m: &Mandate, now: chrono::DateTime<chrono::Utc>) -> Attributes {
+    let mut a: Attributes = vec![];
+    push(&mut a, "id", m.id.to_string());
+    push(&mut a, "type", m.kind.as_str());
+    match &m.mandater {
+        Party::Organization(o) => push(&mut a, "mandaterOrganizationId", o.to_string()),
+        Party::User(u) => push(&mut a, "mandaterUserId", u.to_string()),
+        Party::Email(e) => push(&mut a, "mandaterEmail", e.clone()),
+    }
+    match &m.mandatee {
+        Party::Organization(o) => push(&mut a, "mandateeOrganizationId", o.to_string()),
+        Party::User(u) => push(&mut a, "mandateeUserId", u.to_string()),
+        Party::Email(e) => push(&mut a, "assigneeEmail", e.clone()),
+    }
+    push(&mut a, "roleId", m.role_id.clone());
+    push(
+        &mut a,
+        "validFrom",
+        m.valid_from
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+    );
+    push(
+        &mut a,
+        "validUntil",
+        m.valid_until
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+    );
+    push(&mut a, "status", m.status(now));
+    a
+}
+
+impl Services {
+    /// Whether the caller may see a party: organisations in scope, users whose home
+    /// organisation is in scope. Unbound callers see all.
+    async fn party_visible(&self, tx: &mut dyn Tx, scope: &Scope, party: &Party) -> Result<bool> {
+        let Some(scope) = scope else { return Ok(true) };
+        Ok(match party {
+            Party::Organization(o) => scope.contains(o),
+            Party::User(u) => tx
+                .user_by_id(*u)
+                .await?
+                .and_then(|u| u.home_organization_id)
+                .is_some_and(|h| scope.contains(&h)),
+            Party::Email(_) => false,
+        })
+    }
+
+    /// Create Mandate: `type` (OrgToPer, PerToPer, OrgToOrg, PerToOrg), `mandater`, and
+    /// `mandatee` or `assigneeEmail` (a person not registered yet), `role`, `validFrom`,
+    /// `validUntil`. The mandater must be visible to the caller; an organisation grants
+    /// only its own roles.
+    pub async fn cid_create_mandate(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let mut p: HashMap<String, String> = HashMap::new();
+        for (key, values) in grouped(params) {
+            match key.as_str() {
+                "type" | "mandater" | "mandatee" | "assigneeEmail" | "role" | "validFrom"
+                | "validUntil" => {
+                    p.insert(key.clone(), single(&key, &values)?.to_owned());
+                }
+                other => return Err(Error::invalid(format!("unknown parameter {other:?}"))),
+            }
+        }
+        let required = |k: &str| {
+            p.get(k)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .ok_or_else(|| Error::invalid(format!("{k} is required")))
+        };
+        let kind = MandateType::parse(&required("type")?)?;
+        let valid_from = p
+            .get("validFrom")
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_instant("validFrom", v))
+            .transpose()?;
+        let valid_until = p
+            .get("validUntil")
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_instant("validUntil", v))
+            .transpose()?;
+        if let (Some(f), Some(u)) = (valid_from, valid_until) {
+            if f >= u {
+                return Err(Error::invalid("validFrom must be before validUntil"));
+            }
+        }
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let org_party = |raw: &str, field: &str| -> Result<Party> {
+            let o: OrganizationId = raw
+                .parse()
+                .map_err(|_| Error::invalid(format!("{field} is not an organization ID")))?;
+            if !tree.iter().any(|n| n.id == o) {
+                return Err(Error::invalid(format!("{field} names no organization")));
+            }
+            Ok(Party::Organization(o))
+        };
+        let mandater = if kind.mandater_is_organization() {
+            org_party(&required("mandater")?, "mandater")?
+        } else {
+            let u: UserId = required("mandater")?
+                .parse()
+                .map_err(|_| Error::invalid("mandater is not a user ID"))?;
+            tx.user_by_id(u)
+                .await?
+                .ok_or_else(|| Error::invalid("mandater names no user"))?;
+            Party::User(u)
+        };
+        if !self.party_visible(tx.as_mut(), &scope, &mandater).await? {
+            return Err(Error::invalid("mandater names nobody you can see"));
+        }
+        let mandatee = if kind.mandatee_is_organization() {
+            org_party(&required("mandatee")?, "mandatee")?
+        } else if let Some(id) = p.get("mandatee").filter(|v| !v.is_empty()) {
+            let u: UserId = id
+                .parse()
+                .map_err(|_| Error::invalid("mandatee is not a user ID"))?;
+            tx.user_by_id(u)
+                .await?
+                .ok_or_else(|| Error::invalid("mandatee names no user"))?;
+            Party::User(u)
+        } else {
+            let email = accord_domain::identity::Email::parse(&required("assigneeEmail")?)?;
+            // Someone registered with that email is the mandatee already.
+            match tx.user_by_email_key(&email.key()).await? {
+                Some(u) => Party::User(u.id),
+                None => Party::Email(email.as_str().to_owned()),
+            }
+        };
+        let role = required("role")?;
+        let role_org = match self.role_ref(tx.as_mut(), actor, &role).await? {
+            RoleRef::Builtin(_, org) => org,
+            RoleRef::Custom(r) => r.organization_id,
+        };
+        if let Party::Organization(o) = &mandater {
+            if *o != role_org {
+                return Err(Error::invalid("an organization grants its own roles only"));
+            }
+        }
+        let m = Mandate {
+            id: uuid::Uuid::now_v7(),
+            kind,
+            mandater,
+            mandatee,
+            role_id: role,
+            valid_from,
+            valid_until,
+            created_at: self.clock.now(),
+        };
+        tx.insert_mandate(&m).await?;
+        self.log_action(
+            tx.as_mut(),
+            role_org,
+            "configuration",
+            &actor_label(actor),
+            &format!("created mandate {}", m.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(m.id.to_string())
+    }
+
+    /// Delete Mandate: the caller must see its mandater.
+    pub async fn cid_delete_mandate(&self, actor: &Actor, id: &str) -> Result<String> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
+        let m = tx
+            .mandates()
+            .await?
+            .into_iter()
+            .find(|m| m.id.to_string() == id)
+            .ok_or_else(|| not_found("mandate"))?;
+        if !self.party_visible(tx.as_mut(), &scope, &m.mandater).await? {
+            return Err(not_found("mandate"));
+        }
+        tx.delete_mandate(id).await?;
+        tx.commit().await?;
+        Ok(id.to_owned())
+    }
+
+    /// GET111: one mandate visible to the caller.
+    pub async fn cid_mandate(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+        self.cid_mandates(actor, MandateList::All)
+            .await?
+            .into_iter()
+            .find(|a| {
+                a.iter()
+                    .any(|(n, v)| n == "id" && v.first().map(String::as_str) == Some(id))
+            })
+            .ok_or_else(|| not_found("mandate"))
+    }
+
+    /// GET110/118–121: mandates visible to the caller (through either party).
+    pub async fn cid_mandates(
+        &self,
+        actor: &Actor,
+        list: MandateList<'_>,
+    ) -> Result<Vec<Attributes>> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let org_in_view = |raw: &str| -> Result<OrganizationId> {
+            let o: OrganizationId = raw.parse().map_err(|_| not_found("organization"))?;
+            if !tree.iter().any(|n| n.id == o) || scope.as_ref().is_some_and(|s| !s.contains(&o)) {
+                return Err(not_found("organization"));
+            }
+            Ok(o)
+        };
+        let wanted: Box<dyn Fn(&Mandate) -> bool + Send> = match list {
+            MandateList::All => Box::new(|_| true),
+            MandateList::GivenByOrganization(o) => {
+                let o = org_in_view(o)?;
+                Box::new(move |m| m.mandater == Party::Organization(o))
+            }
+            MandateList::ReceivedByOrganization(o) => {
+                let o = org_in_view(o)?;
+                Box::new(move |m| m.mandatee == Party::Organization(o))
+            }
+            MandateList::GivenByUser(u) | MandateList::ReceivedByUser(u) => {
+                tx.commit().await?;
+                self.require_visible_user(actor, u).await?;
+                tx = self.store.begin(Mode::Read).await?;
+                let u: UserId = u.parse().map_err(|_| not_found("user"))?;
+                if matches!(list, MandateList::GivenByUser(_)) {
+                    Box::new(move |m| m.mandater == Party::User(u))
+                } else {
+                    Box::new(move |m| m.mandatee == Party::User(u))
+                }
+            }
+        };
+        let mut out = vec![];
+        for m in tx.mandates().await? {
+            if !wanted(&m) {
+                continue;
+            }
+            let visible = self.party_visible(tx.as_mut(), &scope, &m.mandater).await?
+                || self.party_visible(tx.as_mut(), &scope, &m.mandatee).await?;
+            if visible {
+                out.push(mandate_attributes(&m, now));
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,580 @@
+//! The CustomerID view of Accord's users and organisations (docs/customerid.md).
+//!
+//! | caller | sees and changes |
+//! |---|---|
+//! | REST client bound to an organisation | that organisation, its sub-organisations, and users whose home organisation is one of them |
+//! | unbound REST client, platform admin (Bearer) | everything |
+//! | anyone else | 401 (no credentials) or 403 |
+//!
+//! Outside a bound client's scope everything is "not found": a client learns nothing
+//! about other organisations.
+
+use std::time::{Duration, Instant};
+
+use std::collections::HashMap;
+
+use accord_domain::customer_id::{
+    parse_custom_attribute_name, Attributes, Mandate, MandateType, OrganizationField, Party, Role,
+    UserField,
+};
+use accord_domain::identity::{OrgRole, Password, User, UserStatus};
+use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_store::{Mode, RestClientRecord, Search, SearchField, TreeNode, Tx};
+
+use super::tokens::secret_hash;
+use super::{Actor, RestClientActor, Services};
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Which organisations a caller may see: `None` = all.
+type Scope = Option<Vec<OrganizationId>>;
+
+fn not_found(what: &str) -> Error {
+    Error::not_found(format!("{what} not found"))
+}
+
+/// Every organisation under `root`, itself included.
+fn subtree(tree: &[TreeNode], root: OrganizationId) -> Vec<OrganizationId> {
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(
+            tree.iter()
+                .filter(|n| n.parent_id == Some(parent))
+                .map(|n| n.id),
+        );
+        i += 1;
+    }
+    out
+}
+
+/// `Parent/Child`: technical names (the ID where none was set) from the root down.
+fn entity_name(tree: &[TreeNode], id: OrganizationId) -> String {
+    let mut parts = vec![];
+    let mut current = Some(id);
+    while let Some(c) = current {
+        let Some(node) = tree.iter().find(|n| n.id == c) else {
+            break;
+        };
+        parts.push(
+            node.technical_name
+                .clone()
+                .unwrap_or_else(|| node.id.to_string()),
+        );
+        current = node.parent_id;
+        if parts.len() > 64 {
+            break; // a cycle would be a bug; never loop forever over one
+        }
+    }
+    parts.reverse();
+    parts.join("/")
+}
+
+fn push(attrs: &mut Attributes, name: &str, value: impl Into<String>) {
+    let value = value.into();
+    if !value.is_empty() {
+        attrs.push((name.to_owned(), vec![value]));
+    }
+}
+
+fn push_custom(attrs: &mut Attributes, custom: Vec<(String, String)>) {
+    for (name, value) in custom {
+        match attrs.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => attrs.push((name, vec![value])),
+        }
+    }
+}
+
+/// Query parameters of a search, parsed: `exactMatch`, `maxResults`, `recursive`, and
+/// attribute criteria.
+struct Criteria {
+    exact: bool,
+    max_results: i64,
+    recursive: bool,
+    attributes: Vec<(String, String)>,
+}
+
+fn criteria(params: &[(String, String)], allowed_flags: &[&str]) -> Result<Criteria> {
+    let mut c = Criteria {
+        exact: false,
+        max_results: 0,
+        recursive: false,
+        attributes: vec![],
+    };
+    let bool_of = |name: &str, v: &str| match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::invalid(format!("{name} must be true or false"))),
+    };
+    for (name, value) in params {
+        if c.attributes.iter().any(|(n, _)| n == name) {
+            return Err(Error::invalid(format!("{name} given twice")));
+        }
+        match name.as_str() {
+            "exactMatch" if allowed_flags.contains(&"exactMatch") => {
+                c.exact = bool_of(name, value)?
+            }
+            "recursive" if allowed_flags.contains(&"recursive") => {
+                c.recursive = bool_of(name, value)?
+            }
+            "maxResults" => {
+                c.max_results = value
+                    .parse()
+                    .ok()
+                    .filter(|n: &i64| *n >= 0)
+                    .ok_or_else(|| Error::invalid("maxResults must be a whole number, 0 or more"))?
+            }
+            _ => c.attributes.push((name.clone(), value.clone())),
+        }
+    }
+    Ok(c)
+}
+
+impl Services {
+    /// `accord admin add-rest-client`: a new REST client, optionally bound to an organisation.
+    pub async fn add_rest_client(
+        &self,
+        name: &str,
+        secret: &str,
+        organization: Option<&str>,
+    ) -> Result<String> {
+        let name = accord_domain::identity::parse_profile_text("name", name, 128)?;
+        if name.is_empty() || name.contains(':') {
+            return Err(Error::invalid(
+                "the client name must be non-empty and without ':' (HTTP Basic)",
+            ));
+        }
+        let secret = Password::new_for(secret, None)
+            .map_err(|_| Error::invalid("the secret must be 8 to 1024 characters"))?;
+        let organization = organization
+            .map(|o| {
+                o.parse::<OrganizationId>()
+                    .map_err(|_| Error::invalid("--organization is not an organisation ID"))
+            })
+            .transpose()?;
+        let hash = self.passwords.hash(&secret).await?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if let Some(org) = organization {
+            tx.organization_by_id(org)
+                .await?
+                .ok_or_else(|| Error::invalid("--organization names no organisation"))?;
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        tx.insert_rest_client(&RestClientRecord {
+            id: id.clone(),
+            name,
+            secret_hash: hash,
+            organization_id: organization,
+            created_at: self.clock.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict("a REST client with this name exists".into()),
+            other => other,
+        })?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// HTTP Basic credentials of a REST client. Successful verifications are remembered for
+    /// a minute, so a busy back end does not cost an argon2 hash per request.
+    pub async fn authenticate_rest_client(&self, name: &str, secret: &str) -> Result<Actor> {
+        let key = secret_hash(&format!("{}:{name}:{secret}", name.len()));
+        if let Some((client, at)) = self
+            .rest_client_cache
+            .lock()
+            .map_err(Error::internal)?
+            .get(&key)
+            .cloned()
+        {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(Actor::RestClient(client));
+            }
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let record = tx.rest_client_by_name(name).await?;
+        tx.commit().await?;
+        let offered = Password::offered(secret)?;
+        let verified = self
+            .passwords
+            .verify(&offered, record.as_ref().map(|r| r.secret_hash.as_str()))
+            .await?;
+        match record {
+            Some(r) if verified.ok => {
+                let client = RestClientActor {
+                    id: r.id,
+                    name: r.name,
+                    organization: r.organization_id,
+                };
+                let mut cache = self.rest_client_cache.lock().map_err(Error::internal)?;
+                cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                cache.insert(key, (client.clone(), Instant::now()));
+                Ok(Actor::RestClient(client))
+            }
+            _ => Err(Error::Unauthenticated("invalid client credentials".into())),
+        }
+    }
+
+    async fn cid_scope(&self, tx: &mut dyn Tx, actor: &Actor) -> Result<(Scope, Vec<TreeNode>)> {
+        let tree = tx.organization_tree().await?;
+        let scope = match actor {
+            Actor::RestClient(RestClientActor {
+                organization: Some(org),
+                ..
+            }) => Some(subtree(&tree, *org)),
+            Actor::RestClient(_) => None,
+            Actor::User(u) if u.is_platform_admin => None,
+            Actor::User(_) => {
+                return Err(Error::Forbidden(
+                    "only REST clients and platform administrators use the CustomerID API".into(),
+                ))
+            }
+            Actor::Anonymous => {
+                return Err(Error::Unauthenticated("authentication required".into()))
+            }
+        };
+        Ok((scope, tree))
+    }
+
+    async fn cid_user_attributes(
+        &self,
+        tx: &mut dyn Tx,
+        user: &User,
+        tree: &[TreeNode],
+    ) -> Result<Attributes> {
+        let mut a: Attributes = vec![];
+        push(&mut a, "id", user.id.to_string());
+        push(&mut a, "firstname", user.first_name.clone());
+        push(&mut a, "surname", user.surname.clone());
+        push(&mut a, "mobile", user.phone.clone());
+        push(&mut a, "cn", user.id.to_string());
+        let email = user
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default();
+        push(&mut a, "login", email.clone());
+        push(&mut a, "email", email);
+        if let Some(home) = user.home_organization_id {
+            if let Some(node) = tree.iter().find(|n| n.id == home) {
+                push(&mut a, "organization", node.name.clone());
+                push(&mut a, "organizationEntityName", entity_name(tree, home));
+            }
+            push(&mut a, "organizationId", home.to_string());
+        }
+        push(&mut a, "status", user.status.display_name());
+        push_custom(&mut a, tx.user_custom_attributes(user.id).await?);
+        Ok(a)
+    }
+
+    async fn cid_org_attributes(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrganizationId,
+        tree: &[TreeNode],
+    ) -> Result<Attributes> {
+        let o = tx
+            .organization_by_id(org)
+            .await?
+            .ok_or_else(|| not_found("organization"))?;
+        let type_name = match o.type_id {
+            Some(t) => tx
+                .org_type_by_id(t)
+                .await?
+                .map(|t| t.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut a: Attributes = vec![];
+        push(&mut a, "id", o.id.to_string());
+        push(&mut a, "entityName", entity_name(tree, o.id));
+        push(
+            &mut a,
+            "technicalName",
+            o.technical_name.clone().unwrap_or_else(|| o.id.to_string()),
+        );
+        push(&mut a, "friendlyName", o.name.clone());
+        push(&mut a, "organizationClass", type_name.clone());
+        push(&mut a, "organizationType", type_name);
+        push(
+            &mut a,
+            "parentOrganizationId",
+            o.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        );
+        push_custom(&mut a, tx.organization_custom_attributes(o.id).await?);
+        Ok(a)
+    }
+
+    /// GET105: one user, as attributes.
+    pub async fn cid_user(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (user, tree) = self.visible_user(tx.as_mut(), actor, id).await?;
+        let a = self.cid_user_attributes(tx.as_mut(), &user, &tree).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// The user, if the caller may see them (404 otherwise), with the organisation tree.
+    async fn visible_user(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(User, Vec<TreeNode>)> {
+        let (scope, tree) = self.cid_scope(tx, actor).await?;
+        let id: UserId = id.parse().map_err(|_| not_found("user"))?;
+        let user = tx.user_by_id(id).await?.ok_or_else(|| not_found("user"))?;
+        if let Some(scope) = &scope {
+            if !user
+                .home_organization_id
+                .is_some_and(|h| scope.contains(&h))
+            {
+                return Err(not_found("user"));
+            }
+        }
+        Ok((user, tree))
+    }
+
+    /// 404 unless the caller may see the user.
+    async fn require_visible_user(&self, actor: &Actor, id: &str) -> Result<UserId> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (user, _) = self.visible_user(tx.as_mut(), actor, id).await?;
+        tx.commit().await?;
+        Ok(user.id)
+    }
+
+    fn user_search(c: &Criteria) -> Result<Search> {
+        let mut search = Search {
+            exact: c.exact,
+            max_results: c.max_results,
+            ..Search::default()
+        };
+        for (name, value) in &c.attributes {
+            match UserField::parse(name) {
+                Some(UserField::Status) => search.builtin.push((
+                    SearchField::UserStatus,
+                    UserStatus::parse_search(value)?.code().to_string(),
+                )),
+                Some(field) => {
+                    let f = match field {
+                        UserField::Id => SearchField::UserId,
+                        UserField::FirstName => SearchField::UserFirstName,
+                        UserField::Surname => SearchField::UserSurname,
+                        UserField::Mobile => SearchField::UserMobile,
+                        UserField::Email | UserField::Login => SearchField::UserEmail,
+                        UserField::OrganizationId => SearchField::UserHomeOrganization,
+                        UserField::Status => unreachable!("matched above"),
+                    };
+                    search.builtin.push((f, value.clone()));
+                }
+                None => search
+                    .custom
+                    .push((parse_custom_attribute_name(name)?, value.clone())),
+            }
+        }
+        Ok(search)
+    }
+
+    /// GET104: users matching every criterion (prefix matching unless `exactMatch=true`).
+    pub async fn cid_users(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> Result<Vec<UserId>> {
+        let c = criteria(params, &["exactMatch"])?;
+        let mut search = Self::user_search(&c)?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
+        search.within = scope;
+        let ids = tx.search_users(&search).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// GET113: users whose home organisation is `org` (or, `recursive=true`, under it).
+    pub async fn cid_organization_users(
+        &self,
+        actor: &Actor,
+        org: &str,
+        params: &[(String, String)],
+    ) -> Result<Vec<UserId>> {
+        let c = criteria(params, &["recursive", "exactMatch"])?;
+        let mut search = Self::user_search(&c)?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let org: OrganizationId = org.parse().map_err(|_| not_found("organization"))?;
+        if !tree.iter().any(|n| n.id == org) || scope.as_ref().is_some_and(|s| !s.contains(&org)) {
+            return Err(not_found("organization"));
+        }
+        search.within = Some(if c.recursive {
+            subtree(&tree, org)
+        } else {
+            vec![org]
+        });
+        let ids = tx.search_users(&search).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// GET107: one organisation, as attributes.
+    pub async fn cid_organization(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let id: OrganizationId = id.parse().map_err(|_| not_found("organization"))?;
+        if scope.as_ref().is_some_and(|s| !s.contains(&id)) {
+            return Err(not_found("organization"));
+        }
+        let a = self.cid_org_attributes(tx.as_mut(), id, &tree).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// GET106: organisations matching every criterion.
+    pub async fn cid_organizations(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> Result<Vec<OrganizationId>> {
+        let c = criteria(params, &["exactMatch"])?;
+        let mut search = Search {
+            exact: c.exact,
+            max_results: 0,
+            ..Search::default()
+        };
+        let mut entity_filter: Option<String> = None;
+        for (name, value) in &c.attributes {
+            match OrganizationField::parse(name) {
+                Some(OrganizationField::EntityName) => entity_filter = Some(value.to_lowercase()),
+                Some(OrganizationField::Id) => {
+                    search.builtin.push((SearchField::OrgId, value.clone()))
+                }
+                Some(OrganizationField::TechnicalName) => search
+                    .builtin
+                    .push((SearchField::OrgTechnicalName, value.clone())),
+                Some(OrganizationField::FriendlyName) => search
+                    .builtin
+                    .push((SearchField::OrgFriendlyName, value.clone())),
+                Some(OrganizationField::OrganizationType) => search
+                    .builtin
+                    .push((SearchField::OrgTypeName, value.clone())),
+                None => search
+                    .custom
+                    .push((parse_custom_attribute_name(name)?, value.clone())),
+            }
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        search.within = scope;
+        let mut ids = tx.search_organizations(&search).await?;
+        tx.commit().await?;
+        // Entity names are paths, computed from the tree rather than stored.
+        if let Some(wanted) = entity_filter {
+            ids.retain(|id| {
+                let name = entity_name(&tree, *id).to_lowercase();
+                if c.exact {
+                    name == wanted
+                } else {
+                    name.starts_with(&wanted)
+                }
+            });
+        }
+        if c.max_results > 0 {
+            ids.truncate(c.max_results as usize);
+        }
+        Ok(ids)
+    }
+}
+
+fn grouped(params: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = vec![];
+    for (name, value) in params {
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, values)) => values.push(value.clone()),
+            None => out.push((name.clone(), vec![value.clone()])),
+        }
+    }
+    out
+}
+
+fn single<'a>(name: &str, values: &'a [String]) -> Result<&'a str> {
+    match values {
+        [one] => Ok(one.trim()),
+        _ => Err(Error::invalid(format!("{name} takes one value"))),
+    }
+}
+
+fn technical_name(raw: &str) -> Result<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 128
+        && !raw.contains('/')
+        && !raw.chars().any(char::is_control);
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Error::invalid(
+            "technicalName must be 1 to 128 characters, without '/'",
+        ))
+    }
+}
+
+fn actor_label(actor: &Actor) -> String {
+    match actor {
+        Actor::RestClient(c) => format!("rest-client:{}", c.name),
+        Actor::User(u) => u.user_id.to_string(),
+        Actor::Anonymous => String::new(),
+    }
+}
+
+mod mandates;
+mod organizations;
+mod roles;
+mod users;
+pub use mandates::MandateList;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u128, parent: Option<u128>, name: &str) -> TreeNode {
+        TreeNode {
+            id: OrganizationId(uuid::Uuid::from_u128(id)),
+            parent_id: parent.map(|p| OrganizationId(uuid::Uuid::from_u128(p))),
+            technical_name: Some(name.to_owned()),
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn entity_names_are_paths_and_subtrees_include_descendants() {
+        let tree = vec![
+            node(1, None, "5555555-6"),
+            node(2, Some(1), "1234567-1"),
+            node(3, Some(2), "Sales"),
+            node(4, None, "Other"),
+        ];
+        let id = |n| OrganizationId(uuid::Uuid::from_u128(n));
+        assert_eq!(entity_name(&tree, id(3)), "5555555-6/1234567-1/Sales");
+        assert_eq!(subtree(&tree, id(1)), vec![id(1), id(2), id(3)]);
+        assert_eq!(subtree(&tree, id(4)), vec![id(4)]);
+    }
+
+    #[test]
+    fn criteria_parse_flags_and_refuse_duplicates() {
+        let p = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let c = criteria(
+            &p(&[("exactMatch", "TRUE"), ("maxResults", "5"), ("email", "a@")]),
+            &["exactMatch"],
+        )
+        .unwrap();
+        assert!(c.exact && c.max_results == 5 && c.attributes.len() == 1);
+        assert!(criteria(&p(&[("maxResults", "-1")]), &[]).is_err());
+        assert!(criteria(&p(&[("exactMatch", "yes")]), &["exactMatch"]).is_err());
+        assert!(criteria(&p(&[("email", "a"), ("email", "b")]), &[]).is_err());
+    }
+}

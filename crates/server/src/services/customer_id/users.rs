@@ -1,0 +1,214 @@
+//! CustomerID user writes: create, update (PUT semantics), delete.
+
+use super::*;
+
+impl Services {
+    /// Applies user parameters (create or PUT semantics) to `user`; returns the custom
+    /// attributes to write and a new password, if one was given.
+    async fn apply_user_params(
+        &self,
+        tx: &mut dyn Tx,
+        user: &mut User,
+        params: &[(String, String)],
+        scope: &Scope,
+        tree: &[TreeNode],
+    ) -> Result<(Vec<(String, Vec<String>)>, Option<Password>)> {
+        let mut custom = vec![];
+        let mut password = None;
+        for (name, values) in grouped(params) {
+            let empty = values.iter().all(|v| v.trim().is_empty());
+            let text = |field: &str, max: usize| -> Result<String> {
+                if empty {
+                    Ok(String::new())
+                } else {
+                    accord_domain::identity::parse_profile_text(field, single(field, &values)?, max)
+                }
+            };
+            match name.as_str() {
+                "firstname" => user.first_name = text("firstname", 128)?,
+                "surname" => user.surname = text("surname", 128)?,
+                "mobile" => user.phone = text("mobile", 64)?,
+                "email" | "login" if empty => {
+                    return Err(Error::invalid("email cannot be removed"))
+                }
+                "email" | "login" => {
+                    let email = accord_domain::identity::Email::parse(single(&name, &values)?)?;
+                    if let Some(other) = tx.user_by_email_key(&email.key()).await? {
+                        if other.id != user.id {
+                            return Err(Error::Conflict("a user with this email exists".into()));
+                        }
+                    }
+                    user.email = Some(email);
+                }
+                "organizationId" if empty => {
+                    if scope.is_some() {
+                        return Err(Error::Forbidden(
+                            "a bound client keeps its users within its organizations".into(),
+                        ));
+                    }
+                    user.home_organization_id = None;
+                }
+                "organizationId" => {
+                    let org: OrganizationId = single(&name, &values)?
+                        .parse()
+                        .map_err(|_| Error::invalid("organizationId is not an organization ID"))?;
+                    let visible = tree.iter().any(|n| n.id == org)
+                        && scope.as_ref().is_none_or(|s| s.contains(&org));
+                    if !visible {
+                        return Err(Error::invalid(
+                            "organizationId names no organization you can see",
+                        ));
+                    }
+                    user.home_organization_id = Some(org);
+                }
+                "status" => user.status = UserStatus::parse_search(single(&name, &values)?)?,
+                "password" => {
+                    password = Some(Password::new_for(
+                        single(&name, &values)?,
+                        user.email.as_ref(),
+                    )?)
+                }
+                "id" | "cn" | "organization" | "organizationEntityName" => {
+                    return Err(Error::invalid(format!(
+                        "{name} is derived and cannot be set"
+                    )))
+                }
+                _ => custom.push((
+                    parse_custom_attribute_name(&name)?,
+                    if empty { vec![] } else { values },
+                )),
+            }
+        }
+        // The iGrant facade's Name follows CustomerID's names when they are set.
+        let full = format!("{} {}", user.first_name, user.surname)
+            .trim()
+            .to_owned();
+        if !full.is_empty() {
+            user.name = full;
+        }
+        Ok((custom, password))
+    }
+
+    /// Create User: `email` (required), `firstname`, `surname`, `mobile`, `organizationId`
+    /// (the home organization; required for a bound client), `status` (default enabled),
+    /// `password`, custom attributes.
+    pub async fn cid_create_user(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> Result<UserId> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let mut user = User {
+            id: UserId::new(),
+            email: None,
+            name: String::new(),
+            phone: String::new(),
+            password_hash: None,
+            status: UserStatus::Enabled,
+            is_platform_admin: false,
+            image_id: None,
+            last_visit: None,
+            apikey_revision: 0,
+            apikey_issued_at: None,
+            client_token: String::new(),
+            client_type: 0,
+            created_at: now,
+            first_name: String::new(),
+            surname: String::new(),
+            home_organization_id: None,
+        };
+        let (custom, password) = self
+            .apply_user_params(tx.as_mut(), &mut user, params, &scope, &tree)
+            .await?;
+        tx.commit().await?;
+        if user.email.is_none() {
+            return Err(Error::invalid("email is required"));
+        }
+        if scope.is_some() && user.home_organization_id.is_none() {
+            return Err(Error::invalid(
+                "organizationId is required for a client bound to an organization",
+            ));
+        }
+        if let Some(p) = &password {
+            user.password_hash = Some(self.passwords.hash(p).await?);
+        }
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.insert_user(&user).await.map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict("a user with this email exists".into()),
+            other => other,
+        })?;
+        for (name, values) in &custom {
+            tx.set_user_attribute(user.id, name, values).await?;
+        }
+        tx.commit().await?;
+        Ok(user.id)
+    }
+
+    /// Update User (PUT): defined attributes replaced, empty values remove, missing stay.
+    pub async fn cid_update_user(
+        &self,
+        actor: &Actor,
+        id: &str,
+        params: &[(String, String)],
+    ) -> Result<UserId> {
+        self.require_visible_user(actor, id).await?;
+        let id: UserId = id.parse().map_err(|_| not_found("user"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let mut user = tx.user_by_id(id).await?.ok_or_else(|| not_found("user"))?;
+        let (custom, password) = self
+            .apply_user_params(tx.as_mut(), &mut user, params, &scope, &tree)
+            .await?;
+        tx.commit().await?;
+        let hash = match &password {
+            Some(p) => Some(self.passwords.hash(p).await?),
+            None => None,
+        };
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.update_user_identity(&user).await.map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict("a user with this email exists".into()),
+            other => other,
+        })?;
+        if let Some(h) = &hash {
+            tx.set_password_hash(id, h).await?;
+        }
+        for (name, values) in &custom {
+            tx.set_user_attribute(id, name, values).await?;
+        }
+        if !user.status.may_log_in() {
+            // A disabled or locked account loses its sessions at once.
+            tx.revoke_sessions_of_user(id, self.clock.now(), None)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Delete User: the account and its personal data; never an organization's last Admin.
+    pub async fn cid_delete_user(&self, actor: &Actor, id: &str) -> Result<UserId> {
+        self.require_visible_user(actor, id).await?;
+        let id: UserId = id.parse().map_err(|_| not_found("user"))?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        for grant in tx.role_grants_of(id).await? {
+            if grant.role == OrgRole::Admin {
+                let admins = tx
+                    .role_holders(grant.organization_id)
+                    .await?
+                    .iter()
+                    .filter(|(_, r)| *r == OrgRole::Admin)
+                    .count();
+                if admins == 1 {
+                    return Err(Error::Conflict(format!(
+                        "the user is the last Admin of organization {}",
+                        grant.organization_id
+                    )));
+                }
+            }
+        }
+        tx.delete_user(id).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
