@@ -79,8 +79,6 @@ impl Services {
     }
 }
 
-/// Groups repeated parameters: a custom attribute given twice has two values.
-
 /// Which kind of role an ID names.
 pub(super) enum RoleRef {
     /// An iGrant role of an organisation (members in `organization_roles`).
