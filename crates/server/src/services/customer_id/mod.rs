@@ -487,6 +487,7 @@ impl Services {
     }
 }
 
+/// Groups repeated parameters: a custom attribute given twice has two values.
 fn grouped(params: &[(String, String)]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = vec![];
     for (name, value) in params {
