@@ -115,6 +115,13 @@ struct ServeArgs {
     /// Default: <public-url>/v1/user/password/forgot/confirm?token={token}
     #[arg(long, env = "ACCORD_PASSWORD_RESET_LINK")]
     password_reset_link: Option<String>,
+    /// Link sent in role-invitation mail; `{token}` is replaced by the invitation token.
+    /// Default: <public-url>/v1/invitations/{token}/accept (point it at your sign-up page)
+    #[arg(long, env = "ACCORD_INVITATION_LINK")]
+    invitation_link: Option<String>,
+    /// How long an invitation link works, hours.
+    #[arg(long, env = "ACCORD_INVITATION_TTL_HOURS", default_value_t = 168)]
+    invitation_ttl_hours: u64,
     /// Access token lifetime, seconds.
     #[arg(long, env = "ACCORD_ACCESS_TOKEN_TTL", default_value_t = 21600)]
     access_token_ttl: u64,
@@ -261,6 +268,10 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(link) = args.password_reset_link {
         config.password_reset_link = link;
     }
+    if let Some(link) = args.invitation_link {
+        config.invitation_link = link;
+    }
+    config.invitation_ttl = Duration::from_secs(args.invitation_ttl_hours.max(1) * 3600);
     config.access_token_ttl = Duration::from_secs(args.access_token_ttl);
     config.refresh_token_ttl = Duration::from_secs(args.refresh_token_ttl);
     config.json_body_limit = args.json_body_limit;

@@ -5,8 +5,40 @@
 use crate::identity::UserStatus;
 use crate::{Error, Result};
 
-/// An entity as CustomerID shows it: `(attribute name, values)`, in a stable order.
-pub type Attributes = Vec<(String, Vec<String>)>;
+/// One attribute of an entity: its name, one or more values, and — for a reference to
+/// another entity (a mandate's parties and role) — the type of what it names
+/// (`<Attribute name="mandater" type="organization">`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub kind: Option<&'static str>,
+    pub values: Vec<String>,
+}
+
+impl Attribute {
+    pub fn new(name: impl Into<String>, values: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: None,
+            values,
+        }
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        self.values.first().map(String::as_str)
+    }
+}
+
+/// An entity as CustomerID shows it: its attributes, in a stable order.
+pub type Attributes = Vec<Attribute>;
+
+/// The first value of the named attribute.
+pub fn value_of<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(Attribute::first)
+}
 
 impl UserStatus {
     /// CustomerID's technical name (`waiting_for_registration`).
@@ -210,6 +242,8 @@ pub struct Mandate {
     pub mandater: Party,
     pub mandatee: Party,
     pub role_id: String,
+    /// The address the mandate was given to, kept after its holder registers.
+    pub assignee_email: Option<String>,
     pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
     pub valid_until: Option<chrono::DateTime<chrono::Utc>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -227,6 +261,50 @@ impl Mandate {
         } else {
             "active"
         }
+    }
+}
+
+/// A user of a mandatee organisation passes the mandated role on to another user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub id: uuid::Uuid,
+    pub mandate_id: uuid::Uuid,
+    /// The user who passes the role on (`mandateruser`): someone of the mandatee organisation.
+    pub delegator: crate::UserId,
+    /// The user who receives it.
+    pub delegate: crate::UserId,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An email address invited to a role of an organisation (or, with no role, to register).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInvitation {
+    pub id: uuid::Uuid,
+    pub organization_id: Option<crate::OrganizationId>,
+    pub role_id: Option<String>,
+    /// The invited account (in status Waiting for registration until it registers).
+    pub user_id: crate::UserId,
+    /// The address the invitation was sent to.
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RoleInvitation {
+    /// `accepted`, `expired` or `pending`.
+    pub fn status(&self, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+        if self.accepted_at.is_some() {
+            "accepted"
+        } else if self.expires_at <= now {
+            "expired"
+        } else {
+            "pending"
+        }
+    }
+
+    pub fn is_open(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.status(now) == "pending"
     }
 }
 
@@ -285,6 +363,7 @@ mod tests {
             mandater: Party::Organization(crate::OrganizationId::new()),
             mandatee: Party::User(crate::UserId::new()),
             role_id: "r".into(),
+            assignee_email: None,
             valid_from: None,
             valid_until: Some(now + Duration::days(1)),
             created_at: now,
@@ -296,6 +375,27 @@ mod tests {
         m.valid_from = None;
         m.mandatee = Party::Email("a@b.co".into());
         assert_eq!(m.status(now), "pending");
+    }
+
+    #[test]
+    fn invitations_are_pending_until_accepted_or_expired() {
+        use chrono::{Duration, Utc};
+        let now = Utc::now();
+        let mut i = RoleInvitation {
+            id: uuid::Uuid::now_v7(),
+            organization_id: None,
+            role_id: None,
+            user_id: crate::UserId::new(),
+            email: "a@b.co".into(),
+            expires_at: now + Duration::days(7),
+            accepted_at: None,
+            created_at: now,
+        };
+        assert!(i.is_open(now));
+        assert_eq!(i.status(now + Duration::days(7)), "expired");
+        i.accepted_at = Some(now);
+        assert_eq!(i.status(now + Duration::days(8)), "accepted");
+        assert!(!i.is_open(now));
     }
 
     #[test]

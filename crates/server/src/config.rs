@@ -19,6 +19,10 @@ pub struct Config {
     pub mail_from: String,
     /// Where a reset mail points; `{token}` is replaced by the token.
     pub password_reset_link: String,
+    /// Where a role-invitation mail points; `{token}` is replaced by the token.
+    pub invitation_link: String,
+    /// How long an invitation link works.
+    pub invitation_ttl: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub password_reset_ttl: Duration,
@@ -44,6 +48,8 @@ impl Config {
             password_reset_link: format!(
                 "{public_url}/v1/user/password/forgot/confirm?token={{token}}"
             ),
+            invitation_link: format!("{public_url}/v1/invitations/{{token}}/accept"),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             public_url,
             smtp_url: None,
             mail_from: "Accord <no-reply@accord.invalid>".to_owned(),
@@ -62,8 +68,10 @@ impl Config {
 
     pub fn with_public_url(mut self, url: &str) -> Self {
         let url = url.trim_end_matches('/').to_owned();
-        if self.password_reset_link.starts_with(&self.public_url) {
-            self.password_reset_link = self.password_reset_link.replacen(&self.public_url, &url, 1);
+        for link in [&mut self.password_reset_link, &mut self.invitation_link] {
+            if link.starts_with(&self.public_url) {
+                *link = link.replacen(&self.public_url, &url, 1);
+            }
         }
         self.public_url = url;
         self

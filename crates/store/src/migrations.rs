@@ -70,6 +70,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "mandates",
         include_str!("../migrations/sqlite/0008_mandates.sql"),
     ),
+    (
+        9,
+        "delegations_and_invitations",
+        include_str!("../migrations/sqlite/0009_delegations_and_invitations.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -112,6 +117,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         8,
         "mandates",
         include_str!("../migrations/postgres/0008_mandates.sql"),
+    ),
+    (
+        9,
+        "delegations_and_invitations",
+        include_str!("../migrations/postgres/0009_delegations_and_invitations.sql"),
     ),
 ]);
 

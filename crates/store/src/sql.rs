@@ -258,8 +258,24 @@ fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::Mandate> {
         mandater: party("mandater_organization_id", "mandater_user_id", None)?,
         mandatee: party("mandatee_organization_id", "mandatee_user_id", Some("assignee_email"))?,
         role_id: r.try_get("role_id").map_err(db_error)?,
+        assignee_email: r.try_get("assignee_email").map_err(db_error)?,
         valid_from: r.try_get::<Option<i64>, _>("valid_from").map_err(db_error)?.map(from_ms),
         valid_until: r.try_get::<Option<i64>, _>("valid_until").map_err(db_error)?.map(from_ms),
+        created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+    })
+}
+
+const INVITATION_COLUMNS: &str = "id, organization_id, role_id, user_id, email, expires_at, accepted_at, created_at";
+
+fn invitation_from_row(r: &DbRow) -> Result<accord_domain::customer_id::RoleInvitation> {
+    Ok(accord_domain::customer_id::RoleInvitation {
+        id: uuid_col(r, "id")?,
+        organization_id: opt_id(r, "organization_id")?,
+        role_id: r.try_get("role_id").map_err(db_error)?,
+        user_id: UserId(uuid_col(r, "user_id")?),
+        email: r.try_get("email").map_err(db_error)?,
+        expires_at: from_ms(r.try_get("expires_at").map_err(db_error)?),
+        accepted_at: r.try_get::<Option<i64>, _>("accepted_at").map_err(db_error)?.map(from_ms),
         created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
     })
 }
@@ -1908,6 +1924,10 @@ impl Tx for Uow {
     }
 
     async fn delete_role(&mut self, id: &str) -> Result<bool> {
+        // Invitations and mandates to a role that is gone would grant nothing.
+        for sql in ["DELETE FROM role_invitations WHERE role_id = $1", "DELETE FROM mandates WHERE role_id = $1"] {
+            sqlx::query(sql).bind(id).execute(&mut *self.tx).await.map_err(db_error)?;
+        }
         sqlx::query("DELETE FROM roles WHERE id = $1")
             .bind(id)
             .execute(&mut *self.tx)
@@ -1959,6 +1979,7 @@ impl Tx for Uow {
             Party::User(u) => (None, Some(u.to_string()), None),
             Party::Email(e) => (None, None, Some(e.clone())),
         };
+        let ee = ee.or_else(|| m.assignee_email.clone());
         sqlx::query(
             "INSERT INTO mandates (id, kind, mandater_organization_id, mandater_user_id, mandatee_organization_id, \
              mandatee_user_id, assignee_email, role_id, valid_from, valid_until, created_at) \
@@ -1999,5 +2020,151 @@ impl Tx for Uow {
         .await
         .map_err(db_error)?;
         rows.iter().map(mandate_from_row).collect()
+    }
+
+    async fn attach_mandates_to(&mut self, user: UserId, email_key: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE mandates SET mandatee_user_id = $1 \
+             WHERE mandatee_user_id IS NULL AND mandatee_organization_id IS NULL AND LOWER(assignee_email) = $2",
+        )
+            .bind(user.to_string())
+            .bind(email_key)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn insert_delegation(&mut self, d: &accord_domain::customer_id::Delegation) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO delegations (id, mandate_id, delegator_user_id, delegate_user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(d.id.to_string())
+        .bind(d.mandate_id.to_string())
+        .bind(d.delegator.to_string())
+        .bind(d.delegate.to_string())
+        .bind(to_ms(d.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn delete_delegation(&mut self, id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM delegations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn delegations(&mut self) -> Result<Vec<accord_domain::customer_id::Delegation>> {
+        let rows = sqlx::query("SELECT id, mandate_id, delegator_user_id, delegate_user_id, created_at FROM delegations ORDER BY id")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(accord_domain::customer_id::Delegation {
+                    id: uuid_col(r, "id")?,
+                    mandate_id: uuid_col(r, "mandate_id")?,
+                    delegator: UserId(uuid_col(r, "delegator_user_id")?),
+                    delegate: UserId(uuid_col(r, "delegate_user_id")?),
+                    created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_role_invitation(&mut self, i: &accord_domain::customer_id::RoleInvitation, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO role_invitations (id, organization_id, role_id, user_id, email, token_hash, expires_at, accepted_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(i.id.to_string())
+        .bind(i.organization_id.map(|o| o.to_string()))
+        .bind(i.role_id.clone())
+        .bind(i.user_id.to_string())
+        .bind(&i.email)
+        .bind(token_hash)
+        .bind(to_ms(i.expires_at))
+        .bind(i.accepted_at.map(to_ms))
+        .bind(to_ms(i.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn delete_role_invitation(&mut self, id: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM role_invitations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn role_invitations(&mut self) -> Result<Vec<accord_domain::customer_id::RoleInvitation>> {
+        let rows = sqlx::query(&format!("SELECT {INVITATION_COLUMNS} FROM role_invitations ORDER BY id"))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(invitation_from_row).collect()
+    }
+
+    async fn role_invitations_of(&mut self, user: UserId) -> Result<Vec<accord_domain::customer_id::RoleInvitation>> {
+        let rows = sqlx::query(&format!("SELECT {INVITATION_COLUMNS} FROM role_invitations WHERE user_id = $1 ORDER BY id"))
+            .bind(user.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(invitation_from_row).collect()
+    }
+
+    async fn user_of_invitation_token(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM role_invitations WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| uuid_col(&r, "user_id").map(UserId)).transpose()
+    }
+
+    async fn renew_invitations(&mut self, user: UserId, token_hash: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        // Every unaccepted invitation (expired ones too) gets the new expiry; the token goes to the latest.
+        sqlx::query("UPDATE role_invitations SET token_hash = NULL, expires_at = $2 WHERE user_id = $1 AND accepted_at IS NULL")
+            .bind(user.to_string())
+            .bind(to_ms(expires_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "UPDATE role_invitations SET token_hash = $2 WHERE id = \
+             (SELECT MAX(id) FROM role_invitations WHERE user_id = $1 AND accepted_at IS NULL)",
+        )
+        .bind(user.to_string())
+        .bind(token_hash)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn accept_invitations(&mut self, user: UserId, now: DateTime<Utc>) -> Result<Vec<accord_domain::customer_id::RoleInvitation>> {
+        let rows = sqlx::query(&format!(
+            "UPDATE role_invitations SET accepted_at = $2, token_hash = NULL \
+             WHERE user_id = $1 AND accepted_at IS NULL AND expires_at > $2 RETURNING {INVITATION_COLUMNS}"
+        ))
+        .bind(user.to_string())
+        .bind(to_ms(now))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(invitation_from_row).collect()
     }
 }

@@ -78,8 +78,9 @@ impl FromRequestParts<Arc<Services>> for Cid {
     }
 }
 
-/// Request parameters of a write: the query string's, then a form-encoded body's
-/// (`application/x-www-form-urlencoded`), in order.
+/// Request parameters of a write: the query string's, then the body's — a form
+/// (`application/x-www-form-urlencoded`) or an entity document in XML (`application/xml`,
+/// `text/xml`) or JSON (`application/json`), see [`super::request_body`] — in order.
 pub struct CidParams(pub Vec<(String, String)>);
 
 impl axum::extract::FromRequest<Arc<Services>> for CidParams {
@@ -91,29 +92,62 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
     ) -> Result<Self, Self::Rejection> {
         let format = Format::of(req.headers());
         let mut params = super::users::params(req.uri().query().map(str::to_owned));
-        let is_form = req
+        let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|r| CidError::new(format, r.status(), r.body_text()))?;
-        if is_form {
-            let body = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                CidError::new(format, StatusCode::BAD_REQUEST, "the form is not UTF-8")
-            })?;
-            params.extend(super::users::params(Some(body)));
-        } else if !bytes.is_empty() {
-            return Err(CidError::new(
-                format,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send parameters in the query string or as application/x-www-form-urlencoded",
-            ));
+        let bad = |m: String| CidError::new(format, StatusCode::BAD_REQUEST, m);
+        match content_type.as_str() {
+            _ if bytes.is_empty() => {}
+            "application/x-www-form-urlencoded" => {
+                let body = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| bad("the form is not UTF-8".into()))?;
+                params.extend(super::users::params(Some(body)));
+            }
+            "application/xml" | "text/xml" => {
+                params.extend(super::request_body::from_xml(&bytes).map_err(bad)?)
+            }
+            "application/json" => {
+                params.extend(super::request_body::from_json(&bytes).map_err(bad)?)
+            }
+            _ => {
+                return Err(CidError::new(
+                    format,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "send parameters in the query string, as application/x-www-form-urlencoded, \
+                     or as an entity document in application/xml or application/json",
+                ))
+            }
         }
         Ok(CidParams(params))
+    }
+}
+
+/// `entities=true`: the entities themselves instead of their IDs.
+pub fn wants_entities(q: Option<String>, format: Format) -> Result<bool, CidError> {
+    match super::users::params(q)
+        .iter()
+        .find(|(k, _)| k == "entities")
+        .map(|(_, v)| v.to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(_) => Err(CidError::new(
+            format,
+            StatusCode::BAD_REQUEST,
+            "entities must be true or false",
+        )),
     }
 }

@@ -10,8 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::{Cid, CidParams};
-use super::users::params;
+use super::extract::{wants_entities, Cid, CidParams};
 use super::wire;
 use crate::services::customer_id::MandateList;
 use crate::services::Services;
@@ -26,24 +25,6 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(user_received))
 }
 
-/// `entities=true`: the entities themselves instead of their IDs.
-fn wants_entities(q: Option<String>, format: wire::Format) -> Result<bool, CidError> {
-    match params(q)
-        .iter()
-        .find(|(k, _)| k == "entities")
-        .map(|(_, v)| v.to_ascii_lowercase())
-    {
-        None => Ok(false),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(_) => Err(CidError::new(
-            format,
-            StatusCode::BAD_REQUEST,
-            "entities must be true or false",
-        )),
-    }
-}
-
 async fn list(
     s: &Services,
     cid: &Cid,
@@ -55,20 +36,9 @@ async fn list(
         .cid_mandates(&cid.actor, which)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    if entities {
-        return Ok(wire::entity_list(
-            "Mandates", "Mandate", &cid.ctx, &mandates,
-        ));
-    }
-    let ids: Vec<String> = mandates
-        .iter()
-        .filter_map(|a| {
-            a.iter()
-                .find(|(n, _)| n == "id")
-                .and_then(|(_, v)| v.first().cloned())
-        })
-        .collect();
-    Ok(wire::id_list("Mandates", &cid.ctx, &ids))
+    Ok(wire::ids_or_entities(
+        "Mandates", "Mandate", &cid.ctx, &mandates, entities,
+    ))
 }
 
 /// GET110 List Mandates (`entities=true` for the entities)

@@ -1,10 +1,13 @@
 //! The Ubisecure CustomerID REST API 2.1 facade, mounted at
 //! `/customerid-rest/services/2.1`. One module per resource of the spec.
 
+pub mod delegations;
 pub mod error;
 pub mod extract;
 pub mod mandates;
 pub mod organizations;
+pub mod request_body;
+pub mod role_invitations;
 pub mod roles;
 pub mod users;
 pub mod wire;
@@ -21,6 +24,8 @@ pub fn router(body_limit: usize) -> OpenApiRouter<Arc<Services>> {
         .merge(organizations::router())
         .merge(roles::router())
         .merge(mandates::router())
+        .merge(delegations::router())
+        .merge(role_invitations::router())
         .layer(axum::middleware::from_fn_with_state(
             body_limit,
             crate::body_limit::limit_body,

@@ -1,4 +1,4 @@
-//! Users: GET104 List Users, GET105 Query User.
+//! Users: GET104 List Users, GET105 Query User, PUT117 Reinvite User; create, update, delete.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(query_user, update_user, delete_user))
+        .routes(routes!(reinvite_user))
 }
 
 /// Query parameters in order, percent-decoded (attribute names are free-form).
@@ -35,25 +36,9 @@ fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// GET104 List Users: filter by any builtin or custom attribute; `status` by code or name;
@@ -151,6 +136,27 @@ async fn delete_user(
         "Users",
         id.to_string(),
         StatusCode::OK,
+    ))
+}
+
+/// PUT117 Reinvite User: a new invitation link to the user's current address (status
+/// Waiting for registration only; the old link stops working)
+#[utoipa::path(put, path = "/users/{id}/reinvite", tag = "CustomerID", params(("id" = String, Path)),
+    responses((status = 200, description = "<ReinviteResponse><userId>…</userId><email>…</email></ReinviteResponse>", content_type = "application/xml"),
+        (status = 400, description = "The user is not waiting for registration"), (status = 404)))]
+async fn reinvite_user(
+    State(s): State<Arc<Services>>,
+    cid: Cid,
+    Path(id): Path<String>,
+) -> Result<Response, CidError> {
+    let r = s
+        .cid_reinvite(&cid.actor, &id)
+        .await
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+    Ok(wire::reinvite_response(
+        &cid.ctx,
+        &r.user_id.to_string(),
+        &r.email,
     ))
 }
 

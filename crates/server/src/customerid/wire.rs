@@ -6,6 +6,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use accord_domain::customer_id::{value_of, Attribute};
+
 pub const NAMESPACE: &str = "http://schema.ubisecure.com/customerid/api";
 const XML_DECLARATION: &str = r#"<?xml version="1.0" encoding="utf-8"?>"#;
 
@@ -77,7 +79,7 @@ fn body(format: Format, status: StatusCode, text: String) -> Response {
 
 /// An entity: `<User …><Attribute name="id"><Value>…</Value></Attribute>…</User>`, or
 /// `{"Attribute": [{"name": "id", "Value": ["…"]}]}`.
-pub fn entity(root: &str, ctx: &Context, attributes: &[(String, Vec<String>)]) -> Response {
+pub fn entity(root: &str, ctx: &Context, attributes: &[Attribute]) -> Response {
     match ctx.format {
         Format::Xml => body(
             Format::Xml,
@@ -96,11 +98,15 @@ pub fn entity(root: &str, ctx: &Context, attributes: &[(String, Vec<String>)]) -
     }
 }
 
-fn attributes_xml(attributes: &[(String, Vec<String>)]) -> String {
+fn attributes_xml(attributes: &[Attribute]) -> String {
     let mut x = String::new();
-    for (name, values) in attributes {
-        x.push_str(&format!(r#"<Attribute name="{}">"#, escape(name)));
-        for v in values {
+    for a in attributes {
+        x.push_str(&format!(r#"<Attribute name="{}""#, escape(&a.name)));
+        if let Some(kind) = a.kind {
+            x.push_str(&format!(r#" type="{}""#, escape(kind)));
+        }
+        x.push('>');
+        for v in &a.values {
             x.push_str(&format!("<Value>{}</Value>", escape(v)));
         }
         x.push_str("</Attribute>");
@@ -108,18 +114,20 @@ fn attributes_xml(attributes: &[(String, Vec<String>)]) -> String {
     x
 }
 
-fn attributes_json(attributes: &[(String, Vec<String>)]) -> serde_json::Value {
-    json!({ "Attribute": attributes.iter().map(|(n, v)| json!({"name": n, "Value": v})).collect::<Vec<_>>() })
+fn attributes_json(attributes: &[Attribute]) -> serde_json::Value {
+    let list: Vec<_> = attributes
+        .iter()
+        .map(|a| match a.kind {
+            Some(kind) => json!({"name": a.name, "type": kind, "Value": a.values}),
+            None => json!({"name": a.name, "Value": a.values}),
+        })
+        .collect();
+    json!({ "Attribute": list })
 }
 
 /// A list of entities (`entities=true`): `<Mandates …><Mandate><Attribute …/>…</Mandate>…</Mandates>`,
 /// or `{"Mandate": [{"Attribute": […]}, …]}`.
-pub fn entity_list(
-    root: &str,
-    item: &str,
-    ctx: &Context,
-    entities: &[Vec<(String, Vec<String>)>],
-) -> Response {
+pub fn entity_list(root: &str, item: &str, ctx: &Context, entities: &[Vec<Attribute>]) -> Response {
     match ctx.format {
         Format::Xml => {
             let mut x = root_open(root, ctx);
@@ -155,6 +163,46 @@ pub fn id_list(root: &str, ctx: &Context, ids: &[String]) -> Response {
             Format::Json,
             StatusCode::OK,
             json!({ "Id": ids }).to_string(),
+        ),
+    }
+}
+
+/// A list as IDs, or (`entities=true`) as the entities, each carrying an `id` attribute.
+pub fn ids_or_entities(
+    root: &str,
+    item: &str,
+    ctx: &Context,
+    entities: &[Vec<Attribute>],
+    as_entities: bool,
+) -> Response {
+    if as_entities {
+        return entity_list(root, item, ctx, entities);
+    }
+    let ids: Vec<String> = entities
+        .iter()
+        .filter_map(|e| value_of(e, "id").map(str::to_owned))
+        .collect();
+    id_list(root, ctx, &ids)
+}
+
+/// PUT117's answer: `<ReinviteResponse …><userId>…</userId><email>…</email></ReinviteResponse>`,
+/// or `{"userId","email"}` as the spec's JSON sample shows.
+pub fn reinvite_response(ctx: &Context, user_id: &str, email: &str) -> Response {
+    match ctx.format {
+        Format::Xml => body(
+            Format::Xml,
+            StatusCode::OK,
+            format!(
+                "{}<userId>{}</userId><email>{}</email></ReinviteResponse>",
+                root_open("ReinviteResponse", ctx),
+                escape(user_id),
+                escape(email)
+            ),
+        ),
+        Format::Json => body(
+            Format::Json,
+            StatusCode::OK,
+            json!({"userId": user_id, "email": email}).to_string(),
         ),
     }
 }
@@ -232,8 +280,8 @@ mod tests {
     #[tokio::test]
     async fn entities_escape_hostile_values() {
         let attrs = vec![
-            ("firstname".to_string(), vec!["<b>&\"x\"</b>".to_string()]),
-            ("mail".to_string(), vec!["a".into(), "b".into()]),
+            Attribute::new("firstname", vec!["<b>&\"x\"</b>".to_string()]),
+            Attribute::new("mail", vec!["a".into(), "b".into()]),
         ];
         let x = text(entity("User", &ctx(Format::Xml), &attrs)).await;
         assert!(x.contains(r#"<Attribute name="firstname"><Value>&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;</Value></Attribute>"#), "{x}");

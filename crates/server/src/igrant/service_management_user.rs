@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(change_password, change_password_put))
         .routes(routes!(forgot_password))
         .routes(routes!(confirm_password_reset))
+        .routes(routes!(accept_invitation))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -247,4 +248,45 @@ async fn confirm_password_reset(
         .confirm_password_reset(&b.token, &b.password)
         .await?;
     Ok(Json(Msg::new("password set; log in with the new password")))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptInvitationBody {
+    /// A new account's password (the policy applies), or an existing account's current one.
+    #[schema(format = Password)]
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedInvitation {
+    #[serde(rename = "UserID")]
+    user_id: String,
+    #[serde(rename = "Email")]
+    email: String,
+    /// The roles granted, as CustomerID role IDs.
+    #[serde(rename = "Roles")]
+    roles: Vec<String>,
+}
+
+/// Accept a role invitation with the token from its mail (once): a new account chooses its
+/// password and is enabled; an existing account confirms with its password. Every open
+/// invitation of the account is accepted and its roles granted.
+#[utoipa::path(post, path = "/invitations/{token}/accept", tag = "Service management (User)", request_body = AcceptInvitationBody,
+    params(("token" = String, Path, description = "The code from the invitation mail")),
+    responses(
+        (status = 200, description = "Invitation accepted", body = AcceptedInvitation),
+        (status = 400, description = "Invalid, used or expired token, or a password that breaks the policy", body = ErrorBody),
+        (status = 401, description = "Wrong password of an existing account", body = ErrorBody),
+    ))]
+async fn accept_invitation(
+    State(services): State<Arc<Services>>,
+    Path(token): Path<String>,
+    IgrantJson(b): IgrantJson<AcceptInvitationBody>,
+) -> Result<Json<AcceptedInvitation>, IgrantError> {
+    let a = services.accept_invitation(&token, &b.password).await?;
+    Ok(Json(AcceptedInvitation {
+        user_id: a.user_id.to_string(),
+        email: a.email,
+        roles: a.roles,
+    }))
 }

@@ -103,12 +103,34 @@ impl Services {
             home_organization_id: None,
         };
         let mut tx = self.store.begin(Mode::Write).await?;
-        tx.insert_user(&user).await.map_err(|e| match e {
-            Error::Conflict(_) => {
-                Error::Conflict("an account with this username already exists".into())
+        let key = user.email.as_ref().map(|e| e.key()).unwrap_or_default();
+        let user = match tx.user_by_email_key(&key).await? {
+            // Invited through CustomerID: registering with the invited address completes
+            // the waiting account and accepts its invitations (docs/customerid.md).
+            Some(mut waiting) if waiting.status == UserStatus::WaitingForRegistration => {
+                waiting.name = user.name;
+                waiting.phone = user.phone;
+                self.complete_invited_account(
+                    tx.as_mut(),
+                    waiting.clone(),
+                    user.password_hash.as_deref(),
+                )
+                .await?;
+                waiting.status = UserStatus::Enabled;
+                waiting.password_hash = user.password_hash;
+                waiting
             }
-            other => other,
-        })?;
+            _ => {
+                tx.insert_user(&user).await.map_err(|e| match e {
+                    Error::Conflict(_) => {
+                        Error::Conflict("an account with this username already exists".into())
+                    }
+                    other => other,
+                })?;
+                tx.attach_mandates_to(user.id, &key).await?;
+                user
+            }
+        };
         tx.commit().await?;
         Ok(UserProfile {
             user,

@@ -29,43 +29,79 @@ fn parse_instant(field: &str, raw: &str) -> Result<chrono::DateTime<chrono::Utc>
         })
 }
 
-fn mandate_attributes(m: &Mandate, now: chrono::DateTime<chrono::Utc>) -> Attributes {
+/// Characters kept as they are in an `entityName` (RFC 3986 unreserved).
+const ENTITY_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The spec's GET111 sample, in its order (`id`, `type`, `entityName`, `name`,
+/// `assigneeEmail`, typed `mandater`/`mandatee`/`role`), then ours: `validFrom`,
+/// `validUntil`, `status`. `name` is the mandatee's display name, `entityName` the same
+/// percent-encoded, as the sample shows.
+pub(super) fn mandate_attributes(
+    m: &Mandate,
+    mandatee_name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Attributes {
     let mut a: Attributes = vec![];
     push(&mut a, "id", m.id.to_string());
     push(&mut a, "type", m.kind.as_str());
-    match &m.mandater {
-        Party::Organization(o) => push(&mut a, "mandaterOrganizationId", o.to_string()),
-        Party::User(u) => push(&mut a, "mandaterUserId", u.to_string()),
-        Party::Email(e) => push(&mut a, "mandaterEmail", e.clone()),
-    }
-    match &m.mandatee {
-        Party::Organization(o) => push(&mut a, "mandateeOrganizationId", o.to_string()),
-        Party::User(u) => push(&mut a, "mandateeUserId", u.to_string()),
-        Party::Email(e) => push(&mut a, "assigneeEmail", e.clone()),
-    }
-    push(&mut a, "roleId", m.role_id.clone());
     push(
         &mut a,
-        "validFrom",
-        m.valid_from
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default(),
+        "entityName",
+        percent_encoding::utf8_percent_encode(mandatee_name, ENTITY_NAME).to_string(),
     );
+    push(&mut a, "name", mandatee_name);
     push(
         &mut a,
-        "validUntil",
-        m.valid_until
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default(),
+        "assigneeEmail",
+        m.assignee_email.clone().unwrap_or_default(),
     );
+    for (name, party) in [("mandater", &m.mandater), ("mandatee", &m.mandatee)] {
+        match party {
+            Party::Organization(o) => push_ref(&mut a, name, "organization", o.to_string()),
+            Party::User(u) => push_ref(&mut a, name, "user", u.to_string()),
+            Party::Email(_) => {} // not registered yet: `assigneeEmail` says who
+        }
+    }
+    push_ref(&mut a, "role", "role", m.role_id.clone());
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    push(&mut a, "validFrom", time(m.valid_from));
+    push(&mut a, "validUntil", time(m.valid_until));
     push(&mut a, "status", m.status(now));
     a
+}
+
+/// How a user is named to others: first name and surname, else the iGrant name, else
+/// the email address.
+fn display_name(u: &User) -> String {
+    let full = format!("{} {}", u.first_name, u.surname).trim().to_owned();
+    if !full.is_empty() {
+        full
+    } else if !u.name.is_empty() {
+        u.name.clone()
+    } else {
+        u.email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 impl Services {
     /// Whether the caller may see a party: organisations in scope, users whose home
     /// organisation is in scope. Unbound callers see all.
-    async fn party_visible(&self, tx: &mut dyn Tx, scope: &Scope, party: &Party) -> Result<bool> {
+    pub(super) async fn party_visible(
+        &self,
+        tx: &mut dyn Tx,
+        scope: &Scope,
+        party: &Party,
+    ) -> Result<bool> {
         let Some(scope) = scope else { return Ok(true) };
         Ok(match party {
             Party::Organization(o) => scope.contains(o),
@@ -75,6 +111,28 @@ impl Services {
                 .and_then(|u| u.home_organization_id)
                 .is_some_and(|h| scope.contains(&h)),
             Party::Email(_) => false,
+        })
+    }
+
+    /// The display name of a party: an organisation's name, a user's, or the address.
+    pub(super) async fn party_name(
+        &self,
+        tx: &mut dyn Tx,
+        tree: &[TreeNode],
+        party: &Party,
+    ) -> Result<String> {
+        Ok(match party {
+            Party::Organization(o) => tree
+                .iter()
+                .find(|n| n.id == *o)
+                .map(|n| n.name.clone())
+                .unwrap_or_default(),
+            Party::User(u) => tx
+                .user_by_id(*u)
+                .await?
+                .map(|u| display_name(&u))
+                .unwrap_or_default(),
+            Party::Email(e) => e.clone(),
         })
     }
 
@@ -144,6 +202,7 @@ impl Services {
         if !self.party_visible(tx.as_mut(), &scope, &mandater).await? {
             return Err(Error::invalid("mandater names nobody you can see"));
         }
+        let mut assignee_email = None;
         let mandatee = if kind.mandatee_is_organization() {
             org_party(&required("mandatee")?, "mandatee")?
         } else if let Some(id) = p.get("mandatee").filter(|v| !v.is_empty()) {
@@ -156,6 +215,7 @@ impl Services {
             Party::User(u)
         } else {
             let email = accord_domain::identity::Email::parse(&required("assigneeEmail")?)?;
+            assignee_email = Some(email.as_str().to_owned());
             // Someone registered with that email is the mandatee already.
             match tx.user_by_email_key(&email.key()).await? {
                 Some(u) => Party::User(u.id),
@@ -178,6 +238,7 @@ impl Services {
             mandater,
             mandatee,
             role_id: role,
+            assignee_email,
             valid_from,
             valid_until,
             created_at: self.clock.now(),
@@ -218,10 +279,7 @@ impl Services {
         self.cid_mandates(actor, MandateList::All)
             .await?
             .into_iter()
-            .find(|a| {
-                a.iter()
-                    .any(|(n, v)| n == "id" && v.first().map(String::as_str) == Some(id))
-            })
+            .find(|a| value_of(a, "id") == Some(id))
             .ok_or_else(|| not_found("mandate"))
     }
 
@@ -271,7 +329,8 @@ impl Services {
             let visible = self.party_visible(tx.as_mut(), &scope, &m.mandater).await?
                 || self.party_visible(tx.as_mut(), &scope, &m.mandatee).await?;
             if visible {
-                out.push(mandate_attributes(&m, now));
+                let name = self.party_name(tx.as_mut(), &tree, &m.mandatee).await?;
+                out.push(mandate_attributes(&m, &name, now));
             }
         }
         tx.commit().await?;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use std::collections::HashMap;
 
 use accord_domain::customer_id::{
-    parse_custom_attribute_name, Attributes, Mandate, MandateType, OrganizationField, Party, Role,
-    UserField,
+    parse_custom_attribute_name, value_of, Attribute, Attributes, Mandate, MandateType,
+    OrganizationField, Party, Role, UserField,
 };
 use accord_domain::identity::{OrgRole, Password, User, UserStatus};
 use accord_domain::{Error, OrganizationId, Result, UserId};
@@ -71,18 +71,28 @@ fn entity_name(tree: &[TreeNode], id: OrganizationId) -> String {
     parts.join("/")
 }
 
+/// Adds an attribute with one value; an empty value leaves the attribute out.
 fn push(attrs: &mut Attributes, name: &str, value: impl Into<String>) {
     let value = value.into();
     if !value.is_empty() {
-        attrs.push((name.to_owned(), vec![value]));
+        attrs.push(Attribute::new(name, vec![value]));
     }
+}
+
+/// Adds a reference to another entity: `<Attribute name="mandater" type="organization">`.
+fn push_ref(attrs: &mut Attributes, name: &str, kind: &'static str, value: impl Into<String>) {
+    attrs.push(Attribute {
+        name: name.to_owned(),
+        kind: Some(kind),
+        values: vec![value.into()],
+    });
 }
 
 fn push_custom(attrs: &mut Attributes, custom: Vec<(String, String)>) {
     for (name, value) in custom {
-        match attrs.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values.push(value),
-            None => attrs.push((name, vec![value])),
+        match attrs.iter_mut().find(|a| a.name == name) {
+            Some(a) => a.values.push(value),
+            None => attrs.push(Attribute::new(name, vec![value])),
         }
     }
 }
@@ -528,10 +538,14 @@ fn actor_label(actor: &Actor) -> String {
     }
 }
 
+mod delegations;
+mod invitations;
 mod mandates;
 mod organizations;
 mod roles;
 mod users;
+pub use delegations::DelegationList;
+pub use invitations::{Accepted, InvitationList, Reinvited};
 pub use mandates::MandateList;
 
 #[cfg(test)]

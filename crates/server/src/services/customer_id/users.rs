@@ -3,6 +3,30 @@
 use super::*;
 
 impl Services {
+    /// A user write goes to the action log of the user's home organisation (a user with
+    /// none belongs to no organisation's log).
+    async fn log_user_write(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        user: &User,
+        what: &str,
+    ) -> Result<()> {
+        match user.home_organization_id {
+            Some(org) => {
+                self.log_action(
+                    tx,
+                    org,
+                    "configuration",
+                    &actor_label(actor),
+                    &format!("{what} user {}", user.id),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Applies user parameters (create or PUT semantics) to `user`; returns the custom
     /// attributes to write and a new password, if one was given.
     async fn apply_user_params(
@@ -142,6 +166,11 @@ impl Services {
         for (name, values) in &custom {
             tx.set_user_attribute(user.id, name, values).await?;
         }
+        if let Some(e) = &user.email {
+            tx.attach_mandates_to(user.id, &e.key()).await?;
+        }
+        self.log_user_write(tx.as_mut(), actor, &user, "created")
+            .await?;
         tx.commit().await?;
         Ok(user.id)
     }
@@ -182,6 +211,8 @@ impl Services {
             tx.revoke_sessions_of_user(id, self.clock.now(), None)
                 .await?;
         }
+        self.log_user_write(tx.as_mut(), actor, &user, "updated")
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -206,6 +237,10 @@ impl Services {
                     )));
                 }
             }
+        }
+        if let Some(user) = tx.user_by_id(id).await? {
+            self.log_user_write(tx.as_mut(), actor, &user, "deleted")
+                .await?;
         }
         tx.delete_user(id).await?;
         tx.commit().await?;
