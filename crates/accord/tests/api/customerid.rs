@@ -6,10 +6,10 @@ use crate::both_backends;
 use crate::helpers::{Reply, TestDb};
 use crate::organizations::{user, Fixture};
 
-const BASE: &str = "/customerid-rest/services/2.1";
+pub(crate) const BASE: &str = "/customerid-rest/services/2.1";
 const NS: &str = "http://schema.ubisecure.com/customerid/api";
 
-fn add_rest_client(db: &TestDb, name: &str, secret: &str, org: Option<&str>) {
+pub(crate) fn add_rest_client(db: &TestDb, name: &str, secret: &str, org: Option<&str>) {
     use std::io::Write as _;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord"));
     cmd.args(["admin", "add-rest-client", "--name", name])
@@ -38,7 +38,7 @@ fn add_rest_client(db: &TestDb, name: &str, secret: &str, org: Option<&str>) {
     );
 }
 
-async fn get(
+pub(crate) async fn get(
     f: &Fixture,
     path: &str,
     auth: Option<(&str, &str)>,
@@ -58,7 +58,7 @@ async fn get(
     Reply::from(req.send().await.unwrap()).await
 }
 
-fn ids(r: &Reply) -> Vec<String> {
+pub(crate) fn ids(r: &Reply) -> Vec<String> {
     r.body
         .split("<Id>")
         .skip(1)
@@ -68,7 +68,7 @@ fn ids(r: &Reply) -> Vec<String> {
 
 /// Parent "5555555-6" with child "1234567-1"; the Admin lives in the child, the Dpo in
 /// the parent; the other organisation is outside.
-async fn seed(db: &TestDb, f: &Fixture) -> (String, String, String) {
+pub(crate) async fn seed(db: &TestDb, f: &Fixture) -> (String, String, String) {
     let child = f.org.clone();
     let parent = f.other_org.clone();
     db.execute(
@@ -493,7 +493,7 @@ async fn roles_of_organisations_and_users(db: TestDb) {
 }
 both_backends!(roles_of_organisations_and_users);
 
-async fn send(
+pub(crate) async fn send(
     f: &Fixture,
     method: reqwest::Method,
     path: &str,
@@ -642,6 +642,25 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
             .post(f.app.url(&format!("{BASE}/organizations")))
             .basic_auth(all.0, Some(all.1))
             .json(&serde_json::json!({"friendlyName": "x"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // A JSON body must be an entity document ({"Attribute": [...]}).
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("<code>Invalid arguments</code>"),
+        "{}",
+        r.body
+    );
+    let r = Reply::from(
+        f.app
+            .client
+            .post(f.app.url(&format!("{BASE}/organizations")))
+            .basic_auth(all.0, Some(all.1))
+            .header("content-type", "text/plain")
+            .body("friendlyName=x")
             .send()
             .await
             .unwrap(),
@@ -1461,6 +1480,77 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
         .await
         .status,
         StatusCode::NOT_FOUND
+    );
+
+    // The spec's GET111 shape: typed references to the parties and the role.
+    let r = get(
+        &f,
+        &format!("/mandates/{person_to_person}"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    for expected in [
+        format!(
+            r#"<Attribute name="mandater" type="user"><Value>{}</Value></Attribute>"#,
+            f.admin_id
+        ),
+        format!(
+            r#"<Attribute name="mandatee" type="user"><Value>{}</Value></Attribute>"#,
+            f.individual_id
+        ),
+        r#"<Attribute name="type"><Value>PerToPer</Value></Attribute>"#.to_owned(),
+    ] {
+        assert!(r.body.contains(&expected), "{expected} in {}", r.body);
+    }
+    let r = get(
+        &f,
+        &format!("/mandates/{person_to_person}"),
+        Some(bound),
+        None,
+        true,
+    )
+    .await;
+    let mandater = r.json["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mandater")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mandater,
+        serde_json::json!({"name": "mandater", "type": "user", "Value": [f.admin_id]})
+    );
+
+    // The mandate given to an address attaches to the account registered with it.
+    let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
+    assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);
+    let newcomer = f
+        .app
+        .register("Newcomer@Example.com", crate::organizations::PW)
+        .await;
+    let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
+    assert!(
+        r.body.contains(&format!(
+            r#"<Attribute name="mandatee" type="user"><Value>{newcomer}</Value></Attribute>"#
+        )) && r.body.contains(
+            r#"<Attribute name="assigneeEmail"><Value>newcomer@example.com</Value></Attribute>"#
+        ) && r.body.contains("<Value>active</Value>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            &format!("/users/{newcomer}/receivedmandates"),
+            Some(all),
+            None,
+            false
+        )
+        .await),
+        vec![to_email.clone()]
     );
 }
 both_backends!(mandates_are_given_listed_and_withdrawn);

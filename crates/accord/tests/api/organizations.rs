@@ -33,6 +33,16 @@ impl Fixture {
         Self::on(TestApp::spawn(db).await, db).await
     }
 
+    /// The same deployment on a server that sends mail to the test SMTP server.
+    pub async fn with_smtp(db: &TestDb) -> Self {
+        let url = crate::helpers::smtp().url.clone();
+        Self::on(
+            TestApp::spawn_with(db, |c| c.smtp_url = Some(url)).await,
+            db,
+        )
+        .await
+    }
+
     /// The same deployment on a server with a clock the test moves.
     pub async fn with_clock(db: &TestDb, clock: accord_domain::FixedClock) -> Self {
         Self::on(TestApp::spawn_with_clock(db, clock).await, db).await

@@ -267,6 +267,8 @@ impl Services {
             .unwrap_or_default();
         push(&mut a, "login", email.clone());
         push(&mut a, "email", email);
+        // Custom attributes sit where the spec's GET105 sample has `ssn`.
+        push_custom(&mut a, tx.user_custom_attributes(user.id).await?);
         if let Some(home) = user.home_organization_id {
             if let Some(node) = tree.iter().find(|n| n.id == home) {
                 push(&mut a, "organization", node.name.clone());
@@ -275,7 +277,6 @@ impl Services {
             push(&mut a, "organizationId", home.to_string());
         }
         push(&mut a, "status", user.status.display_name());
-        push_custom(&mut a, tx.user_custom_attributes(user.id).await?);
         Ok(a)
     }
 
