@@ -7,6 +7,7 @@ mod receiver;
 mod bad_input;
 mod consents;
 mod customerid;
+mod customerid_delegations;
 mod customerid_invitations;
 mod durability;
 mod identity;
