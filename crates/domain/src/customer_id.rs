@@ -94,6 +94,10 @@ pub enum UserField {
     /// Accord users log in with their email: `login` is the email.
     Login,
     OrganizationId,
+    /// The home organisation's friendly name.
+    Organization,
+    /// The home organisation's entity name (`Parent/Child`).
+    OrganizationEntityName,
     Status,
 }
 
@@ -107,6 +111,8 @@ impl UserField {
             "email" => Self::Email,
             "login" => Self::Login,
             "organizationId" => Self::OrganizationId,
+            "organization" => Self::Organization,
+            "organizationEntityName" => Self::OrganizationEntityName,
             "status" => Self::Status,
             _ => return None,
         })

@@ -121,7 +121,7 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
         .unwrap()
         .to_owned();
     let expected = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><User xmlns="{NS}" inResponseTo="/2.1/users/{id}" method="GET"><Attribute name="id"><Value>{id}</Value></Attribute><Attribute name="firstname"><Value>Maija</Value></Attribute><Attribute name="surname"><Value>Virtanen</Value></Attribute><Attribute name="mobile"><Value>+358401234567</Value></Attribute><Attribute name="cn"><Value>{id}</Value></Attribute><Attribute name="login"><Value>{email}</Value></Attribute><Attribute name="email"><Value>{email}</Value></Attribute><Attribute name="organization"><Value>DMart</Value></Attribute><Attribute name="organizationEntityName"><Value>5555555-6/1234567-1</Value></Attribute><Attribute name="organizationId"><Value>{child}</Value></Attribute><Attribute name="status"><Value>Enabled</Value></Attribute><Attribute name="employeeNumber"><Value>E-42</Value></Attribute></User>"#,
+        r#"<?xml version="1.0" encoding="utf-8"?><User xmlns="{NS}" inResponseTo="/2.1/users/{id}" method="GET"><Attribute name="id"><Value>{id}</Value></Attribute><Attribute name="firstname"><Value>Maija</Value></Attribute><Attribute name="surname"><Value>Virtanen</Value></Attribute><Attribute name="mobile"><Value>+358401234567</Value></Attribute><Attribute name="cn"><Value>{id}</Value></Attribute><Attribute name="login"><Value>{email}</Value></Attribute><Attribute name="email"><Value>{email}</Value></Attribute><Attribute name="employeeNumber"><Value>E-42</Value></Attribute><Attribute name="organization"><Value>DMart</Value></Attribute><Attribute name="organizationEntityName"><Value>5555555-6/1234567-1</Value></Attribute><Attribute name="organizationId"><Value>{child}</Value></Attribute><Attribute name="status"><Value>Enabled</Value></Attribute></User>"#,
         id = f.admin_id
     );
     assert_eq!(r.body, expected);
@@ -164,6 +164,37 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
         ids(&get(&f, "/users?status=5", auth, None, false).await),
         vec![third.clone()]
     );
+    // The home organisation by its name or its entity name (prefix or exact).
+    assert_eq!(
+        ids(&get(&f, "/users?organization=dma", auth, None, false).await),
+        vec![f.admin_id.clone()]
+    );
+    let mut both = vec![f.admin_id.clone(), third.clone()];
+    both.sort();
+    assert_eq!(
+        ids(&get(&f, "/users?organizationEntityName=5555555-6", auth, None, false).await),
+        both
+    );
+    assert_eq!(
+        ids(&get(
+            &f,
+            "/users?organizationEntityName=5555555-6&exactMatch=true",
+            auth,
+            None,
+            false
+        )
+        .await),
+        vec![third.clone()]
+    );
+    assert!(ids(&get(
+        &f,
+        "/users?organizationEntityName=5555555-6/1234567-1&status=5",
+        auth,
+        None,
+        false
+    )
+    .await)
+    .is_empty());
     assert_eq!(
         ids(&get(
             &f,

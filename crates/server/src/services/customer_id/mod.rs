@@ -356,13 +356,51 @@ impl Services {
         Ok(user.id)
     }
 
-    fn user_search(c: &Criteria) -> Result<Search> {
+    /// The search for users, and the organisations their home must be among when the
+    /// criteria name the home organisation by `organization` or `organizationEntityName`
+    /// (resolved against the tree, as those names are).
+    fn user_search(
+        c: &Criteria,
+        tree: &[TreeNode],
+        scope: Scope,
+    ) -> Result<Search> {
         let mut search = Search {
             exact: c.exact,
             max_results: c.max_results,
+            within: scope,
             ..Search::default()
         };
+        let matches = |candidate: &str, value: &str| {
+            let (candidate, value) = (candidate.to_lowercase(), value.to_lowercase());
+            if c.exact {
+                candidate == value
+            } else {
+                candidate.starts_with(&value)
+            }
+        };
         for (name, value) in &c.attributes {
+            let homes: Option<Vec<OrganizationId>> = match UserField::parse(name) {
+                Some(UserField::Organization) => Some(
+                    tree.iter()
+                        .filter(|n| matches(&n.name, value))
+                        .map(|n| n.id)
+                        .collect(),
+                ),
+                Some(UserField::OrganizationEntityName) => Some(
+                    tree.iter()
+                        .filter(|n| matches(&entity_name(tree, n.id), value))
+                        .map(|n| n.id)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            if let Some(homes) = homes {
+                search.within = Some(match search.within.take() {
+                    Some(w) => w.into_iter().filter(|o| homes.contains(o)).collect(),
+                    None => homes,
+                });
+                continue;
+            }
             match UserField::parse(name) {
                 Some(UserField::Status) => search.builtin.push((
                     SearchField::UserStatus,
@@ -376,7 +414,9 @@ impl Services {
                         UserField::Mobile => SearchField::UserMobile,
                         UserField::Email | UserField::Login => SearchField::UserEmail,
                         UserField::OrganizationId => SearchField::UserHomeOrganization,
-                        UserField::Status => unreachable!("matched above"),
+                        UserField::Status
+                        | UserField::Organization
+                        | UserField::OrganizationEntityName => unreachable!("matched above"),
                     };
                     search.builtin.push((f, value.clone()));
                 }
@@ -395,10 +435,9 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Vec<UserId>> {
         let c = criteria(params, &["exactMatch"])?;
-        let mut search = Self::user_search(&c)?;
         let mut tx = self.store.begin(Mode::Read).await?;
-        let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
-        search.within = scope;
+        let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let search = Self::user_search(&c, &tree, scope)?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
         Ok(ids)
@@ -412,18 +451,18 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Vec<UserId>> {
         let c = criteria(params, &["recursive", "exactMatch"])?;
-        let mut search = Self::user_search(&c)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         let org: OrganizationId = org.parse().map_err(|_| not_found("organization"))?;
         if !tree.iter().any(|n| n.id == org) || scope.as_ref().is_some_and(|s| !s.contains(&org)) {
             return Err(not_found("organization"));
         }
-        search.within = Some(if c.recursive {
+        let homes = if c.recursive {
             subtree(&tree, org)
         } else {
             vec![org]
-        });
+        };
+        let search = Self::user_search(&c, &tree, Some(homes))?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
         Ok(ids)
