@@ -172,7 +172,14 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
     let mut both = vec![f.admin_id.clone(), third.clone()];
     both.sort();
     assert_eq!(
-        ids(&get(&f, "/users?organizationEntityName=5555555-6", auth, None, false).await),
+        ids(&get(
+            &f,
+            "/users?organizationEntityName=5555555-6",
+            auth,
+            None,
+            false
+        )
+        .await),
         both
     );
     assert_eq!(

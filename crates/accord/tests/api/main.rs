@@ -8,6 +8,7 @@ mod bad_input;
 mod consents;
 mod customerid;
 mod customerid_delegations;
+mod customerid_golden;
 mod customerid_invitations;
 mod durability;
 mod identity;

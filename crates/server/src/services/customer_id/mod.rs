@@ -359,11 +359,7 @@ impl Services {
     /// The search for users, and the organisations their home must be among when the
     /// criteria name the home organisation by `organization` or `organizationEntityName`
     /// (resolved against the tree, as those names are).
-    fn user_search(
-        c: &Criteria,
-        tree: &[TreeNode],
-        scope: Scope,
-    ) -> Result<Search> {
+    fn user_search(c: &Criteria, tree: &[TreeNode], scope: Scope) -> Result<Search> {
         let mut search = Search {
             exact: c.exact,
             max_results: c.max_results,

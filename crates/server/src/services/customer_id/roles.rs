@@ -46,14 +46,15 @@ impl Services {
             .into_iter()
             .find(|r| r.id.to_string() == id)
             .ok_or_else(|| not_found("role"))?;
+        // The spec's GET109 sample (`name`, `entityName`), then ours.
         let mut a: Attributes = vec![];
-        push(&mut a, "id", role.id.to_string());
         push(&mut a, "name", role.name.clone());
         push(
             &mut a,
             "entityName",
             format!("{}/{}", entity_name(&tree, role.organization_id), role.name),
         );
+        push(&mut a, "id", role.id.to_string());
         push(&mut a, "organizationId", role.organization_id.to_string());
         Ok(a)
     }
