@@ -7,6 +7,7 @@ mod receiver;
 mod bad_input;
 mod consents;
 mod customerid;
+mod customerid_bodies;
 mod customerid_delegations;
 mod customerid_golden;
 mod customerid_invitations;

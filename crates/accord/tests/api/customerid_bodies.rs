@@ -1,0 +1,175 @@
+//! CustomerID request bodies: entity documents in XML and JSON, and hostile ones (XXE,
+//! entity expansion, malformed, oversize) — each a clear error document, never a 500.
+
+use reqwest::{Method, StatusCode};
+
+use crate::both_backends;
+use crate::customerid::{add_rest_client, get, ids, BASE};
+use crate::helpers::{email, Reply, TestDb};
+use crate::organizations::Fixture;
+
+async fn body(
+    f: &Fixture,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    let r = f
+        .app
+        .client
+        .request(method, f.app.url(&format!("{BASE}{path}")))
+        .basic_auth("all", Some("a-long-client-secret"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Reply::from(r).await
+}
+
+async fn request_bodies_in_xml_and_json_and_hostile_ones(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    let auth = Some(("all", "a-long-client-secret"));
+    let who = email("xml-body");
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<User xmlns="http://schema.ubisecure.com/customerid/api">
+  <Attribute name="email"><Value>{who}</Value></Attribute>
+  <Attribute name="firstname"><Value>Ma&amp;ija</Value></Attribute>
+  <Attribute name="mobile"><Value>+358401234567</Value></Attribute>
+  <Attribute name="nickname"><Value>M</Value><Value>Mai</Value></Attribute>
+</User>"#
+    );
+    let r = body(
+        &f,
+        Method::POST,
+        "/users",
+        "application/xml; charset=utf-8",
+        xml,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = ids(&r)[0].clone();
+    let r = get(&f, &format!("/users/{id}"), auth, None, false).await;
+    for part in [
+        r#"<Attribute name="firstname"><Value>Ma&amp;ija</Value></Attribute>"#,
+        r#"<Attribute name="nickname"><Value>M</Value><Value>Mai</Value></Attribute>"#,
+        r#"<Attribute name="mobile"><Value>+358401234567</Value></Attribute>"#,
+    ] {
+        assert!(r.body.contains(part), "{part} in {}", r.body);
+    }
+    // PUT with a JSON entity: an attribute without values is removed, the rest stay.
+    let r = body(
+        &f,
+        Method::PUT,
+        &format!("/users/{id}"),
+        "application/json",
+        r#"{"Attribute":[{"name":"mobile","Value":[]},{"name":"surname","Value":["Virtanen"]}]}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = get(&f, &format!("/users/{id}"), auth, None, false).await;
+    assert!(!r.body.contains(r#"name="mobile""#), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="surname"><Value>Virtanen</Value></Attribute>"#)
+            && r.body.contains("Ma&amp;ija"),
+        "{}",
+        r.body
+    );
+
+    // Hostile and malformed bodies.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "application/xml",
+            r#"<?xml version="1.0"?><!DOCTYPE u [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><User><Attribute name="firstname"><Value>&xxe;</Value></Attribute></User>"#.into(),
+            StatusCode::BAD_REQUEST,
+            "DOCTYPE",
+        ),
+        (
+            "text/xml",
+            format!(
+                r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">{}]><User><Attribute name="firstname"><Value>&lol9;</Value></Attribute></User>"#,
+                (1..10).map(|i| format!(r#"<!ENTITY lol{i} "{}">"#, format!("&lol{};", i - 1).repeat(10).replace("&lol0;", "&lol;"))).collect::<String>()
+            ),
+            StatusCode::BAD_REQUEST,
+            "DOCTYPE",
+        ),
+        ("application/xml", "<User><Attribute name=\"a\"><Value>x</Attribute></User>".into(), StatusCode::BAD_REQUEST, "malformed XML"),
+        ("application/xml", "<User><Attribute name=\"a\"><Value>&nope;</Value></Attribute></User>".into(), StatusCode::BAD_REQUEST, "unknown entity"),
+        ("application/xml", "<User><Attribute><Value>x</Value></Attribute></User>".into(), StatusCode::BAD_REQUEST, "needs a name"),
+        ("application/json", r#"{"Attribute":[{"name":"a","Value":[1]}]}"#.into(), StatusCode::BAD_REQUEST, "malformed JSON"),
+        ("application/json", "{".into(), StatusCode::BAD_REQUEST, "malformed JSON"),
+        ("application/xml", "<User><Attribute name=\"firstname\"><Value>\u{0}</Value></Attribute></User>".into(), StatusCode::BAD_REQUEST, ""),
+    ];
+    for (content_type, payload, status, message) in cases {
+        let r = body(
+            &f,
+            Method::PUT,
+            &format!("/users/{id}"),
+            content_type,
+            payload.clone(),
+        )
+        .await;
+        assert_eq!(r.status, status, "{payload}: {}", r.body);
+        assert!(r.body.starts_with(r#"<?xml version="1.0" encoding="utf-8"?><error><code>Invalid arguments</code><message>"#), "{}", r.body);
+        assert!(r.body.contains(message), "{message} in {}", r.body);
+        if !passwd.is_empty() {
+            assert!(!r.body.contains("root:"), "{}", r.body);
+        }
+    }
+    // Unknown parameters of a mandate, sent as XML.
+    let r = body(
+        &f,
+        Method::POST,
+        "/mandates",
+        "application/xml",
+        r#"<Mandate><Attribute name="bogus"><Value>1</Value></Attribute></Mandate>"#,
+    )
+    .await;
+    assert!(
+        r.status == StatusCode::BAD_REQUEST && r.body.contains("unknown parameter"),
+        "{}",
+        r.body
+    );
+    // Oversize: 413 as an error document, in JSON when asked.
+    let big = format!(
+        "<User><Attribute name=\"firstname\"><Value>{}</Value></Attribute></User>",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let r = body(
+        &f,
+        Method::PUT,
+        &format!("/users/{id}"),
+        "application/xml",
+        big.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(
+        r.body.contains("<code>Size limit exceeded</code>"),
+        "{}",
+        r.body
+    );
+    let r = f
+        .app
+        .client
+        .put(f.app.url(&format!("{BASE}/users/{id}")))
+        .basic_auth("all", Some("a-long-client-secret"))
+        .header("content-type", "application/xml")
+        .header("accept", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let r = Reply::from(r).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json["code"], "Size limit exceeded", "{}", r.body);
+    // The user is as it was.
+    let r = get(&f, &format!("/users/{id}"), auth, None, false).await;
+    assert!(r.body.contains("Ma&amp;ija"), "{}", r.body);
+}
+both_backends!(request_bodies_in_xml_and_json_and_hostile_ones);
