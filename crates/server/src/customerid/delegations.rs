@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use accord_domain::customer_id::value_of;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -78,16 +77,14 @@ async fn user_received_delegated_mandates(
     RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
     let entities = wants_entities(q, cid.ctx.format)?;
-    let mut mandates: Vec<_> = s
+    // (mandate, user) is unique: each mandate appears once.
+    let mandates: Vec<_> = s
         .cid_delegations(&cid.actor, DelegationList::ReceivedByUser(&id))
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?
         .into_iter()
         .map(|(_, m)| m)
         .collect();
-    // Two delegations of one mandate to the same user cannot exist; of one mandate by
-    // different users, neither: (mandate, user) is unique. Dedup keeps this honest anyway.
-    mandates.dedup_by(|a, b| value_of(a, "id") == value_of(b, "id"));
     Ok(wire::ids_or_entities(
         "Mandates", "Mandate", &cid.ctx, &mandates, entities,
     ))
