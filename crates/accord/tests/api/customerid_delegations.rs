@@ -354,5 +354,51 @@ async fn delegations_pass_a_mandated_role_on(db: TestDb) {
     )
     .await)
     .is_empty());
+
+    // The writes are in the action logs: the child's for delegations, the parent's for its mandate.
+    let child_log = f
+        .app
+        .get(&format!("/v1/organizations/{child}/logs"), Some(&f.admin))
+        .await;
+    assert!(
+        child_log
+            .body
+            .contains(&format!("delegated mandate {mandate} to user {colleague}")),
+        "{}",
+        child_log.body
+    );
+    assert!(
+        child_log
+            .body
+            .contains(&format!("withdrew delegation {delegation}")),
+        "{}",
+        child_log.body
+    );
+    // The child's Admin is made Admin of the parent too, to read its log.
+    let parent_admin = accord_domain::identity::OrgRole::Admin
+        .role_of(parent.parse().unwrap())
+        .id
+        .to_string();
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{}/roles/{parent_admin}", f.admin_id),
+        all,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let parent_log = f
+        .app
+        .get(&format!("/v1/organizations/{parent}/logs"), Some(&f.admin))
+        .await;
+    assert!(
+        parent_log.status == StatusCode::OK
+            && parent_log
+                .body
+                .contains(&format!("withdrew mandate {mandate}")),
+        "{}",
+        parent_log.body
+    );
 }
 both_backends!(delegations_pass_a_mandated_role_on);

@@ -270,6 +270,24 @@ impl Services {
             return Err(not_found("mandate"));
         }
         tx.delete_mandate(id).await?;
+        let log_org = match &m.mandater {
+            Party::Organization(o) => Some(*o),
+            Party::User(u) => tx
+                .user_by_id(*u)
+                .await?
+                .and_then(|u| u.home_organization_id),
+            Party::Email(_) => None,
+        };
+        if let Some(org) = log_org {
+            self.log_action(
+                tx.as_mut(),
+                org,
+                "configuration",
+                &actor_label(actor),
+                &format!("withdrew mandate {id}"),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(id.to_owned())
     }

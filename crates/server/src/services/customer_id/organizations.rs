@@ -241,6 +241,17 @@ impl Services {
             ));
         }
         tx.delete_organization(id).await?;
+        // Its own log goes with it; the parent's records the deletion.
+        if let Some(parent) = tree.iter().find(|n| n.id == id).and_then(|n| n.parent_id) {
+            self.log_action(
+                tx.as_mut(),
+                parent,
+                "configuration",
+                &actor_label(actor),
+                &format!("deleted sub-organization {id} through CustomerID"),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
