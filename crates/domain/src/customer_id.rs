@@ -13,6 +13,9 @@ pub struct Attribute {
     pub name: String,
     pub kind: Option<&'static str>,
     pub values: Vec<String>,
+    /// The referenced entity itself (its root element and attributes), in place of its ID
+    /// (GET111 `entities=true`).
+    pub entity: Option<(&'static str, Vec<Attribute>)>,
 }
 
 impl Attribute {
@@ -21,6 +24,7 @@ impl Attribute {
             name: name.into(),
             kind: None,
             values,
+            entity: None,
         }
     }
 

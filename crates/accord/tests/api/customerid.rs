@@ -1562,6 +1562,56 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
         serde_json::json!({"name": "mandater", "type": "user", "Value": [f.admin_id]})
     );
 
+    // GET111 entities=true: the references the caller may see become entities.
+    let r = get(
+        &f,
+        &format!("/mandates/{person_to_person}?entities=true"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body.contains(&format!(
+            r#"<Attribute name="mandater" type="user"><User><Attribute name="id"><Value>{}</Value></Attribute>"#,
+            f.admin_id
+        )),
+        "{}",
+        r.body
+    );
+    // The individual is outside the bound client's scope: an ID only.
+    assert!(
+        r.body.contains(&format!(
+            r#"<Attribute name="mandatee" type="user"><Value>{}</Value></Attribute>"#,
+            f.individual_id
+        )),
+        "{}",
+        r.body
+    );
+    let r = get(
+        &f,
+        &format!("/mandates/{person_to_person}?entities=true"),
+        Some(all),
+        None,
+        true,
+    )
+    .await;
+    let attrs = r.json["Attribute"].as_array().unwrap();
+    let mandatee = attrs.iter().find(|a| a["name"] == "mandatee").unwrap();
+    assert_eq!(mandatee["type"], "user");
+    assert!(mandatee["User"]["Attribute"].is_array(), "{}", r.body);
+    assert!(mandatee.get("Value").is_none());
+    let role = attrs.iter().find(|a| a["name"] == "role").unwrap();
+    assert!(
+        role["Role"]["Attribute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "name"),
+        "{}",
+        r.body
+    );
+
     // The mandate given to an address attaches to the account registered with it.
     let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
     assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);

@@ -367,6 +367,44 @@ async fn invitations_are_mailed_accepted_once_and_reinvited(db: TestDb) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     accept(&f, &outside_token, PW).await.assert_error(400);
 
+    // Inviting an address whose account lives outside the client's scope reveals nothing of it.
+    let r = send(
+        &f,
+        Method::POST,
+        "/roleinvitations",
+        bound,
+        &[("email", outside.as_str()), ("role", sales.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let foreign = ids(&r)[0].clone();
+    let r = get(
+        &f,
+        &format!("/roleinvitations/{foreign}"),
+        Some(bound),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.status == StatusCode::OK && !r.body.contains(r#"name="user""#),
+        "{}",
+        r.body
+    );
+    let r = get(
+        &f,
+        &format!("/roleinvitations/{foreign}"),
+        Some(all),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        r.body.contains(r#"<Attribute name="user" type="user">"#),
+        "{}",
+        r.body
+    );
+
     // Bad input: each a clear error document.
     for (form, status) in [
         (

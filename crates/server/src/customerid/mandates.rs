@@ -52,16 +52,18 @@ async fn list_mandates(
     list(&s, &cid, MandateList::All, q).await
 }
 
-/// GET111 Query Mandate
-#[utoipa::path(get, path = "/mandates/{id}", tag = "CustomerID", params(("id" = String, Path)),
+/// GET111 Query Mandate (`entities=true`: the mandater, mandatee and role as entities)
+#[utoipa::path(get, path = "/mandates/{id}", tag = "CustomerID", params(("id" = String, Path), ("entities" = Option<bool>, Query)),
     responses((status = 200, description = "<Mandate><Attribute …/></Mandate>", content_type = "application/xml"), (status = 404)))]
 async fn query_mandate(
     State(s): State<Arc<Services>>,
     cid: Cid,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
+    let entities = wants_entities(q, cid.ctx.format)?;
     let mandate = s
-        .cid_mandate(&cid.actor, &id)
+        .cid_mandate(&cid.actor, &id, entities)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::entity("Mandate", &cid.ctx, &mandate))

@@ -106,8 +106,15 @@ fn attributes_xml(attributes: &[Attribute]) -> String {
             x.push_str(&format!(r#" type="{}""#, escape(kind)));
         }
         x.push('>');
-        for v in &a.values {
-            x.push_str(&format!("<Value>{}</Value>", escape(v)));
+        match &a.entity {
+            Some((root, inner)) => {
+                x.push_str(&format!("<{root}>{}</{root}>", attributes_xml(inner)))
+            }
+            None => {
+                for v in &a.values {
+                    x.push_str(&format!("<Value>{}</Value>", escape(v)));
+                }
+            }
         }
         x.push_str("</Attribute>");
     }
@@ -117,9 +124,16 @@ fn attributes_xml(attributes: &[Attribute]) -> String {
 fn attributes_json(attributes: &[Attribute]) -> serde_json::Value {
     let list: Vec<_> = attributes
         .iter()
-        .map(|a| match a.kind {
-            Some(kind) => json!({"name": a.name, "type": kind, "Value": a.values}),
-            None => json!({"name": a.name, "Value": a.values}),
+        .map(|a| {
+            let mut o = json!({"name": a.name});
+            if let Some(kind) = a.kind {
+                o["type"] = json!(kind);
+            }
+            match &a.entity {
+                Some((root, inner)) => o[*root] = attributes_json(inner),
+                None => o["Value"] = json!(a.values),
+            }
+            o
         })
         .collect();
     json!({ "Attribute": list })

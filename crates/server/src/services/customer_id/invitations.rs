@@ -37,13 +37,21 @@ pub struct Accepted {
     pub roles: Vec<String>,
 }
 
-fn invitation_attributes(i: &RoleInvitation, now: chrono::DateTime<chrono::Utc>) -> Attributes {
+/// `user` only when the caller may see the invited account: a bound client inviting an
+/// address registered elsewhere learns nothing about that account.
+fn invitation_attributes(
+    i: &RoleInvitation,
+    user_visible: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Attributes {
     let time =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut a: Attributes = vec![];
     push(&mut a, "id", i.id.to_string());
     push(&mut a, "email", i.email.clone());
-    push_ref(&mut a, "user", "user", i.user_id.to_string());
+    if user_visible {
+        push_ref(&mut a, "user", "user", i.user_id.to_string());
+    }
     if let Some(o) = i.organization_id {
         push_ref(&mut a, "organization", "organization", o.to_string());
     }
@@ -235,7 +243,10 @@ impl Services {
         let mut out = vec![];
         for i in invitations {
             if self.invitation_visible(tx.as_mut(), &scope, &i).await? {
-                out.push(invitation_attributes(&i, now));
+                let user_visible = self
+                    .party_visible(tx.as_mut(), &scope, &Party::User(i.user_id))
+                    .await?;
+                out.push(invitation_attributes(&i, user_visible, now));
             }
         }
         tx.commit().await?;

@@ -292,13 +292,38 @@ impl Services {
         Ok(id.to_owned())
     }
 
-    /// GET111: one mandate visible to the caller.
-    pub async fn cid_mandate(&self, actor: &Actor, id: &str) -> Result<Attributes> {
-        self.cid_mandates(actor, MandateList::All)
+    /// GET111: one mandate visible to the caller. `entities`: its mandater, mandatee and
+    /// role as entities in place of their IDs — those the caller may see; the others stay
+    /// IDs.
+    pub async fn cid_mandate(&self, actor: &Actor, id: &str, entities: bool) -> Result<Attributes> {
+        let mut mandate = self
+            .cid_mandates(actor, MandateList::All)
             .await?
             .into_iter()
             .find(|a| value_of(a, "id") == Some(id))
-            .ok_or_else(|| not_found("mandate"))
+            .ok_or_else(|| not_found("mandate"))?;
+        if !entities {
+            return Ok(mandate);
+        }
+        for a in mandate.iter_mut() {
+            let (Some(kind), Some(id)) = (a.kind, a.first().map(str::to_owned)) else {
+                continue;
+            };
+            let entity = match kind {
+                "organization" => self
+                    .cid_organization(actor, &id)
+                    .await
+                    .map(|e| ("Organization", e)),
+                "user" => self.cid_user(actor, &id).await.map(|e| ("User", e)),
+                _ => self.cid_role(actor, &id).await.map(|e| ("Role", e)),
+            };
+            match entity {
+                Ok(e) => a.entity = Some(e),
+                Err(Error::NotFound(_)) => {} // outside the caller's scope: the ID only
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(mandate)
     }
 
     /// GET110/118–121: mandates visible to the caller (through either party).

@@ -85,6 +85,7 @@ fn push_ref(attrs: &mut Attributes, name: &str, kind: &'static str, value: impl 
         name: name.to_owned(),
         kind: Some(kind),
         values: vec![value.into()],
+        entity: None,
     });
 }
 
