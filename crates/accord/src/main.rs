@@ -119,7 +119,7 @@ struct ServeArgs {
     /// Default: <public-url>/v1/invitations/{token}/accept (point it at your sign-up page)
     #[arg(long, env = "ACCORD_INVITATION_LINK")]
     invitation_link: Option<String>,
-    /// How long an invitation link works, hours.
+    /// How long an invitation link works, hours (1 to 8,784).
     #[arg(long, env = "ACCORD_INVITATION_TTL_HOURS", default_value_t = 168)]
     invitation_ttl_hours: u64,
     /// Access token lifetime, seconds.
@@ -271,7 +271,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(link) = args.invitation_link {
         config.invitation_link = link;
     }
-    config.invitation_ttl = Duration::from_secs(args.invitation_ttl_hours.max(1) * 3600);
+    config.invitation_ttl =
+        Duration::from_secs(args.invitation_ttl_hours.clamp(1, 24 * 366) * 3600);
     config.access_token_ttl = Duration::from_secs(args.access_token_ttl);
     config.refresh_token_ttl = Duration::from_secs(args.refresh_token_ttl);
     config.json_body_limit = args.json_body_limit;

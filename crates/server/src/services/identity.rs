@@ -108,8 +108,13 @@ impl Services {
             // Invited through CustomerID: registering with the invited address completes
             // the waiting account and accepts its invitations (docs/customerid.md).
             Some(mut waiting) if waiting.status == UserStatus::WaitingForRegistration => {
-                waiting.name = user.name;
-                waiting.phone = user.phone;
+                // What the registrant gave wins; what they left out keeps the invitation's.
+                if !user.name.is_empty() {
+                    waiting.name = user.name;
+                }
+                if !user.phone.is_empty() {
+                    waiting.phone = user.phone;
+                }
                 self.complete_invited_account(
                     tx.as_mut(),
                     waiting.clone(),
