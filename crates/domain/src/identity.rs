@@ -206,6 +206,31 @@ pub struct User {
     pub home_organization_id: Option<OrganizationId>,
 }
 
+impl User {
+    /// A new account with a fresh ID: no password, no APIKey, nothing optional set.
+    pub fn new(email: Option<Email>, status: UserStatus, created_at: DateTime<Utc>) -> Self {
+        Self {
+            id: UserId::new(),
+            email,
+            name: String::new(),
+            phone: String::new(),
+            password_hash: None,
+            status,
+            is_platform_admin: false,
+            image_id: None,
+            last_visit: None,
+            apikey_revision: 0,
+            apikey_issued_at: None,
+            client_token: String::new(),
+            client_type: 0,
+            created_at,
+            first_name: String::new(),
+            surname: String::new(),
+            home_organization_id: None,
+        }
+    }
+}
+
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("User")

@@ -34,7 +34,6 @@ async fn list(
         .cid_delegations(&cid.actor, which)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
-    let delegations: Vec<_> = delegations.into_iter().map(|(d, _)| d).collect();
     Ok(wire::ids_or_entities(
         "Delegations",
         "Delegation",
@@ -77,14 +76,10 @@ async fn user_received_delegated_mandates(
     RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
     let entities = wants_entities(q, cid.ctx.format)?;
-    // (mandate, user) is unique: each mandate appears once.
-    let mandates: Vec<_> = s
-        .cid_delegations(&cid.actor, DelegationList::ReceivedByUser(&id))
+    let mandates = s
+        .cid_delegated_mandates(&cid.actor, &id)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?
-        .into_iter()
-        .map(|(_, m)| m)
-        .collect();
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::ids_or_entities(
         "Mandates", "Mandate", &cid.ctx, &mandates, entities,
     ))

@@ -84,23 +84,10 @@ impl Services {
         let phone = parse_profile_text("phone", r.phone, PHONE_MAX_CHARS)?;
         let hash = self.passwords.hash(&password).await?;
         let user = User {
-            id: UserId::new(),
-            email: Some(email),
             name,
             phone,
             password_hash: Some(hash),
-            status: UserStatus::Enabled,
-            is_platform_admin: false,
-            image_id: None,
-            last_visit: None,
-            apikey_revision: 0,
-            apikey_issued_at: None,
-            client_token: String::new(),
-            client_type: 0,
-            created_at: self.now(),
-            first_name: String::new(),
-            surname: String::new(),
-            home_organization_id: None,
+            ..User::new(Some(email), UserStatus::Enabled, self.now())
         };
         let mut tx = self.store.begin(Mode::Write).await?;
         let key = user.email.as_ref().map(|e| e.key()).unwrap_or_default();

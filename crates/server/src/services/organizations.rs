@@ -844,23 +844,9 @@ impl Services {
             )
             .await?;
         let user = User {
-            id: UserId::new(),
-            email: None,
-            name: String::new(),
-            phone: String::new(),
-            password_hash: None,
-            status: UserStatus::Enabled,
-            is_platform_admin: false,
-            image_id: None,
-            last_visit: None,
             apikey_revision: 1,
             apikey_issued_at: Some(now),
-            client_token: String::new(),
-            client_type: 0,
-            created_at: now,
-            first_name: String::new(),
-            surname: String::new(),
-            home_organization_id: None,
+            ..User::new(None, UserStatus::Enabled, now)
         };
         tx.insert_user(&user).await?;
         tx.subscribe(org.id, user.id, now).await?;

@@ -56,24 +56,10 @@ impl Services {
         actor: &Actor,
         params: &[(String, String)],
     ) -> Result<String> {
-        let mut p: HashMap<String, String> = HashMap::new();
-        for (key, values) in grouped(params) {
-            match key.as_str() {
-                "mandate" | "mandateruser" | "user" => {
-                    p.insert(key.clone(), single(&key, &values)?.to_owned());
-                }
-                other => return Err(Error::invalid(format!("unknown parameter {other:?}"))),
-            }
-        }
-        let required = |k: &str| {
-            p.get(k)
-                .filter(|v| !v.is_empty())
-                .cloned()
-                .ok_or_else(|| Error::invalid(format!("{k} is required")))
-        };
-        let mandate_id = required("mandate")?;
+        let p = SingleParams::parse(params, &["mandate", "mandateruser", "user"])?;
+        let mandate_id = p.required("mandate")?;
         let user_param = |k: &str| -> Result<UserId> {
-            required(k)?
+            p.required(k)?
                 .parse()
                 .map_err(|_| Error::invalid(format!("{k} is not a user ID")))
         };
@@ -200,25 +186,63 @@ impl Services {
         self.cid_delegations(actor, DelegationList::All)
             .await?
             .into_iter()
-            .map(|(a, _)| a)
             .find(|a| value_of(a, "id") == Some(id))
             .ok_or_else(|| not_found("delegation"))
     }
 
-    /// Delegations visible to the caller, each with its mandate's attributes (GET122
-    /// lists the mandates).
+    /// `GET /delegations`, GET115: delegations visible to the caller.
     pub async fn cid_delegations(
         &self,
         actor: &Actor,
         list: DelegationList<'_>,
-    ) -> Result<Vec<(Attributes, Attributes)>> {
-        let now = self.clock.now();
+    ) -> Result<Vec<Attributes>> {
         let receiver = match list {
             DelegationList::All => None,
             DelegationList::ReceivedByUser(u) => Some(self.require_visible_user(actor, u).await?),
         };
         let mut tx = self.store.begin(Mode::Read).await?;
+        let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
+        let visible = self
+            .visible_delegations(tx.as_mut(), &scope, receiver)
+            .await?;
+        tx.commit().await?;
+        Ok(visible
+            .iter()
+            .map(|(d, m)| delegation_attributes(d, m))
+            .collect())
+    }
+
+    /// GET122: the mandates delegated to a user. (mandate, user) is unique, so each
+    /// mandate appears once.
+    pub async fn cid_delegated_mandates(
+        &self,
+        actor: &Actor,
+        user: &str,
+    ) -> Result<Vec<Attributes>> {
+        let now = self.clock.now();
+        let receiver = self.require_visible_user(actor, user).await?;
+        let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
+        let mut out = vec![];
+        for (_, m) in self
+            .visible_delegations(tx.as_mut(), &scope, Some(receiver))
+            .await?
+        {
+            let name = self.party_name(tx.as_mut(), &tree, &m.mandatee).await?;
+            out.push(mandate_attributes(&m, &name, now));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The delegations the caller may see (those `receiver` got, if given), each with its
+    /// mandate.
+    async fn visible_delegations(
+        &self,
+        tx: &mut dyn Tx,
+        scope: &Scope,
+        receiver: Option<UserId>,
+    ) -> Result<Vec<(Delegation, Mandate)>> {
         let mandates = tx.mandates().await?;
         let mut out = vec![];
         for d in tx.delegations().await? {
@@ -228,15 +252,10 @@ impl Services {
             let Some(m) = mandates.iter().find(|m| m.id == d.mandate_id) else {
                 continue;
             };
-            if self.delegation_visible(tx.as_mut(), &scope, &d, m).await? {
-                let name = self.party_name(tx.as_mut(), &tree, &m.mandatee).await?;
-                out.push((
-                    delegation_attributes(&d, m),
-                    mandate_attributes(m, &name, now),
-                ));
+            if self.delegation_visible(tx, scope, &d, m).await? {
+                out.push((d, m.clone()));
             }
         }
-        tx.commit().await?;
         Ok(out)
     }
 }

@@ -86,21 +86,10 @@ impl Services {
         actor: &Actor,
         params: &[(String, String)],
     ) -> Result<String> {
-        let mut p: HashMap<String, String> = HashMap::new();
-        for (key, values) in grouped(params) {
-            match key.as_str() {
-                "email" | "role" | "firstname" | "surname" => {
-                    p.insert(key.clone(), single(&key, &values)?.to_owned());
-                }
-                other => return Err(Error::invalid(format!("unknown parameter {other:?}"))),
-            }
-        }
-        let get = |k: &str| p.get(k).map(|v| v.trim()).unwrap_or("");
+        let p = SingleParams::parse(params, &["email", "role", "firstname", "surname"])?;
+        let get = |k: &str| p.get(k).unwrap_or("");
         let email = Email::parse(get("email"))?;
-        let role = get("role");
-        if role.is_empty() {
-            return Err(Error::invalid("role is required"));
-        }
+        let role = p.required("role")?;
         let first_name =
             accord_domain::identity::parse_profile_text("firstname", get("firstname"), 128)?;
         let surname = accord_domain::identity::parse_profile_text("surname", get("surname"), 128)?;
@@ -115,23 +104,11 @@ impl Services {
             None => {
                 let name = format!("{first_name} {surname}").trim().to_owned();
                 let u = User {
-                    id: UserId::new(),
-                    email: Some(email.clone()),
                     name,
-                    phone: String::new(),
-                    password_hash: None,
-                    status: UserStatus::WaitingForRegistration,
-                    is_platform_admin: false,
-                    image_id: None,
-                    last_visit: None,
-                    apikey_revision: 0,
-                    apikey_issued_at: None,
-                    client_token: String::new(),
-                    client_type: 0,
-                    created_at: now,
                     first_name,
                     surname,
                     home_organization_id: Some(org),
+                    ..User::new(Some(email.clone()), UserStatus::WaitingForRegistration, now)
                 };
                 tx.insert_user(&u).await?;
                 tx.attach_mandates_to(u.id, &email.key()).await?;
@@ -146,8 +123,7 @@ impl Services {
             )));
         }
         let token = random_secret();
-        let expires_at = now
-            + chrono::Duration::from_std(self.config.invitation_ttl).map_err(Error::internal)?;
+        let expires_at = self.invitation_expiry(now)?;
         let invitation = RoleInvitation {
             id: uuid::Uuid::now_v7(),
             organization_id: Some(org),
@@ -186,6 +162,16 @@ impl Services {
             tracing::error!(error = ?e, invitation = %invitation.id, "invitation mail failed");
         }
         Ok(invitation.id.to_string())
+    }
+
+    fn invitation_expiry(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::DateTime<chrono::Utc>> {
+        Ok(
+            now + chrono::Duration::from_std(self.config.invitation_ttl)
+                .map_err(Error::internal)?,
+        )
     }
 
     async fn send_invitation(&self, to: &str, token: &str, what: &str) -> Result<()> {
@@ -307,8 +293,7 @@ impl Services {
             .ok_or_else(|| Error::invalid("the user has no email address"))?;
         let now = self.clock.now();
         let token = random_secret();
-        let expires_at = now
-            + chrono::Duration::from_std(self.config.invitation_ttl).map_err(Error::internal)?;
+        let expires_at = self.invitation_expiry(now)?;
         let open = tx.role_invitations_of(user.id).await?;
         if open.iter().any(|i| i.accepted_at.is_none()) {
             tx.renew_invitations(user.id, &secret_hash(&token), expires_at)

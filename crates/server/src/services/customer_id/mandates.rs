@@ -145,31 +145,26 @@ impl Services {
         actor: &Actor,
         params: &[(String, String)],
     ) -> Result<String> {
-        let mut p: HashMap<String, String> = HashMap::new();
-        for (key, values) in grouped(params) {
-            match key.as_str() {
-                "type" | "mandater" | "mandatee" | "assigneeEmail" | "role" | "validFrom"
-                | "validUntil" => {
-                    p.insert(key.clone(), single(&key, &values)?.to_owned());
-                }
-                other => return Err(Error::invalid(format!("unknown parameter {other:?}"))),
-            }
-        }
-        let required = |k: &str| {
-            p.get(k)
-                .filter(|v| !v.is_empty())
-                .cloned()
-                .ok_or_else(|| Error::invalid(format!("{k} is required")))
-        };
+        let p = SingleParams::parse(
+            params,
+            &[
+                "type",
+                "mandater",
+                "mandatee",
+                "assigneeEmail",
+                "role",
+                "validFrom",
+                "validUntil",
+            ],
+        )?;
+        let required = |k: &str| p.required(k).map(str::to_owned);
         let kind = MandateType::parse(&required("type")?)?;
         let valid_from = p
             .get("validFrom")
-            .filter(|v| !v.is_empty())
             .map(|v| parse_instant("validFrom", v))
             .transpose()?;
         let valid_until = p
             .get("validUntil")
-            .filter(|v| !v.is_empty())
             .map(|v| parse_instant("validUntil", v))
             .transpose()?;
         if let (Some(f), Some(u)) = (valid_from, valid_until) {
@@ -205,7 +200,7 @@ impl Services {
         let mut assignee_email = None;
         let mandatee = if kind.mandatee_is_organization() {
             org_party(&required("mandatee")?, "mandatee")?
-        } else if let Some(id) = p.get("mandatee").filter(|v| !v.is_empty()) {
+        } else if let Some(id) = p.get("mandatee") {
             let u: UserId = id
                 .parse()
                 .map_err(|_| Error::invalid("mandatee is not a user ID"))?;

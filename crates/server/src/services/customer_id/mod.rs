@@ -534,6 +534,37 @@ impl Services {
     }
 }
 
+/// The parameters of a write that takes one value per name from a closed list: a name
+/// outside the list, or given twice, is 400.
+struct SingleParams(HashMap<String, String>);
+
+impl SingleParams {
+    fn parse(params: &[(String, String)], allowed: &[&str]) -> Result<Self> {
+        let mut p = HashMap::new();
+        for (key, values) in grouped(params) {
+            if !allowed.contains(&key.as_str()) {
+                return Err(Error::invalid(format!("unknown parameter {key:?}")));
+            }
+            let value = single(&key, &values)?.trim().to_owned();
+            p.insert(key, value);
+        }
+        Ok(Self(p))
+    }
+
+    /// The value, if given and not empty.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &str) -> Result<&str> {
+        self.get(name)
+            .ok_or_else(|| Error::invalid(format!("{name} is required")))
+    }
+}
+
 /// Groups repeated parameters: a custom attribute given twice has two values.
 fn grouped(params: &[(String, String)]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = vec![];

@@ -124,25 +124,7 @@ impl Services {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
-        let mut user = User {
-            id: UserId::new(),
-            email: None,
-            name: String::new(),
-            phone: String::new(),
-            password_hash: None,
-            status: UserStatus::Enabled,
-            is_platform_admin: false,
-            image_id: None,
-            last_visit: None,
-            apikey_revision: 0,
-            apikey_issued_at: None,
-            client_token: String::new(),
-            client_type: 0,
-            created_at: now,
-            first_name: String::new(),
-            surname: String::new(),
-            home_organization_id: None,
-        };
+        let mut user = User::new(None, UserStatus::Enabled, now);
         let (custom, password) = self
             .apply_user_params(tx.as_mut(), &mut user, params, &scope, &tree)
             .await?;
