@@ -144,6 +144,15 @@ struct ServeArgs {
     /// webhook URL must not reach into the server's own network (SSRF).
     #[arg(long, env = "ACCORD_WEBHOOK_ALLOW_PRIVATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     webhook_allow_private: bool,
+    /// Accept plain-http URLs for organisations' OpenID providers on any host (loopback
+    /// is always accepted). Only for providers inside a network you trust.
+    #[arg(long, env = "ACCORD_OIDC_ALLOW_HTTP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    oidc_allow_http: bool,
+    /// Key sealing stored secrets (OpenID client secrets): 32 bytes in base64
+    /// (`openssl rand -base64 32`). Unset: a key generated on first start and kept in the
+    /// database (docs/federation.md weighs the two).
+    #[arg(long, env = "ACCORD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
     /// Seconds between the background workers' looks for work left by other nodes
     /// (webhook retries, consent expiries).
     #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0)]
@@ -280,6 +289,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
     config.webhook_allow_private = args.webhook_allow_private;
+    config.oidc_allow_http = args.oidc_allow_http;
+    config.secret_key = args.secret_key;
     config.worker_interval = Duration::from_secs_f64(args.worker_interval.clamp(0.05, 3600.0));
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {

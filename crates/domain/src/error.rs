@@ -22,6 +22,10 @@ pub enum Error {
     /// Too many attempts; try again after the given number of seconds.
     #[error("too many attempts, retry after {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A service we call on the client's behalf (an organisation's identity provider)
+    /// failed or could not be reached. The message says which, without its answer.
+    #[error("{0}")]
+    Upstream(String),
     /// A fault of ours (database down, bug). The detail is logged, never shown.
     #[error("internal error")]
     Internal(InternalDetail),

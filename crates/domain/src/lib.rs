@@ -7,6 +7,7 @@ pub mod clock;
 pub mod consent;
 pub mod customer_id;
 pub mod error;
+pub mod federation;
 pub mod identity;
 pub mod ids;
 pub mod organization;

@@ -34,6 +34,10 @@ pub struct Config {
     pub password_hash: PasswordHashParams,
     /// Deliver webhooks to loopback and private addresses (off: SSRF protection).
     pub webhook_allow_private: bool,
+    /// Accept plain-http OpenID provider URLs on any host (loopback is always accepted).
+    pub oidc_allow_http: bool,
+    /// Base64 of 32 bytes sealing stored secrets; `None`: a key kept in the database.
+    pub secret_key: Option<String>,
     /// How often the background workers look for work another node left (deliveries,
     /// retries, expiries); work this node creates is picked up at once.
     pub worker_interval: Duration,
@@ -63,6 +67,8 @@ impl Config {
             password_hash: PasswordHashParams::OWASP,
             webhook_allow_private: false,
             worker_interval: Duration::from_secs(1),
+            oidc_allow_http: false,
+            secret_key: None,
         }
     }
 

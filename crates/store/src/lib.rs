@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use accord_domain::consent::{HistoryEntry, StoredConsent};
+use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState};
 use accord_domain::identity::{OrgRole, RoleGrant, User};
 use accord_domain::organization::{
     Organization, OrganizationType, Purpose, SubscribedOrg, Template,
@@ -523,6 +524,33 @@ pub trait Tx: Send {
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
     /// IDs of the custom roles the user is a member of.
     async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<String>>;
+
+    // ---- federated login ----
+    async fn identity_provider(&mut self, org: OrganizationId) -> Result<Option<IdentityProvider>>;
+    /// `Conflict` when the organisation already has one.
+    async fn insert_identity_provider(&mut self, provider: &IdentityProvider) -> Result<()>;
+    /// `false` when the organisation has none.
+    async fn update_identity_provider(&mut self, provider: &IdentityProvider) -> Result<bool>;
+    async fn delete_identity_provider(&mut self, org: OrganizationId) -> Result<bool>;
+    /// Stores a login in progress, purging those expired before `now`.
+    async fn insert_login_state(&mut self, state: &LoginState, now: DateTime<Utc>) -> Result<()>;
+    /// Removes and returns a login in progress: a state works once.
+    async fn take_login_state(&mut self, state_hash: &str) -> Result<Option<LoginState>>;
+    async fn external_identity_user(
+        &mut self,
+        org: OrganizationId,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserId>>;
+    async fn insert_external_identity(&mut self, identity: &ExternalIdentity) -> Result<()>;
+    async fn server_secret(&mut self, name: &str) -> Result<Option<String>>;
+    /// Keeps the first value stored under a name (nodes starting together may race).
+    async fn insert_server_secret_if_absent(
+        &mut self,
+        name: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

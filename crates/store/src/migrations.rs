@@ -75,6 +75,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "delegations_and_invitations",
         include_str!("../migrations/sqlite/0009_delegations_and_invitations.sql"),
     ),
+    (
+        10,
+        "federation",
+        include_str!("../migrations/sqlite/0010_federation.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -122,6 +127,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         9,
         "delegations_and_invitations",
         include_str!("../migrations/postgres/0009_delegations_and_invitations.sql"),
+    ),
+    (
+        10,
+        "federation",
+        include_str!("../migrations/postgres/0010_federation.sql"),
     ),
 ]);
 

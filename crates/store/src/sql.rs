@@ -3,6 +3,7 @@
 // accept belongs here: `$n` placeholders, BIGINT millisecond times, TEXT IDs.
 
 use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
+use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod};
 use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
 use accord_domain::organization::{
     LawfulBasis, Organization, OrganizationType, Purpose, SubscribeMethod, SubscribedOrg, Template,
@@ -2167,4 +2168,190 @@ impl Tx for Uow {
         .map_err(db_error)?;
         rows.iter().map(invitation_from_row).collect()
     }
+
+    // ---- federated login ----
+
+    async fn identity_provider(&mut self, org: OrganizationId) -> Result<Option<IdentityProvider>> {
+        let row = sqlx::query(&format!("SELECT {PROVIDER_COLUMNS} FROM identity_providers WHERE organization_id = $1"))
+            .bind(org.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(provider_from_row).transpose()
+    }
+
+    async fn insert_identity_provider(&mut self, p: &IdentityProvider) -> Result<()> {
+        bind_provider(sqlx::query(&format!(
+            "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        )), p)
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn update_identity_provider(&mut self, p: &IdentityProvider) -> Result<bool> {
+        bind_provider(sqlx::query(
+            "UPDATE identity_providers SET issuer = $2, authorization_url = $3, token_url = $4, logout_url = $5, \
+             client_id = $6, client_secret_sealed = $7, jwks_url = $8, userinfo_url = $9, validate_signature = $10, \
+             disable_userinfo = $11, default_scope = $12, token_auth_method = $13, created_at = $14, updated_at = $15 \
+             WHERE organization_id = $1",
+        ), p)
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected() > 0)
+        .map_err(db_error)
+    }
+
+    async fn delete_identity_provider(&mut self, org: OrganizationId) -> Result<bool> {
+        sqlx::query("DELETE FROM identity_providers WHERE organization_id = $1")
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_error)
+    }
+
+    async fn insert_login_state(&mut self, st: &LoginState, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("DELETE FROM federated_login_states WHERE expires_at < $1")
+            .bind(to_ms(now))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO federated_login_states (state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&st.state_hash)
+        .bind(st.organization_id.to_string())
+        .bind(&st.nonce)
+        .bind(&st.pkce_verifier)
+        .bind(&st.redirect_uri)
+        .bind(to_ms(st.expires_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn take_login_state(&mut self, state_hash: &str) -> Result<Option<LoginState>> {
+        let row = sqlx::query(
+            "DELETE FROM federated_login_states WHERE state_hash = $1 \
+             RETURNING state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| {
+            Ok(LoginState {
+                state_hash: r.try_get("state_hash").map_err(db_error)?,
+                organization_id: OrganizationId(uuid_col(&r, "organization_id")?),
+                nonce: r.try_get("nonce").map_err(db_error)?,
+                pkce_verifier: r.try_get("pkce_verifier").map_err(db_error)?,
+                redirect_uri: r.try_get("redirect_uri").map_err(db_error)?,
+                expires_at: from_ms(r.try_get("expires_at").map_err(db_error)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn external_identity_user(&mut self, org: OrganizationId, issuer: &str, subject: &str) -> Result<Option<UserId>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM external_identities WHERE organization_id = $1 AND issuer = $2 AND subject = $3",
+        )
+        .bind(org.to_string())
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| uuid_col(&r, "user_id").map(UserId)).transpose()
+    }
+
+    async fn insert_external_identity(&mut self, e: &ExternalIdentity) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO external_identities (organization_id, issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(e.organization_id.to_string())
+        .bind(&e.issuer)
+        .bind(&e.subject)
+        .bind(e.user_id.to_string())
+        .bind(to_ms(e.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn server_secret(&mut self, name: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn insert_server_secret_if_absent(&mut self, name: &str, value: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .bind(to_ms(now))
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+}
+
+const PROVIDER_COLUMNS: &str = "organization_id, issuer, authorization_url, token_url, logout_url, client_id, \
+     client_secret_sealed, jwks_url, userinfo_url, validate_signature, disable_userinfo, default_scope, \
+     token_auth_method, created_at, updated_at";
+
+fn provider_from_row(r: &DbRow) -> Result<IdentityProvider> {
+    let text = |c: &str| -> Result<String> { r.try_get(c).map_err(db_error) };
+    let method: String = text("token_auth_method")?;
+    Ok(IdentityProvider {
+        organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+        settings: ProviderSettings {
+            issuer: text("issuer")?,
+            authorization_url: text("authorization_url")?,
+            token_url: text("token_url")?,
+            logout_url: text("logout_url")?,
+            client_id: text("client_id")?,
+            jwks_url: text("jwks_url")?,
+            userinfo_url: text("userinfo_url")?,
+            validate_signature: r.try_get("validate_signature").map_err(db_error)?,
+            disable_userinfo: r.try_get("disable_userinfo").map_err(db_error)?,
+            default_scope: text("default_scope")?,
+            token_auth_method: TokenAuthMethod::parse(&method)
+                .map_err(|_| accord_domain::Error::internal(format!("bad token_auth_method {method:?}")))?,
+        },
+        client_secret_sealed: text("client_secret_sealed")?,
+        created_at: from_ms(r.try_get("created_at").map_err(db_error)?),
+        updated_at: from_ms(r.try_get("updated_at").map_err(db_error)?),
+    })
+}
+
+fn bind_provider<'q>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    p: &'q IdentityProvider,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>> {
+    let s = &p.settings;
+    q.bind(p.organization_id.to_string())
+        .bind(&s.issuer)
+        .bind(&s.authorization_url)
+        .bind(&s.token_url)
+        .bind(&s.logout_url)
+        .bind(&s.client_id)
+        .bind(&p.client_secret_sealed)
+        .bind(&s.jwks_url)
+        .bind(&s.userinfo_url)
+        .bind(s.validate_signature)
+        .bind(s.disable_userinfo)
+        .bind(&s.default_scope)
+        .bind(s.token_auth_method.as_str())
+        .bind(to_ms(p.created_at))
+        .bind(to_ms(p.updated_at))
 }

@@ -29,6 +29,7 @@ pub fn code_of(status: StatusCode) -> &'static str {
         413 => "Size limit exceeded",
         415 => "Unsupported media type",
         429 => "Too many requests",
+        502 => "Upstream failure",
         _ => "Internal error",
     }
 }

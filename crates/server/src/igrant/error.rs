@@ -69,6 +69,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Upstream(_) => StatusCode::BAD_GATEWAY,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -147,6 +148,7 @@ mod tests {
             (Error::Forbidden("x".into()), 403),
             (Error::not_found("x"), 404),
             (Error::Conflict("x".into()), 409),
+            (Error::Upstream("x".into()), 502),
             (
                 Error::TooManyRequests {
                     retry_after_secs: 5,

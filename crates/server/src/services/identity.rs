@@ -197,7 +197,7 @@ impl Services {
             tx.set_password_hash(user.id, hash).await?;
         }
         tx.set_last_visit(user.id, now).await?;
-        let tokens = self.open_session(tx.as_mut(), user.id, now).await?;
+        let tokens = self.open_session(tx.as_mut(), user.id, now, "").await?;
         let mut user = user;
         user.last_visit = Some(now);
         let profile = self.profile_of(tx.as_mut(), user, true).await?;
@@ -238,18 +238,21 @@ impl Services {
         tx.commit().await
     }
 
-    async fn open_session(
+    /// `client_id` says how the session began: empty for a password login, `idp:<org>`
+    /// through an organisation's identity provider.
+    pub(crate) async fn open_session(
         &self,
         tx: &mut dyn Tx,
         user: UserId,
         now: DateTime<Utc>,
+        client_id: &str,
     ) -> Result<TokenPair> {
         let refresh_ttl =
             Duration::from_std(self.config.refresh_token_ttl).map_err(Error::internal)?;
         let session = Session {
             id: SessionId::new(),
             user_id: user,
-            client_id: String::new(),
+            client_id: client_id.to_owned(),
             created_at: now,
             expires_at: now + refresh_ttl,
             revoked_at: None,

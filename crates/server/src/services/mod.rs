@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod consents;
 pub mod customer_id;
+pub mod federation;
 pub mod identity;
 pub mod images;
 pub mod logs;
@@ -11,7 +12,9 @@ pub mod mail;
 pub mod notifications;
 pub mod organizations;
 pub mod passwords;
+pub mod provider_http;
 pub mod push;
+pub mod sealing;
 pub mod tokens;
 pub mod webhooks;
 
@@ -33,6 +36,10 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub passwords: Arc<PasswordHasher>,
     pub tokens: TokenService,
+    /// Seals secrets the server must read back (OpenID client secrets).
+    pub sealer: sealing::Sealer,
+    /// Bounded HTTP client for organisations' OpenID providers.
+    pub provider_http: provider_http::ProviderHttp,
     pub mailer: Arc<dyn Mailer>,
     /// Push notifications to devices; log-only unless an operator provides one.
     pub push: Arc<dyn push::PushNotifier>,
@@ -48,6 +55,9 @@ impl Services {
     pub async fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
         let passwords = Arc::new(PasswordHasher::new(config.password_hash)?);
         let tokens = TokenService::load(store.as_ref(), &config.public_url, clock.now()).await?;
+        let sealer =
+            sealing::Sealer::load(store.as_ref(), config.secret_key.as_deref(), clock.now())
+                .await?;
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
             Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
             None => Arc::new(LogMailer),
@@ -58,6 +68,8 @@ impl Services {
             clock,
             passwords,
             tokens,
+            sealer,
+            provider_http: provider_http::ProviderHttp::new()?,
             mailer,
             push: Arc::new(push::LogPush),
             rest_client_cache: Default::default(),

@@ -92,7 +92,7 @@ fn forbidden(what: &str) -> Error {
     Error::Forbidden(format!("you may not {what} of this organisation"))
 }
 
-fn parse_org_id(raw: &str) -> Result<OrganizationId> {
+pub(crate) fn parse_org_id(raw: &str) -> Result<OrganizationId> {
     raw.parse()
         .map_err(|_| Error::not_found("organisation not found"))
 }
@@ -695,11 +695,42 @@ impl Services {
             .user_by_id(target)
             .await?
             .ok_or_else(|| Error::invalid("userid names no user"))?;
-        let now = self.clock.now();
-        if tx.subscribe(org.id, user.id, now).await? {
-            let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.id.to_string(), "timestamp": now.to_rfc3339()});
+        self.subscribe_in(tx.as_mut(), &org, user.id, self.clock.now())
+            .await?;
+        let profile = self
+            .profile_of(tx.as_mut(), user, target == me.user_id)
+            .await?;
+        tx.commit().await?;
+        self.work.notify_one();
+        Ok(profile)
+    }
+
+    /// Subscribes a user (idempotent) with their empty consent record; the first time
+    /// fires `org.subscribed`. A disabled organisation takes no new subscribers.
+    pub(crate) async fn subscribe_in(
+        &self,
+        tx: &mut dyn Tx,
+        org: &Organization,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let already = tx
+            .subscriptions_of(user)
+            .await?
+            .iter()
+            .any(|s| s.organization.id == org.id);
+        if already {
+            return Ok(());
+        }
+        if !org.enabled {
+            return Err(Error::invalid(
+                "this organisation does not accept subscriptions",
+            ));
+        }
+        if tx.subscribe(org.id, user, now).await? {
+            let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
             super::webhooks::emit(
-                tx.as_mut(),
+                tx,
                 org.id,
                 accord_domain::webhook::EventType::OrgSubscribed,
                 data,
@@ -707,13 +738,7 @@ impl Services {
             )
             .await?;
         }
-        tx.ensure_consent(org.id, user.id, now).await?;
-        let profile = self
-            .profile_of(tx.as_mut(), user, target == me.user_id)
-            .await?;
-        tx.commit().await?;
-        self.work.notify_one();
-        Ok(profile)
+        tx.ensure_consent(org.id, user, now).await.map(|_| ())
     }
 
     /// A user's profile with roles and subscriptions; the APIKey only for themselves.

@@ -1,5 +1,7 @@
-//! Spec section "Identity management": logins, logout, token refresh. (The external
-//! OpenID provider endpoints of this section come with federated login.)
+//! Spec section "Identity management": logins, logout, token refresh; the external
+//! OpenID provider endpoints of the section are in [`open_id`].
+
+pub mod open_id;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(admin_login))
         .routes(routes!(logout))
         .routes(routes!(refresh_token))
+        .merge(open_id::router())
 }
 
 /// Login credentials. Keys are matched case-insensitively.
