@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: one binary (link time), every test on SQLite and PostgreSQL.
 
 mod helpers;
+mod oidc;
 mod process;
 mod receiver;
 
@@ -12,6 +13,7 @@ mod customerid_delegations;
 mod customerid_golden;
 mod customerid_invitations;
 mod durability;
+mod federation;
 mod identity;
 mod images;
 mod operations;

@@ -48,7 +48,7 @@ impl Fixture {
         Self::on(TestApp::spawn_with_clock(db, clock).await, db).await
     }
 
-    async fn on(app: TestApp, db: &TestDb) -> Self {
+    pub async fn on(app: TestApp, db: &TestDb) -> Self {
         let platform_email = email("platform");
         let platform_id = app.register(&platform_email, PW).await;
         db.execute(

@@ -409,7 +409,8 @@ impl Services {
     ) -> Result<(UserProfile, TokenPair)> {
         let address_key = format!("address:{}", x.source);
         let now = self.clock.now();
-        let mut tx = self.store.begin(Mode::Read).await?;
+        // Write mode: reading a throttle row creates it when missing.
+        let mut tx = self.store.begin(Mode::Write).await?;
         let address = tx
             .throttle_state(&address_key, &ThrottleState::fresh(now))
             .await?;
