@@ -23,7 +23,8 @@ use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{Mode, Tx};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
@@ -38,6 +39,18 @@ use super::{Actor, Services};
 
 const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 const SESSION_CLIENT_PREFIX: &str = "idp:";
+const ASYMMETRIC_ALGORITHMS: [CoreJwsSigningAlgorithm; 10] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
 
 /// The spec's provider body, as sent: absent fields are `None`.
 #[derive(Debug, Default, Clone)]
@@ -513,7 +526,13 @@ impl Services {
             .id_token()
             .ok_or_else(|| refused("the provider returned no ID token"))?;
         let clock = self.clock.clone();
-        let mut verifier = client.id_token_verifier().set_time_fn(move || clock.now());
+        // Every public-key algorithm (the library's default is RS256 alone; Okta, Auth0
+        // and others may sign with ES256 or PS256). Never `none`, never HMAC keyed by
+        // the client secret.
+        let mut verifier = client
+            .id_token_verifier()
+            .set_time_fn(move || clock.now())
+            .set_allowed_algs(ASYMMETRIC_ALGORITHMS);
         if !s.validate_signature {
             verifier = verifier.insecure_disable_signature_check();
         }
