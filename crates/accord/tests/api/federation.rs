@@ -406,6 +406,14 @@ async fn bad_configurations_are_refused(db: TestDb) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {}", r.body);
         r.assert_error(400);
     }
+    // Calls to a provider follow no redirect to another origin and read no huge answer.
+    let rogue = crate::oidc::start_misbehaving_provider(&p.discovery_url()).await;
+    for (path, expect) in [("moved", "redirect"), ("huge", "larger than")] {
+        let body = json!({"discoveryUrl": format!("{rogue}/{path}/.well-known/openid-configuration"), "clientId": "c", "clientSecret": "s"});
+        let r = fed.configure(Method::POST, body).await;
+        r.assert_error(400);
+        assert!(r.json["Message"].as_str().unwrap().contains(expect), "{path}: {}", r.body);
+    }
     f.app.get(&fed.base, Some(&f.admin)).await.assert_error(404);
     // Not JSON at all.
     let r = f

@@ -278,3 +278,24 @@ fn tamper(jwt: &str, how: Tamper) -> String {
     }
     parts.join(".")
 }
+
+/// A misbehaving "provider": its discovery document redirects to another origin (the real
+/// provider) or is larger than Accord accepts. Answers its base URL.
+pub async fn start_misbehaving_provider(redirect_to: &str) -> String {
+    use axum::response::Redirect;
+    use axum::routing::get;
+    let target = redirect_to.to_owned();
+    let app = Router::new()
+        .route(
+            "/moved/.well-known/openid-configuration",
+            get(move || async move { Redirect::temporary(&target) }),
+        )
+        .route(
+            "/huge/.well-known/openid-configuration",
+            get(|| async { format!("{{\"issuer\":\"{}\"}}", "x".repeat(600 * 1024)) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
