@@ -216,6 +216,7 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
     let r = fed.exchange(&code, Some(&state), None).await;
     assert_eq!(r.status, StatusCode::OK, "exchange: {}", r.body);
     let user_id = r.json["User"]["ID"].as_str().unwrap().to_owned();
+    assert_eq!(r.headers["cache-control"], "no-store");
     assert_eq!(r.json["User"]["Email"], who.as_str());
     let local = who.split('@').next().unwrap();
     assert_eq!(r.json["User"]["Name"], format!("Test {local}"));
@@ -412,7 +413,11 @@ async fn bad_configurations_are_refused(db: TestDb) {
         let body = json!({"discoveryUrl": format!("{rogue}/{path}/.well-known/openid-configuration"), "clientId": "c", "clientSecret": "s"});
         let r = fed.configure(Method::POST, body).await;
         r.assert_error(400);
-        assert!(r.json["Message"].as_str().unwrap().contains(expect), "{path}: {}", r.body);
+        assert!(
+            r.json["Message"].as_str().unwrap().contains(expect),
+            "{path}: {}",
+            r.body
+        );
     }
     f.app.get(&fed.base, Some(&f.admin)).await.assert_error(404);
     // Not JSON at all.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -271,7 +271,7 @@ async fn exchange(
     source: SourceAddr,
     Path(org): Path<String>,
     IgrantQuery(q): IgrantQuery<ExchangeParams>,
-) -> Result<Json<UserAndToken>, IgrantError> {
+) -> Result<Response, IgrantError> {
     let (profile, tokens) = s
         .exchange_federated_code(CodeExchange {
             org: &org,
@@ -282,7 +282,7 @@ async fn exchange(
             caller: &caller,
         })
         .await?;
-    Ok(Json(UserAndToken {
+    Ok(no_store(UserAndToken {
         user: User::from_profile(profile, &s.config.public_url),
         token: tokens.into(),
     }))
@@ -310,7 +310,7 @@ async fn callback(
     source: SourceAddr,
     Path(org): Path<String>,
     IgrantQuery(q): IgrantQuery<CallbackParams>,
-) -> Result<Json<UserAndToken>, IgrantError> {
+) -> Result<Response, IgrantError> {
     if let Some(error) = q.error {
         // Only the error code, cut to its alphabet: it is the provider's text, shown to us.
         let code: String = error
@@ -341,7 +341,7 @@ async fn callback(
             caller: &crate::services::Actor::Anonymous,
         })
         .await?;
-    Ok(Json(UserAndToken {
+    Ok(no_store(UserAndToken {
         user: User::from_profile(profile, &s.config.public_url),
         token: tokens.into(),
     }))
@@ -382,4 +382,18 @@ async fn logout(
         Some(logout_url) => Json(LogoutBody { logout_url }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// Tokens are not to be kept by caches (RFC 6749 §5.1), least of all a browser's, which
+/// receives them at the callback.
+fn no_store(body: UserAndToken) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Json(body),
+    )
+        .into_response()
 }
