@@ -134,6 +134,14 @@ struct ServeArgs {
     /// A request that takes longer is answered 408.
     #[arg(long, env = "ACCORD_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Seconds a client may take to send a request's line and headers; slower
+    /// connections are closed.
+    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Open connections served at once; beyond them a connection is answered 503 and
+    /// closed. Keep it below the process's file-descriptor limit.
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
     /// Database connections (PostgreSQL) or reader connections (SQLite).
     #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     max_db_connections: u32,
@@ -286,6 +294,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.refresh_token_ttl = Duration::from_secs(args.refresh_token_ttl);
     config.json_body_limit = args.json_body_limit;
     config.request_timeout = Duration::from_secs(args.request_timeout);
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
+    config.max_connections = args.max_connections.max(1);
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
     config.webhook_allow_private = args.webhook_allow_private;

@@ -28,6 +28,10 @@ pub struct Config {
     pub password_reset_ttl: Duration,
     pub json_body_limit: usize,
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's head (line and headers).
+    pub header_read_timeout: Duration,
+    /// Open connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
     pub max_db_connections: u32,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
@@ -62,6 +66,8 @@ impl Config {
             password_reset_ttl: Duration::from_secs(3600),
             json_body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             max_db_connections: 16,
             trust_forwarded_for: false,
             password_hash: PasswordHashParams::OWASP,

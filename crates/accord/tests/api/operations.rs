@@ -354,3 +354,86 @@ async fn migrate_runs_the_migrations_alone(db: TestDb) {
     assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
 }
 both_backends!(migrate_runs_the_migrations_alone);
+
+/// A client that trickles its request head (here 10 bytes a second, never finishing it)
+/// is cut off after the header timeout, while others are served meanwhile.
+async fn slow_clients_are_cut_off(db: TestDb) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(&db, |c| {
+        c.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: {}",
+            "a".repeat(200)
+        );
+        for b in head.bytes() {
+            if writer.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // Others are served while the slow client holds its connection.
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The server ends the slow connection: the read finishes (end of stream or reset)
+    // long before the 20 s the trickle would take.
+    let mut buf = [0u8; 256];
+    let ended = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await;
+    assert!(ended.is_ok(), "the slow connection was not cut off");
+    trickle.abort();
+}
+both_backends!(slow_clients_are_cut_off);
+
+/// Beyond the configured number of open connections, a new one is answered 503 (in the
+/// JSON error shape) and closed; once a slot frees, connections are served again.
+async fn connections_beyond_the_limit_get_503(db: TestDb) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(&db, |c| c.max_connections = 3).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut held = vec![];
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        held.push(s); // kept open (keep-alive): it holds its slot
+    }
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    extra.write_all(request).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), extra.read_to_string(&mut answer))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""Code":503"#), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    // Closing one held connection frees its slot (bounded wait for the server to notice).
+    drop(held.pop());
+    let mut served = false;
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).await.unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "a freed slot is used again");
+}
+both_backends!(connections_beyond_the_limit_get_503);
