@@ -1,0 +1,141 @@
+//! The load generator: closed loop (N connections as fast as they go: throughput at
+//! saturation) and open loop (requests sent on a fixed schedule: latency). Open-loop
+//! latency runs from each request's *scheduled* start, so a stalled server is charged
+//! for the requests it delayed (coordinated omission corrected, as wrk2 and
+//! `oha --latency-correction` do).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One request of a scenario; `i` numbers it (scenarios pick their user from it).
+/// `true` when the answer was the expected one.
+pub type Request = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub ok: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    /// Microseconds, sorted.
+    pub latencies: Vec<u64>,
+}
+
+impl Outcome {
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((p / 100.0) * (self.latencies.len() - 1) as f64).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)] as f64 / 1000.0
+    }
+}
+
+/// `connections` workers, each sending its next request when the last is answered.
+pub async fn closed_loop(
+    request: &Request,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Outcome {
+    run_closed(request, connections, warmup).await;
+    run_closed(request, connections, duration).await
+}
+
+async fn run_closed(request: &Request, connections: usize, duration: Duration) -> Outcome {
+    let counter = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + duration;
+    let mut workers = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let request = request.clone();
+        let counter = counter.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while Instant::now() < end {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if request(i).await {
+                    ok += 1;
+                } else {
+                    errors += 1;
+                }
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut out = Outcome::default();
+    for w in workers {
+        let (ok, errors, lat) = w.await.expect("worker");
+        out.ok += ok;
+        out.errors += errors;
+        out.latencies.extend(lat);
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    out.latencies.sort_unstable();
+    out
+}
+
+/// Requests at `rate` per second for `duration` (after a warm-up at the same rate);
+/// latency measured from when each request was due.
+pub async fn open_loop(
+    request: &Request,
+    rate: f64,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Outcome {
+    run_open(request, rate, connections, warmup).await;
+    run_open(request, rate, connections, duration).await
+}
+
+/// As wrk2 does: each connection has its own schedule (every `connections / rate`
+/// seconds, staggered). A request that is late starts at once, and its latency still
+/// runs from when it was due, so a stall is charged to every request it delayed.
+async fn run_open(request: &Request, rate: f64, connections: usize, duration: Duration) -> Outcome {
+    let rate = rate.max(1.0);
+    let connections = connections.clamp(1, rate.ceil() as usize);
+    let period = Duration::from_secs_f64(connections as f64 / rate);
+    let start = tokio::time::Instant::now();
+    let mut workers = Vec::with_capacity(connections);
+    for k in 0..connections {
+        let request = request.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            let offset = period.mul_f64(k as f64 / connections as f64);
+            let mut j = 0u64;
+            loop {
+                let due = start + offset + period.mul_f64(j as f64);
+                if due.duration_since(start) >= duration {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
+                if request(j * connections as u64 + k as u64).await {
+                    ok += 1;
+                } else {
+                    errors += 1;
+                }
+                lat.push(due.elapsed().as_micros() as u64);
+                j += 1;
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut out = Outcome::default();
+    for w in workers {
+        let (ok, errors, lat) = w.await.expect("worker");
+        out.ok += ok;
+        out.errors += errors;
+        out.latencies.extend(lat);
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    out.latencies.sort_unstable();
+    out
+}

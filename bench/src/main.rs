@@ -1,0 +1,587 @@
+//! `accord-bench`: seeds a database, starts `accord serve` itself, drives each scenario
+//! from this (second) process over loopback, and prints requests/s, latency percentiles,
+//! errors and the server's peak RSS, each beside its ratio to `healthz` from the same run.
+//! Method and results: BENCHMARKS.md.
+
+mod ceilings;
+mod load;
+mod seed;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use base64::Engine as _;
+use clap::Parser;
+use load::{Outcome, Request};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Accord's benchmark (BENCHMARKS.md)")]
+struct Args {
+    /// sqlite (a fresh file in a temporary directory) or postgres (a fresh database on
+    /// the server `--database-url` names; dropped afterwards).
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// For postgres: a URL whose user may create databases.
+    #[arg(long, env = "ACCORD_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Subscribed users to seed.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Seconds each measured run lasts (after its warm-up).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Connections of the closed-loop runs.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Comma-separated scenarios (default: all).
+    #[arg(long)]
+    scenarios: Option<String>,
+    /// The server binary (default: `accord` beside this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Where the SQLite database goes (default: a temporary directory; the disk matters).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+const ALL: &[&str] = &[
+    "healthz",
+    "login",
+    "token-refresh",
+    "read-consents",
+    "update-attribute",
+    "consented-users-first",
+    "consented-users-deep",
+    "customerid-query-user",
+    "mixed",
+    "login-storm",
+];
+
+/// Items per page of the consented-users scenarios, and the deep page's number.
+const PAGE_LIMIT: usize = 20;
+const DEEP_PAGE: usize = 10_000;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn rss_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Resets the peak-RSS mark (Linux: 5 > clear_refs).
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_server(bin: &PathBuf, database_url: &str) -> Result<Server> {
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .arg("serve")
+        .env("ACCORD_DATABASE_URL", database_url)
+        .env("ACCORD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ACCORD_PUBLIC_URL", &base)
+        .env("ACCORD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let server = Server { child, base };
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await {
+            if r.status().is_success() {
+                return Ok(server);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not come up within 30 s")
+}
+
+fn client(connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections.max(64))
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Sends a request and says whether the status was the expected one (body read fully).
+async fn expect(req: reqwest::RequestBuilder, status: u16) -> bool {
+    match req.send().await {
+        Ok(r) => {
+            let ok = r.status().as_u16() == status;
+            r.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
+}
+
+struct World {
+    base: String,
+    http: reqwest::Client,
+    seeded: seed::Seeded,
+    rest_client_auth: String,
+    deep_start: String,
+    refresh_tokens: Arc<Mutex<Vec<String>>>,
+}
+
+impl World {
+    fn scenario(self: &Arc<Self>, name: &str) -> Request {
+        let w = self.clone();
+        match name {
+            "healthz" => Arc::new(move |_| {
+                let w = w.clone();
+                Box::pin(
+                    async move { expect(w.http.get(format!("{}/healthz", w.base)), 200).await },
+                )
+            }),
+            "login" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let u = &w.seeded.users[i as usize % w.seeded.users.len()];
+                    let body = json!({"username": u.1, "password": seed::PASSWORD});
+                    expect(
+                        w.http
+                            .post(format!("{}/v1/v1.1/users/login", w.base))
+                            .json(&body),
+                        200,
+                    )
+                    .await
+                })
+            }),
+            "token-refresh" => Arc::new(move |_| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let Some(token) = w.refresh_tokens.lock().unwrap().pop() else {
+                        return false;
+                    };
+                    let r = w
+                        .http
+                        .post(format!("{}/v1/users/token", w.base))
+                        .json(&json!({"refreshtoken": token}))
+                        .send()
+                        .await;
+                    let Ok(r) = r else { return false };
+                    let ok = r.status().is_success();
+                    let body: serde_json::Value = r.json().await.unwrap_or_default();
+                    if let Some(t) = body["refresh_token"].as_str() {
+                        w.refresh_tokens.lock().unwrap().insert(0, t.to_owned());
+                    }
+                    ok
+                })
+            }),
+            "read-consents" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move { w.read_consents(i).await })
+            }),
+            "update-attribute" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move { w.update_attribute(i).await })
+            }),
+            "consented-users-first" | "consented-users-deep" => {
+                let deep = name.ends_with("deep");
+                Arc::new(move |_| {
+                    let w = w.clone();
+                    Box::pin(async move {
+                        let (p, attrs) = &w.seeded.purposes[0];
+                        let mut url = format!(
+                            "{}/v1/organizations/{}/purposes/{p}/attributes/{}/consented/users?limit={PAGE_LIMIT}",
+                            w.base, w.seeded.org, attrs[0]
+                        );
+                        if deep {
+                            url.push_str(&format!("&startid={}", w.deep_start));
+                        }
+                        expect(
+                            w.http
+                                .get(url)
+                                .header("Authorization", &w.seeded.admin_bearer),
+                            200,
+                        )
+                        .await
+                    })
+                })
+            }
+            "customerid-query-user" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let u = &w.seeded.users[i as usize % w.seeded.users.len()];
+                    let url = format!("{}/customerid-rest/services/2.1/users/{}", w.base, u.0);
+                    expect(
+                        w.http.get(url).header("Authorization", &w.rest_client_auth),
+                        200,
+                    )
+                    .await
+                })
+            }),
+            "mixed" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move {
+                    if i % 10 == 0 {
+                        w.update_attribute(i).await
+                    } else {
+                        w.read_consents(i).await
+                    }
+                })
+            }),
+            other => panic!("unknown scenario {other}"),
+        }
+    }
+
+    async fn read_consents(&self, i: u64) -> bool {
+        let u = &self.seeded.users[(i as usize * 7919) % self.seeded.users.len()];
+        let url = format!(
+            "{}/v1/organizations/{}/users/{}/consents",
+            self.base, self.seeded.org, u.0
+        );
+        expect(
+            self.http
+                .get(url)
+                .header("Authorization", &self.seeded.admin_bearer),
+            200,
+        )
+        .await
+    }
+
+    async fn update_attribute(&self, i: u64) -> bool {
+        let u = &self.seeded.users[(i as usize * 104_729) % self.seeded.users.len()];
+        let (p, attrs) = &self.seeded.purposes[i as usize % self.seeded.purposes.len()];
+        let a = &attrs[(i as usize / 5) % attrs.len()];
+        let value = if i % 2 == 0 { "Allow" } else { "Disallow" };
+        let url = format!(
+            "{}/v1/organizations/{}/users/{}/consents/{}/purposes/{p}/attributes/{a}",
+            self.base, self.seeded.org, u.0, u.2
+        );
+        expect(
+            self.http
+                .patch(url)
+                .header("Authorization", &self.seeded.admin_bearer)
+                .json(&json!({"Consented": value, "Days": 0})),
+            200,
+        )
+        .await
+    }
+}
+
+struct Row {
+    name: String,
+    throughput: Outcome,
+    latency: Outcome,
+    peak_rss_kib: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let bin = match &args.server {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?.with_file_name("accord"),
+    };
+    if !bin.exists() {
+        bail!(
+            "{} not found: cargo build --release --workspace first",
+            bin.display()
+        );
+    }
+    let wanted: Vec<String> = match &args.scenarios {
+        Some(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
+        None => ALL.iter().map(|s| s.to_string()).collect(),
+    };
+    let duration = Duration::from_secs(args.duration);
+    let warmup = Duration::from_secs(args.warmup);
+
+    // --- the database ---------------------------------------------------------------
+    let scratch = match &args.dir {
+        Some(d) => d.join(format!("accord-bench-{}", uuid::Uuid::new_v4().simple())),
+        None => {
+            std::env::temp_dir().join(format!("accord-bench-{}", uuid::Uuid::new_v4().simple()))
+        }
+    };
+    std::fs::create_dir_all(&scratch)?;
+    let (database_url, pg_admin) = match args.backend.as_str() {
+        "sqlite" => (
+            format!("sqlite://{}", scratch.join("bench.db").display()),
+            None,
+        ),
+        "postgres" => {
+            let admin = args
+                .database_url
+                .clone()
+                .context("--database-url for postgres")?;
+            let name = format!("accord_bench_{}", uuid::Uuid::new_v4().simple());
+            seed::Db::connect(&admin)
+                .await?
+                .execute(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let (base, _) = admin.rsplit_once('/').context("database URL")?;
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+        other => bail!("unknown backend {other}"),
+    };
+
+    // --- ceilings, on an idle machine ---------------------------------------------------
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    eprintln!("measuring ceilings…");
+    let argon2_rate =
+        tokio::task::spawn_blocking(|| ceilings::argon2_single_thread_rate(Duration::from_secs(3)))
+            .await?;
+    let commit_rate = ceilings::durable_commit_rate(
+        &database_url,
+        (args.backend == "sqlite").then_some(scratch.as_path()),
+        Duration::from_secs(3),
+    )
+    .await?;
+
+    // --- the server and its data ------------------------------------------------------
+    let server = start_server(&bin, &database_url).await?;
+    let db = seed::Db::connect(&database_url).await?;
+    eprintln!("seeding {} users…", args.users);
+    let hash = ceilings::password_hash(seed::PASSWORD);
+    let seeded = seed::seed(&db, &server.base, args.users, &hash).await?;
+    eprintln!("seeded in {:.1} s", seeded.seconds);
+
+    // A CustomerID REST client, made as an operator would.
+    let secret = "bench-rest-secret-0123456789";
+    let mut cli = Command::new(&bin)
+        .args([
+            "admin",
+            "add-rest-client",
+            "--name",
+            "bench",
+            "--database-url",
+            &database_url,
+        ])
+        .env("ACCORD_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    writeln!(cli.stdin.take().context("stdin")?, "{secret}")?;
+    if !cli.wait()?.success() {
+        bail!("accord admin add-rest-client failed");
+    }
+    let rest_client_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("bench:{secret}"))
+    );
+
+    // The deep page starts after the (page × limit)-th consented user (or as deep as
+    // the data goes).
+    let (p, attrs) = &seeded.purposes[0];
+    let consented: i64 = match &db {
+        seed::Db::Sqlite(pool) => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow'", attrs[0])).fetch_one(pool).await?,
+        seed::Db::Postgres(pool) => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow'", attrs[0])).fetch_one(pool).await?,
+    };
+    let offset =
+        ((DEEP_PAGE - 1) * PAGE_LIMIT).min((consented as usize).saturating_sub(PAGE_LIMIT + 1));
+    let deep_start = db
+        .one_text(&format!(
+            "SELECT user_id FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow' ORDER BY user_id LIMIT 1 OFFSET {offset}",
+            attrs[0]
+        ))
+        .await?
+        .context("deep page start")?;
+    let deep_page = offset / PAGE_LIMIT + 1;
+
+    let http = client(args.connections);
+    // Sessions for token refresh (each refresh rotates its token).
+    let mut tokens = Vec::new();
+    if wanted.iter().any(|w| w == "token-refresh") {
+        for u in seeded.users.iter().take(256) {
+            let r: serde_json::Value = http
+                .post(format!("{}/v1/v1.1/users/login", server.base))
+                .json(&json!({"username": u.1, "password": seed::PASSWORD}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if let Some(t) = r["Token"]["refresh_token"].as_str() {
+                tokens.push(t.to_owned());
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = server.rss_kib("VmRSS");
+    let world = Arc::new(World {
+        base: server.base.clone(),
+        http,
+        seeded,
+        rest_client_auth,
+        deep_start,
+        refresh_tokens: Arc::new(Mutex::new(tokens)),
+    });
+
+    // --- the scenarios ------------------------------------------------------------------
+    let mut rows: Vec<Row> = Vec::new();
+    let mut storm: Option<(Outcome, Outcome, u64)> = None;
+    for name in &wanted {
+        if name == "login-storm" {
+            storm = Some(login_storm(&world, &server, &rows, warmup, duration).await);
+            continue;
+        }
+        let request = world.scenario(name);
+        // Logins are hashes: more connections only queue behind the core-count cap.
+        let connections = if name == "login" {
+            (cores * 4).max(4)
+        } else {
+            args.connections
+        };
+        server.reset_peak();
+        eprintln!("{name}: closed loop, {connections} connections…");
+        let throughput = load::closed_loop(&request, connections, warmup, duration).await;
+        let rate = (throughput.per_second() * 0.7).max(1.0);
+        eprintln!("{name}: open loop at {rate:.0}/s…");
+        let latency = load::open_loop(&request, rate, connections, warmup, duration).await;
+        let peak = server.rss_kib("VmHWM");
+        rows.push(Row {
+            name: name.clone(),
+            throughput,
+            latency,
+            peak_rss_kib: peak,
+        });
+    }
+
+    // --- the report ------------------------------------------------------------------------
+    let healthz = rows
+        .iter()
+        .find(|r| r.name == "healthz")
+        .map(|r| r.throughput.per_second());
+    println!();
+    println!(
+        "accord-bench: backend {}, {} users, {} cores, {} s runs after {} s warm-up, {} connections (login {})",
+        args.backend, args.users, cores, args.duration, args.warmup, args.connections, (cores * 4).max(4)
+    );
+    println!("ceilings: argon2id single thread {argon2_rate:.1} hashes/s ({:.1}/s on {cores} cores); durable single-row commits {commit_rate:.0}/s", argon2_rate * cores as f64);
+    println!(
+        "server RSS idle: {:.1} MiB; deep page = page {deep_page} of {PAGE_LIMIT}",
+        idle_rss as f64 / 1024.0
+    );
+    println!();
+    println!("| scenario | req/s | × healthz | p50 ms | p99 ms | p99.9 ms | errors | open-loop rate | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let ratio = healthz
+            .map(|h| format!("{:.3}", r.throughput.per_second() / h))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} | {:.0}/s | {:.1} |",
+            r.name,
+            r.throughput.per_second(),
+            ratio,
+            r.latency.percentile_ms(50.0),
+            r.latency.percentile_ms(99.0),
+            r.latency.percentile_ms(99.9),
+            r.throughput.errors + r.latency.errors,
+            r.latency.per_second(),
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    let get = |n: &str| rows.iter().find(|r| r.name == n);
+    println!();
+    if let Some(l) = get("login") {
+        println!(
+            "login / (cores × argon2 rate) = {:.2}",
+            l.throughput.per_second() / (argon2_rate * cores as f64)
+        );
+    }
+    if let Some(u) = get("update-attribute") {
+        println!(
+            "update-attribute / durable commit rate = {:.2}",
+            u.throughput.per_second() / commit_rate
+        );
+    }
+    if let Some(t) = get("token-refresh") {
+        println!(
+            "token-refresh per core = {:.0}/s",
+            t.throughput.per_second() / cores as f64
+        );
+    }
+    if let (Some(f), Some(d)) = (get("consented-users-first"), get("consented-users-deep")) {
+        println!(
+            "consented-users deep / first: p50 {:.2}, p99 {:.2}",
+            d.latency.percentile_ms(50.0) / f.latency.percentile_ms(50.0),
+            d.latency.percentile_ms(99.0) / f.latency.percentile_ms(99.0)
+        );
+    }
+    if let Some((logins, reads, peak)) = &storm {
+        println!(
+            "login storm: {:.0} logins/s with read-consents at {:.0}/s alongside: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, errors {}; peak RSS {:.1} MiB",
+            logins.per_second(),
+            reads.per_second(),
+            reads.percentile_ms(50.0),
+            reads.percentile_ms(99.0),
+            reads.percentile_ms(99.9),
+            logins.errors + reads.errors,
+            *peak as f64 / 1024.0
+        );
+    }
+
+    drop(server);
+    drop(db);
+    if let Some((admin, name)) = pg_admin {
+        seed::Db::connect(&admin)
+            .await?
+            .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// Logins at saturation and, at the same time, `read-consents` on an open loop at half
+/// its measured throughput (or 200/s): how much the reads suffer, and the peak RSS.
+async fn login_storm(
+    world: &Arc<World>,
+    server: &Server,
+    rows: &[Row],
+    warmup: Duration,
+    duration: Duration,
+) -> (Outcome, Outcome, u64) {
+    let read_rate = rows
+        .iter()
+        .find(|r| r.name == "read-consents")
+        .map(|r| r.throughput.per_second() * 0.5)
+        .unwrap_or(200.0);
+    let login = world.scenario("login");
+    let read = world.scenario("read-consents");
+    server.reset_peak();
+    eprintln!("login-storm: 64 login connections + read-consents at {read_rate:.0}/s…");
+    let storm = tokio::spawn(async move { load::closed_loop(&login, 64, warmup, duration).await });
+    let reads = load::open_loop(&read, read_rate, 32, warmup, duration).await;
+    let logins = storm.await.expect("storm");
+    (logins, reads, server.rss_kib("VmHWM"))
+}
