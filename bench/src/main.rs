@@ -49,6 +49,9 @@ struct Args {
     /// Where the SQLite database goes (default: a temporary directory; the disk matters).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep the database afterwards (for EXPLAIN and profiling); its location is printed.
+    #[arg(long)]
+    keep: bool,
 }
 
 const ALL: &[&str] = &[
@@ -552,6 +555,10 @@ async fn main() -> Result<()> {
 
     drop(server);
     drop(db);
+    if args.keep {
+        eprintln!("kept: {database_url}");
+        return Ok(());
+    }
     if let Some((admin, name)) = pg_admin {
         seed::Db::connect(&admin)
             .await?
