@@ -1320,11 +1320,12 @@ impl Tx for Uow {
     ) -> Result<Vec<User>> {
         let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         // Only live attributes that still serve the purpose count; the subscription must stand.
+        // Those two are EXISTS probes rather than joins: the consent_values_by_purpose index
+        // must drive, in user order, so that a page reads about `limit` rows. As joins,
+        // SQLite 3.46 with ANALYZE statistics scanned every subscription and sorted: the
+        // first page took 48 ms at 10k users and 25 s at 1M (BENCHMARKS.md).
         let mut q = sqlx::QueryBuilder::<DB>::new(format!(
             "SELECT {cols} FROM users u JOIN (SELECT DISTINCT cv.user_id FROM consent_values cv \
-             JOIN subscriptions s ON s.organization_id = cv.organization_id AND s.user_id = cv.user_id \
-             JOIN template_purposes tp ON tp.template_id = cv.attribute_id AND tp.purpose_id = cv.purpose_id \
-             JOIN templates t ON t.id = cv.attribute_id AND t.deleted_at IS NULL \
              WHERE cv.organization_id = "
         ));
         q.push_bind(org.to_string()).push(" AND cv.purpose_id = ").push_bind(purpose.to_string());
@@ -1335,7 +1336,13 @@ impl Tx for Uow {
             .push_bind(to_ms(now))
             .push(") AND cv.user_id > ")
             .push_bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .push(" ORDER BY cv.user_id LIMIT ")
+            .push(
+                " AND EXISTS (SELECT 1 FROM subscriptions s \
+                 WHERE s.organization_id = cv.organization_id AND s.user_id = cv.user_id) \
+                 AND EXISTS (SELECT 1 FROM template_purposes tp JOIN templates t ON t.id = tp.template_id \
+                 WHERE tp.template_id = cv.attribute_id AND tp.purpose_id = cv.purpose_id AND t.deleted_at IS NULL) \
+                 ORDER BY cv.user_id LIMIT ",
+            )
             .push_bind(limit)
             .push(") c ON c.user_id = u.id ORDER BY u.id");
         let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_error)?;
