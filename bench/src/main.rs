@@ -283,7 +283,11 @@ impl World {
         let u = &self.seeded.users[(i as usize * 104_729) % self.seeded.users.len()];
         let (p, attrs) = &self.seeded.purposes[i as usize % self.seeded.purposes.len()];
         let a = &attrs[(i as usize / 5) % attrs.len()];
-        let value = if i.is_multiple_of(2) { "Allow" } else { "Disallow" };
+        let value = if i.is_multiple_of(2) {
+            "Allow"
+        } else {
+            "Disallow"
+        };
         let url = format!(
             "{}/v1/organizations/{}/users/{}/consents/{}/purposes/{p}/attributes/{a}",
             self.base, self.seeded.org, u.0, u.2
