@@ -3,7 +3,9 @@
 //!
 //! Each hash needs 19 MiB of working memory. Allocated per hash, glibc keeps the freed
 //! buffers in per-thread arenas and a login storm leaves the process at hundreds of MiB;
-//! so the hasher keeps one buffer per permit and reuses it.
+//! so the hasher keeps one buffer per permit and reuses it. After a quiet spell the
+//! buffers are released and the heap trimmed (what a burst of any work left in glibc's
+//! arenas too), so an idle server does not hold them.
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +53,9 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     /// Working memory for hashes at `params`, one buffer per permit, reused.
     memory: Mutex<Vec<Vec<Block>>>,
+    /// When a hash last finished, and whether the quiet spell since has been used to
+    /// release the buffers and trim the heap.
+    last_used: Mutex<(Option<std::time::Instant>, bool)>,
     /// Verified against when the account does not exist, so that an unknown username
     /// costs the same time as a wrong password.
     dummy_hash: String,
@@ -67,6 +72,7 @@ impl PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(cores)),
             memory: Mutex::new(Vec::with_capacity(cores)),
+            last_used: Mutex::new((None, false)),
             dummy_hash: String::new(),
         };
         hasher.dummy_hash = hasher.hash_blocking("accord-dummy-password")?;
@@ -96,7 +102,31 @@ impl PasswordHasher {
         if ours {
             self.memory.lock().map_err(Error::internal)?.push(memory);
         }
+        *self.last_used.lock().map_err(Error::internal)? = (Some(std::time::Instant::now()), false);
         result
+    }
+
+    /// Once no hash has run for `quiet`: releases the kept buffers and gives freed heap
+    /// memory back to the system (once per quiet spell). Answers how many buffers went.
+    pub fn release_if_idle(&self, quiet: std::time::Duration) -> usize {
+        {
+            let Ok(mut last) = self.last_used.lock() else {
+                return 0;
+            };
+            let idle = last.0.is_none_or(|t| t.elapsed() >= quiet);
+            if !idle || last.1 {
+                return 0;
+            }
+            last.1 = true;
+        }
+        let released = match self.memory.lock() {
+            Ok(mut kept) => std::mem::take(&mut *kept),
+            Err(_) => return 0,
+        };
+        let n = released.len();
+        drop(released);
+        trim_heap();
+        n
     }
 
     fn hash_blocking(&self, password: &str) -> Result<String> {
@@ -200,9 +230,41 @@ impl PasswordHasher {
     }
 }
 
+/// Returns freed heap memory to the system: glibc keeps large freed blocks in its arenas
+/// (its mmap threshold rises after the first 19 MiB buffer is freed).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn kept_buffers_are_released_after_a_quiet_spell() {
+        let cheap = Arc::new(PasswordHasher::new(PasswordHashParams::DANGER_TEST_MINIMUM).unwrap());
+        // The dummy hash at start left one buffer.
+        assert_eq!(
+            cheap.release_if_idle(std::time::Duration::from_secs(3600)),
+            0,
+            "not idle yet"
+        );
+        assert_eq!(cheap.release_if_idle(std::time::Duration::ZERO), 1);
+        assert_eq!(
+            cheap.release_if_idle(std::time::Duration::ZERO),
+            0,
+            "nothing left"
+        );
+        // Hashing afterwards allocates afresh and works.
+        let pw = Password::new_for("correct horse", None).unwrap();
+        let hash = cheap.hash(&pw).await.unwrap();
+        assert!(cheap.verify(&pw, Some(&hash)).await.unwrap().ok);
+        assert_eq!(cheap.release_if_idle(std::time::Duration::ZERO), 1);
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_report_outdated_parameters() {

@@ -370,8 +370,11 @@ impl Services {
         })
     }
 
-    /// One round of every kind of background work; what it finds, it does.
+    /// One round of every kind of background work (and housekeeping); what it finds, it does.
     pub async fn run_once(&self) -> Result<()> {
+        // Argon2 buffers (19 MiB each) are not kept through a quiet spell.
+        self.passwords
+            .release_if_idle(std::time::Duration::from_secs(30));
         self.sweep_expired_consents().await?;
         while self.fan_out().await? > 0 {}
         while self.deliver_due().await? > 0 {}
