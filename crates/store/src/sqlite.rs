@@ -25,6 +25,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self> {
+        disable_memory_statistics();
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| accord_domain::Error::invalid(format!("database URL: {e}")))?
             .create_if_missing(true)
@@ -76,3 +77,28 @@ impl Store for SqliteStore {
 }
 
 include!("sql.rs");
+
+/// SQLite keeps allocation statistics by default, behind one process-wide mutex taken on
+/// every allocation: with a pool of reader threads that mutex was the hottest lock of a
+/// consent read (perf, BENCHMARKS.md). Accord never reads those statistics. This must run
+/// before SQLite initialises; afterwards SQLite refuses it (SQLITE_MISUSE) and nothing
+/// changes, which is harmless.
+fn disable_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called once, before any connection of this process
+        // is opened by us, with the documented argument type (an int) for MEMSTATUS.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised already; memory statistics stay on"
+            );
+        }
+    });
+}
