@@ -70,6 +70,10 @@ async fn register_login_refresh_logout_round_trip(db: TestDb) {
         "{}",
         r.body
     );
+    assert_eq!(
+        r.headers["cache-control"], "no-store",
+        "tokens are not cached"
+    );
 
     // The access token works.
     let me = app.get("/v1/user", Some(&bearer(&login))).await;
@@ -85,6 +89,10 @@ async fn register_login_refresh_logout_round_trip(db: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.headers["cache-control"], "no-store",
+        "tokens are not cached"
+    );
     let rotated = r.json.clone();
     assert_ne!(rotated["refresh_token"], token["refresh_token"]);
     let new_bearer = format!("Bearer {}", rotated["access_token"].as_str().unwrap());

@@ -512,3 +512,19 @@ impl Links {
         }
     }
 }
+
+/// A body carrying tokens, which caches must not keep (RFC 6749 §5.1): least of all a
+/// browser's, which receives them at the federation callback.
+pub fn no_store<T: Serialize>(body: T) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse as _;
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        axum::Json(body),
+    )
+        .into_response()
+}

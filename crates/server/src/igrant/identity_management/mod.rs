@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{IgrantJson, MaybeCaller, SourceAddr};
-use super::wire::{Token, User, UserAndToken};
+use super::wire::{no_store, Token, User, UserAndToken};
 use crate::services::identity::LoginKind;
 use crate::services::Services;
 
@@ -81,10 +81,10 @@ async fn login(
     State(services): State<Arc<Services>>,
     source: SourceAddr,
     IgrantJson(body): IgrantJson<LoginBody>,
-) -> Result<Json<UserAndToken>, IgrantError> {
+) -> Result<Response, IgrantError> {
     login_with(&services, body, source, LoginKind::User)
         .await
-        .map(Json)
+        .map(no_store)
 }
 
 /// Login as user (old): the token only
@@ -99,10 +99,10 @@ async fn login_old(
     State(services): State<Arc<Services>>,
     source: SourceAddr,
     IgrantJson(body): IgrantJson<LoginBody>,
-) -> Result<Json<Token>, IgrantError> {
+) -> Result<Response, IgrantError> {
     login_with(&services, body, source, LoginKind::User)
         .await
-        .map(|r| Json(r.token))
+        .map(|r| no_store(r.token))
 }
 
 /// Login as organisation admin: only for holders of an organisation role and platform admins
@@ -117,10 +117,10 @@ async fn admin_login(
     State(services): State<Arc<Services>>,
     source: SourceAddr,
     IgrantJson(body): IgrantJson<LoginBody>,
-) -> Result<Json<UserAndToken>, IgrantError> {
+) -> Result<Response, IgrantError> {
     login_with(&services, body, source, LoginKind::OrganisationAdmin)
         .await
-        .map(Json)
+        .map(no_store)
 }
 
 /// Logout user: ends the session, its refresh token and its access tokens, on every node
@@ -151,6 +151,7 @@ async fn logout(
 async fn refresh_token(
     State(services): State<Arc<Services>>,
     IgrantJson(body): IgrantJson<RefreshBody>,
-) -> Result<Json<Token>, IgrantError> {
-    Ok(Json(services.refresh(&body.refreshtoken).await?.into()))
+) -> Result<Response, IgrantError> {
+    let token: Token = services.refresh(&body.refreshtoken).await?.into();
+    Ok(no_store(token))
 }

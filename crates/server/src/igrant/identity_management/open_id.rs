@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::igrant::error::{ErrorBody, IgrantError};
 use crate::igrant::extract::{Caller, IgrantJson, IgrantQuery, MaybeCaller, SourceAddr};
-use crate::igrant::wire::{User, UserAndToken};
+use crate::igrant::wire::{no_store, User, UserAndToken};
 use crate::services::federation::{CodeExchange, ProviderInput};
 use crate::services::Services;
 use accord_domain::federation::{ProviderSettings, MASKED_SECRET};
@@ -382,18 +382,4 @@ async fn logout(
         Some(logout_url) => Json(LogoutBody { logout_url }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-/// Tokens are not to be kept by caches (RFC 6749 §5.1), least of all a browser's, which
-/// receives them at the callback.
-fn no_store(body: UserAndToken) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Json(body),
-    )
-        .into_response()
 }
