@@ -409,10 +409,12 @@ async fn main() -> Result<()> {
     // The deep page starts after the (page × limit)-th consented user (or as deep as
     // the data goes).
     let (p, attrs) = &seeded.purposes[0];
-    let consented: i64 = match &db {
-        seed::Db::Sqlite(pool) => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow'", attrs[0])).fetch_one(pool).await?,
-        seed::Db::Postgres(pool) => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow'", attrs[0])).fetch_one(pool).await?,
-    };
+    let consented = db
+        .one_i64(&format!(
+            "SELECT COUNT(*) FROM consent_values WHERE purpose_id = '{p}' AND attribute_id = '{}' AND value = 'Allow'",
+            attrs[0]
+        ))
+        .await?;
     let offset =
         ((DEEP_PAGE - 1) * PAGE_LIMIT).min((consented as usize).saturating_sub(PAGE_LIMIT + 1));
     let deep_start = db

@@ -49,6 +49,13 @@ impl Db {
         Ok(())
     }
 
+    pub async fn one_i64(&self, sql: &str) -> Result<i64> {
+        Ok(match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+        })
+    }
+
     pub async fn one_text(&self, sql: &str) -> Result<Option<String>> {
         Ok(match self {
             Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await?,
@@ -240,10 +247,7 @@ pub async fn seed(db: &Db, base: &str, users: usize, password_hash: &str) -> Res
         }
     }
     // Fresh statistics for the planner, as after any bulk load.
-    match db {
-        Db::Sqlite(_) => db.execute("ANALYZE").await?,
-        Db::Postgres(_) => db.execute("ANALYZE").await?,
-    }
+    db.execute("ANALYZE").await?;
     Ok(Seeded {
         org,
         admin_bearer: admin,

@@ -34,6 +34,7 @@ use openidconnect::{
 };
 
 use super::identity::{TokenPair, UserProfile};
+use super::provider_http::error_chain;
 use super::tokens::{random_secret, secret_hash};
 use super::{Actor, Services};
 
@@ -115,13 +116,16 @@ impl Services {
 
     async fn org_for_configuration(&self, actor: &Actor, org: &str) -> Result<OrganizationId> {
         let mut tx = self.store.begin(Mode::Read).await?;
-        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let (org, _) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "configure the identity provider",
+            )
+            .await?;
         tx.commit().await?;
-        if !standing.may(OrgAction::Configure) {
-            return Err(Error::Forbidden(
-                "only an Admin of the organisation may configure its identity provider".into(),
-            ));
-        }
         Ok(org.id)
     }
 
@@ -301,7 +305,7 @@ impl Services {
             .map_err(|e| {
                 Error::invalid(format!(
                     "discovery at {discovery_url} failed: {}",
-                    chain(&e)
+                    error_chain(&e)
                 ))
             })?;
         let fill = |field: &mut String, value: Option<String>| {
@@ -498,7 +502,7 @@ impl Services {
             let url = JsonWebKeySetUrl::new(s.jwks_url.clone()).map_err(Error::internal)?;
             CoreJsonWebKeySet::fetch_async(&url, http)
                 .await
-                .map_err(|e| upstream("key set (jwksUrl)", chain(&e)))?
+                .map_err(|e| upstream("key set (jwksUrl)", error_chain(&e)))?
         } else {
             CoreJsonWebKeySet::new(vec![])
         };
@@ -520,7 +524,7 @@ impl Services {
                 refused(format!("the provider refused the code ({})", r.error()))
             }
             RequestTokenError::Parse(e, _) => upstream("token endpoint", e),
-            other => upstream("token endpoint", chain(&other)),
+            other => upstream("token endpoint", error_chain(&other)),
         })?;
         let id_token = tokens
             .id_token()
@@ -549,18 +553,9 @@ impl Services {
             email: claims.email().map(|e| e.to_string()),
             email_verified: claims.email_verified().unwrap_or(false),
             name: display_name(
-                claims
-                    .name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
-                claims
-                    .given_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
-                claims
-                    .family_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
+                localized(claims.name()),
+                localized(claims.given_name()),
+                localized(claims.family_name()),
             ),
         };
         if !s.disable_userinfo && !s.userinfo_url.is_empty() {
@@ -579,7 +574,7 @@ impl Services {
                     openidconnect::UserInfoError::ClaimsVerification(e) => {
                         refused(format!("userinfo does not match the ID token: {e}"))
                     }
-                    other => upstream("userinfo endpoint", chain(&other)),
+                    other => upstream("userinfo endpoint", error_chain(&other)),
                 })?;
             // Userinfo is the fuller answer; where it gives an address, its verified flag goes with it.
             if let Some(email) = info.email() {
@@ -587,13 +582,9 @@ impl Services {
                 external.email_verified = info.email_verified().unwrap_or(false);
             }
             let name = display_name(
-                info.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
-                info.given_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
-                info.family_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
+                localized(info.name()),
+                localized(info.given_name()),
+                localized(info.family_name()),
             );
             if name.is_some() {
                 external.name = name;
@@ -817,6 +808,13 @@ fn parse_redirect_uri(raw: &str) -> Result<RedirectUrl> {
     RedirectUrl::new(raw.to_owned()).map_err(|_| Error::invalid("redirect_uri is not a URL"))
 }
 
+/// A claim's value in the default language.
+fn localized<T: std::ops::Deref<Target = String>>(
+    claim: Option<&openidconnect::LocalizedClaim<T>>,
+) -> Option<String> {
+    claim.and_then(|c| c.get(None)).map(|v| v.to_string())
+}
+
 fn display_name(
     name: Option<String>,
     given: Option<String>,
@@ -837,16 +835,4 @@ fn display_name(
         accord_domain::identity::NAME_MAX_CHARS,
     )
     .ok()
-}
-
-/// An error and its causes on one line (the library's top-level messages are terse).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

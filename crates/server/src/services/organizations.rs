@@ -135,7 +135,7 @@ impl Services {
     }
 
     /// Loads an organisation for an action the caller must be allowed.
-    async fn org_for(
+    pub(crate) async fn org_for(
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,

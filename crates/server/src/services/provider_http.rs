@@ -112,6 +112,16 @@ fn describe(e: &reqwest::Error) -> String {
         bare.set_query(None);
         text = text.replace(url.as_str(), bare.as_str());
     }
+    if let Some(cause) = e.source() {
+        text.push_str(": ");
+        text.push_str(&error_chain(cause));
+    }
+    text
+}
+
+/// An error and its causes on one line (the libraries' top-level messages are terse).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
