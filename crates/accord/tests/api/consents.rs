@@ -11,18 +11,18 @@ use crate::organizations::{user, Fixture, PW};
 
 /// An organisation with two purposes (Marketing needs consent; Payroll is a legal
 /// obligation) and three attributes, and a subscribed individual.
-struct Consenting {
-    f: Fixture,
-    marketing: String,
-    payroll: String,
-    age: String,
-    email_attr: String,
-    zip: String,
-    consent: String,
+pub struct Consenting {
+    pub f: Fixture,
+    pub marketing: String,
+    pub payroll: String,
+    pub age: String,
+    pub email_attr: String,
+    pub zip: String,
+    pub consent: String,
 }
 
 impl Consenting {
-    async fn new(f: Fixture) -> Self {
+    pub async fn new(f: Fixture) -> Self {
         let r = f
             .call(
                 Method::POST,
@@ -85,7 +85,7 @@ impl Consenting {
         }
     }
 
-    fn consents(&self, user: &str) -> String {
+    pub fn consents(&self, user: &str) -> String {
         self.f.org_path(&format!("/users/{user}/consents"))
     }
 
@@ -141,7 +141,7 @@ impl Consenting {
     }
 }
 
-fn purpose_in<'a>(record: &'a Value, id: &str) -> &'a Value {
+pub fn purpose_in<'a>(record: &'a Value, id: &str) -> &'a Value {
     record["ConsentsAndPurposes"]
         .as_array()
         .unwrap()
@@ -150,7 +150,7 @@ fn purpose_in<'a>(record: &'a Value, id: &str) -> &'a Value {
         .expect("purpose in record")
 }
 
-fn attribute_in<'a>(purpose: &'a Value, id: &str) -> &'a Value {
+pub fn attribute_in<'a>(purpose: &'a Value, id: &str) -> &'a Value {
     purpose["Consents"]
         .as_array()
         .unwrap()

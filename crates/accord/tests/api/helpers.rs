@@ -513,3 +513,19 @@ fn decode_quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Records a figure of the proof suite (writes acknowledged, cases tried, …): printed, and
+/// appended to the file `ACCORD_PROOF_REPORT` names (scripts/test prints it at the end).
+pub fn report(line: &str) {
+    eprintln!("proof: {line}");
+    if let Ok(path) = std::env::var("ACCORD_PROOF_REPORT") {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
