@@ -179,7 +179,7 @@ async fn acknowledged_consent_changes_survive_kill_9_mid_load(db: TestDb) {
                     let mut acks = vec![];
                     loop {
                         n += 1;
-                        let value = if n % 2 == 0 { "Allow" } else { "Disallow" };
+                        let value = if n.is_multiple_of(2) { "Allow" } else { "Disallow" };
                         let sent = client
                             .patch(&url)
                             .header("Authorization", &token)
