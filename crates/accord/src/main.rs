@@ -142,6 +142,10 @@ struct ServeArgs {
     /// closed. Keep it below the process's file-descriptor limit.
     #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// The most entries a CustomerID search (GET104, GET106, GET113) answers; a search
+    /// matching more is refused with advice to narrow it or set `maxResults`.
+    #[arg(long, env = "ACCORD_MAX_LIST", default_value_t = 10_000)]
+    max_list: i64,
     /// Database connections (PostgreSQL) or reader connections (SQLite).
     #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     max_db_connections: u32,
@@ -296,6 +300,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = Duration::from_secs(args.request_timeout);
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
     config.max_connections = args.max_connections.max(1);
+    config.max_list = args.max_list.max(1);
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
     config.webhook_allow_private = args.webhook_allow_private;

@@ -32,6 +32,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Open connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// The most entries a CustomerID search answers (the spec's searches do not page).
+    pub max_list: i64,
     pub max_db_connections: u32,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
@@ -68,6 +70,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_list: crate::services::paging::LIST_MAX,
             max_db_connections: 16,
             trust_forwarded_for: false,
             password_hash: PasswordHashParams::OWASP,

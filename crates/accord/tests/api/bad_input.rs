@@ -205,3 +205,92 @@ fn futures_stream(
             .into_iter(),
     )
 }
+
+/// Every list caps its size: the iGrant lists page (`limit` 1 to 500, anything else 400);
+/// the CustomerID searches, which do not page, refuse an answer larger than the server's
+/// cap (`ACCORD_MAX_LIST`, 1 here) and a `maxResults` above it.
+async fn every_list_caps_its_size(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| c.max_list = 1).await;
+    let c =
+        crate::consents::Consenting::new(crate::organizations::Fixture::on(app, &db).await).await;
+    let f = &c.f;
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/webhooks"),
+            &f.admin,
+            Some(json!({"PayloadURL": "https://example.com/hook", "SubscribedEvents": ["org.subscribed"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let webhook = r.json["ID"].as_str().unwrap().to_owned();
+    let me = f
+        .call(Method::GET, "/v1/user", &f.individual, None)
+        .await
+        .json["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lists: [(String, &String); 8] = [
+        (f.org_path("/users"), &f.admin),
+        (f.org_path("/consenthistory"), &f.admin),
+        (f.org_path("/logs"), &f.admin),
+        (
+            f.org_path(&format!("/purposes/{}/consented/users", c.marketing)),
+            &f.admin,
+        ),
+        (
+            f.org_path(&format!(
+                "/purposes/{}/attributes/{}/consented/users",
+                c.marketing, c.age
+            )),
+            &f.admin,
+        ),
+        (
+            f.org_path(&format!("/webhooks/{webhook}/delivery")),
+            &f.admin,
+        ),
+        (format!("/v1/users/{me}/consenthistory"), &f.individual),
+        ("/v1/user/notifications".to_owned(), &f.individual),
+    ];
+    for (path, auth) in &lists {
+        for limit in ["0", "-1", "501", "1000000", "99999999999999999999", "many"] {
+            f.call(Method::GET, &format!("{path}?limit={limit}"), auth, None)
+                .await
+                .assert_error(400);
+        }
+        for limit in ["1", "500"] {
+            let r = f
+                .call(Method::GET, &format!("{path}?limit={limit}"), auth, None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{path}?limit={limit}: {}", r.body);
+        }
+    }
+
+    // The CustomerID searches: seven users and two organisations, a cap of one.
+    crate::customerid::add_rest_client(&db, "capped", "a-long-client-secret", None);
+    let auth = Some(("capped", "a-long-client-secret"));
+    let get =
+        |path: String| async move { crate::customerid::get(f, &path, auth, None, false).await };
+    let (parent, _, _) = crate::customerid::seed(&db, f).await;
+    for path in [
+        "/users".to_owned(),
+        "/organizations".to_owned(),
+        format!("/organizations/{parent}/users?recursive=true"),
+    ] {
+        let r = get(path.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert!(r.body.contains("narrow it"), "{path}: {}", r.body);
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let r = get(format!("{path}{sep}maxResults=1")).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert_eq!(crate::customerid::ids(&r).len(), 1, "{path}: {}", r.body);
+        let r = get(format!("{path}{sep}maxResults=2")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+    }
+    // A search the cap does not reach answers as before.
+    let r = get(format!("/users?id={}", f.admin_id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(crate::customerid::ids(&r), [f.admin_id.clone()]);
+}
+both_backends!(every_list_caps_its_size);

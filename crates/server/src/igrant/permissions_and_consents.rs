@@ -18,7 +18,7 @@ use super::wire::{rfc3339, Links, Purpose, ZERO_TIME};
 use crate::services::consents::{
     ConsentPath, ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents,
 };
-use crate::services::organizations::PAGE_DEFAULT;
+use crate::services::paging::PAGE_DEFAULT;
 use crate::services::Services;
 use accord_domain::consent::{ComputedStatus, HistoryEntry};
 

@@ -555,9 +555,7 @@ async fn list_users(
     let page = s
         .organization_users(&a, &org, q.limit, q.startid.as_deref())
         .await?;
-    let limit = q
-        .limit
-        .unwrap_or(crate::services::organizations::PAGE_DEFAULT);
+    let limit = q.limit.unwrap_or(crate::services::paging::PAGE_DEFAULT);
     let base = format!(
         "{}/v1/organizations/{org}/users?limit={limit}",
         s.config.public_url

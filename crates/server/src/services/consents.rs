@@ -24,7 +24,8 @@ use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{HistoryFilter, Mode, Tx};
 use chrono::{DateTime, Utc};
 
-use super::organizations::{UserPage, PAGE_DEFAULT, PAGE_MAX};
+use super::organizations::UserPage;
+use super::paging::page_limit;
 use super::{Actor, Services};
 
 #[derive(Debug, Clone)]
@@ -124,15 +125,6 @@ fn parse_time(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>>
     Ok(time
         .ok_or_else(|| Error::invalid(format!("{field} is out of range")))?
         .and_utc())
-}
-
-fn page_limit(limit: Option<i64>) -> Result<i64> {
-    let limit = limit.unwrap_or(PAGE_DEFAULT);
-    if (1..=PAGE_MAX).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(Error::invalid(format!("limit must be 1 to {PAGE_MAX}")))
-    }
 }
 
 impl Services {

@@ -60,10 +60,7 @@ impl Services {
         limit: Option<i64>,
         start: Option<&str>,
     ) -> Result<LogPage> {
-        let limit = limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(Error::invalid("limit must be 1 to 500"));
-        }
+        let limit = super::paging::page_limit(limit)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
         require_log_reader(&standing)?;

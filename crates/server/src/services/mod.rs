@@ -11,6 +11,7 @@ pub mod logs;
 pub mod mail;
 pub mod notifications;
 pub mod organizations;
+pub mod paging;
 pub mod passwords;
 pub mod provider_http;
 pub mod push;

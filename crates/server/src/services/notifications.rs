@@ -142,10 +142,7 @@ impl Services {
         start: Option<&str>,
     ) -> Result<NotificationPage> {
         let me = actor.user()?;
-        let limit = limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(Error::invalid("limit must be 1 to 500"));
-        }
+        let limit = super::paging::page_limit(limit)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let mut list = tx
             .notifications_of(me.user_id, start.filter(|s| !s.is_empty()), limit + 1)

@@ -72,8 +72,6 @@ pub struct UserPage {
     pub next_start: Option<UserId>,
 }
 
-pub const PAGE_DEFAULT: i64 = 50;
-pub const PAGE_MAX: i64 = 500;
 const TEXT_MAX: usize = 1024;
 
 fn text(field: &str, raw: &str, max: usize) -> Result<String> {
@@ -768,10 +766,7 @@ impl Services {
         limit: Option<i64>,
         start: Option<&str>,
     ) -> Result<UserPage> {
-        let limit = limit.unwrap_or(PAGE_DEFAULT);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            return Err(Error::invalid(format!("limit must be 1 to {PAGE_MAX}")));
-        }
+        let limit = super::paging::page_limit(limit)?;
         let after = match start.filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 s.parse::<UserId>()

@@ -307,10 +307,7 @@ impl Services {
         before: Option<&str>,
     ) -> Result<Vec<Delivery>> {
         let w = self.webhook(actor, org, id).await?;
-        let limit = limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(Error::invalid("limit must be 1 to 500"));
-        }
+        let limit = super::paging::page_limit(limit)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let list = tx
             .deliveries_of(&w.id, before.filter(|b| !b.is_empty()), limit)

@@ -9,6 +9,7 @@
 //! Outside a bound client's scope everything is "not found": a client learns nothing
 //! about other organisations.
 
+use crate::services::paging::ListCap;
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
@@ -360,10 +361,10 @@ impl Services {
     /// The search for users, and the organisations their home must be among when the
     /// criteria name the home organisation by `organization` or `organizationEntityName`
     /// (resolved against the tree, as those names are).
-    fn user_search(c: &Criteria, tree: &[TreeNode], scope: Scope) -> Result<Search> {
+    fn user_search(c: &Criteria, tree: &[TreeNode], scope: Scope, limit: i64) -> Result<Search> {
         let mut search = Search {
             exact: c.exact,
-            max_results: c.max_results,
+            max_results: limit,
             within: scope,
             ..Search::default()
         };
@@ -432,12 +433,13 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Vec<UserId>> {
         let c = criteria(params, &["exactMatch"])?;
+        let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
-        let search = Self::user_search(&c, &tree, scope)?;
+        let search = Self::user_search(&c, &tree, scope, cap.query_limit())?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
-        Ok(ids)
+        cap.answer(ids, "users")
     }
 
     /// GET113: users whose home organisation is `org` (or, `recursive=true`, under it).
@@ -448,6 +450,7 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Vec<UserId>> {
         let c = criteria(params, &["recursive", "exactMatch"])?;
+        let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         let org: OrganizationId = org.parse().map_err(|_| not_found("organization"))?;
@@ -459,10 +462,10 @@ impl Services {
         } else {
             vec![org]
         };
-        let search = Self::user_search(&c, &tree, Some(homes))?;
+        let search = Self::user_search(&c, &tree, Some(homes), cap.query_limit())?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
-        Ok(ids)
+        cap.answer(ids, "users")
     }
 
     /// GET107: one organisation, as attributes.
@@ -485,6 +488,7 @@ impl Services {
         params: &[(String, String)],
     ) -> Result<Vec<OrganizationId>> {
         let c = criteria(params, &["exactMatch"])?;
+        let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut search = Search {
             exact: c.exact,
             max_results: 0,
@@ -511,6 +515,10 @@ impl Services {
                     .push((parse_custom_attribute_name(name)?, value.clone())),
             }
         }
+        // Entity names are matched after the query, so only without one may it stop early.
+        if entity_filter.is_none() {
+            search.max_results = cap.query_limit();
+        }
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         search.within = scope;
@@ -527,10 +535,7 @@ impl Services {
                 }
             });
         }
-        if c.max_results > 0 {
-            ids.truncate(c.max_results as usize);
-        }
-        Ok(ids)
+        cap.answer(ids, "organizations")
     }
 }
 
