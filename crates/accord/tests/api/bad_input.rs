@@ -291,6 +291,9 @@ async fn every_list_caps_its_size(db: TestDb) {
     // A search the cap does not reach answers as before.
     let r = get(format!("/users?id={}", f.admin_id)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(crate::customerid::ids(&r), std::slice::from_ref(&f.admin_id));
+    assert_eq!(
+        crate::customerid::ids(&r),
+        std::slice::from_ref(&f.admin_id)
+    );
 }
 both_backends!(every_list_caps_its_size);

@@ -14,6 +14,7 @@ mod customerid_golden;
 mod customerid_invitations;
 mod durability;
 mod federation;
+mod fuzz;
 mod identity;
 mod images;
 mod operations;

@@ -1,0 +1,734 @@
+//! Hostile input, generated: property tests (proptest) of the parsers that take raw bytes
+//! (iGrant JSON bodies, CustomerID XML and JSON entity documents and forms, images), then
+//! generated bodies sent through the real server to every kind of write. Nothing may
+//! panic, answer 5xx, or answer outside the facade's error format. Case counts are fixed
+//! (a bounded run in the test command) and reported.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use accord_server::customerid::request_body::{from_json, from_xml};
+use accord_server::customerid::wire::escape;
+use accord_server::igrant::extract::parse_body;
+use accord_server::services::images::validate_image;
+
+use crate::both_backends;
+use crate::consents::Consenting;
+use crate::helpers::{report, TestApp, TestDb};
+use crate::organizations::Fixture;
+
+/// Cases per property of the parsers, and generated bodies per endpoint over HTTP.
+const PARSER_CASES: u32 = 5_000;
+const IMAGE_CASES: u32 = 1_000;
+const HTTP_CASES: usize = 100;
+
+/// Strings a client might send to break something: control characters, markup, SQL,
+/// paths, format strings, huge numbers, right-to-left marks, lone surrogates escaped.
+fn hostile_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[\\PC]{0,40}",
+        Just(String::new()),
+        Just("\u{0}\u{1}\u{7f}".to_owned()),
+        Just("<script>alert(1)</script>".to_owned()),
+        Just("' OR 1=1; DROP TABLE users; --".to_owned()),
+        Just("../../../../etc/passwd".to_owned()),
+        Just("%s%n%x{}{0}".to_owned()),
+        Just("\u{202e}gnp.exe".to_owned()),
+        Just("99999999999999999999999999".to_owned()),
+        Just("x".repeat(5_000)),
+        Just("🦀".repeat(300)),
+        Just("]]><!ENTITY".to_owned()),
+    ]
+}
+
+/// Any JSON value, nested a few levels, with hostile strings and extreme numbers.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        Just(json!(u64::MAX)),
+        hostile_string().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((hostile_string(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// A JSON object using the field names `fields` (the endpoint's own, in any case) with
+/// values of any type: the bodies most likely to reach past the parser into the service.
+fn json_body(fields: &'static [&'static str]) -> impl Strategy<Value = Value> {
+    prop::collection::vec(
+        (prop::sample::select(fields), any::<bool>(), json_value()),
+        0..=fields.len() + 1,
+    )
+    .prop_map(|entries| {
+        Value::Object(
+            entries
+                .into_iter()
+                .map(|(k, upper, v)| {
+                    (
+                        if upper {
+                            k.to_uppercase()
+                        } else {
+                            k.to_owned()
+                        },
+                        v,
+                    )
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Bytes that are sometimes JSON, sometimes almost JSON, sometimes anything.
+fn json_bytes(fields: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => json_body(fields).prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        1 => json_body(fields).prop_flat_map(|v| {
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let len = bytes.len();
+            (Just(bytes), 0..=len).prop_map(|(b, cut)| b[..cut].to_vec())
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+    ]
+}
+
+/// An entity document (`<User><Attribute name="…"><Value>…</Value></Attribute>…</User>`)
+/// with the given attribute names and hostile values, as parameters.
+fn entity_params(names: &'static [&'static str]) -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec(
+        (
+            prop_oneof![
+                prop::sample::select(names).prop_map(str::to_owned),
+                "[a-zA-Z]{1,12}"
+            ],
+            hostile_string().prop_map(|s| s.chars().filter(|c| xml_char(*c)).collect::<String>()),
+        ),
+        0..8,
+    )
+}
+
+/// What XML 1.0 can carry at all (others cannot be escaped, only refused).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+        && c != '\r'
+}
+
+fn entity_xml(root: &str, params: &[(String, String)]) -> String {
+    let mut xml = format!(
+        r#"<?xml version="1.0"?><{root} xmlns="http://schema.ubisecure.com/customerid/api">"#
+    );
+    for (name, value) in params {
+        xml.push_str(&format!(
+            r#"<Attribute name="{}"><Value>{}</Value></Attribute>"#,
+            escape(name),
+            escape(value)
+        ));
+    }
+    xml.push_str(&format!("</{root}>"));
+    xml
+}
+
+fn run<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    if let Err(e) = runner.run(&strategy, test) {
+        panic!("{name}: {e}");
+    }
+    report(&format!("fuzz {name}: {cases} cases, 0 failures"));
+}
+
+/// The raw-byte parsers, directly: they never panic, and what they accept means what was sent.
+#[test]
+fn parsers_survive_generated_input() {
+    run(
+        "igrant JSON body (bytes)",
+        PARSER_CASES,
+        json_bytes(&["username", "password", "Purposes", "consented"]),
+        |bytes| {
+            let _ = parse_body::<Value>(&bytes);
+            Ok(())
+        },
+    );
+    // Keys are case-insensitive: a body is accepted exactly when no two keys of one object
+    // differ only in case, and then every key reads in lower case.
+    run("igrant JSON body (keys)", PARSER_CASES, json_value(), |v| {
+        fn dup_keys(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    let mut seen = std::collections::HashSet::new();
+                    m.keys().any(|k| !seen.insert(k.to_lowercase())) || m.values().any(dup_keys)
+                }
+                Value::Array(a) => a.iter().any(dup_keys),
+                _ => false,
+            }
+        }
+        fn all_lower(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m
+                    .iter()
+                    .all(|(k, v)| *k == k.to_lowercase() && all_lower(v)),
+                Value::Array(a) => a.iter().all(all_lower),
+                _ => true,
+            }
+        }
+        let parsed = parse_body::<Value>(&serde_json::to_vec(&v).unwrap());
+        prop_assert_eq!(parsed.is_err(), dup_keys(&v));
+        if let Ok(p) = parsed {
+            prop_assert!(all_lower(&p));
+        }
+        Ok(())
+    });
+    run(
+        "customerid XML entity (bytes)",
+        PARSER_CASES,
+        prop::collection::vec(any::<u8>(), 0..300),
+        |bytes| {
+            let _ = from_xml(&bytes);
+            Ok(())
+        },
+    );
+    // Markup-shaped input: fragments of entity documents, entities, DOCTYPEs, in any order.
+    let fragment = prop::sample::select(
+        &[
+            "<User>",
+            "</User>",
+            "<Attribute name=\"a\">",
+            "</Attribute>",
+            "<Value>",
+            "</Value>",
+            "<Value/>",
+            "<Attribute name=\"b\"/>",
+            "&amp;",
+            "&lt;",
+            "&#0;",
+            "&#x110000;",
+            "&bogus;",
+            "<!DOCTYPE x [<!ENTITY e \"e\">]>",
+            "<![CDATA[",
+            "]]>",
+            "<?xml version=\"1.0\"?>",
+            "<!-- c -->",
+            "text",
+            "<",
+            ">",
+            "\"",
+            "<Attribute>",
+            "<Attribute name=''>",
+        ][..],
+    );
+    run(
+        "customerid XML entity (markup)",
+        PARSER_CASES,
+        prop::collection::vec(fragment, 0..20),
+        |parts| {
+            let xml = parts.concat();
+            if let Ok(params) = from_xml(xml.as_bytes()) {
+                prop_assert!(
+                    !xml.contains("<!DOCTYPE"),
+                    "a DOCTYPE was accepted: {}",
+                    xml
+                );
+                prop_assert!(params.iter().all(|(n, _)| !n.is_empty()), "{:?}", params);
+            }
+            Ok(())
+        },
+    );
+    // What the wire renders, the parser reads back exactly, in XML and in JSON.
+    run(
+        "customerid entity round trip",
+        PARSER_CASES,
+        entity_params(&["firstname", "email", "mobile"]),
+        |params| {
+            prop_assert_eq!(
+                from_xml(entity_xml("User", &params).as_bytes())
+                    .map_err(TestCaseError::fail)?,
+                params.clone()
+            );
+            let doc = json!({"Attribute": params.iter().map(|(n, v)| json!({"name": n, "Value": [v]})).collect::<Vec<_>>()});
+            prop_assert_eq!(
+                from_json(&serde_json::to_vec(&doc).unwrap())
+                    .map_err(TestCaseError::fail)?,
+                params
+            );
+            Ok(())
+        },
+    );
+    run(
+        "customerid JSON entity (bytes)",
+        PARSER_CASES,
+        json_bytes(&["Attribute", "name", "Value"]),
+        |bytes| {
+            let _ = from_json(&bytes);
+            Ok(())
+        },
+    );
+    run(
+        "customerid form parameters",
+        PARSER_CASES,
+        any::<String>(),
+        |s| {
+            let _ = accord_server::customerid::users::params(Some(s));
+            Ok(())
+        },
+    );
+    // Images: noise, and real images cut short or with bytes changed.
+    let images = [png(), gif()];
+    let mutated = (
+        0..images.len(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(move |(which, flips, cut)| {
+            let mut b = images[which].clone();
+            for (at, byte) in flips {
+                let i = at.index(b.len());
+                b[i] = byte;
+            }
+            let keep = cut.index(b.len() + 1);
+            b.truncate(keep.max(1));
+            b
+        });
+    run(
+        "image validation",
+        IMAGE_CASES,
+        prop_oneof![prop::collection::vec(any::<u8>(), 0..400), mutated],
+        |bytes| {
+            if let Ok(ct) = validate_image(&bytes) {
+                prop_assert!(ct.starts_with("image/"));
+            }
+            Ok(())
+        },
+    );
+}
+
+/// A valid 1×1 PNG and GIF.
+fn png() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap()
+}
+
+fn gif() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+        .unwrap()
+}
+
+fn sample<S: Strategy>(runner: &mut TestRunner, strategy: &S, n: usize) -> Vec<S::Value> {
+    (0..n)
+        .map(|_| strategy.new_tree(runner).expect("a case").current())
+        .collect()
+}
+
+/// Generated requests the server accepted (2xx): the campaign reaches past the parsers.
+static ACCEPTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One generated request's answer must be a 4xx in the facade's format or a success.
+fn check(
+    what: &str,
+    status: StatusCode,
+    content_type: &str,
+    body: &str,
+    xml_facade: bool,
+) -> Result<(), String> {
+    ACCEPTED.fetch_add(
+        usize::from(status.is_success()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if status.is_server_error() {
+        return Err(format!("{what}: {status}: {body}"));
+    }
+    if status.is_client_error() {
+        let ok = if xml_facade {
+            content_type.starts_with("application/xml") && body.contains("<error><code>")
+        } else {
+            let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            content_type.starts_with("application/json")
+                && v["Code"] == status.as_u16()
+                && v["Message"].as_str().is_some_and(|m| !m.is_empty())
+        };
+        if !ok {
+            return Err(format!(
+                "{what}: {status} not in the facade's error format: {content_type} {body}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Generated bodies through the real server, to a write of every kind on both facades.
+async fn generated_requests_never_break_the_server(db: TestDb) {
+    let c = Consenting::new(Fixture::on(TestApp::spawn(&db).await, &db).await).await;
+    let f = &c.f;
+    crate::customerid::add_rest_client(&db, "fuzz", "a-long-client-secret", None);
+    let mut runner = TestRunner::new(Config {
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let attribute = format!(
+        "{}/{}/purposes/{}/attributes/{}",
+        c.consents(&f.individual_id),
+        c.consent,
+        c.marketing,
+        c.age
+    );
+    let purpose = format!(
+        "{}/{}/purposes/{}",
+        c.consents(&f.individual_id),
+        c.consent,
+        c.marketing
+    );
+    // (method, path, caller, the endpoint's field names)
+    let igrant: Vec<(Method, String, Option<&str>, &'static [&'static str])> = vec![
+        (
+            Method::POST,
+            "/v1/users/register".into(),
+            None,
+            &["username", "password", "name", "phone"],
+        ),
+        (
+            Method::POST,
+            "/v1/v1.1/users/login".into(),
+            None,
+            &["username", "password"],
+        ),
+        (
+            Method::POST,
+            "/v1/users/token".into(),
+            None,
+            &["refreshtoken", "clientid"],
+        ),
+        (
+            Method::PATCH,
+            "/v1/user".into(),
+            Some(&f.individual),
+            &["name", "phone", "email", "devicetoken"],
+        ),
+        (
+            Method::PUT,
+            "/v1/user/password/reset".into(),
+            Some(&f.individual),
+            &["currentpassword", "newpassword"],
+        ),
+        (
+            Method::POST,
+            "/v1/organizations".into(),
+            Some(&f.individual),
+            &["name", "location", "typeid", "description"],
+        ),
+        (
+            Method::PATCH,
+            f.org_path(""),
+            Some(&f.admin),
+            &[
+                "name",
+                "location",
+                "description",
+                "policyurl",
+                "privacydashboard",
+            ],
+        ),
+        (
+            Method::POST,
+            f.org_path("/purposes"),
+            Some(&f.admin),
+            &["Purposes", "Name", "LawfulBasisOfProcessing", "Description"],
+        ),
+        (
+            Method::POST,
+            f.org_path("/templates"),
+            Some(&f.admin),
+            &["Templates", "Consent", "PurposeIDs"],
+        ),
+        (
+            Method::POST,
+            f.org_path("/admins"),
+            Some(&f.admin),
+            &["userid", "roleid"],
+        ),
+        (
+            Method::POST,
+            f.org_path("/users"),
+            Some(&f.individual),
+            &["subscribekey"],
+        ),
+        (
+            Method::POST,
+            f.org_path("/webhooks"),
+            Some(&f.admin),
+            &["PayloadURL", "SubscribedEvents", "ContentType", "SecretKey"],
+        ),
+        (
+            Method::PATCH,
+            attribute,
+            Some(&f.individual),
+            &["consented", "days"],
+        ),
+        (
+            Method::PATCH,
+            purpose.clone(),
+            Some(&f.individual),
+            &["consented", "days", "consentattributes"],
+        ),
+        (
+            Method::POST,
+            format!("{purpose}/status"),
+            Some(&f.individual),
+            &["consented"],
+        ),
+        (
+            Method::POST,
+            f.org_path(&format!("/purposes/{}/attributes/consent", c.marketing)),
+            Some(&f.admin),
+            &["attributeids", "message"],
+        ),
+    ];
+    let mut requests = 0usize;
+    let accepted_before = ACCEPTED.load(std::sync::atomic::Ordering::Relaxed);
+    let mut failures = vec![];
+    for (method, path, auth, fields) in &igrant {
+        for (i, body) in sample(&mut runner, &json_bytes(fields), HTTP_CASES)
+            .into_iter()
+            .enumerate()
+        {
+            // Every fifth body goes out with a wrong content type.
+            let ct = if i % 5 == 4 {
+                "text/plain"
+            } else {
+                "application/json"
+            };
+            let mut req = f
+                .app
+                .client
+                .request(method.clone(), f.app.url(path))
+                .header("content-type", ct)
+                .body(body.clone());
+            if let Some(a) = auth {
+                req = req.header("authorization", *a);
+            }
+            let r = req.send().await.expect("answered, not dropped");
+            let (status, ct) = (
+                r.status(),
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+            let text = r.text().await.unwrap_or_default();
+            if let Err(e) = check(
+                &format!("{method} {path} {}", String::from_utf8_lossy(&body)),
+                status,
+                &ct,
+                &text,
+                false,
+            ) {
+                failures.push(e);
+            }
+            requests += 1;
+        }
+    }
+    // Multipart image uploads: noise and damaged images, under the right and wrong field names.
+    let uploads = [
+        (
+            format!("/v1/users/{}/image", f.individual_id),
+            &f.individual,
+            "userimage",
+        ),
+        (f.org_path("/logoimage"), &f.admin, "orgimage"),
+    ];
+    let noise = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        Just(png()[..30].to_vec()),
+        Just(b"GIF89a".to_vec()),
+    ];
+    for (path, auth, field) in &uploads {
+        for (i, bytes) in sample(&mut runner, &noise, HTTP_CASES)
+            .into_iter()
+            .enumerate()
+        {
+            let name = if i % 4 == 3 { "other" } else { *field };
+            let form = reqwest::multipart::Form::new().part(
+                name.to_owned(),
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name("x.png")
+                    .mime_str("image/png")
+                    .unwrap(),
+            );
+            let r = f
+                .app
+                .client
+                .post(f.app.url(path))
+                .header("authorization", auth.as_str())
+                .multipart(form)
+                .send()
+                .await
+                .expect("answered");
+            let (status, ct) = (
+                r.status(),
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+            let text = r.text().await.unwrap_or_default();
+            if let Err(e) = check(&format!("upload {path}"), status, &ct, &text, false) {
+                failures.push(e);
+            }
+            requests += 1;
+        }
+    }
+    // CustomerID writes: parameters as a form, an XML or a JSON entity document, or noise.
+    let cid = crate::customerid::BASE;
+    let cid_writes: Vec<(Method, String, &'static [&'static str], &str)> = vec![
+        (
+            Method::POST,
+            format!("{cid}/users"),
+            &[
+                "firstName",
+                "lastName",
+                "email",
+                "mobile",
+                "organizationEntityName",
+                "status",
+            ],
+            "User",
+        ),
+        (
+            Method::PUT,
+            format!("{cid}/users/{}", f.individual_id),
+            &["firstName", "email", "status", "mobile"],
+            "User",
+        ),
+        (
+            Method::POST,
+            format!("{cid}/organizations"),
+            &[
+                "friendlyName",
+                "technicalName",
+                "parentOrganization",
+                "organizationType",
+            ],
+            "Organization",
+        ),
+        (
+            Method::PUT,
+            format!("{cid}/organizations/{}", f.org),
+            &["friendlyName", "technicalName"],
+            "Organization",
+        ),
+        (
+            Method::POST,
+            format!("{cid}/roles"),
+            &["name", "organizationId"],
+            "Role",
+        ),
+        (
+            Method::POST,
+            format!("{cid}/mandates"),
+            &[
+                "organizationId",
+                "userId",
+                "roleName",
+                "validFrom",
+                "validUntil",
+                "email",
+            ],
+            "Mandate",
+        ),
+        (
+            Method::POST,
+            format!("{cid}/roleinvitations"),
+            &["email", "organizationId", "roleName"],
+            "RoleInvitation",
+        ),
+    ];
+    for (method, path, names, root) in &cid_writes {
+        for (i, params) in sample(&mut runner, &entity_params(names), HTTP_CASES)
+            .into_iter()
+            .enumerate()
+        {
+            let (ct, body) = match i % 4 {
+                0 => ("application/x-www-form-urlencoded", {
+                    let mut s = url::form_urlencoded::Serializer::new(String::new());
+                    for (n, v) in &params {
+                        s.append_pair(n, v);
+                    }
+                    s.finish().into_bytes()
+                }),
+                1 => ("application/xml", entity_xml(root, &params).into_bytes()),
+                2 => ("application/json", serde_json::to_vec(&json!({"Attribute": params.iter().map(|(n, v)| json!({"name": n, "Value": [v]})).collect::<Vec<_>>()})).unwrap()),
+                _ => ("application/xml", params.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()].concat()).collect()),
+            };
+            let r = f
+                .app
+                .client
+                .request(method.clone(), f.app.url(path))
+                .basic_auth("fuzz", Some("a-long-client-secret"))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .expect("answered");
+            let (status, ct) = (
+                r.status(),
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+            let text = r.text().await.unwrap_or_default();
+            if let Err(e) = check(
+                &format!("{method} {path} {params:?}"),
+                status,
+                &ct,
+                &text,
+                true,
+            ) {
+                failures.push(e);
+            }
+            requests += 1;
+        }
+    }
+    // The server is still whole.
+    assert_eq!(f.app.get("/healthz", None).await.status, StatusCode::OK);
+    // Both backends run at once in one process: the count is approximate there, not here.
+    let accepted = ACCEPTED.load(std::sync::atomic::Ordering::Relaxed) - accepted_before;
+    report(&format!(
+        "fuzz HTTP ({:?}): {requests} generated requests to {} endpoints, about {accepted} accepted, {} failures (5xx or an error outside the facade's format)",
+        db.backend,
+        igrant.len() + uploads.len() + cid_writes.len(),
+        failures.len()
+    ));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+both_backends!(generated_requests_never_break_the_server);
