@@ -17,8 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tracing::Level;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,47 +25,6 @@ use crate::config::Config;
 use crate::igrant;
 use crate::igrant::error::{normalize_errors, ErrorBody, IgrantError};
 use crate::services::Services;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Accord",
-        description = "Consent management and customer identity: the iGrant.io API v2.1.6 at /v1."
-    ),
-    modifiers(&SecuritySchemes),
-    tags(
-        (name = "Identity management"),
-        (name = "Service management (User)"),
-        (name = "Service management (Organization)"),
-        (name = "Permissions and consents"),
-        (name = "Webhooks"),
-        (name = "CustomerID", description = "The Ubisecure CustomerID REST API 2.1, at /customerid-rest/services/2.1"),
-        (name = "Operations", description = "Health, readiness and signing keys"),
-    )
-)]
-struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-        // `Authorization: ApiKey <key>`: an API key in the Authorization header.
-        components.add_security_scheme(
-            "apikey",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization"))),
-        );
-    }
-}
 
 pub struct App {
     pub router: Router,
@@ -88,7 +46,7 @@ pub async fn build_app(config: Config, clock: Arc<dyn Clock>) -> Result<App> {
 
 fn router(services: Arc<Services>) -> Router {
     let config = &services.config;
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(crate::api_doc::ApiDoc::openapi())
         .nest("/v1", igrant::router(config.json_body_limit))
         .nest(
             "/customerid-rest/services/2.1",
@@ -98,6 +56,7 @@ fn router(services: Arc<Services>) -> Router {
         .routes(routes!(readyz))
         .routes(routes!(jwks))
         .split_for_parts();
+    crate::api_doc::complete_responses(&mut openapi);
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     router

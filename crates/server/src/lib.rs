@@ -1,5 +1,6 @@
 //! Accord's server: the domain services and the HTTP facades over them.
 
+pub mod api_doc;
 pub mod app;
 pub mod body_limit;
 pub mod config;

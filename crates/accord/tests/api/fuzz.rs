@@ -169,8 +169,8 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
-    // Keys are case-insensitive: a body is accepted exactly when no two keys of one object
-    // differ only in case, and then every key reads in lower case.
+    // Keys are case-insensitive: a body is accepted exactly when it is an object and no two
+    // keys of one object differ only in case, and then every key reads in lower case.
     run("igrant JSON body (keys)", PARSER_CASES, json_value(), |v| {
         fn dup_keys(v: &Value) -> bool {
             match v {
@@ -192,7 +192,7 @@ fn parsers_survive_generated_input() {
             }
         }
         let parsed = parse_body::<Value>(&serde_json::to_vec(&v).unwrap());
-        prop_assert_eq!(parsed.is_err(), dup_keys(&v));
+        prop_assert_eq!(parsed.is_err(), !v.is_object() || dup_keys(&v));
         if let Ok(p) = parsed {
             prop_assert!(all_lower(&p));
         }
@@ -260,14 +260,12 @@ fn parsers_survive_generated_input() {
         entity_params(&["firstname", "email", "mobile"]),
         |params| {
             prop_assert_eq!(
-                from_xml(entity_xml("User", &params).as_bytes())
-                    .map_err(TestCaseError::fail)?,
+                from_xml(entity_xml("User", &params).as_bytes()).map_err(TestCaseError::fail)?,
                 params.clone()
             );
             let doc = json!({"Attribute": params.iter().map(|(n, v)| json!({"name": n, "Value": [v]})).collect::<Vec<_>>()});
             prop_assert_eq!(
-                from_json(&serde_json::to_vec(&doc).unwrap())
-                    .map_err(TestCaseError::fail)?,
+                from_json(&serde_json::to_vec(&doc).unwrap()).map_err(TestCaseError::fail)?,
                 params
             );
             Ok(())

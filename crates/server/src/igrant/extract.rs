@@ -56,6 +56,10 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, IgrantError> {
     let bad = |m: String| IgrantError::new(StatusCode::BAD_REQUEST, m);
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    // Every body is an object; serde would otherwise read a struct from an array, by position.
+    if !value.is_object() {
+        return Err(bad("the body must be a JSON object".into()));
+    }
     let value = lowercase_keys(value).map_err(|key| {
         bad(format!(
             "key {key:?} given twice (keys are case-insensitive)"

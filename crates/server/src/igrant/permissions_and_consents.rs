@@ -487,6 +487,7 @@ async fn patch_attribute_consent(
 // ---- consented users ----
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size: default 50, at most 500.
     limit: Option<i64>,
@@ -576,6 +577,7 @@ async fn attribute_consented_users(
 // ---- history, verification, receipts ----
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     orgid: Option<String>,
     purposeid: Option<String>,

@@ -515,6 +515,7 @@ async fn remove_admin(
 // ---- subscribed users ----
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size: default 50, at most 500.
     limit: Option<i64>,

@@ -33,9 +33,10 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
     /// The email address: the account's login name, unique case-insensitively.
+    #[schema(format = Email)]
     username: String,
     /// At least 8 characters, at most 1024 bytes, not the email address.
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 8)]
     password: String,
     #[serde(default)]
     name: String,

@@ -256,6 +256,7 @@ async fn ping_webhook(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     limit: Option<i64>,
     /// The last delivery ID of the previous page (newest first).

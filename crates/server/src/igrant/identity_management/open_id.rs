@@ -203,6 +203,7 @@ async fn redirect_uri(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizeParams {
     /// Where the provider sends the browser back: the callback (`redirect-uri`) or a URI
     /// of the client's own registered at the provider.
@@ -243,6 +244,7 @@ async fn authorize(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExchangeParams {
     /// The redirect URI the authorization request used.
     redirect_uri: String,
@@ -289,6 +291,7 @@ async fn exchange(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
@@ -348,6 +351,7 @@ async fn callback(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutParams {
     /// Where the provider should send the browser after its own logout.
     post_logout_redirect_uri: Option<String>,
