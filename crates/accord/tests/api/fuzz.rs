@@ -18,6 +18,7 @@ use accord_server::services::images::validate_image;
 use crate::both_backends;
 use crate::consents::Consenting;
 use crate::helpers::{report, TestApp, TestDb};
+use crate::images::png;
 use crate::organizations::Fixture;
 
 /// Cases per property of the parsers, and generated bodies per endpoint over HTTP.
@@ -319,14 +320,7 @@ fn parsers_survive_generated_input() {
     );
 }
 
-/// A valid 1×1 PNG and GIF.
-fn png() -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-        .unwrap()
-}
-
+/// A valid 1×1 GIF.
 fn gif() -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD

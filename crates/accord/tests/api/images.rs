@@ -9,7 +9,7 @@ use crate::helpers::{Reply, TestDb};
 use crate::organizations::{user, Fixture};
 
 /// A valid 1×1 PNG.
-fn png() -> Vec<u8> {
+pub(crate) fn png() -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
         .unwrap()

@@ -17,6 +17,7 @@ mod federation;
 mod fuzz;
 mod identity;
 mod images;
+mod matrix;
 mod operations;
 mod organizations;
 mod passwords;
