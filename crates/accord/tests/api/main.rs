@@ -22,4 +22,5 @@ mod operations;
 mod organizations;
 mod passwords;
 mod permissions;
+mod scale_out;
 mod webhooks;
