@@ -169,9 +169,41 @@ pub struct ExpiringConsent {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn begin(&self, mode: Mode) -> Result<Box<dyn Tx>>;
+    /// Everything a consent read needs that changes per request — the caller's account
+    /// and session, their roles in the organisation, the organisation's layout version, the
+    /// record and its values — in one indexed statement, outside a unit of work (one
+    /// statement reads one snapshot). The read path of `GET …/consents` (BENCHMARKS.md).
+    /// `None` when the caller's account does not exist.
+    async fn consent_read(&self, q: &ConsentReadQuery) -> Result<Option<ConsentRead>>;
     /// Is the database reachable? (readiness)
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;
+}
+
+/// Whose record, read by whom (see [`Store::consent_read`]).
+#[derive(Debug, Clone)]
+pub struct ConsentReadQuery {
+    pub caller: UserId,
+    /// The caller's session, when they came with an access token.
+    pub session: Option<SessionId>,
+    pub organization: OrganizationId,
+    pub user: UserId,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentRead {
+    pub caller_status: accord_domain::identity::UserStatus,
+    pub caller_is_platform_admin: bool,
+    /// The revision of the caller's APIKey, if one is issued.
+    pub caller_api_key: Option<i64>,
+    pub session: Option<Session>,
+    /// `None` when the organisation does not exist.
+    pub layout_version: Option<i64>,
+    /// The caller's roles in the organisation (Admin and Dpo are the ones a read needs).
+    pub caller_roles: Vec<OrgRole>,
+    pub consent_id: Option<String>,
+    /// (purpose, attribute, value) of the record.
+    pub values: Vec<(OrganizationId, OrganizationId, StoredConsent)>,
 }
 
 /// One unit of work. Dropped without [`Tx::commit`], it rolls back.
@@ -284,6 +316,9 @@ pub trait Tx: Send {
     // Purposes and templates (data attributes); deleted ones are kept, not listed
     async fn insert_purpose(&mut self, p: &Purpose, at: DateTime<Utc>) -> Result<()>;
     async fn purposes_of(&mut self, org: OrganizationId) -> Result<Vec<Purpose>>;
+    /// The counter every change to the organisation's layout increments; `None` if it
+    /// does not exist.
+    async fn layout_version(&mut self, org: OrganizationId) -> Result<Option<i64>>;
     async fn update_purpose(&mut self, p: &Purpose) -> Result<()>;
     async fn delete_purpose(
         &mut self,

@@ -80,6 +80,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "federation",
         include_str!("../migrations/sqlite/0010_federation.sql"),
     ),
+    (
+        11,
+        "layout_version",
+        include_str!("../migrations/sqlite/0011_layout_version.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -132,6 +137,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         10,
         "federation",
         include_str!("../migrations/postgres/0010_federation.sql"),
+    ),
+    (
+        11,
+        "layout_version",
+        include_str!("../migrations/postgres/0011_layout_version.sql"),
     ),
 ]);
 

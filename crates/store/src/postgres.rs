@@ -15,6 +15,10 @@ type DB = sqlx::Postgres;
 const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
 const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`.
+const RECORD_VALUES_JSON: &str =
+    "(SELECT COALESCE(json_agg(json_build_array(v.purpose_id, v.attribute_id, \
+     v.value, v.days, v.changed_at)), '[]')::text FROM consent_values v WHERE v.consent_id = c.id)";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -45,6 +49,13 @@ impl Store for PostgresStore {
     async fn begin(&self, _mode: Mode) -> Result<Box<dyn Tx>> {
         let tx = self.pool.begin().await.map_err(db_error)?;
         Ok(Box::new(Uow { tx }))
+    }
+
+    async fn consent_read(
+        &self,
+        q: &crate::ConsentReadQuery,
+    ) -> Result<Option<crate::ConsentRead>> {
+        consent_read_with(&self.pool, q).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -17,7 +17,7 @@ use sqlx::Row;
 use accord_domain::webhook::{ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook};
 
 use crate::{
-    from_ms, to_ms, ExpiringConsent, HistoryFilter, ImageRecord, RestClientRecord, Search, SearchField, SigningKeyRecord,
+    from_ms, to_ms, ConsentRead, ConsentReadQuery, ExpiringConsent, HistoryFilter, ImageRecord, RestClientRecord, Search, SearchField, SigningKeyRecord,
     TreeNode,
 };
 
@@ -294,6 +294,17 @@ fn push_match(q: &mut sqlx::QueryBuilder<'_, DB>, column: &str, value: &str, exa
 }
 
 impl Uow {
+    /// Every change to an organisation's layout (settings, purposes, templates) counts
+    /// here, in its own unit of work: nodes caching the layout compare this counter.
+    async fn bump_layout(&mut self, org: OrganizationId) -> Result<()> {
+        sqlx::query("UPDATE organizations SET layout_version = layout_version + 1 WHERE id = $1")
+            .bind(org.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
     /// Replaces an entity's custom attribute values (`table` and `key_column` are ours,
     /// never a client's).
     async fn replace_attribute(&mut self, table: &str, key_column: &str, key: &str, name: &str, values: &[String]) -> Result<()> {
@@ -331,7 +342,7 @@ impl Uow {
                 .await
                 .map_err(db_error)?;
         }
-        Ok(())
+        self.bump_layout(t.organization_id).await
     }
 }
 
@@ -794,7 +805,8 @@ impl Tx for Uow {
             "UPDATE organizations SET name = $1, location = $2, description = $3, type_id = $4, \
              enabled = $5, policy_url = $6, eula_url = $7, cover_image_id = $8, logo_image_id = $9, \
              hlc_support = $10, subscribe_method = $11, subscribe_key = $12, retention_period = $13, \
-             retention_enabled = $14, technical_name = $16, parent_id = $17 WHERE id = $15",
+             retention_enabled = $14, technical_name = $16, parent_id = $17, \
+             layout_version = layout_version + 1 WHERE id = $15",
         )
         .bind(&o.name)
         .bind(&o.location)
@@ -960,8 +972,17 @@ impl Tx for Uow {
         .bind(to_ms(at))
         .execute(&mut *self.tx)
         .await
-        .map(|_| ())
-        .map_err(db_error)
+        .map_err(db_error)?;
+        self.bump_layout(p.organization_id).await
+    }
+
+    async fn layout_version(&mut self, org: OrganizationId) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT layout_version FROM organizations WHERE id = $1")
+            .bind(org.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| r.try_get("layout_version").map_err(db_error)).transpose()
     }
 
     async fn purposes_of(&mut self, org: OrganizationId) -> Result<Vec<Purpose>> {
@@ -993,12 +1014,12 @@ impl Tx for Uow {
         .bind(p.organization_id.to_string())
         .execute(&mut *self.tx)
         .await
-        .map(|_| ())
-        .map_err(db_error)
+        .map_err(db_error)?;
+        self.bump_layout(p.organization_id).await
     }
 
     async fn delete_purpose(&mut self, org: OrganizationId, id: OrganizationId, at: DateTime<Utc>) -> Result<bool> {
-        sqlx::query(
+        let r = sqlx::query(
             "UPDATE purposes SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL",
         )
         .bind(to_ms(at))
@@ -1006,8 +1027,9 @@ impl Tx for Uow {
         .bind(org.to_string())
         .execute(&mut *self.tx)
         .await
-        .map(|r| r.rows_affected() > 0)
-        .map_err(db_error)
+        .map_err(db_error)?;
+        self.bump_layout(org).await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn insert_template(&mut self, t: &Template, at: DateTime<Utc>) -> Result<()> {
@@ -1068,7 +1090,7 @@ impl Tx for Uow {
     }
 
     async fn delete_template(&mut self, org: OrganizationId, id: OrganizationId, at: DateTime<Utc>) -> Result<bool> {
-        sqlx::query(
+        let r = sqlx::query(
             "UPDATE templates SET deleted_at = $1 WHERE id = $2 AND organization_id = $3 AND deleted_at IS NULL",
         )
         .bind(to_ms(at))
@@ -1076,8 +1098,9 @@ impl Tx for Uow {
         .bind(org.to_string())
         .execute(&mut *self.tx)
         .await
-        .map(|r| r.rows_affected() > 0)
-        .map_err(db_error)
+        .map_err(db_error)?;
+        self.bump_layout(org).await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn insert_image(&mut self, i: &ImageRecord) -> Result<()> {
@@ -2361,4 +2384,92 @@ fn bind_provider<'q>(
         .bind(s.token_auth_method.as_str())
         .bind(to_ms(p.created_at))
         .bind(to_ms(p.updated_at))
+}
+
+/// [`crate::Store::consent_read`]: one statement, one row, the values aggregated as JSON
+/// (`RECORD_VALUES_JSON`, the one construct the backends spell differently). Roles are
+/// probed with EXISTS, which the primary key of `organization_roles` answers.
+async fn consent_read_with<'c, E>(executor: E, q: &ConsentReadQuery) -> Result<Option<ConsentRead>>
+where
+    E: sqlx::Executor<'c, Database = DB>,
+{
+    let sql = format!(
+        "SELECT u.status AS u_status, u.is_platform_admin AS u_platform, u.apikey_revision AS u_key_revision, \
+         u.apikey_issued_at AS u_key_issued, \
+         s.id AS s_id, s.user_id AS s_user, s.client_id AS s_client, s.created_at AS s_created, \
+         s.expires_at AS s_expires, s.revoked_at AS s_revoked, \
+         o.layout_version AS o_version, \
+         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = $3 AND r.user_id = u.id AND r.role_id = $5) AS is_admin, \
+         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = $3 AND r.user_id = u.id AND r.role_id = $6) AS is_dpo, \
+         c.id AS c_id, {RECORD_VALUES_JSON} AS c_values \
+         FROM users u \
+         LEFT JOIN sessions s ON s.id = $2 \
+         LEFT JOIN organizations o ON o.id = $3 \
+         LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = $4 \
+         WHERE u.id = $1"
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(q.caller.to_string())
+        .bind(q.session.map(|s| s.to_string()))
+        .bind(q.organization.to_string())
+        .bind(q.user.to_string())
+        .bind(OrgRole::Admin.id())
+        .bind(OrgRole::Dpo.id())
+        .fetch_optional(executor)
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    let status: i64 = row.try_get("u_status").map_err(db_error)?;
+    let key_issued: Option<i64> = row.try_get("u_key_issued").map_err(db_error)?;
+    let session = match row.try_get::<Option<String>, _>("s_id").map_err(db_error)? {
+        None => None,
+        Some(_) => Some(Session {
+            id: SessionId(uuid_col(&row, "s_id")?),
+            user_id: UserId(uuid_col(&row, "s_user")?),
+            client_id: row.try_get("s_client").map_err(db_error)?,
+            created_at: from_ms(row.try_get("s_created").map_err(db_error)?),
+            expires_at: from_ms(row.try_get("s_expires").map_err(db_error)?),
+            revoked_at: row.try_get::<Option<i64>, _>("s_revoked").map_err(db_error)?.map(from_ms),
+        }),
+    };
+    let mut caller_roles = vec![];
+    if row.try_get::<bool, _>("is_admin").map_err(db_error)? {
+        caller_roles.push(OrgRole::Admin);
+    }
+    if row.try_get::<bool, _>("is_dpo").map_err(db_error)? {
+        caller_roles.push(OrgRole::Dpo);
+    }
+    let values_json: Option<String> = row.try_get("c_values").map_err(db_error)?;
+    let stored: Vec<(String, String, String, i64, i64)> = match values_json {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| accord_domain::Error::internal(format!("record values: {e}")))?,
+        None => vec![],
+    };
+    let id = |raw: &str| {
+        uuid::Uuid::parse_str(raw)
+            .map(OrganizationId)
+            .map_err(|e| accord_domain::Error::internal(format!("bad uuid in a record value: {e}")))
+    };
+    let values = stored
+        .iter()
+        .map(|(purpose, attribute, value, days, changed_at)| {
+            Ok((
+                id(purpose)?,
+                id(attribute)?,
+                StoredConsent { value: consent_value(value)?, days: *days, changed_at: from_ms(*changed_at) },
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(ConsentRead {
+        caller_status: UserStatus::from_code(status).unwrap_or(UserStatus::Disabled),
+        caller_is_platform_admin: row.try_get("u_platform").map_err(db_error)?,
+        caller_api_key: key_issued.map(|_| row.try_get("u_key_revision")).transpose().map_err(db_error)?,
+        session,
+        layout_version: row.try_get("o_version").map_err(db_error)?,
+        caller_roles,
+        consent_id: row.try_get("c_id").map_err(db_error)?,
+        values,
+    }))
 }

@@ -17,6 +17,11 @@ type DB = sqlx::Sqlite;
 const FOR_UPDATE: &str = "";
 /// A write unit of work is alone on SQLite: there is nobody to skip.
 const SKIP_LOCKED: &str = "";
+/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`
+/// (one row per read: every row is a hand-off from SQLite's connection thread).
+const RECORD_VALUES_JSON: &str =
+    "(SELECT json_group_array(json_array(v.purpose_id, v.attribute_id, \
+     v.value, v.days, v.changed_at)) FROM consent_values v WHERE v.consent_id = c.id)";
 
 pub struct SqliteStore {
     readers: SqlitePool,
@@ -61,6 +66,13 @@ impl Store for SqliteStore {
         }
         .map_err(db_error)?;
         Ok(Box::new(Uow { tx }))
+    }
+
+    async fn consent_read(
+        &self,
+        q: &crate::ConsentReadQuery,
+    ) -> Result<Option<crate::ConsentRead>> {
+        consent_read_with(&self.readers, q).await
     }
 
     async fn ping(&self) -> Result<()> {

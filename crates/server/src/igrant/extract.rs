@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::IgrantError;
-use crate::services::{Actor, Services};
+use crate::services::{Actor, Credential, Services};
 
 /// A JSON body whose keys are matched case-insensitively: iGrant.io's own server did, and
 /// its SDKs send `{"Username"}` where the spec shows `{"username"}`. Body DTOs therefore
@@ -108,6 +108,31 @@ impl FromRequestParts<Arc<Services>> for MaybeCaller {
     }
 }
 
+/// A bearer credential with a valid signature whose liveness the service checks in its
+/// own statement (the consent reads); 401 when none is sent or the signature is bad.
+pub struct Signed(pub Credential);
+
+impl FromRequestParts<Arc<Services>> for Signed {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
+        let credential = match credential(parts)? {
+            None => {
+                return Err(IgrantError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication required",
+                ))
+            }
+            Some(RawCredential::Bearer(t)) => services.signed_access_token(t),
+            Some(RawCredential::ApiKey(k)) => services.signed_api_key(k),
+        };
+        credential.map(Signed).map_err(IgrantError::from)
+    }
+}
+
 /// The authenticated caller: `Authorization: Bearer <access token>` or
 /// `Authorization: ApiKey <APIKey>`. Anything else is 401 with `WWW-Authenticate`.
 pub struct Caller(pub Actor);
@@ -129,12 +154,12 @@ impl FromRequestParts<Arc<Services>> for Caller {
     }
 }
 
-enum Credential<'a> {
+enum RawCredential<'a> {
     Bearer(&'a str),
     ApiKey(&'a str),
 }
 
-fn credential(parts: &Parts) -> Result<Option<Credential<'_>>, IgrantError> {
+fn credential(parts: &Parts) -> Result<Option<RawCredential<'_>>, IgrantError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -151,19 +176,19 @@ fn credential(parts: &Parts) -> Result<Option<Credential<'_>>, IgrantError> {
         return Err(bad());
     }
     match scheme.to_ascii_lowercase().as_str() {
-        "bearer" => Ok(Some(Credential::Bearer(token))),
-        "apikey" => Ok(Some(Credential::ApiKey(token))),
+        "bearer" => Ok(Some(RawCredential::Bearer(token))),
+        "apikey" => Ok(Some(RawCredential::ApiKey(token))),
         _ => Err(bad()),
     }
 }
 
 async fn authenticate(
     services: &Services,
-    credential: Credential<'_>,
+    credential: RawCredential<'_>,
 ) -> Result<Actor, IgrantError> {
     let actor = match credential {
-        Credential::Bearer(t) => services.authenticate_access_token(t).await,
-        Credential::ApiKey(k) => services.authenticate_api_key(k).await,
+        RawCredential::Bearer(t) => services.authenticate_access_token(t).await,
+        RawCredential::ApiKey(k) => services.authenticate_api_key(k).await,
     };
     actor.map_err(IgrantError::from)
 }

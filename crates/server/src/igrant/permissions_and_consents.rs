@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
-use super::extract::{Caller, IgrantJson, IgrantQuery};
+use super::extract::{Caller, IgrantJson, IgrantQuery, Signed};
 use super::wire::{rfc3339, Links, Purpose, ZERO_TIME};
 use crate::services::consents::{
     ConsentPath, ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents,
@@ -210,7 +210,7 @@ pub struct Summary {
     responses((status = 200, body = Consents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_consents(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user)): Path<(String, String)>,
 ) -> Result<Json<Consents>, IgrantError> {
     Ok(Json(consents(
@@ -225,7 +225,7 @@ async fn get_consents(
     responses((status = 200, body = Consents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_consent(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent)): Path<(String, String, String)>,
 ) -> Result<Json<Consents>, IgrantError> {
     Ok(Json(consents(
@@ -241,7 +241,7 @@ async fn get_consent(
     responses((status = 200, body = PurposeConsentsEnvelope), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_purpose_consents(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
 ) -> Result<Json<PurposeConsentsEnvelope>, IgrantError> {
     let at = ConsentPath {
@@ -273,7 +273,7 @@ async fn get_purpose_consents(
     responses((status = 200, body = Summary), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_purpose_status(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
 ) -> Result<Json<Summary>, IgrantError> {
     let at = ConsentPath {

@@ -12,6 +12,7 @@
 //! Anyone else: 404 — whose consents exist is nobody else's business.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use accord_domain::access::OrgStanding;
 use accord_domain::consent::{
@@ -21,12 +22,13 @@ use accord_domain::consent::{
 use accord_domain::identity::{OrgRole, User};
 use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::{Error, OrganizationId, Result, UserId};
-use accord_store::{HistoryFilter, Mode, Tx};
+use accord_store::{ConsentReadQuery, HistoryFilter, Mode, Tx};
 use chrono::{DateTime, Utc};
 
+use super::layouts::OrgLayout;
 use super::organizations::UserPage;
 use super::paging::page_limit;
-use super::{Actor, Services};
+use super::{Actor, Credential, Services};
 
 #[derive(Debug, Clone)]
 pub struct AttributeConsent {
@@ -103,6 +105,78 @@ fn not_found() -> Error {
     Error::not_found("consent not found")
 }
 
+/// How the caller stands towards one person's record: their own, or an Admin's or Dpo's
+/// of the organisation; 404 for anyone else.
+fn access_to(own: bool, standing: &OrgStanding) -> Result<Access> {
+    if own {
+        Ok(Access::Own)
+    } else if standing.has(OrgRole::Admin) {
+        Ok(Access::Admin)
+    } else if standing.has(OrgRole::Dpo) {
+        Ok(Access::Dpo)
+    } else {
+        Err(not_found())
+    }
+}
+
+type Values = HashMap<(OrganizationId, OrganizationId), StoredConsent>;
+
+/// A record as it reads at `now`: every purpose with every attribute it names, each
+/// attribute's status computed from its stored value (or its absence).
+fn assemble(
+    org: &Organization,
+    purposes: &[Purpose],
+    templates: &[Template],
+    values: &Values,
+    user: UserId,
+    consent: &str,
+    now: DateTime<Utc>,
+) -> ConsentRecord {
+    let purposes = purposes
+        .iter()
+        .map(|purpose| {
+            let lawful = purpose.lawful_basis.is_lawful_usage();
+            let mut latest: Option<DateTime<Utc>> = None;
+            let attributes: Vec<AttributeConsent> = templates
+                .iter()
+                .filter(|t| t.purpose_ids.contains(&purpose.id))
+                .map(|t| {
+                    let stored = values.get(&(purpose.id, t.id));
+                    if let Some(s) = stored {
+                        latest = latest.max(Some(s.changed_at));
+                    }
+                    AttributeConsent {
+                        attribute: t.clone(),
+                        status: compute_status(stored, lawful, now),
+                    }
+                })
+                .collect();
+            let statuses: Vec<ComputedStatus> = attributes.iter().map(|a| a.status).collect();
+            let (total, consented) = count(&statuses);
+            let retention_expiry = retention_expiry(
+                org.retention_enabled,
+                org.retention_period_secs,
+                lawful,
+                &statuses,
+                latest,
+            );
+            PurposeConsents {
+                purpose: purpose.clone(),
+                attributes,
+                total,
+                consented,
+                retention_expiry,
+            }
+        })
+        .collect();
+    ConsentRecord {
+        id: consent.to_owned(),
+        organization_id: org.id,
+        user_id: user,
+        purposes,
+    }
+}
+
 fn id_of(raw: &str) -> Result<OrganizationId> {
     raw.parse().map_err(|_| not_found())
 }
@@ -144,15 +218,7 @@ impl Services {
                 other => other,
             })?;
         let user: UserId = user.parse().map_err(|_| not_found())?;
-        let access = if user == me.user_id {
-            Access::Own
-        } else if standing.has(OrgRole::Admin) {
-            Access::Admin
-        } else if standing.has(OrgRole::Dpo) {
-            Access::Dpo
-        } else {
-            return Err(not_found());
-        };
+        let access = access_to(user == me.user_id, &standing)?;
         let consent = tx.consent_of(org.id, user).await?.ok_or_else(not_found)?;
         Ok((org, user, access, consent))
     }
@@ -167,84 +233,107 @@ impl Services {
     ) -> Result<ConsentRecord> {
         let purposes = tx.purposes_of(org.id).await?;
         let templates = tx.templates_of(org.id).await?;
-        let values: HashMap<(OrganizationId, OrganizationId), StoredConsent> = tx
+        let values: Values = tx
             .consent_values(consent)
             .await?
             .into_iter()
             .map(|(p, a, s)| ((p, a), s))
             .collect();
-        let purposes = purposes
-            .into_iter()
-            .map(|purpose| {
-                let lawful = purpose.lawful_basis.is_lawful_usage();
-                let mut latest: Option<DateTime<Utc>> = None;
-                let attributes: Vec<AttributeConsent> = templates
-                    .iter()
-                    .filter(|t| t.purpose_ids.contains(&purpose.id))
-                    .map(|t| {
-                        let stored = values.get(&(purpose.id, t.id));
-                        if let Some(s) = stored {
-                            latest = latest.max(Some(s.changed_at));
-                        }
-                        AttributeConsent {
-                            attribute: t.clone(),
-                            status: compute_status(stored, lawful, now),
-                        }
-                    })
-                    .collect();
-                let statuses: Vec<ComputedStatus> = attributes.iter().map(|a| a.status).collect();
-                let (total, consented) = count(&statuses);
-                let retention_expiry = retention_expiry(
-                    org.retention_enabled,
-                    org.retention_period_secs,
-                    lawful,
-                    &statuses,
-                    latest,
-                );
-                PurposeConsents {
-                    purpose,
-                    attributes,
-                    total,
-                    consented,
-                    retention_expiry,
-                }
-            })
-            .collect();
-        Ok(ConsentRecord {
-            id: consent.to_owned(),
-            organization_id: org.id,
-            user_id: user,
-            purposes,
-        })
+        Ok(assemble(
+            org, &purposes, &templates, &values, user, consent, now,
+        ))
     }
 
     /// The consent record of a subscribed (or formerly subscribed) user.
+    ///
+    /// The read path every consent read takes, so it is lean: one statement fetches what
+    /// changes per request (the caller's session and account, their roles here, the
+    /// record and its values, the organisation's layout version) and checks nothing a
+    /// unit of work would add; the organisation's layout comes from the node's cache,
+    /// reloaded when its version moves (BENCHMARKS.md).
     pub async fn consents(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         org: &str,
         user: &str,
         consent: Option<&str>,
     ) -> Result<ConsentRecord> {
-        let mut tx = self.store.begin(Mode::Read).await?;
-        let (org, user, _, id) = self.consent_access(tx.as_mut(), actor, org, user).await?;
+        let org = id_of(org)?;
+        let user: UserId = user.parse().map_err(|_| not_found())?;
+        let now = self.clock.now();
+        let read = self
+            .store
+            .consent_read(&ConsentReadQuery {
+                caller: credential.user(),
+                session: credential.session(),
+                organization: org,
+                user,
+            })
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("session expired or revoked".into()))?;
+        super::identity::live(
+            credential,
+            read.caller_status,
+            read.caller_api_key,
+            read.session.as_ref(),
+            now,
+        )?;
+        let version = read.layout_version.ok_or_else(not_found)?;
+        let standing = OrgStanding {
+            roles: read.caller_roles,
+            platform_admin: read.caller_is_platform_admin,
+        };
+        access_to(user == credential.user(), &standing)?;
+        let id = read.consent_id.ok_or_else(not_found)?;
         if consent.is_some_and(|c| c != id) {
             return Err(not_found());
         }
-        let record = self
-            .record(tx.as_mut(), &org, user, &id, self.clock.now())
-            .await?;
+        let layout = self.layout(org, version).await?;
+        let values: Values = read
+            .values
+            .into_iter()
+            .map(|(p, a, s)| ((p, a), s))
+            .collect();
+        Ok(assemble(
+            &layout.organization,
+            &layout.purposes,
+            &layout.templates,
+            &values,
+            user,
+            &id,
+            now,
+        ))
+    }
+
+    /// The organisation's layout at `version` or later: from this node's cache, or read
+    /// (and cached) when the cache has an older one.
+    async fn layout(&self, org: OrganizationId, version: i64) -> Result<Arc<OrgLayout>> {
+        if let Some(l) = self.layouts.get(org).filter(|l| l.version >= version) {
+            return Ok(l);
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let version = tx.layout_version(org).await?.ok_or_else(not_found)?;
+        let organization = tx.organization_by_id(org).await?.ok_or_else(not_found)?;
+        let purposes = tx.purposes_of(org).await?;
+        let templates = tx.templates_of(org).await?;
         tx.commit().await?;
-        Ok(record)
+        let layout = Arc::new(OrgLayout {
+            version,
+            organization,
+            purposes,
+            templates,
+        });
+        self.layouts.put(org, Arc::clone(&layout));
+        Ok(layout)
     }
 
     pub async fn purpose_consents(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
     ) -> Result<(ConsentRecord, PurposeConsents)> {
         let record = self
-            .consents(actor, at.org, at.user, Some(at.consent))
+            .consents(credential, at.org, at.user, Some(at.consent))
             .await?;
         let p = record
             .purpose(id_of(at.purpose)?)
@@ -256,10 +345,10 @@ impl Services {
     /// Allow if every attribute reads Allow, Disallow if every one reads Disallow, else AskMe.
     pub async fn purpose_status(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
     ) -> Result<ConsentValue> {
-        let (_, p) = self.purpose_consents(actor, at).await?;
+        let (_, p) = self.purpose_consents(credential, at).await?;
         let statuses: Vec<ComputedStatus> = p.attributes.iter().map(|a| a.status).collect();
         Ok(purpose_summary(
             &statuses,
@@ -296,7 +385,7 @@ impl Services {
             }
         };
         let before = self.record(tx.as_mut(), &org, user, &id, now).await?;
-        let stored_before: HashMap<(OrganizationId, OrganizationId), StoredConsent> = tx
+        let stored_before: Values = tx
             .consent_values(&id)
             .await?
             .into_iter()

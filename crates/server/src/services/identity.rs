@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::mail::OutgoingMail;
 use super::tokens::{random_secret, secret_hash};
-use super::{Actor, Services, UserActor};
+use super::{Actor, Credential, Services, UserActor};
 
 /// A user as the caller may see them, with what the wire formats show beside the account.
 #[derive(Debug, Clone)]
@@ -69,6 +69,37 @@ const INVALID_CREDENTIALS: &str = "invalid username or password";
 
 fn unauthenticated(message: &str) -> Error {
     Error::Unauthenticated(message.into())
+}
+
+fn refused(credential: &Credential) -> Error {
+    unauthenticated(match credential {
+        Credential::AccessToken { .. } => "session expired or revoked",
+        Credential::ApiKey { .. } => "APIKey revoked or rotated",
+    })
+}
+
+/// Whether a signed credential is still good, from what the database says of its
+/// account (status, the APIKey's revision if one is issued) and session: the one rule,
+/// whichever way those facts were read.
+pub(crate) fn live(
+    credential: &Credential,
+    status: UserStatus,
+    api_key: Option<i64>,
+    session: Option<&Session>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let good = status.may_log_in()
+        && match credential {
+            Credential::AccessToken { user, .. } => {
+                session.is_some_and(|s| s.is_active(now) && s.user_id == *user)
+            }
+            Credential::ApiKey { revision, .. } => api_key == Some(*revision),
+        };
+    if good {
+        Ok(())
+    } else {
+        Err(refused(credential))
+    }
 }
 
 impl Services {
@@ -345,54 +376,50 @@ impl Services {
         tx.commit().await
     }
 
+    /// An access token whose signature and expiry are valid; its session is not checked.
+    pub fn signed_access_token(&self, token: &str) -> Result<Credential> {
+        let (user, session) = self
+            .tokens
+            .access_credential(token)
+            .ok_or_else(|| unauthenticated("invalid access token"))?;
+        Ok(Credential::AccessToken { user, session })
+    }
+
+    /// An APIKey whose signature is valid; its revision is not checked.
+    pub fn signed_api_key(&self, key: &str) -> Result<Credential> {
+        let (user, revision) = self
+            .tokens
+            .api_key_credential(key)
+            .ok_or_else(|| unauthenticated("invalid APIKey"))?;
+        Ok(Credential::ApiKey { user, revision })
+    }
+
     /// Turns a bearer access token into the calling user; 401 unless its session is live.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
-        let claims = self
-            .tokens
-            .verify_access_token(token)
-            .ok_or_else(|| unauthenticated("invalid access token"))?;
-        let now = self.now();
-        let mut tx = self.store.begin(Mode::Read).await?;
-        let session = tx.session_by_id(claims.sid).await?;
-        let user = tx.user_by_id(claims.sub).await?;
-        tx.commit().await?;
-        match (session, user) {
-            (Some(s), Some(u))
-                if s.is_active(now) && s.user_id == u.id && u.status.may_log_in() =>
-            {
-                Ok(Actor::User(UserActor {
-                    user_id: u.id,
-                    session_id: Some(s.id),
-                    is_platform_admin: u.is_platform_admin,
-                }))
-            }
-            _ => Err(unauthenticated("session expired or revoked")),
-        }
+        self.authenticate(self.signed_access_token(token)?).await
     }
 
     /// Turns an APIKey into the calling user; 401 once the key is rotated or revoked.
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Actor> {
-        let claims = self
-            .tokens
-            .verify_api_key(key)
-            .ok_or_else(|| unauthenticated("invalid APIKey"))?;
+        self.authenticate(self.signed_api_key(key)?).await
+    }
+
+    async fn authenticate(&self, credential: Credential) -> Result<Actor> {
         let mut tx = self.store.begin(Mode::Read).await?;
-        let user = tx.user_by_id(claims.sub).await?;
+        let user = tx.user_by_id(credential.user()).await?;
+        let session = match credential.session() {
+            Some(id) => tx.session_by_id(id).await?,
+            None => None,
+        };
         tx.commit().await?;
-        match user {
-            Some(u)
-                if u.apikey_issued_at.is_some()
-                    && u.apikey_revision == claims.rev
-                    && u.status.may_log_in() =>
-            {
-                Ok(Actor::User(UserActor {
-                    user_id: u.id,
-                    session_id: None,
-                    is_platform_admin: u.is_platform_admin,
-                }))
-            }
-            _ => Err(unauthenticated("APIKey revoked or rotated")),
-        }
+        let user = user.ok_or_else(|| refused(&credential))?;
+        let key = user.apikey_issued_at.map(|_| user.apikey_revision);
+        live(&credential, user.status, key, session.as_ref(), self.now())?;
+        Ok(Actor::User(UserActor {
+            user_id: user.id,
+            session_id: credential.session(),
+            is_platform_admin: user.is_platform_admin,
+        }))
     }
 
     pub(crate) fn api_key_of(&self, user: &User) -> Result<Option<String>> {

@@ -7,6 +7,7 @@ pub mod customer_id;
 pub mod federation;
 pub mod identity;
 pub mod images;
+pub mod layouts;
 pub mod logs;
 pub mod mail;
 pub mod notifications;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use accord_domain::{Clock, Result};
 use accord_store::Store;
 
-pub use actor::{Actor, RestClientActor, UserActor};
+pub use actor::{Actor, Credential, RestClientActor, UserActor};
 
 use crate::config::Config;
 use mail::{LogMailer, Mailer, SmtpMailer};
@@ -50,6 +51,8 @@ pub struct Services {
         std::sync::Mutex<std::collections::HashMap<String, (RestClientActor, std::time::Instant)>>,
     /// Wakes this node's background workers when a unit of work left them something.
     pub work: tokio::sync::Notify,
+    /// Organisations' layouts for consent reads, checked against the store's version.
+    pub layouts: layouts::Layouts,
 }
 
 impl Services {
@@ -75,6 +78,7 @@ impl Services {
             push: Arc::new(push::LogPush),
             rest_client_cache: Default::default(),
             work: tokio::sync::Notify::new(),
+            layouts: Default::default(),
         })
     }
 }

@@ -51,7 +51,28 @@ pub struct TokenService {
     signing_kid: String,
     encoding: EncodingKey,
     verifying: HashMap<String, VerifyingKey>,
+    /// Tokens whose signature verified, by SHA-256: an Ed25519 verification costs more
+    /// than the rest of a consent read's CPU. The keys are fixed for the process's life,
+    /// so a signature once valid stays valid; expiry is checked on every use.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
+
+/// What a verified token said, as far as authentication needs it.
+#[derive(Debug, Clone, Copy)]
+enum Verified {
+    Access {
+        sub: UserId,
+        sid: SessionId,
+        exp: i64,
+    },
+    ApiKey {
+        sub: UserId,
+        rev: i64,
+    },
+}
+
+/// Verified tokens kept before the cache starts over.
+const MAX_VERIFIED: usize = 100_000;
 
 impl TokenService {
     /// Loads the signing keys, generating the first one if there is none. Nodes starting
@@ -84,7 +105,71 @@ impl TokenService {
             signing_kid: first.id.clone(),
             encoding,
             verifying,
+            verified: Default::default(),
         })
+    }
+
+    fn cached(&self, token: &str) -> ([u8; 32], Option<Verified>) {
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let hit = self
+            .verified
+            .lock()
+            .expect("verified tokens")
+            .get(&key)
+            .copied();
+        (key, hit)
+    }
+
+    fn remember(&self, key: [u8; 32], v: Verified) {
+        let mut map = self.verified.lock().expect("verified tokens");
+        if map.len() >= MAX_VERIFIED {
+            map.clear();
+        }
+        map.insert(key, v);
+    }
+
+    /// (user, session) of a valid, unexpired access token.
+    pub fn access_credential(&self, token: &str) -> Option<(UserId, SessionId)> {
+        let (key, hit) = self.cached(token);
+        let (sub, sid, exp) = match hit {
+            Some(Verified::Access { sub, sid, exp }) => (sub, sid, exp),
+            Some(Verified::ApiKey { .. }) => return None,
+            None => {
+                let c = self.verify_access_token(token)?;
+                self.remember(
+                    key,
+                    Verified::Access {
+                        sub: c.sub,
+                        sid: c.sid,
+                        exp: c.exp,
+                    },
+                );
+                (c.sub, c.sid, c.exp)
+            }
+        };
+        // The same rule as the verification's (no leeway), on every use.
+        ((jsonwebtoken::get_current_timestamp() as i64) < exp).then_some((sub, sid))
+    }
+
+    /// (user, key revision) of a validly signed APIKey.
+    pub fn api_key_credential(&self, key_text: &str) -> Option<(UserId, i64)> {
+        let (key, hit) = self.cached(key_text);
+        match hit {
+            Some(Verified::ApiKey { sub, rev }) => Some((sub, rev)),
+            Some(Verified::Access { .. }) => None,
+            None => {
+                let c = self.verify_api_key(key_text)?;
+                self.remember(
+                    key,
+                    Verified::ApiKey {
+                        sub: c.sub,
+                        rev: c.rev,
+                    },
+                );
+                Some((c.sub, c.rev))
+            }
+        }
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {

@@ -1,0 +1,46 @@
+//! Organisations' layouts — their settings, purposes and templates — cached per node.
+//! Every consent read needs one and they change rarely; the store counts every change
+//! (`layout_version`, incremented in the changing unit of work), the read statement
+//! returns the current count, and a layout older than that is read again. So a change
+//! made through any node is seen by every node's next read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use accord_domain::organization::{Organization, Purpose, Template};
+use accord_domain::OrganizationId;
+
+/// Layouts kept before the cache starts over (a bound, not a tuning knob: a layout is a
+/// few KiB, and organisations with readers come back within one read).
+const MAX_CACHED: usize = 10_000;
+
+#[derive(Debug)]
+pub struct OrgLayout {
+    pub version: i64,
+    pub organization: Organization,
+    pub purposes: Vec<Purpose>,
+    pub templates: Vec<Template>,
+}
+
+#[derive(Default)]
+pub struct Layouts(Mutex<HashMap<OrganizationId, Arc<OrgLayout>>>);
+
+impl Layouts {
+    pub fn get(&self, org: OrganizationId) -> Option<Arc<OrgLayout>> {
+        self.0.lock().expect("layouts").get(&org).cloned()
+    }
+
+    /// Keeps the newer of the cached and the given layout.
+    pub fn put(&self, org: OrganizationId, layout: Arc<OrgLayout>) {
+        let mut map = self.0.lock().expect("layouts");
+        if map.len() >= MAX_CACHED && !map.contains_key(&org) {
+            map.clear();
+        }
+        match map.get(&org) {
+            Some(cached) if cached.version >= layout.version => {}
+            _ => {
+                map.insert(org, layout);
+            }
+        }
+    }
+}
