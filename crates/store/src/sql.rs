@@ -2389,11 +2389,10 @@ fn bind_provider<'q>(
 /// [`crate::Store::consent_read`]: one statement, one row, the values aggregated as JSON
 /// (`RECORD_VALUES_JSON`, the one construct the backends spell differently). Roles are
 /// probed with EXISTS, which the primary key of `organization_roles` answers.
-async fn consent_read_with<'c, E>(executor: E, q: &ConsentReadQuery) -> Result<Option<ConsentRead>>
-where
-    E: sqlx::Executor<'c, Database = DB>,
-{
-    let sql = format!(
+/// Parameters: $1 caller, $2 session (or NULL), $3 organisation, $4 user, $5 and $6 the
+/// Admin and Dpo role IDs.
+fn consent_read_sql() -> String {
+    format!(
         "SELECT u.status AS u_status, u.is_platform_admin AS u_platform, u.apikey_revision AS u_key_revision, \
          u.apikey_issued_at AS u_key_issued, \
          s.id AS s_id, s.user_id AS s_user, s.client_id AS s_client, s.created_at AS s_created, \
@@ -2407,7 +2406,78 @@ where
          LEFT JOIN organizations o ON o.id = $3 \
          LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = $4 \
          WHERE u.id = $1"
-    );
+    )
+}
+
+/// The columns of [`consent_read_sql`], as read by either driver.
+struct ConsentReadRow {
+    status: i64,
+    platform_admin: bool,
+    key_revision: i64,
+    key_issued: Option<i64>,
+    session: Option<(String, String, String, i64, i64, Option<i64>)>,
+    layout_version: Option<i64>,
+    is_admin: bool,
+    is_dpo: bool,
+    consent_id: Option<String>,
+    values_json: Option<String>,
+}
+
+impl ConsentReadRow {
+    fn into_read(self) -> Result<ConsentRead> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| accord_domain::Error::internal(format!("{what}: {e}"));
+        let id = |raw: &str| uuid::Uuid::parse_str(raw).map_err(|e| internal("bad uuid in a consent read", &e));
+        let session = match self.session {
+            None => None,
+            Some((sid, user, client_id, created, expires, revoked)) => Some(Session {
+                id: SessionId(id(&sid)?),
+                user_id: UserId(id(&user)?),
+                client_id,
+                created_at: from_ms(created),
+                expires_at: from_ms(expires),
+                revoked_at: revoked.map(from_ms),
+            }),
+        };
+        let mut caller_roles = vec![];
+        if self.is_admin {
+            caller_roles.push(OrgRole::Admin);
+        }
+        if self.is_dpo {
+            caller_roles.push(OrgRole::Dpo);
+        }
+        let stored: Vec<(String, String, String, i64, i64)> = match &self.values_json {
+            Some(json) => serde_json::from_str(json).map_err(|e| internal("record values", &e))?,
+            None => vec![],
+        };
+        let values = stored
+            .iter()
+            .map(|(purpose, attribute, value, days, changed_at)| {
+                Ok((
+                    OrganizationId(id(purpose)?),
+                    OrganizationId(id(attribute)?),
+                    StoredConsent { value: consent_value(value)?, days: *days, changed_at: from_ms(*changed_at) },
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConsentRead {
+            caller_status: UserStatus::from_code(self.status).unwrap_or(UserStatus::Disabled),
+            caller_is_platform_admin: self.platform_admin,
+            caller_api_key: self.key_issued.map(|_| self.key_revision),
+            session,
+            layout_version: self.layout_version,
+            caller_roles,
+            consent_id: self.consent_id,
+            values,
+        })
+    }
+}
+
+#[allow(dead_code)] // SQLite reads consents on its own connections (`InlineReaders`).
+async fn consent_read_with<'c, E>(executor: E, q: &ConsentReadQuery) -> Result<Option<ConsentRead>>
+where
+    E: sqlx::Executor<'c, Database = DB>,
+{
+    let sql = consent_read_sql();
     let Some(row) = sqlx::query(&sql)
         .bind(q.caller.to_string())
         .bind(q.session.map(|s| s.to_string()))
@@ -2421,55 +2491,30 @@ where
     else {
         return Ok(None);
     };
-    let status: i64 = row.try_get("u_status").map_err(db_error)?;
-    let key_issued: Option<i64> = row.try_get("u_key_issued").map_err(db_error)?;
-    let session = match row.try_get::<Option<String>, _>("s_id").map_err(db_error)? {
+    let get = |e: sqlx::Error| db_error(e);
+    let session = match row.try_get::<Option<String>, _>("s_id").map_err(get)? {
         None => None,
-        Some(_) => Some(Session {
-            id: SessionId(uuid_col(&row, "s_id")?),
-            user_id: UserId(uuid_col(&row, "s_user")?),
-            client_id: row.try_get("s_client").map_err(db_error)?,
-            created_at: from_ms(row.try_get("s_created").map_err(db_error)?),
-            expires_at: from_ms(row.try_get("s_expires").map_err(db_error)?),
-            revoked_at: row.try_get::<Option<i64>, _>("s_revoked").map_err(db_error)?.map(from_ms),
-        }),
+        Some(sid) => Some((
+            sid,
+            row.try_get("s_user").map_err(get)?,
+            row.try_get("s_client").map_err(get)?,
+            row.try_get("s_created").map_err(get)?,
+            row.try_get("s_expires").map_err(get)?,
+            row.try_get("s_revoked").map_err(get)?,
+        )),
     };
-    let mut caller_roles = vec![];
-    if row.try_get::<bool, _>("is_admin").map_err(db_error)? {
-        caller_roles.push(OrgRole::Admin);
-    }
-    if row.try_get::<bool, _>("is_dpo").map_err(db_error)? {
-        caller_roles.push(OrgRole::Dpo);
-    }
-    let values_json: Option<String> = row.try_get("c_values").map_err(db_error)?;
-    let stored: Vec<(String, String, String, i64, i64)> = match values_json {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| accord_domain::Error::internal(format!("record values: {e}")))?,
-        None => vec![],
-    };
-    let id = |raw: &str| {
-        uuid::Uuid::parse_str(raw)
-            .map(OrganizationId)
-            .map_err(|e| accord_domain::Error::internal(format!("bad uuid in a record value: {e}")))
-    };
-    let values = stored
-        .iter()
-        .map(|(purpose, attribute, value, days, changed_at)| {
-            Ok((
-                id(purpose)?,
-                id(attribute)?,
-                StoredConsent { value: consent_value(value)?, days: *days, changed_at: from_ms(*changed_at) },
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some(ConsentRead {
-        caller_status: UserStatus::from_code(status).unwrap_or(UserStatus::Disabled),
-        caller_is_platform_admin: row.try_get("u_platform").map_err(db_error)?,
-        caller_api_key: key_issued.map(|_| row.try_get("u_key_revision")).transpose().map_err(db_error)?,
+    ConsentReadRow {
+        status: row.try_get("u_status").map_err(get)?,
+        platform_admin: row.try_get("u_platform").map_err(get)?,
+        key_revision: row.try_get("u_key_revision").map_err(get)?,
+        key_issued: row.try_get("u_key_issued").map_err(get)?,
         session,
-        layout_version: row.try_get("o_version").map_err(db_error)?,
-        caller_roles,
-        consent_id: row.try_get("c_id").map_err(db_error)?,
-        values,
-    }))
+        layout_version: row.try_get("o_version").map_err(get)?,
+        is_admin: row.try_get("is_admin").map_err(get)?,
+        is_dpo: row.try_get("is_dpo").map_err(get)?,
+        consent_id: row.try_get("c_id").map_err(get)?,
+        values_json: row.try_get("c_values").map_err(get)?,
+    }
+    .into_read()
+    .map(Some)
 }

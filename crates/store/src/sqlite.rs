@@ -26,6 +26,51 @@ const RECORD_VALUES_JSON: &str =
 pub struct SqliteStore {
     readers: SqlitePool,
     writer: SqlitePool,
+    inline: InlineReaders,
+}
+
+/// Connections for consent reads, the server's hottest path, used inline on the calling
+/// thread. sqlx's SQLite driver gives each connection a thread of its own and hands every
+/// statement over to it and back; under load those context switches cost more than the
+/// statement itself (perf, BENCHMARKS.md). A consent read is one prepared statement over a
+/// few B-tree pages SQLite caches — tens of microseconds, like serialising the answer — so
+/// it runs where it is asked. As many connections stay open as threads ran reads at once.
+struct InlineReaders {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl InlineReaders {
+    /// Idle connections kept (more are opened when more threads read at once, then closed).
+    const MAX_IDLE: usize = 8;
+
+    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let taken = self.idle.lock().expect("inline readers").pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => {
+                use rusqlite::OpenFlags;
+                let c = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(inline_error)?;
+                c.busy_timeout(Duration::from_secs(10))
+                    .map_err(inline_error)?;
+                c
+            }
+        };
+        let out = f(&conn).map_err(inline_error);
+        let mut idle = self.idle.lock().expect("inline readers");
+        if idle.len() < Self::MAX_IDLE {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn inline_error(e: rusqlite::Error) -> accord_domain::Error {
+    accord_domain::Error::internal(format!("sqlite: {e}"))
 }
 
 impl SqliteStore {
@@ -48,12 +93,20 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+        let inline = InlineReaders {
+            path: connect.get_filename().to_owned(),
+            idle: Default::default(),
+        };
         let readers = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(connect.read_only(true))
             .await
             .map_err(db_error)?;
-        Ok(Self { readers, writer })
+        Ok(Self {
+            readers,
+            writer,
+            inline,
+        })
     }
 }
 
@@ -72,7 +125,47 @@ impl Store for SqliteStore {
         &self,
         q: &crate::ConsentReadQuery,
     ) -> Result<Option<crate::ConsentRead>> {
-        consent_read_with(&self.readers, q).await
+        let row = self.inline.with(|conn| {
+            use rusqlite::OptionalExtension as _;
+            let mut statement = conn.prepare_cached(&consent_read_sql())?;
+            let session = q.session.map(|s| s.to_string());
+            let params: [(&str, &dyn rusqlite::ToSql); 6] = [
+                ("$1", &q.caller.to_string()),
+                ("$2", &session),
+                ("$3", &q.organization.to_string()),
+                ("$4", &q.user.to_string()),
+                ("$5", &OrgRole::Admin.id()),
+                ("$6", &OrgRole::Dpo.id()),
+            ];
+            statement
+                .query_row(&params[..], |row| {
+                    let session = match row.get::<_, Option<String>>("s_id")? {
+                        None => None,
+                        Some(sid) => Some((
+                            sid,
+                            row.get("s_user")?,
+                            row.get("s_client")?,
+                            row.get("s_created")?,
+                            row.get("s_expires")?,
+                            row.get("s_revoked")?,
+                        )),
+                    };
+                    Ok(ConsentReadRow {
+                        status: row.get("u_status")?,
+                        platform_admin: row.get("u_platform")?,
+                        key_revision: row.get("u_key_revision")?,
+                        key_issued: row.get("u_key_issued")?,
+                        session,
+                        layout_version: row.get("o_version")?,
+                        is_admin: row.get("is_admin")?,
+                        is_dpo: row.get("is_dpo")?,
+                        consent_id: row.get("c_id")?,
+                        values_json: row.get("c_values")?,
+                    })
+                })
+                .optional()
+        })?;
+        row.map(ConsentReadRow::into_read).transpose()
     }
 
     async fn ping(&self) -> Result<()> {
