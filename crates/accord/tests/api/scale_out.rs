@@ -170,6 +170,34 @@ async fn two_processes_on_one_postgresql() {
         .map(|n| n.base.clone())
         .collect();
 
+    // The organisation's layout is cached per node: a template added through one node
+    // shows in the next read through the other (both nodes read the record first).
+    let record = c.consents(&c.f.individual_id);
+    let attributes_of = |body: &Value| {
+        crate::consents::purpose_in(body, &c.marketing)["Consents"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = attributes_of(&apps[0].get(&record, Some(&c.f.individual)).await.json);
+    assert_eq!(
+        attributes_of(&apps[1].get(&record, Some(&c.f.individual)).await.json),
+        before
+    );
+    let r = apps[1]
+        .call(
+            Method::POST,
+            &c.f.org_path("/templates"),
+            Some(&c.f.admin),
+            Some(json!({"Templates": [{"Consent": "Phone", "PurposeIDs": [c.marketing]}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        attributes_of(&apps[0].get(&record, Some(&c.f.individual)).await.json),
+        before + 1
+    );
+
     // Revocation: a session opened through one node, used through both, ended through the
     // other, is refused by both at once; so is an APIKey rotated through one.
     let who = email("revoked");

@@ -44,3 +44,52 @@ impl Layouts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(version: i64) -> Arc<OrgLayout> {
+        Arc::new(OrgLayout {
+            version,
+            organization: accord_domain::organization::Organization {
+                id: OrganizationId::new(),
+                name: String::new(),
+                location: String::new(),
+                description: String::new(),
+                type_id: None,
+                enabled: false,
+                policy_url: String::new(),
+                eula_url: String::new(),
+                cover_image_id: None,
+                logo_image_id: None,
+                hlc_support: false,
+                subscribe_method: accord_domain::organization::SubscribeMethod::Undefined,
+                subscribe_key: String::new(),
+                retention_period_secs: 0,
+                retention_enabled: false,
+                created_at: chrono::Utc::now(),
+                technical_name: None,
+                parent_id: None,
+            },
+            purposes: vec![],
+            templates: vec![],
+        })
+    }
+
+    #[test]
+    fn the_newer_layout_stays() {
+        let cache = Layouts::default();
+        let org = OrganizationId::new();
+        cache.put(org, layout(3));
+        cache.put(org, layout(2));
+        assert_eq!(
+            cache.get(org).unwrap().version,
+            3,
+            "an older read does not replace a newer one"
+        );
+        cache.put(org, layout(4));
+        assert_eq!(cache.get(org).unwrap().version, 4);
+        assert!(cache.get(OrganizationId::new()).is_none());
+    }
+}
