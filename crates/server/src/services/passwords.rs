@@ -1,5 +1,7 @@
 //! Password hashing: argon2id, always off the async runtime, at most one hash per core at
-//! a time (a login storm queues here instead of starving every other request).
+//! a time (a login storm queues here instead of starving every other request), on threads
+//! of its own at a lower scheduling priority (nice 10): a storm of logins uses every core
+//! the rest of the server leaves idle, and reads keep theirs (BENCHMARKS.md, login storm).
 //!
 //! Each hash needs 19 MiB of working memory. Allocated per hash, glibc keeps the freed
 //! buffers in per-thread arenas and a login storm leaves the process at hundreds of MiB;
@@ -51,6 +53,8 @@ pub struct Verified {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// The hashing threads' queue (one thread per permit).
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
     /// Working memory for hashes at `params`, one buffer per permit, reused.
     memory: Mutex<Vec<Vec<Block>>>,
     /// When a hash last finished, and whether the quiet spell since has been used to
@@ -61,7 +65,63 @@ pub struct PasswordHasher {
     dummy_hash: String,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `n` hashing threads at nice 10, taking jobs from one queue. They end when the
+/// hasher (the queue's sender) is dropped.
+fn hashing_threads(n: usize) -> Result<std::sync::mpsc::Sender<Job>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("hashing thread: {e}")))?;
+    }
+    Ok(tx)
+}
+
+/// Nice 10 for the calling thread (on Linux a thread has its own nice value). Failing to
+/// lower one's own priority is harmless: hashing then competes as before.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread (who = 0) only changes its scheduling weight.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 impl PasswordHasher {
+    /// Runs `work` on a hashing thread and waits for it without blocking the runtime.
+    async fn on_hashing_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs
+            .lock()
+            .map_err(Error::internal)?
+            .send(job)
+            .map_err(|_| Error::internal("the hashing threads are gone"))?;
+        rx.await.map_err(Error::internal)
+    }
+
     pub fn new(p: PasswordHashParams) -> Result<Self> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
@@ -71,6 +131,7 @@ impl PasswordHasher {
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),
+            jobs: Mutex::new(hashing_threads(cores)?),
             memory: Mutex::new(Vec::with_capacity(cores)),
             last_used: Mutex::new((None, false)),
             dummy_hash: String::new(),
@@ -187,9 +248,8 @@ impl PasswordHasher {
         let _permit = self.permits.acquire().await.map_err(Error::internal)?;
         let this = Arc::clone(self);
         let password = password.clone();
-        tokio::task::spawn_blocking(move || this.hash_blocking(password.expose()))
-            .await
-            .map_err(Error::internal)?
+        self.on_hashing_thread(move || this.hash_blocking(password.expose()))
+            .await?
     }
 
     /// Verifies `password` against `stored` (or against a dummy when there is no account).
@@ -203,7 +263,7 @@ impl PasswordHasher {
         let password = password.clone();
         let exists = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
-        tokio::task::spawn_blocking(move || {
+        self.on_hashing_thread(move || {
             match this.verify_blocking(password.expose(), &stored) {
                 Some(needs_rehash) if exists => Ok(Verified {
                     ok: true,
@@ -225,8 +285,7 @@ impl PasswordHasher {
                 }
             }
         })
-        .await
-        .map_err(Error::internal)?
+        .await?
     }
 }
 
