@@ -84,7 +84,11 @@ fn hashing_threads(n: usize) -> Result<std::sync::mpsc::Sender<Job>> {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(),
+                        // A panicking job loses its answer (the caller gets an error),
+                        // not the thread.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
                         Err(_) => return,
                     }
                 }

@@ -148,8 +148,8 @@ impl TokenService {
                 (c.sub, c.sid, c.exp)
             }
         };
-        // The same rule as the verification's (no leeway), on every use.
-        ((jsonwebtoken::get_current_timestamp() as i64) < exp).then_some((sub, sid))
+        // The verification's rule (expired once `exp` is past, no leeway), on every use.
+        ((jsonwebtoken::get_current_timestamp() as i64) <= exp).then_some((sub, sid))
     }
 
     /// (user, key revision) of a validly signed APIKey.
