@@ -150,7 +150,9 @@ def main():
                 # Operations are named "METHOD /path".
                 cmd += ["--exclude-name-regex", "|".join(excluded)]
             started = time.monotonic()
-            out = subprocess.run(cmd, text=True, capture_output=True, env=dict(os.environ, NO_COLOR="1"))
+            # In the work directory: schemathesis keeps a cache (.schemathesis/) where it runs.
+            out = subprocess.run(cmd, text=True, capture_output=True, cwd=work,
+                                 env=dict(os.environ, NO_COLOR="1"))
             seconds = time.monotonic() - started
             text = out.stdout + out.stderr
             m = re.search(r"Test cases:\s*\n\s*(\d+) generated", text)
