@@ -71,16 +71,7 @@ async fn run_closed(request: &Request, connections: usize, duration: Duration) -
             (ok, errors, lat)
         }));
     }
-    let mut out = Outcome::default();
-    for w in workers {
-        let (ok, errors, lat) = w.await.expect("worker");
-        out.ok += ok;
-        out.errors += errors;
-        out.latencies.extend(lat);
-    }
-    out.seconds = start.elapsed().as_secs_f64();
-    out.latencies.sort_unstable();
-    out
+    collect(workers, || start.elapsed().as_secs_f64()).await
 }
 
 /// Requests at `rate` per second for `duration` (after a warm-up at the same rate);
@@ -128,6 +119,14 @@ async fn run_open(request: &Request, rate: f64, connections: usize, duration: Du
             (ok, errors, lat)
         }));
     }
+    collect(workers, || start.elapsed().as_secs_f64()).await
+}
+
+/// The workers' counts and latencies, summed and sorted; `seconds` is read once they end.
+async fn collect(
+    workers: Vec<tokio::task::JoinHandle<(u64, u64, Vec<u64>)>>,
+    seconds: impl FnOnce() -> f64,
+) -> Outcome {
     let mut out = Outcome::default();
     for w in workers {
         let (ok, errors, lat) = w.await.expect("worker");
@@ -135,7 +134,7 @@ async fn run_open(request: &Request, rate: f64, connections: usize, duration: Du
         out.errors += errors;
         out.latencies.extend(lat);
     }
-    out.seconds = start.elapsed().as_secs_f64();
+    out.seconds = seconds();
     out.latencies.sort_unstable();
     out
 }

@@ -123,6 +123,33 @@ pub struct Organization {
     pub parent_id: Option<OrganizationId>,
 }
 
+impl Organization {
+    /// A new organisation with a fresh ID and nothing set: closed to subscriptions, no
+    /// type, no images, no retention, at the top of the tree. Callers fill in the rest.
+    pub fn new(created_at: DateTime<Utc>) -> Self {
+        Self {
+            id: OrganizationId::new(),
+            name: String::new(),
+            location: String::new(),
+            description: String::new(),
+            type_id: None,
+            enabled: false,
+            policy_url: String::new(),
+            eula_url: String::new(),
+            cover_image_id: None,
+            logo_image_id: None,
+            hlc_support: false,
+            subscribe_method: SubscribeMethod::Undefined,
+            subscribe_key: String::new(),
+            retention_period_secs: 0,
+            retention_enabled: false,
+            created_at,
+            technical_name: None,
+            parent_id: None,
+        }
+    }
+}
+
 /// A purpose the organisation processes personal data for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purpose {

@@ -338,13 +338,15 @@ fn sample<S: Strategy>(runner: &mut TestRunner, strategy: &S, n: usize) -> Vec<S
 static ACCEPTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// One generated request's answer must be a 4xx in the facade's format or a success.
-fn check(
-    what: &str,
-    status: StatusCode,
-    content_type: &str,
-    body: &str,
-    xml_facade: bool,
-) -> Result<(), String> {
+async fn check(what: &str, reply: reqwest::Response, xml_facade: bool) -> Result<(), String> {
+    let status = reply.status();
+    let content_type = reply
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = reply.text().await.unwrap_or_default();
     ACCEPTED.fetch_add(
         usize::from(status.is_success()),
         std::sync::atomic::Ordering::Relaxed,
@@ -356,7 +358,7 @@ fn check(
         let ok = if xml_facade {
             content_type.starts_with("application/xml") && body.contains("<error><code>")
         } else {
-            let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             content_type.starts_with("application/json")
                 && v["Code"] == status.as_u16()
                 && v["Message"].as_str().is_some_and(|m| !m.is_empty())
@@ -521,22 +523,13 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
                 req = req.header("authorization", *a);
             }
             let r = req.send().await.expect("answered, not dropped");
-            let (status, ct) = (
-                r.status(),
-                r.headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-            );
-            let text = r.text().await.unwrap_or_default();
             if let Err(e) = check(
                 &format!("{method} {path} {}", String::from_utf8_lossy(&body)),
-                status,
-                &ct,
-                &text,
+                r,
                 false,
-            ) {
+            )
+            .await
+            {
                 failures.push(e);
             }
             requests += 1;
@@ -578,16 +571,7 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
                 .send()
                 .await
                 .expect("answered");
-            let (status, ct) = (
-                r.status(),
-                r.headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-            );
-            let text = r.text().await.unwrap_or_default();
-            if let Err(e) = check(&format!("upload {path}"), status, &ct, &text, false) {
+            if let Err(e) = check(&format!("upload {path}"), r, false).await {
                 failures.push(e);
             }
             requests += 1;
@@ -685,22 +669,7 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
                 .send()
                 .await
                 .expect("answered");
-            let (status, ct) = (
-                r.status(),
-                r.headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-            );
-            let text = r.text().await.unwrap_or_default();
-            if let Err(e) = check(
-                &format!("{method} {path} {params:?}"),
-                status,
-                &ct,
-                &text,
-                true,
-            ) {
+            if let Err(e) = check(&format!("{method} {path} {params:?}"), r, true).await {
                 failures.push(e);
             }
             requests += 1;

@@ -270,7 +270,7 @@ impl Services {
                 user,
             })
             .await?
-            .ok_or_else(|| Error::Unauthenticated("session expired or revoked".into()))?;
+            .ok_or_else(|| super::identity::refused(credential))?;
         super::identity::live(
             credential,
             read.caller_status,

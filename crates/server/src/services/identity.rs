@@ -71,7 +71,7 @@ fn unauthenticated(message: &str) -> Error {
     Error::Unauthenticated(message.into())
 }
 
-fn refused(credential: &Credential) -> Error {
+pub(crate) fn refused(credential: &Credential) -> Error {
     unauthenticated(match credential {
         Credential::AccessToken { .. } => "session expired or revoked",
         Credential::ApiKey { .. } => "APIKey revoked or rotated",

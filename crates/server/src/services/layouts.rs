@@ -52,26 +52,7 @@ mod tests {
     fn layout(version: i64) -> Arc<OrgLayout> {
         Arc::new(OrgLayout {
             version,
-            organization: accord_domain::organization::Organization {
-                id: OrganizationId::new(),
-                name: String::new(),
-                location: String::new(),
-                description: String::new(),
-                type_id: None,
-                enabled: false,
-                policy_url: String::new(),
-                eula_url: String::new(),
-                cover_image_id: None,
-                logo_image_id: None,
-                hlc_support: false,
-                subscribe_method: accord_domain::organization::SubscribeMethod::Undefined,
-                subscribe_key: String::new(),
-                retention_period_secs: 0,
-                retention_enabled: false,
-                created_at: chrono::Utc::now(),
-                technical_name: None,
-                parent_id: None,
-            },
+            organization: accord_domain::organization::Organization::new(chrono::Utc::now()),
             purposes: vec![],
             templates: vec![],
         })

@@ -268,29 +268,18 @@ impl Services {
             .parse()
             .map_err(|_| Error::invalid("typeid names no organisation type"))?;
         let org = Organization {
-            id: OrganizationId::new(),
             name: required("name", input.name)?,
             location: text("location", input.location, 256)?,
             description: text("description", input.description, TEXT_MAX)?,
             type_id: Some(type_id),
-            enabled: false,
-            policy_url: String::new(),
             eula_url: input
                 .eula_url
                 .filter(|u| !u.is_empty())
                 .map(|u| parse_http_url("eulaurl", u))
                 .transpose()?
                 .unwrap_or_default(),
-            cover_image_id: None,
-            logo_image_id: None,
             hlc_support: input.hlc_support,
-            subscribe_method: SubscribeMethod::Undefined,
-            subscribe_key: String::new(),
-            retention_period_secs: 0,
-            retention_enabled: false,
-            created_at: self.clock.now(),
-            technical_name: None,
-            parent_id: None,
+            ..Organization::new(self.clock.now())
         };
         let mut tx = self.store.begin(Mode::Write).await?;
         if tx.org_type_by_id(type_id).await?.is_none() {

@@ -38,26 +38,7 @@ impl Services {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
-        let mut org = accord_domain::organization::Organization {
-            id: OrganizationId::new(),
-            name: String::new(),
-            location: String::new(),
-            description: String::new(),
-            type_id: None,
-            enabled: false,
-            policy_url: String::new(),
-            eula_url: String::new(),
-            cover_image_id: None,
-            logo_image_id: None,
-            hlc_support: false,
-            subscribe_method: accord_domain::organization::SubscribeMethod::Undefined,
-            subscribe_key: String::new(),
-            retention_period_secs: 0,
-            retention_enabled: false,
-            created_at: now,
-            technical_name: None,
-            parent_id: None,
-        };
+        let mut org = accord_domain::organization::Organization::new(now);
         let mut custom = vec![];
         for (name, values) in grouped(params) {
             match name.as_str() {
