@@ -20,6 +20,12 @@ use accord_domain::{OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use group_commit::{
+    ChainHead, ConsentChangeJob, ConsentChangeOutcome, ConsentChangeState, ConsentDecider,
+    ConsentWrites,
+};
+
+mod group_commit;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -175,6 +181,11 @@ pub trait Store: Send + Sync + 'static {
     /// statement reads one snapshot). The read path of `GET …/consents` (BENCHMARKS.md).
     /// `None` when the caller's account does not exist.
     async fn consent_read(&self, q: &ConsentReadQuery) -> Result<Option<ConsentRead>>;
+    /// Records a change to a consent record through the node's group committer: the
+    /// change is decided (by the job's decider) against the record and the chain head
+    /// as they stand inside the batch's transaction, and answered once that transaction
+    /// is durable. The write path of the consent PATCH and POST endpoints (BENCHMARKS.md).
+    async fn change_consent(&self, job: ConsentChangeJob) -> Result<ConsentChangeOutcome>;
     /// Is the database reachable? (readiness)
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;
@@ -351,21 +362,6 @@ pub trait Tx: Send {
         at: DateTime<Utc>,
     ) -> Result<String>;
     async fn consent_of(&mut self, org: OrganizationId, user: UserId) -> Result<Option<String>>;
-    /// (purpose, attribute, what was recorded) for every attribute ever set.
-    async fn consent_values(
-        &mut self,
-        consent: &str,
-    ) -> Result<Vec<(OrganizationId, OrganizationId, StoredConsent)>>;
-    #[allow(clippy::too_many_arguments)]
-    async fn put_consent_value(
-        &mut self,
-        consent: &str,
-        org: OrganizationId,
-        user: UserId,
-        purpose: OrganizationId,
-        attribute: OrganizationId,
-        stored: &StoredConsent,
-    ) -> Result<()>;
     /// Locks the organisation's chain head for this unit of work: (last seq, last hash).
     async fn lock_chain_head(&mut self, org: OrganizationId) -> Result<(i64, String)>;
     async fn set_chain_head(&mut self, org: OrganizationId, seq: i64, hash: &str) -> Result<()>;

@@ -22,6 +22,7 @@ const RECORD_VALUES_JSON: &str =
 
 pub struct PostgresStore {
     pool: PgPool,
+    committer: crate::group_commit::ConsentCommitter,
 }
 
 impl PostgresStore {
@@ -40,7 +41,9 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
-        Ok(Self { pool })
+        let (committer, queue) = crate::group_commit::ConsentCommitter::new();
+        tokio::spawn(run_consent_committer(pool.clone(), queue));
+        Ok(Self { pool, committer })
     }
 }
 
@@ -48,7 +51,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn begin(&self, _mode: Mode) -> Result<Box<dyn Tx>> {
         let tx = self.pool.begin().await.map_err(db_error)?;
-        Ok(Box::new(Uow { tx }))
+        Ok(Box::new(Uow {
+            tx,
+            write_lock: None,
+        }))
     }
 
     async fn consent_read(
@@ -56,6 +62,13 @@ impl Store for PostgresStore {
         q: &crate::ConsentReadQuery,
     ) -> Result<Option<crate::ConsentRead>> {
         consent_read_with(&self.pool, q).await
+    }
+
+    async fn change_consent(
+        &self,
+        job: crate::ConsentChangeJob,
+    ) -> Result<crate::ConsentChangeOutcome> {
+        self.committer.submit(job).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -72,3 +85,131 @@ impl Store for PostgresStore {
 }
 
 include!("sql.rs");
+
+/// The consent committer ([`crate::group_commit`]) of this node: a batch is one
+/// transaction holding its organisations' chain heads (locked in one order on every
+/// node), a handful of statements whatever its size (rows go in as arrays).
+async fn run_consent_committer(
+    pool: PgPool,
+    mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
+) {
+    use crate::group_commit::{next_batch, Batch};
+    while let Some(pending) = next_batch(&mut queue).await {
+        let mut batch = Batch::new(pending);
+        // Dropped unfinished, the transaction rolls back.
+        let recorded = record_batch(&pool, &mut batch).await;
+        batch.answer(recorded);
+    }
+}
+
+async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    for org in batch.organizations() {
+        sqlx::query(ENSURE_CHAIN_HEAD_SQL)
+            .bind(org.to_string())
+            .bind(accord_domain::consent::GENESIS)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let head = sqlx::query(
+            "SELECT seq, hash FROM consent_chain_heads WHERE organization_id = $1 FOR UPDATE",
+        )
+        .bind(org.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .map(|r| -> Result<crate::ChainHead> {
+            Ok(crate::ChainHead {
+                seq: r.try_get("seq").map_err(db_error)?,
+                hash: r.try_get("hash").map_err(db_error)?,
+            })
+        })
+        .transpose()?;
+        batch.hold_head(org, head);
+    }
+    while let Some(q) = batch.next_query().cloned() {
+        let read = consent_read_with(&mut *tx, &q).await?;
+        batch.decide_next(read);
+    }
+    if !batch.values.is_empty() {
+        let v = &batch.values;
+        sqlx::query(
+            "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
+             days, changed_at, expires_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::bigint[], $8::bigint[], $9::bigint[]) \
+             ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
+             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
+             expiry_recorded_at = NULL",
+        )
+        .bind(v.iter().map(|r| r.consent_id.clone()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.organization_id.to_string()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.user_id.to_string()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.purpose_id.to_string()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.attribute_id.to_string()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.stored.value.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.stored.days).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| to_ms(r.stored.changed_at)).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.stored.expires_at().map(to_ms)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    }
+    if !batch.history.is_empty() {
+        let h = &batch.history;
+        sqlx::query(
+            "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, \
+             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], \
+             $14::text[], $15::text[])",
+        )
+        .bind(h.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.organization_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.seq).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.consent_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.purpose_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.attribute_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.actor_id.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.changed_by.as_str()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.old_value.map(ConsentValue::as_str)).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.new_value.as_str()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.days).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| to_ms(e.at)).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    }
+    if !batch.outbox.is_empty() {
+        let o = &batch.outbox;
+        sqlx::query(
+            "INSERT INTO outbox (id, organization_id, event_type, data, created_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+        )
+        .bind(o.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind(
+            o.iter()
+                .map(|e| e.organization_id.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(o.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+        .bind(o.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
+        .bind(o.iter().map(|e| to_ms(e.created_at)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    }
+    for (org, head) in batch.moved_heads() {
+        sqlx::query(SET_CHAIN_HEAD_SQL)
+            .bind(head.seq)
+            .bind(&head.hash)
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    tx.commit().await.map_err(db_error)
+}

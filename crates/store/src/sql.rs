@@ -23,6 +23,9 @@ use crate::{
 
 pub struct Uow {
     tx: sqlx::Transaction<'static, DB>,
+    /// SQLite's in-process write lock, held until the unit of work ends.
+    #[allow(dead_code)] // held, never read
+    write_lock: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 type DbRow = <DB as sqlx::Database>::Row;
@@ -1181,61 +1184,6 @@ impl Tx for Uow {
         row.map(|r| r.try_get("id").map_err(db_error)).transpose()
     }
 
-    async fn consent_values(&mut self, consent: &str) -> Result<Vec<(OrganizationId, OrganizationId, StoredConsent)>> {
-        let rows = sqlx::query(
-            "SELECT purpose_id, attribute_id, value, days, changed_at FROM consent_values WHERE consent_id = $1",
-        )
-        .bind(consent)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                let value: String = r.try_get("value").map_err(db_error)?;
-                Ok((
-                    OrganizationId(uuid_col(r, "purpose_id")?),
-                    OrganizationId(uuid_col(r, "attribute_id")?),
-                    StoredConsent {
-                        value: consent_value(&value)?,
-                        days: r.try_get("days").map_err(db_error)?,
-                        changed_at: from_ms(r.try_get("changed_at").map_err(db_error)?),
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    async fn put_consent_value(
-        &mut self,
-        consent: &str,
-        org: OrganizationId,
-        user: UserId,
-        purpose: OrganizationId,
-        attribute: OrganizationId,
-        stored: &StoredConsent,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
-             days, changed_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
-             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
-             expiry_recorded_at = NULL",
-        )
-        .bind(consent)
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .bind(purpose.to_string())
-        .bind(attribute.to_string())
-        .bind(stored.value.as_str())
-        .bind(stored.days)
-        .bind(to_ms(stored.changed_at))
-        .bind(stored.expires_at().map(to_ms))
-        .execute(&mut *self.tx)
-        .await
-        .map(|_| ())
-        .map_err(db_error)
-    }
-
     async fn lock_chain_head(&mut self, org: OrganizationId) -> Result<(i64, String)> {
         sqlx::query(
             "INSERT INTO consent_chain_heads (organization_id, seq, hash) VALUES ($1, 0, $2) \
@@ -1252,7 +1200,7 @@ impl Tx for Uow {
     }
 
     async fn set_chain_head(&mut self, org: OrganizationId, seq: i64, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE consent_chain_heads SET seq = $1, hash = $2 WHERE organization_id = $3")
+        sqlx::query(SET_CHAIN_HEAD_SQL)
             .bind(seq)
             .bind(hash)
             .bind(org.to_string())
@@ -1263,11 +1211,7 @@ impl Tx for Uow {
     }
 
     async fn insert_history(&mut self, e: &HistoryEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, \
-             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
+        sqlx::query(INSERT_HISTORY_SQL)
         .bind(&e.id)
         .bind(&e.organization_id)
         .bind(e.seq)
@@ -1427,7 +1371,7 @@ impl Tx for Uow {
     }
 
     async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()> {
-        sqlx::query("INSERT INTO outbox (id, organization_id, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query(INSERT_OUTBOX_SQL)
             .bind(&e.id)
             .bind(e.organization_id.to_string())
             .bind(&e.event_type)
@@ -2385,6 +2329,24 @@ fn bind_provider<'q>(
         .bind(to_ms(p.created_at))
         .bind(to_ms(p.updated_at))
 }
+
+/// One ledger entry, its columns in `HistoryEntry` order.
+const INSERT_HISTORY_SQL: &str = "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, \
+     purpose_id, attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+const INSERT_OUTBOX_SQL: &str =
+    "INSERT INTO outbox (id, organization_id, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+/// $1 seq, $2 hash, $3 organisation.
+const SET_CHAIN_HEAD_SQL: &str = "UPDATE consent_chain_heads SET seq = $1, hash = $2 WHERE organization_id = $3";
+
+/// The group committer's chain head: created at genesis for an organisation that exists
+/// and has none (a change naming an unknown organisation leaves nothing behind), then read
+/// (and on PostgreSQL locked). $1 organisation, $2 the genesis hash.
+const ENSURE_CHAIN_HEAD_SQL: &str = "INSERT INTO consent_chain_heads (organization_id, seq, hash) \
+     SELECT $1, 0, $2 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1) \
+     ON CONFLICT (organization_id) DO NOTHING";
 
 /// [`crate::Store::consent_read`]: one statement, one row, the values aggregated as JSON
 /// (`RECORD_VALUES_JSON`, the one construct the backends spell differently). Roles are

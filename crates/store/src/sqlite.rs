@@ -27,6 +27,10 @@ pub struct SqliteStore {
     readers: SqlitePool,
     writer: SqlitePool,
     inline: InlineReaders,
+    /// SQLite's one write lock, taken in-process first by every unit of work that writes
+    /// and by the consent committer, which has a connection of its own.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    committer: crate::group_commit::ConsentCommitter,
 }
 
 /// Connections for consent reads, the server's hottest path, used inline on the calling
@@ -69,6 +73,22 @@ impl InlineReaders {
     }
 }
 
+/// The committer's connection, with the durability of the pool's (`synchronous=FULL`:
+/// a committed batch survives power loss) and its checks.
+fn open_committer_connection(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(inline_error)?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(inline_error)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(inline_error)?;
+    Ok(conn)
+}
+
 fn inline_error(e: rusqlite::Error) -> accord_domain::Error {
     accord_domain::Error::internal(format!("sqlite: {e}"))
 }
@@ -93,8 +113,20 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+        let path = connect.get_filename().to_owned();
+        let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let committer = {
+            let conn = open_committer_connection(&path)?;
+            let (committer, queue) = crate::group_commit::ConsentCommitter::new();
+            let lock = std::sync::Arc::clone(&write_lock);
+            std::thread::Builder::new()
+                .name("accord-consent-committer".into())
+                .spawn(move || run_consent_committer(conn, lock, queue))
+                .map_err(|e| accord_domain::Error::internal(format!("committer thread: {e}")))?;
+            committer
+        };
         let inline = InlineReaders {
-            path: connect.get_filename().to_owned(),
+            path,
             idle: Default::default(),
         };
         let readers = SqlitePoolOptions::new()
@@ -106,6 +138,8 @@ impl SqliteStore {
             readers,
             writer,
             inline,
+            write_lock,
+            committer,
         })
     }
 }
@@ -113,59 +147,31 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self, mode: Mode) -> Result<Box<dyn Tx>> {
+        let write_lock = match mode {
+            Mode::Read => None,
+            Mode::Write => Some(std::sync::Arc::clone(&self.write_lock).lock_owned().await),
+        };
         let tx = match mode {
             Mode::Read => self.readers.begin().await,
             Mode::Write => self.writer.begin_with("BEGIN IMMEDIATE").await,
         }
         .map_err(db_error)?;
-        Ok(Box::new(Uow { tx }))
+        Ok(Box::new(Uow { tx, write_lock }))
     }
 
     async fn consent_read(
         &self,
         q: &crate::ConsentReadQuery,
     ) -> Result<Option<crate::ConsentRead>> {
-        let row = self.inline.with(|conn| {
-            use rusqlite::OptionalExtension as _;
-            let mut statement = conn.prepare_cached(&consent_read_sql())?;
-            let session = q.session.map(|s| s.to_string());
-            let params: [(&str, &dyn rusqlite::ToSql); 6] = [
-                ("$1", &q.caller.to_string()),
-                ("$2", &session),
-                ("$3", &q.organization.to_string()),
-                ("$4", &q.user.to_string()),
-                ("$5", &OrgRole::Admin.id()),
-                ("$6", &OrgRole::Dpo.id()),
-            ];
-            statement
-                .query_row(&params[..], |row| {
-                    let session = match row.get::<_, Option<String>>("s_id")? {
-                        None => None,
-                        Some(sid) => Some((
-                            sid,
-                            row.get("s_user")?,
-                            row.get("s_client")?,
-                            row.get("s_created")?,
-                            row.get("s_expires")?,
-                            row.get("s_revoked")?,
-                        )),
-                    };
-                    Ok(ConsentReadRow {
-                        status: row.get("u_status")?,
-                        platform_admin: row.get("u_platform")?,
-                        key_revision: row.get("u_key_revision")?,
-                        key_issued: row.get("u_key_issued")?,
-                        session,
-                        layout_version: row.get("o_version")?,
-                        is_admin: row.get("is_admin")?,
-                        is_dpo: row.get("is_dpo")?,
-                        consent_id: row.get("c_id")?,
-                        values_json: row.get("c_values")?,
-                    })
-                })
-                .optional()
-        })?;
+        let row = self.inline.with(|conn| consent_read_inline(conn, q))?;
         row.map(ConsentReadRow::into_read).transpose()
+    }
+
+    async fn change_consent(
+        &self,
+        job: crate::ConsentChangeJob,
+    ) -> Result<crate::ConsentChangeOutcome> {
+        self.committer.submit(job).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -182,6 +188,177 @@ impl Store for SqliteStore {
 }
 
 include!("sql.rs");
+
+/// [`consent_read_sql`] on a rusqlite connection (the inline readers, the committer).
+fn consent_read_inline(
+    conn: &rusqlite::Connection,
+    q: &crate::ConsentReadQuery,
+) -> rusqlite::Result<Option<ConsentReadRow>> {
+    use rusqlite::OptionalExtension as _;
+    let mut statement = conn.prepare_cached(&consent_read_sql())?;
+    let session = q.session.map(|s| s.to_string());
+    let params: [(&str, &dyn rusqlite::ToSql); 6] = [
+        ("$1", &q.caller.to_string()),
+        ("$2", &session),
+        ("$3", &q.organization.to_string()),
+        ("$4", &q.user.to_string()),
+        ("$5", &OrgRole::Admin.id()),
+        ("$6", &OrgRole::Dpo.id()),
+    ];
+    statement
+        .query_row(&params[..], |row| {
+            let session = match row.get::<_, Option<String>>("s_id")? {
+                None => None,
+                Some(sid) => Some((
+                    sid,
+                    row.get("s_user")?,
+                    row.get("s_client")?,
+                    row.get("s_created")?,
+                    row.get("s_expires")?,
+                    row.get("s_revoked")?,
+                )),
+            };
+            Ok(ConsentReadRow {
+                status: row.get("u_status")?,
+                platform_admin: row.get("u_platform")?,
+                key_revision: row.get("u_key_revision")?,
+                key_issued: row.get("u_key_issued")?,
+                session,
+                layout_version: row.get("o_version")?,
+                is_admin: row.get("is_admin")?,
+                is_dpo: row.get("is_dpo")?,
+                consent_id: row.get("c_id")?,
+                values_json: row.get("c_values")?,
+            })
+        })
+        .optional()
+}
+
+/// Sets one value of a record. $1 consent, $2 organisation, $3 user, $4 purpose,
+/// $5 attribute, $6 value, $7 days, $8 changed at, $9 expires at.
+const PUT_CONSENT_VALUE_SQL: &str = "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, \
+     attribute_id, value, days, changed_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
+     days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
+     expiry_recorded_at = NULL";
+
+/// The consent committer ([`crate::group_commit`]): a thread of its own with a
+/// read-write connection, every statement inline. It shares SQLite's one write lock with
+/// the units of work through `write_lock`, so neither ever waits on SQLITE_BUSY.
+fn run_consent_committer(
+    conn: rusqlite::Connection,
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
+) {
+    use crate::group_commit::{next_batch_blocking, Batch};
+    while let Some(pending) = next_batch_blocking(&mut queue) {
+        let mut batch = Batch::new(pending);
+        let _write = write_lock.blocking_lock();
+        let recorded = record_batch(&conn, &mut batch);
+        if recorded.is_err() && !conn.is_autocommit() {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rolling back a consent batch failed");
+            }
+        }
+        batch.answer(recorded);
+    }
+}
+
+fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Batch) -> Result<()> {
+    use rusqlite::{params, OptionalExtension as _};
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(inline_error)?;
+    for org in batch.organizations() {
+        let org_id = org.to_string();
+        conn.prepare_cached(ENSURE_CHAIN_HEAD_SQL)
+            .and_then(|mut s| s.execute(params![org_id, accord_domain::consent::GENESIS]))
+            .map_err(inline_error)?;
+        let head = conn
+            .prepare_cached("SELECT seq, hash FROM consent_chain_heads WHERE organization_id = $1")
+            .and_then(|mut s| {
+                s.query_row(params![org_id], |r| {
+                    Ok(crate::ChainHead {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(inline_error)?;
+        batch.hold_head(org, head);
+    }
+    while let Some(q) = batch.next_query() {
+        let read = consent_read_inline(conn, q)
+            .map_err(inline_error)?
+            .map(ConsentReadRow::into_read)
+            .transpose()?;
+        batch.decide_next(read);
+    }
+    let mut put = conn
+        .prepare_cached(PUT_CONSENT_VALUE_SQL)
+        .map_err(inline_error)?;
+    for v in &batch.values {
+        put.execute(params![
+            v.consent_id,
+            v.organization_id.to_string(),
+            v.user_id.to_string(),
+            v.purpose_id.to_string(),
+            v.attribute_id.to_string(),
+            v.stored.value.as_str(),
+            v.stored.days,
+            to_ms(v.stored.changed_at),
+            v.stored.expires_at().map(to_ms),
+        ])
+        .map_err(inline_error)?;
+    }
+    let mut insert = conn
+        .prepare_cached(INSERT_HISTORY_SQL)
+        .map_err(inline_error)?;
+    for e in &batch.history {
+        insert
+            .execute(params![
+                e.id,
+                e.organization_id,
+                e.seq,
+                e.user_id,
+                e.consent_id,
+                e.purpose_id,
+                e.attribute_id,
+                e.actor_id,
+                e.changed_by.as_str(),
+                e.old_value.map(ConsentValue::as_str),
+                e.new_value.as_str(),
+                e.days,
+                to_ms(e.at),
+                e.prev_hash,
+                e.hash,
+            ])
+            .map_err(inline_error)?;
+    }
+    let mut outbox = conn
+        .prepare_cached(INSERT_OUTBOX_SQL)
+        .map_err(inline_error)?;
+    for o in &batch.outbox {
+        outbox
+            .execute(params![
+                o.id,
+                o.organization_id.to_string(),
+                o.event_type,
+                o.data,
+                to_ms(o.created_at),
+            ])
+            .map_err(inline_error)?;
+    }
+    let mut set_head = conn
+        .prepare_cached(SET_CHAIN_HEAD_SQL)
+        .map_err(inline_error)?;
+    for (org, head) in batch.moved_heads() {
+        set_head
+            .execute(params![head.seq, head.hash, org.to_string()])
+            .map_err(inline_error)?;
+    }
+    conn.execute_batch("COMMIT").map_err(inline_error)
+}
 
 /// SQLite keeps allocation statistics by default, behind one process-wide mutex taken on
 /// every allocation: with a pool of reader threads that mutex was the hottest lock of a

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{email, TestDb};
+use crate::helpers::{email, join_all_spawned, TestDb};
 use crate::organizations::{user, Fixture, PW};
 
 /// An organisation with two purposes (Marketing needs consent; Payroll is a legal
@@ -1263,3 +1263,79 @@ async fn the_action_log_records_what_admins_do(db: TestDb) {
         .assert_error(403);
 }
 both_backends!(the_action_log_records_what_admins_do);
+
+/// Concurrent changes to one record go through the group committer, many to a batch:
+/// each is decided against the record as the changes before it in the batch left it.
+/// So every entry's old value is the new value of the entry before it for the same
+/// attribute, the chain is unbroken, and the record reads the last value.
+async fn concurrent_changes_to_one_record_chain_in_order(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    const CHANGES: usize = 48;
+    let values = ["Allow", "Disallow", "AskMe"];
+    let calls = (0..CHANGES).map(|i| {
+        let (auth, attribute) = match i % 3 {
+            0 => (&c.f.individual, &c.age),
+            1 => (&c.f.admin, &c.age),
+            _ => (&c.f.individual, &c.zip),
+        };
+        let request =
+            c.f.app
+                .client
+                .patch(c.f.app.url(&c.attribute(&c.marketing, attribute)))
+                .header("Authorization", auth.as_str())
+                .json(&json!({"consented": values[i % values.len()], "days": 0}));
+        async move {
+            let r = request.send().await.expect("sent");
+            (r.status(), r.text().await.unwrap_or_default())
+        }
+    });
+    for (status, body) in join_all_spawned(calls).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let path = format!("/v1/users/{}/consenthistory?limit=100", c.f.individual_id);
+    let r = c.f.call(Method::GET, &path, &c.f.individual, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut entries = r.json["ConsentHistory"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), CHANGES);
+    entries.sort_by_key(|e| e["Seq"].as_i64().unwrap());
+    let seqs: Vec<i64> = entries.iter().map(|e| e["Seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=CHANGES as i64).collect::<Vec<_>>(),
+        "one entry per change, no gaps"
+    );
+    let mut last: std::collections::HashMap<String, String> = Default::default();
+    for pair in entries.windows(2) {
+        assert_eq!(
+            pair[1]["PrevHash"], pair[0]["Hash"],
+            "chained in sequence order"
+        );
+    }
+    for e in &entries {
+        let attribute = e["AttributeID"].as_str().unwrap().to_owned();
+        let old = e["OldValue"].as_str().unwrap().to_owned();
+        assert_eq!(
+            old,
+            last.get(&attribute).cloned().unwrap_or_default(),
+            "entry {} read its attribute as the previous change left it",
+            e["Seq"]
+        );
+        last.insert(attribute, e["NewValue"].as_str().unwrap().to_owned());
+    }
+    let record = c.record().await;
+    let marketing = purpose_in(&record, &c.marketing);
+    for attribute in [&c.age, &c.zip] {
+        assert_eq!(
+            attribute_in(marketing, attribute)["Status"]["Consented"].as_str(),
+            last.get(attribute.as_str()).map(String::as_str),
+        );
+    }
+    let verify = c.f.org_path("/consenthistory/verify");
+    let r = c.f.call(Method::GET, &verify, &c.f.dpo, None).await;
+    assert_eq!(
+        r.json,
+        json!({"Intact": true, "Entries": CHANGES, "FirstBrokenEntry": null})
+    );
+}
+both_backends!(concurrent_changes_to_one_record_chain_in_order);

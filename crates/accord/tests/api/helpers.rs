@@ -529,3 +529,17 @@ pub fn report(line: &str) {
         }
     }
 }
+
+/// Runs futures concurrently on the test runtime (spawned: truly in parallel).
+pub async fn join_all_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = vec![];
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}

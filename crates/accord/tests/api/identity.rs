@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{bearer, email, TestApp, TestDb};
+use crate::helpers::{bearer, email, join_all_spawned, TestApp, TestDb};
 
 const PW: &str = "correct horse battery";
 
@@ -600,17 +600,3 @@ async fn a_burst_of_good_logins_from_one_address_is_not_throttled(db: TestDb) {
     );
 }
 both_backends!(a_burst_of_good_logins_from_one_address_is_not_throttled);
-
-/// Runs futures concurrently on the test runtime (spawned: truly in parallel).
-async fn join_all_spawned<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = vec![];
-    for h in handles {
-        out.push(h.await.expect("task"));
-    }
-    out
-}

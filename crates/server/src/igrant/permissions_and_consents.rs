@@ -302,7 +302,7 @@ pub struct ConsentedBody {
     responses((status = 200, body = Consents), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn set_purpose_status(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
     IgrantJson(b): IgrantJson<ConsentedBody>,
 ) -> Result<Json<Consents>, IgrantError> {
@@ -380,7 +380,7 @@ pub struct PurposePatchReply {
     responses((status = 200, body = PurposePatchReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn patch_purpose_consents(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
     IgrantJson(b): IgrantJson<PurposePatchBody>,
 ) -> Result<Json<PurposePatchReply>, IgrantError> {
@@ -463,7 +463,7 @@ pub struct AttributePatchReply {
     responses((status = 200, body = AttributePatchReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn patch_attribute_consent(
     State(s): Svc,
-    Caller(a): Caller,
+    Signed(a): Signed,
     Path((org, user, consent, purpose, attribute)): Path<(String, String, String, String, String)>,
     IgrantJson(b): IgrantJson<AttributePatchBody>,
 ) -> Result<Json<AttributePatchReply>, IgrantError> {

@@ -21,8 +21,12 @@ use accord_domain::consent::{
 };
 use accord_domain::identity::{OrgRole, User};
 use accord_domain::organization::{Organization, Purpose, Template};
+use accord_domain::Clock;
 use accord_domain::{Error, OrganizationId, Result, UserId};
-use accord_store::{ConsentReadQuery, HistoryFilter, Mode, Tx};
+use accord_store::{
+    ConsentChangeJob, ConsentChangeOutcome, ConsentChangeState, ConsentRead, ConsentReadQuery,
+    ConsentWrites, HistoryFilter, Mode,
+};
 use chrono::{DateTime, Utc};
 
 use super::layouts::OrgLayout;
@@ -201,49 +205,175 @@ fn parse_time(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>>
         .and_utc())
 }
 
-impl Services {
-    /// The organisation, the person and the caller's access; 404 for anyone without any.
-    async fn consent_access(
-        &self,
-        tx: &mut dyn Tx,
-        actor: &Actor,
-        org: &str,
-        user: &str,
-    ) -> Result<(Organization, UserId, Access, String)> {
-        let (org, standing, me) = self
-            .standing_in(tx, actor, org)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => not_found(),
-                other => other,
-            })?;
-        let user: UserId = user.parse().map_err(|_| not_found())?;
-        let access = access_to(user == me.user_id, &standing)?;
-        let consent = tx.consent_of(org.id, user).await?.ok_or_else(not_found)?;
-        Ok((org, user, access, consent))
-    }
+/// A change as submitted to the committer: everything [`decide_change`] needs, owned.
+struct ChangeRequest {
+    credential: Credential,
+    organization: OrganizationId,
+    user: UserId,
+    consent: String,
+    purpose: String,
+    /// `None`: every attribute of the purpose.
+    attributes: Option<Vec<String>>,
+    value: ConsentValue,
+    days: i64,
+    /// `None` when the organisation was not found while preparing.
+    layout: Option<Arc<OrgLayout>>,
+    clock: Arc<dyn Clock>,
+}
 
-    async fn record(
-        &self,
-        tx: &mut dyn Tx,
-        org: &Organization,
-        user: UserId,
-        consent: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ConsentRecord> {
-        let purposes = tx.purposes_of(org.id).await?;
-        let templates = tx.templates_of(org.id).await?;
-        let values: Values = tx
-            .consent_values(consent)
-            .await?
+/// Decides a consent change against the record as it stands in the committing
+/// transaction: the caller's credential and standing (the same rules as a read), then
+/// the values, their chained history entries and their events. Runs on the store's
+/// committer, so it only computes: no I/O, no signing.
+fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<ConsentWrites> {
+    let now = req.clock.now();
+    let read = state
+        .read
+        .as_ref()
+        .ok_or_else(|| super::identity::refused(&req.credential))?;
+    super::identity::live(
+        &req.credential,
+        read.caller_status,
+        read.caller_api_key,
+        read.session.as_ref(),
+        now,
+    )?;
+    read.layout_version.ok_or_else(not_found)?;
+    let standing = OrgStanding {
+        roles: read.caller_roles.clone(),
+        platform_admin: read.caller_is_platform_admin,
+    };
+    let access = access_to(req.user == req.credential.user(), &standing)?;
+    let consent = read.consent_id.as_deref().ok_or_else(not_found)?;
+    if consent != req.consent {
+        return Err(not_found());
+    }
+    let changed_by = match access {
+        Access::Own => ChangedBy::Individual,
+        Access::Admin => ChangedBy::OrganisationAdmin,
+        Access::Dpo => {
+            return Err(Error::Forbidden(
+                "a Dpo reads consents but does not change them".into(),
+            ))
+        }
+    };
+    let layout = req.layout.as_deref().ok_or_else(not_found)?;
+    let purpose_id = id_of(&req.purpose)?;
+    let purpose = layout
+        .purposes
+        .iter()
+        .find(|p| p.id == purpose_id)
+        .ok_or_else(|| Error::not_found("purpose not found"))?;
+    let in_purpose = || {
+        layout
+            .templates
+            .iter()
+            .filter(|t| t.purpose_ids.contains(&purpose.id))
+    };
+    let targets: Vec<&Template> = match &req.attributes {
+        None => in_purpose().collect(),
+        Some(ids) if ids.is_empty() => {
+            return Err(Error::invalid(
+                "consentattributes must name at least one attribute",
+            ))
+        }
+        Some(ids) => ids
+            .iter()
+            .map(|raw| {
+                in_purpose()
+                    .find(|t| t.id.to_string() == *raw)
+                    .ok_or_else(|| {
+                        Error::not_found(format!("attribute {raw:?} not found in this purpose"))
+                    })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut head = state.head.clone().ok_or_else(not_found)?;
+    let lawful = purpose.lawful_basis.is_lawful_usage();
+    let actor_id = req.credential.user().to_string();
+    let mut writes = ConsentWrites {
+        consent_id: consent.to_owned(),
+        organization_id: req.organization,
+        user_id: req.user,
+        ..Default::default()
+    };
+    for target in targets {
+        // What it read before, if it had ever been set (an expired one read Disallow).
+        let old = read
+            .values
+            .iter()
+            .find(|(p, a, _)| *p == purpose.id && *a == target.id)
+            .map(|(_, _, stored)| compute_status(Some(stored), lawful, now).consent);
+        let stored = StoredConsent {
+            value: req.value,
+            days: req.days,
+            changed_at: now,
+        };
+        writes.values.push((purpose.id, target.id, stored));
+        head.seq += 1;
+        let mut entry = HistoryEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            seq: head.seq,
+            organization_id: req.organization.to_string(),
+            user_id: req.user.to_string(),
+            consent_id: consent.to_owned(),
+            purpose_id: purpose.id.to_string(),
+            attribute_id: target.id.to_string(),
+            actor_id: actor_id.clone(),
+            changed_by,
+            old_value: old,
+            new_value: req.value,
+            days: req.days,
+            at: now,
+            prev_hash: head.hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        head.hash = entry.hash.clone();
+        writes.outbox.push(super::webhooks::outbox_event(
+            req.organization,
+            accord_domain::webhook::EventType::for_consent(req.value),
+            super::webhooks::consent_event_data(&entry),
+            now,
+        ));
+        writes.history.push(entry);
+    }
+    Ok(writes)
+}
+
+/// A recorded change: the layout and the record it was decided against, what it wrote,
+/// and its entries with their receipts.
+struct RecordedChange {
+    layout: Arc<OrgLayout>,
+    read: Box<ConsentRead>,
+    writes: Box<ConsentWrites>,
+    changes: Vec<ConsentChange>,
+}
+
+impl RecordedChange {
+    /// The record as the change left it, and the changes.
+    fn into_record(self, now: DateTime<Utc>) -> (ConsentRecord, Vec<ConsentChange>) {
+        let mut values: Values = self
+            .read
+            .values
             .into_iter()
             .map(|(p, a, s)| ((p, a), s))
             .collect();
-        Ok(assemble(
-            org, &purposes, &templates, &values, user, consent, now,
-        ))
+        values.extend(self.writes.values.into_iter().map(|(p, a, s)| ((p, a), s)));
+        let record = assemble(
+            &self.layout.organization,
+            &self.layout.purposes,
+            &self.layout.templates,
+            &values,
+            self.writes.user_id,
+            &self.writes.consent_id,
+            now,
+        );
+        (record, self.changes)
     }
+}
 
+impl Services {
     /// The consent record of a subscribed (or formerly subscribed) user.
     ///
     /// The read path every consent read takes, so it is lean: one statement fetches what
@@ -356,142 +486,108 @@ impl Services {
         ))
     }
 
-    /// Records consents for attributes of one purpose, all in one unit of work: the values,
-    /// their history entries (chained) and, later, their events commit together.
+    /// Records consents for attributes of one purpose through the store's group
+    /// committer: the values, their history entries (chained) and their events commit
+    /// together, decided against the record as it stands in the committing transaction
+    /// ([`decide_change`]), and the call returns once that commit is durable. Receipts are
+    /// signed afterwards, outside the batch.
     async fn change(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
         attributes: Option<Vec<String>>,
         value: ConsentValue,
         days: i64,
-    ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
+    ) -> Result<RecordedChange> {
         let days = parse_days(days)?;
-        let now = self.clock.now();
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, user, access, id) = self
-            .consent_access(tx.as_mut(), actor, at.org, at.user)
-            .await?;
-        if id != at.consent {
-            return Err(not_found());
-        }
-        let changed_by = match access {
-            Access::Own => ChangedBy::Individual,
-            Access::Admin => ChangedBy::OrganisationAdmin,
-            Access::Dpo => {
-                return Err(Error::Forbidden(
-                    "a Dpo reads consents but does not change them".into(),
-                ))
-            }
+        let org = id_of(at.org)?;
+        let user: UserId = at.user.parse().map_err(|_| not_found())?;
+        let mut layout = match self.layouts.get(org) {
+            Some(l) => Some(l),
+            // Unknown organisation: the committer's decision says so, after the caller's
+            // credential is checked (a revoked token is 401 whatever it names).
+            None => match self.layout(org, 0).await {
+                Ok(l) => Some(l),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
         };
-        let before = self.record(tx.as_mut(), &org, user, &id, now).await?;
-        let stored_before: Values = tx
-            .consent_values(&id)
-            .await?
-            .into_iter()
-            .map(|(p, a, s)| ((p, a), s))
-            .collect();
-        let purpose = before
-            .purpose(id_of(at.purpose)?)
-            .ok_or_else(|| Error::not_found("purpose not found"))?;
-        let targets: Vec<&AttributeConsent> = match &attributes {
-            None => purpose.attributes.iter().collect(),
-            Some(ids) => {
-                if ids.is_empty() {
-                    return Err(Error::invalid(
-                        "consentattributes must name at least one attribute",
-                    ));
-                }
-                let mut targets = vec![];
-                for raw in ids {
-                    let a = purpose
-                        .attributes
-                        .iter()
-                        .find(|a| a.attribute.id.to_string() == *raw)
-                        .ok_or_else(|| {
-                            Error::not_found(format!("attribute {raw:?} not found in this purpose"))
-                        })?;
-                    targets.push(a);
-                }
-                targets
-            }
-        };
-        // The chain head first: every change to this organisation's ledger queues here.
-        let (mut seq, mut prev) = tx.lock_chain_head(org.id).await?;
-        let actor_id = actor.user()?.user_id.to_string();
-        let mut changes = vec![];
-        for target in targets {
-            let stored = StoredConsent {
+        // A layout change between preparing and deciding sends the change back once or
+        // twice; more means the organisation is being edited without pause.
+        for _ in 0..3 {
+            let request = ChangeRequest {
+                credential: *credential,
+                organization: org,
+                user,
+                consent: at.consent.to_owned(),
+                purpose: at.purpose.to_owned(),
+                attributes: attributes.clone(),
                 value,
                 days,
-                changed_at: now,
+                layout: layout.clone(),
+                clock: Arc::clone(&self.clock),
             };
-            tx.put_consent_value(
-                &id,
-                org.id,
-                user,
-                purpose.purpose.id,
-                target.attribute.id,
-                &stored,
-            )
-            .await?;
-            seq += 1;
-            // What it read before, if it had ever been set (an expired one read Disallow).
-            let old = stored_before
-                .get(&(purpose.purpose.id, target.attribute.id))
-                .map(|_| target.status.consent);
-            let mut entry = HistoryEntry {
-                id: uuid::Uuid::now_v7().to_string(),
-                seq,
-                organization_id: org.id.to_string(),
-                user_id: user.to_string(),
-                consent_id: id.clone(),
-                purpose_id: purpose.purpose.id.to_string(),
-                attribute_id: target.attribute.id.to_string(),
-                actor_id: actor_id.clone(),
-                changed_by,
-                old_value: old,
-                new_value: value,
-                days,
-                at: now,
-                prev_hash: prev.clone(),
-                hash: String::new(),
+            let job = ConsentChangeJob {
+                query: ConsentReadQuery {
+                    caller: credential.user(),
+                    session: credential.session(),
+                    organization: org,
+                    user,
+                },
+                layout_version: layout.as_ref().map_or(-1, |l| l.version),
+                decide: Box::new(move |state| decide_change(&request, state)),
             };
-            entry.hash = entry.compute_hash();
-            tx.insert_history(&entry).await?;
-            super::webhooks::emit(
-                tx.as_mut(),
-                org.id,
-                accord_domain::webhook::EventType::for_consent(value),
-                super::webhooks::consent_event_data(&entry),
-                now,
-            )
-            .await?;
-            prev = entry.hash.clone();
-            let receipt = self.tokens.consent_receipt(&entry)?;
-            changes.push(ConsentChange { entry, receipt });
+            match self.store.change_consent(job).await? {
+                ConsentChangeOutcome::Written { read, writes } => {
+                    self.work.notify_one();
+                    let changes = writes
+                        .history
+                        .iter()
+                        .map(|entry| {
+                            Ok(ConsentChange {
+                                receipt: self.tokens.consent_receipt(entry)?,
+                                entry: entry.clone(),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    return Ok(RecordedChange {
+                        layout: layout
+                            .ok_or_else(|| Error::internal("recorded without a layout"))?,
+                        read,
+                        writes,
+                        changes,
+                    });
+                }
+                ConsentChangeOutcome::LayoutMoved(version) => {
+                    layout = Some(self.layout(org, version).await?);
+                }
+            }
         }
-        tx.set_chain_head(org.id, seq, &prev).await?;
-        let after = self.record(tx.as_mut(), &org, user, &id, now).await?;
-        tx.commit().await?;
-        self.work.notify_one();
-        Ok((after, changes))
+        Err(Error::Conflict(
+            "the organisation's purposes changed while recording; try again".into(),
+        ))
     }
 
-    /// `PATCH …/attributes/{attributeID}`: one attribute, optionally for `days` days.
     pub async fn set_attribute_consent(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
         attribute: &str,
         value: &str,
         days: i64,
     ) -> Result<ConsentChange> {
         let value = ConsentValue::parse(value)?;
-        let (_, mut changes) = self
-            .change(actor, at, Some(vec![attribute.to_owned()]), value, days)
+        let mut recorded = self
+            .change(
+                credential,
+                at,
+                Some(vec![attribute.to_owned()]),
+                value,
+                days,
+            )
             .await?;
-        changes
+        recorded
+            .changes
             .pop()
             .ok_or_else(|| Error::internal("no change recorded"))
     }
@@ -499,24 +595,28 @@ impl Services {
     /// `PATCH …/purposes/{purposeID}`: several attributes, no time limit.
     pub async fn set_attributes_consent(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
         attributes: Vec<String>,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
         let value = ConsentValue::parse(value)?;
-        self.change(actor, at, Some(attributes), value, 0).await
+        let recorded = self
+            .change(credential, at, Some(attributes), value, 0)
+            .await?;
+        Ok(recorded.into_record(self.clock.now()))
     }
 
     /// `POST …/purposes/{purposeID}/status`: every attribute of the purpose, no time limit.
     pub async fn set_purpose_consent(
         &self,
-        actor: &Actor,
+        credential: &Credential,
         at: &ConsentPath<'_>,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
         let value = ConsentValue::parse(value)?;
-        self.change(actor, at, None, value, 0).await
+        let recorded = self.change(credential, at, None, value, 0).await?;
+        Ok(recorded.into_record(self.clock.now()))
     }
 
     /// The caller's own consent history (newest first, keyset-paginated by entry ID).

@@ -45,14 +45,24 @@ pub(crate) async fn emit(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    tx.insert_outbox(&OutboxEvent {
+    tx.insert_outbox(&outbox_event(org, event, data, now)).await
+}
+
+/// An event for the outbox, for writes that queue their rows themselves (the consent
+/// committer).
+pub(crate) fn outbox_event(
+    org: OrganizationId,
+    event: EventType,
+    data: Value,
+    now: DateTime<Utc>,
+) -> OutboxEvent {
+    OutboxEvent {
         id: uuid::Uuid::now_v7().to_string(),
         organization_id: org,
         event_type: event.as_str().to_owned(),
         data: data.to_string(),
         created_at: now,
-    })
-    .await
+    }
 }
 
 /// The event data of a recorded consent change.
