@@ -41,6 +41,9 @@ pub struct ConsentChangeState {
     pub read: Option<ConsentRead>,
     /// `None` when the organisation does not exist.
     pub head: Option<ChainHead>,
+    /// The event types an enabled webhook of the organisation subscribes to, as of the
+    /// batch: an event nobody listens to need not be queued.
+    pub webhook_events: Vec<String>,
 }
 
 /// Decides a change: what to write, or why not. Runs on the committer, inside the
@@ -161,6 +164,7 @@ pub(crate) struct Batch {
     pending: Vec<Pending>,
     next: usize,
     heads: HashMap<OrganizationId, Option<ChainHead>>,
+    webhook_events: HashMap<OrganizationId, Vec<String>>,
     moved: HashMap<OrganizationId, ChainHead>,
     /// Final value rows, and where each (consent, purpose, attribute) is among them.
     pub values: Vec<ValueRow>,
@@ -176,6 +180,7 @@ impl Batch {
             pending,
             next: 0,
             heads: HashMap::new(),
+            webhook_events: HashMap::new(),
             moved: HashMap::new(),
             values: vec![],
             value_index: HashMap::new(),
@@ -198,8 +203,23 @@ impl Batch {
         orgs
     }
 
-    pub(crate) fn hold_head(&mut self, org: OrganizationId, head: Option<ChainHead>) {
+    /// What the batch holds of an organisation: its chain head (locked), and the events
+    /// its webhooks listen to (`subscribed_events` of each enabled one).
+    pub(crate) fn hold_organization(
+        &mut self,
+        org: OrganizationId,
+        head: Option<ChainHead>,
+        subscribed_events: Vec<String>,
+    ) {
         self.heads.insert(org, head);
+        let mut events: Vec<String> = subscribed_events
+            .iter()
+            .flat_map(|e| e.split_whitespace())
+            .map(str::to_owned)
+            .collect();
+        events.sort();
+        events.dedup();
+        self.webhook_events.insert(org, events);
     }
 
     /// The query of the next change to decide, if any is left.
@@ -243,7 +263,11 @@ impl Batch {
             .get(&org)
             .cloned()
             .or_else(|| self.heads.get(&org).cloned().flatten());
-        let state = ConsentChangeState { read, head };
+        let state = ConsentChangeState {
+            read,
+            head,
+            webhook_events: self.webhook_events.get(&org).cloned().unwrap_or_default(),
+        };
         let decided = (job.decide)(&state).and_then(|writes| {
             check_continues(state.head.as_ref(), &writes.history)?;
             Ok(writes)
@@ -462,7 +486,7 @@ mod tests {
         let (b, mut answer_b) = setting(ConsentValue::Disallow, 3, std::sync::Arc::clone(&seen));
         let mut batch = Batch::new(vec![a, b]);
         assert_eq!(batch.organizations(), vec![org()]);
-        batch.hold_head(org(), genesis());
+        batch.hold_organization(org(), genesis(), vec![]);
         while batch.next_query().is_some() {
             // The database still says nothing was ever set: the batch has not written.
             batch.decide_next(Some(read(vec![])));
@@ -494,7 +518,7 @@ mod tests {
         let (a, mut answer_a) = setting(ConsentValue::Allow, 3, std::sync::Arc::clone(&seen));
         let (b, mut answer_b) = setting(ConsentValue::Allow, 3, std::sync::Arc::clone(&seen));
         let mut batch = Batch::new(vec![a, b]);
-        batch.hold_head(org(), genesis());
+        batch.hold_organization(org(), genesis(), vec![]);
         // The first is decided, the second never reached (the database failed first).
         batch.decide_next(Some(read(vec![])));
         batch.answer(Err(Error::internal("disk full")));
@@ -523,7 +547,7 @@ mod tests {
             reply: Some(refused_reply),
         };
         let mut batch = Batch::new(vec![stale, refused]);
-        batch.hold_head(org(), genesis());
+        batch.hold_organization(org(), genesis(), vec![]);
         batch.decide_next(Some(read(vec![])));
         batch.decide_next(Some(read(vec![])));
         assert!(
@@ -542,6 +566,41 @@ mod tests {
             answer_stale.try_recv(),
             Ok(Ok(ConsentChangeOutcome::LayoutMoved(3)))
         ));
+    }
+
+    #[test]
+    fn a_change_is_told_which_events_the_organisations_webhooks_listen_to() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let told = std::sync::Arc::clone(&seen);
+        let (reply, _answer) = oneshot::channel();
+        let pending = Pending {
+            job: Some(ConsentChangeJob {
+                query: query(),
+                layout_version: 3,
+                decide: Box::new(move |state| {
+                    told.lock().unwrap().extend(state.webhook_events.clone());
+                    Ok(ConsentWrites::default())
+                }),
+            }),
+            reply: Some(reply),
+        };
+        let mut batch = Batch::new(vec![pending]);
+        batch.hold_organization(
+            org(),
+            genesis(),
+            vec![
+                "consent.disallowed consent.allowed".into(),
+                "consent.allowed".into(),
+            ],
+        );
+        batch.decide_next(Some(read(vec![])));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                "consent.allowed".to_owned(),
+                "consent.disallowed".to_owned()
+            ]
+        );
     }
 
     #[test]

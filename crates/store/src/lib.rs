@@ -391,7 +391,7 @@ pub trait Tx: Send {
     async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()>;
     /// Unprocessed events, oldest first; rows other nodes hold are skipped.
     async fn claim_outbox(&mut self, limit: i64) -> Result<Vec<OutboxEvent>>;
-    async fn mark_outbox_processed(&mut self, id: &str, at: DateTime<Utc>) -> Result<()>;
+    async fn mark_outbox_processed(&mut self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
     /// Idempotent per (outbox event, webhook).
     async fn insert_delivery(&mut self, d: &Delivery) -> Result<()>;
     /// Takes a lease on due deliveries (pending, due, not leased by a live node).

@@ -125,7 +125,12 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
             })
         })
         .transpose()?;
-        batch.hold_head(org, head);
+        let listened: Vec<String> = sqlx::query_scalar(WEBHOOK_EVENTS_SQL)
+            .bind(org.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        batch.hold_organization(org, head, listened);
     }
     while let Some(q) = batch.next_query().cloned() {
         let read = consent_read_with(&mut *tx, &q).await?;

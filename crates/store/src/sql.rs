@@ -1402,14 +1402,18 @@ impl Tx for Uow {
             .collect()
     }
 
-    async fn mark_outbox_processed(&mut self, id: &str, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET processed_at = $1 WHERE id = $2")
-            .bind(to_ms(at))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map(|_| ())
-            .map_err(db_error)
+    async fn mark_outbox_processed(&mut self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = sqlx::QueryBuilder::<DB>::new("UPDATE outbox SET processed_at = ");
+        q.push_bind(to_ms(at)).push(" WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        q.push(")");
+        q.build().execute(&mut *self.tx).await.map(|_| ()).map_err(db_error)
     }
 
     async fn insert_delivery(&mut self, d: &Delivery) -> Result<()> {
@@ -2340,6 +2344,9 @@ const INSERT_OUTBOX_SQL: &str =
 
 /// $1 seq, $2 hash, $3 organisation.
 const SET_CHAIN_HEAD_SQL: &str = "UPDATE consent_chain_heads SET seq = $1, hash = $2 WHERE organization_id = $3";
+
+/// The event types of an organisation's enabled webhooks (space-separated per webhook).
+const WEBHOOK_EVENTS_SQL: &str = "SELECT subscribed_events FROM webhooks WHERE organization_id = $1 AND NOT disabled";
 
 /// The group committer's chain head: created at genesis for an organisation that exists
 /// and has none (a change naming an unknown organisation leaves nothing behind), then read

@@ -73,9 +73,10 @@ impl InlineReaders {
     }
 }
 
-/// The committer's connection, with the durability of the pool's (`synchronous=FULL`:
-/// a committed batch survives power loss) and its checks.
-fn open_committer_connection(path: &std::path::Path) -> Result<rusqlite::Connection> {
+/// A read-write connection of our own (the committer's, the checkpointer's), with the
+/// durability of the pool's (`synchronous=FULL`: a committed batch survives power loss),
+/// its checks, and no automatic checkpoints.
+fn open_writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -84,8 +85,10 @@ fn open_committer_connection(path: &std::path::Path) -> Result<rusqlite::Connect
     .map_err(inline_error)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(inline_error)?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(inline_error)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+    )
+    .map_err(inline_error)?;
     Ok(conn)
 }
 
@@ -102,7 +105,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoints run on a thread of their own (`run_checkpointer`), not inside
+            // the commit of whichever writer crossed the threshold.
+            .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect.clone())
@@ -115,14 +121,27 @@ impl SqliteStore {
             .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
         let path = connect.get_filename().to_owned();
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let thread = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(run)
+                .map(|_| ())
+                .map_err(|e| accord_domain::Error::internal(format!("{name} thread: {e}")))
+        };
+        let (committed, commits) = std::sync::mpsc::sync_channel(1);
+        let checkpoints = open_writer_connection(&path)?;
+        thread(
+            "accord-checkpointer",
+            Box::new(move || run_checkpointer(checkpoints, commits)),
+        )?;
         let committer = {
-            let conn = open_committer_connection(&path)?;
+            let conn = open_writer_connection(&path)?;
             let (committer, queue) = crate::group_commit::ConsentCommitter::new();
             let lock = std::sync::Arc::clone(&write_lock);
-            std::thread::Builder::new()
-                .name("accord-consent-committer".into())
-                .spawn(move || run_consent_committer(conn, lock, queue))
-                .map_err(|e| accord_domain::Error::internal(format!("committer thread: {e}")))?;
+            thread(
+                "accord-consent-committer",
+                Box::new(move || run_consent_committer(conn, lock, queue, committed)),
+            )?;
             committer
         };
         let inline = InlineReaders {
@@ -249,18 +268,42 @@ fn run_consent_committer(
     conn: rusqlite::Connection,
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
+    committed: std::sync::mpsc::SyncSender<()>,
 ) {
     use crate::group_commit::{next_batch_blocking, Batch};
     while let Some(pending) = next_batch_blocking(&mut queue) {
         let mut batch = Batch::new(pending);
-        let _write = write_lock.blocking_lock();
+        let write = write_lock.blocking_lock();
         let recorded = record_batch(&conn, &mut batch);
         if recorded.is_err() && !conn.is_autocommit() {
             if let Err(e) = conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rolling back a consent batch failed");
             }
         }
+        drop(write);
         batch.answer(recorded);
+        // Full: the checkpointer has been told already.
+        let _ = committed.try_send(());
+    }
+}
+
+/// Copies the write-ahead log into the database (a PASSIVE checkpoint: it never blocks
+/// a writer or a reader) once a second, sooner after a quiet spell when the committer
+/// commits. Writers keep SQLite's automatic checkpoints off, so none of them does this
+/// inside its commit. Checkpointing more often slowed the committer's own fsyncs behind
+/// the database file's (update-attribute p99 55 ms at 100 ms intervals, 9 ms at 1 s).
+fn run_checkpointer(conn: rusqlite::Connection, commits: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        match commits.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+        }
+        // Let the log gather frames: a page changed again and again is copied once.
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 
@@ -285,7 +328,14 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
                 .optional()
             })
             .map_err(inline_error)?;
-        batch.hold_head(org, head);
+        let listened = conn
+            .prepare_cached(WEBHOOK_EVENTS_SQL)
+            .and_then(|mut s| {
+                s.query_map(params![org_id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(inline_error)?;
+        batch.hold_organization(org, head, listened);
     }
     while let Some(q) = batch.next_query() {
         let read = consent_read_inline(conn, q)

@@ -330,12 +330,17 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
         };
         entry.hash = entry.compute_hash();
         head.hash = entry.hash.clone();
-        writes.outbox.push(super::webhooks::outbox_event(
-            req.organization,
-            accord_domain::webhook::EventType::for_consent(req.value),
-            super::webhooks::consent_event_data(&entry),
-            now,
-        ));
+        // Queued only when a webhook listens: fanning an event out to nobody costs a
+        // durable write per change for nothing (docs/igrant.md, webhooks).
+        let event = accord_domain::webhook::EventType::for_consent(req.value);
+        if state.webhook_events.iter().any(|e| e == event.as_str()) {
+            writes.outbox.push(super::webhooks::outbox_event(
+                req.organization,
+                event,
+                super::webhooks::consent_event_data(&entry),
+                now,
+            ));
+        }
         writes.history.push(entry);
     }
     Ok(writes)

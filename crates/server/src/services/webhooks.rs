@@ -7,6 +7,7 @@
 //! delivery), signed, with retries and exponential backoff; and record the expiry of
 //! time-limited consents once (history entry and `consent.expired`).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -36,6 +37,10 @@ pub struct WebhookInput {
 const CONTENT_TYPE: &str = "application/json";
 const DELIVERY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 const LEASE: i64 = 60;
+/// Outbox events fanned out per unit of work.
+const OUTBOX_ROUND: i64 = 500;
+/// How long a woken worker lets a burst's events gather before its round.
+const OUTBOX_GATHER: StdDuration = StdDuration::from_millis(100);
 
 /// Writes an event into the outbox, inside the caller's unit of work.
 pub(crate) async fn emit(
@@ -367,12 +372,28 @@ impl Services {
     pub fn start_workers(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
+            let interval = this.config.worker_interval;
+            let mut last_full: Option<std::time::Instant> = None;
             loop {
-                if let Err(e) = this.run_once().await {
+                // Everything once per interval; in between, woken by a unit of work,
+                // only the outbox (a sweep per consent change would be a write each).
+                let full = last_full.is_none_or(|t| t.elapsed() >= interval);
+                let done = if full {
+                    last_full = Some(std::time::Instant::now());
+                    this.run_once().await
+                } else {
+                    this.run_outbox().await
+                };
+                if let Err(e) = done {
                     tracing::warn!(error = ?e, "background work failed; retrying");
                 }
-                let _ =
-                    tokio::time::timeout(this.config.worker_interval, this.work.notified()).await;
+                if tokio::time::timeout(interval, this.work.notified())
+                    .await
+                    .is_ok()
+                {
+                    // Let the events of a burst gather: one round (one commit) for many.
+                    tokio::time::sleep(OUTBOX_GATHER).await;
+                }
             }
         })
     }
@@ -383,6 +404,11 @@ impl Services {
         self.passwords
             .release_if_idle(std::time::Duration::from_secs(30));
         self.sweep_expired_consents().await?;
+        self.run_outbox().await
+    }
+
+    /// Fans the outbox's events out to webhooks and delivers what is due.
+    async fn run_outbox(&self) -> Result<()> {
         while self.fan_out().await? > 0 {}
         while self.deliver_due().await? > 0 {}
         Ok(())
@@ -391,15 +417,23 @@ impl Services {
     async fn fan_out(&self) -> Result<usize> {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let events = tx.claim_outbox(100).await?;
+        let events = tx.claim_outbox(OUTBOX_ROUND).await?;
+        let mut hooks: HashMap<OrganizationId, Vec<Webhook>> = HashMap::new();
         for e in &events {
-            let data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-            for w in tx.webhooks_of(e.organization_id).await? {
-                if w.disabled || !w.events.iter().any(|t| t.as_str() == e.event_type) {
-                    continue;
-                }
+            let org = e.organization_id;
+            if let std::collections::hash_map::Entry::Vacant(v) = hooks.entry(org) {
+                v.insert(tx.webhooks_of(org).await?);
+            }
+            let subscribed = hooks[&org]
+                .iter()
+                .filter(|w| !w.disabled && w.events.iter().any(|t| t.as_str() == e.event_type));
+            let mut data = None;
+            for w in subscribed {
+                let data = data.get_or_insert_with(|| {
+                    serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null)
+                });
                 tx.insert_delivery(&new_delivery(
-                    &w,
+                    w,
                     Some(&e.id),
                     &e.event_type,
                     data.clone(),
@@ -407,8 +441,9 @@ impl Services {
                 ))
                 .await?;
             }
-            tx.mark_outbox_processed(&e.id, now).await?;
         }
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        tx.mark_outbox_processed(&ids, now).await?;
         tx.commit().await?;
         Ok(events.len())
     }
