@@ -222,6 +222,14 @@ impl Batch {
         self.webhook_events.insert(org, events);
     }
 
+    /// The queries of the changes left to decide, in order (to read them all at once).
+    pub(crate) fn queries(&self) -> Vec<ConsentReadQuery> {
+        self.pending[self.next..]
+            .iter()
+            .filter_map(|p| p.job.as_ref().map(|j| j.query.clone()))
+            .collect()
+    }
+
     /// The query of the next change to decide, if any is left.
     pub(crate) fn next_query(&self) -> Option<&ConsentReadQuery> {
         self.pending

@@ -132,8 +132,9 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
             .map_err(db_error)?;
         batch.hold_organization(org, head, listened);
     }
-    while let Some(q) = batch.next_query().cloned() {
-        let read = consent_read_with(&mut *tx, &q).await?;
+    // Every change's state in one statement (a round trip each was most of a batch);
+    // each is then decided with the batch's earlier changes applied to it.
+    for read in consent_reads(&mut tx, &batch.queries()).await? {
         batch.decide_next(read);
     }
     if !batch.values.is_empty() {
@@ -217,4 +218,62 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
             .map_err(db_error)?;
     }
     tx.commit().await.map_err(db_error)
+}
+
+/// [`consent_read_sql`] for many queries in one statement: `None` for a query whose
+/// caller does not exist, in the queries' order.
+async fn consent_reads(
+    tx: &mut sqlx::PgConnection,
+    queries: &[crate::ConsentReadQuery],
+) -> Result<Vec<Option<crate::ConsentRead>>> {
+    let sql = format!(
+        "SELECT q.ord AS q_ord, {} \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+           AS q(caller, session_id, org, person, ord) \
+         JOIN users u ON u.id = q.caller \
+         LEFT JOIN sessions s ON s.id = q.session_id \
+         LEFT JOIN organizations o ON o.id = q.org \
+         LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = q.person",
+        consent_read_columns("q.org")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(
+            queries
+                .iter()
+                .map(|q| q.caller.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            queries
+                .iter()
+                .map(|q| q.session.map(|s| s.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            queries
+                .iter()
+                .map(|q| q.organization.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            queries
+                .iter()
+                .map(|q| q.user.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(OrgRole::Admin.id())
+        .bind(OrgRole::Dpo.id())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let mut reads: Vec<Option<crate::ConsentRead>> = queries.iter().map(|_| None).collect();
+    for row in &rows {
+        let ord: i64 = row.try_get("q_ord").map_err(db_error)?;
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| reads.get_mut(i))
+            .ok_or_else(|| accord_domain::Error::internal("consent read out of order"))?;
+        *slot = Some(consent_read_row(row)?.into_read()?);
+    }
+    Ok(reads)
 }

@@ -2362,19 +2362,28 @@ const ENSURE_CHAIN_HEAD_SQL: &str = "INSERT INTO consent_chain_heads (organizati
 /// Admin and Dpo role IDs.
 fn consent_read_sql() -> String {
     format!(
-        "SELECT u.status AS u_status, u.is_platform_admin AS u_platform, u.apikey_revision AS u_key_revision, \
-         u.apikey_issued_at AS u_key_issued, \
-         s.id AS s_id, s.user_id AS s_user, s.client_id AS s_client, s.created_at AS s_created, \
-         s.expires_at AS s_expires, s.revoked_at AS s_revoked, \
-         o.layout_version AS o_version, \
-         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = $3 AND r.user_id = u.id AND r.role_id = $5) AS is_admin, \
-         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = $3 AND r.user_id = u.id AND r.role_id = $6) AS is_dpo, \
-         c.id AS c_id, {RECORD_VALUES_JSON} AS c_values \
+        "SELECT {} \
          FROM users u \
          LEFT JOIN sessions s ON s.id = $2 \
          LEFT JOIN organizations o ON o.id = $3 \
          LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = $4 \
-         WHERE u.id = $1"
+         WHERE u.id = $1",
+        consent_read_columns("$3")
+    )
+}
+
+/// The columns of a consent read (over `users u`, `sessions s`, `organizations o` and
+/// `consents c`); `org` is the SQL naming the organisation, $5 and $6 the role IDs.
+fn consent_read_columns(org: &str) -> String {
+    format!(
+        "u.status AS u_status, u.is_platform_admin AS u_platform, u.apikey_revision AS u_key_revision, \
+         u.apikey_issued_at AS u_key_issued, \
+         s.id AS s_id, s.user_id AS s_user, s.client_id AS s_client, s.created_at AS s_created, \
+         s.expires_at AS s_expires, s.revoked_at AS s_revoked, \
+         o.layout_version AS o_version, \
+         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = {org} AND r.user_id = u.id AND r.role_id = $5) AS is_admin, \
+         EXISTS (SELECT 1 FROM organization_roles r WHERE r.organization_id = {org} AND r.user_id = u.id AND r.role_id = $6) AS is_dpo, \
+         c.id AS c_id, {RECORD_VALUES_JSON} AS c_values"
     )
 }
 
@@ -2460,6 +2469,12 @@ where
     else {
         return Ok(None);
     };
+    consent_read_row(&row)?.into_read().map(Some)
+}
+
+/// A row of [`consent_read_columns`], as sqlx reads it.
+#[allow(dead_code)] // SQLite reads consents on its own connections (`InlineReaders`).
+fn consent_read_row(row: &DbRow) -> Result<ConsentReadRow> {
     let get = |e: sqlx::Error| db_error(e);
     let session = match row.try_get::<Option<String>, _>("s_id").map_err(get)? {
         None => None,
@@ -2472,7 +2487,7 @@ where
             row.try_get("s_revoked").map_err(get)?,
         )),
     };
-    ConsentReadRow {
+    Ok(ConsentReadRow {
         status: row.try_get("u_status").map_err(get)?,
         platform_admin: row.try_get("u_platform").map_err(get)?,
         key_revision: row.try_get("u_key_revision").map_err(get)?,
@@ -2483,7 +2498,5 @@ where
         is_dpo: row.try_get("is_dpo").map_err(get)?,
         consent_id: row.try_get("c_id").map_err(get)?,
         values_json: row.try_get("c_values").map_err(get)?,
-    }
-    .into_read()
-    .map(Some)
+    })
 }
