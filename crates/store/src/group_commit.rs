@@ -276,10 +276,14 @@ impl Batch {
             head,
             webhook_events: self.webhook_events.get(&org).cloned().unwrap_or_default(),
         };
-        let decided = (job.decide)(&state).and_then(|writes| {
-            check_continues(state.head.as_ref(), &writes.history)?;
-            Ok(writes)
-        });
+        // A decider that panics (a bug) refuses its own change; the committer goes on.
+        let decide = job.decide;
+        let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&state)))
+            .unwrap_or_else(|_| Err(Error::internal("the consent decider panicked")))
+            .and_then(|writes| {
+                check_continues(state.head.as_ref(), &writes.history)?;
+                Ok(writes)
+            });
         let writes = match decided {
             Ok(w) => w,
             Err(e) => {
@@ -609,6 +613,35 @@ mod tests {
                 "consent.disallowed".to_owned()
             ]
         );
+    }
+
+    #[test]
+    fn a_panicking_decider_refuses_its_change_and_the_batch_goes_on() {
+        let seen = Default::default();
+        let (reply, mut answer_panicked) = oneshot::channel();
+        let panicking = Pending {
+            job: Some(ConsentChangeJob {
+                query: query(),
+                layout_version: 3,
+                decide: Box::new(|_| panic!("a bug")),
+            }),
+            reply: Some(reply),
+        };
+        let (fine, mut answer_fine) = setting(ConsentValue::Allow, 3, std::sync::Arc::clone(&seen));
+        let mut batch = Batch::new(vec![panicking, fine]);
+        batch.hold_organization(org(), genesis(), vec![]);
+        batch.decide_next(Some(read(vec![])));
+        batch.decide_next(Some(read(vec![])));
+        assert!(matches!(
+            answer_panicked.try_recv(),
+            Ok(Err(Error::Internal(_)))
+        ));
+        assert_eq!(batch.history.len(), 1);
+        batch.answer(Ok(()));
+        assert!(matches!(
+            answer_fine.try_recv(),
+            Ok(Ok(ConsentChangeOutcome::Written { .. }))
+        ));
     }
 
     #[test]

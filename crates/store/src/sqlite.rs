@@ -109,6 +109,13 @@ impl SqliteStore {
             // Checkpoints run on a thread of their own (`run_checkpointer`), not inside
             // the commit of whichever writer crossed the threshold.
             .pragma("wal_autocheckpoint", "0");
+        // Readers, the committer and the checkpointer open the file by name: each would
+        // get an empty database of its own.
+        if connect.get_filename().as_os_str() == ":memory:" || url.contains("mode=memory") {
+            return Err(accord_domain::Error::invalid(
+                "an in-memory SQLite database cannot be shared by Accord's connections: use a file",
+            ));
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect.clone())
