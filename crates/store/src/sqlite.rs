@@ -86,7 +86,8 @@ fn open_writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(inline_error)?;
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
+         PRAGMA journal_size_limit = 67108864;",
     )
     .map_err(inline_error)?;
     Ok(conn)
@@ -108,7 +109,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             // Checkpoints run on a thread of their own (`run_checkpointer`), not inside
             // the commit of whichever writer crossed the threshold.
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            // A log started over is cut back to 64 MiB on disk, not kept at its peak.
+            .pragma("journal_size_limit", "67108864");
         // Readers, the committer and the checkpointer open the file by name: each would
         // get an empty database of its own.
         if connect.get_filename().as_os_str() == ":memory:" || url.contains("mode=memory") {
@@ -137,9 +140,10 @@ impl SqliteStore {
         };
         let (committed, commits) = std::sync::mpsc::sync_channel(1);
         let checkpoints = open_writer_connection(&path)?;
+        let lock = std::sync::Arc::clone(&write_lock);
         thread(
             "accord-checkpointer",
-            Box::new(move || run_checkpointer(checkpoints, commits)),
+            Box::new(move || run_checkpointer(checkpoints, lock, commits)),
         )?;
         let committer = {
             let conn = open_writer_connection(&path)?;
@@ -294,20 +298,53 @@ fn run_consent_committer(
     }
 }
 
-/// Copies the write-ahead log into the database (a PASSIVE checkpoint: it never blocks
-/// a writer or a reader) once a second, sooner after a quiet spell when the committer
-/// commits. Writers keep SQLite's automatic checkpoints off, so none of them does this
-/// inside its commit. Checkpointing more often slowed the committer's own fsyncs behind
-/// the database file's (update-attribute p99 55 ms at 100 ms intervals, 9 ms at 1 s).
-fn run_checkpointer(conn: rusqlite::Connection, commits: std::sync::mpsc::Receiver<()>) {
+/// Copies the write-ahead log into the database once a second, sooner after a quiet
+/// spell when the committer commits. Writers keep SQLite's automatic checkpoints off, so
+/// none of them does this inside its commit: a PASSIVE checkpoint runs beside them.
+/// Checkpointing more often slowed the committer's own fsyncs behind the database
+/// file's (update-attribute p99 55 ms at 100 ms intervals, 9 ms at 1 s).
+///
+/// A log that writers never stop appending to is never wholly copied, and only a wholly
+/// copied log starts over: it grew to 5.6 GB in a 90-second benchmark. So once the log
+/// passes `RESTART_FRAMES`, the round catches up beside the writers, then copies the
+/// last few frames holding the write lock (a short pause for writers, every several
+/// seconds under sustained writes), and the next writer starts the log over.
+fn run_checkpointer(
+    conn: rusqlite::Connection,
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    commits: std::sync::mpsc::Receiver<()>,
+) {
     use std::sync::mpsc::RecvTimeoutError;
+    /// 64 MiB of 4 KiB pages.
+    const RESTART_FRAMES: i64 = 16_384;
+    /// Few enough to copy under the write lock in a millisecond or two.
+    const CATCH_UP_FRAMES: i64 = 256;
+    // (frames in the log, frames copied), or why not.
+    let checkpoint = || {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .map_err(|e| tracing::warn!(error = %e, "WAL checkpoint failed; retrying"))
+        .ok()
+    };
     loop {
         match commits.recv_timeout(Duration::from_secs(1)) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+        if let Some((frames, _)) = checkpoint() {
+            if frames > RESTART_FRAMES {
+                // Copy what writers added meanwhile beside them until little is left
+                // (each pass is shorter than the last), so the pause is short.
+                for _ in 0..4 {
+                    match checkpoint() {
+                        Some((frames, copied)) if frames - copied > CATCH_UP_FRAMES => {}
+                        _ => break,
+                    }
+                }
+                let _write = write_lock.blocking_lock();
+                checkpoint();
+            }
         }
         // Let the log gather frames: a page changed again and again is copied once.
         std::thread::sleep(Duration::from_secs(1));
