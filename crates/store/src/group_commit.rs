@@ -222,20 +222,13 @@ impl Batch {
         self.webhook_events.insert(org, events);
     }
 
-    /// The queries of the changes left to decide, in order (to read them all at once).
+    /// The queries of the changes left to decide, in order: read each (or all at once),
+    /// then [`Batch::decide_next`] with each read in turn.
     pub(crate) fn queries(&self) -> Vec<ConsentReadQuery> {
         self.pending[self.next..]
             .iter()
             .filter_map(|p| p.job.as_ref().map(|j| j.query.clone()))
             .collect()
-    }
-
-    /// The query of the next change to decide, if any is left.
-    pub(crate) fn next_query(&self) -> Option<&ConsentReadQuery> {
-        self.pending
-            .get(self.next)
-            .and_then(|p| p.job.as_ref())
-            .map(|j| &j.query)
     }
 
     /// Decides the next change against `read` (as the database has it inside the batch's
@@ -418,6 +411,34 @@ mod tests {
         OrganizationId(uuid::Uuid::from_u128(30))
     }
 
+    /// The ledger entry of a change of the test attribute, hashed.
+    fn entry(
+        seq: i64,
+        prev_hash: &str,
+        old_value: Option<ConsentValue>,
+        new_value: ConsentValue,
+    ) -> HistoryEntry {
+        let mut e = HistoryEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            seq,
+            organization_id: org().to_string(),
+            user_id: "u".into(),
+            consent_id: "c".into(),
+            purpose_id: purpose().to_string(),
+            attribute_id: attribute().to_string(),
+            actor_id: "u".into(),
+            changed_by: ChangedBy::Individual,
+            old_value,
+            new_value,
+            days: 0,
+            at: Utc::now(),
+            prev_hash: prev_hash.into(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
     /// A decider that sets the attribute to `value` with one chained entry, and reports
     /// what it saw as the attribute's value.
     fn setting(
@@ -434,24 +455,7 @@ mod tests {
                 .map(|(_, _, s)| s.value);
             seen.lock().unwrap().push(old);
             let head = state.head.clone().expect("head");
-            let mut entry = HistoryEntry {
-                id: uuid::Uuid::now_v7().to_string(),
-                seq: head.seq + 1,
-                organization_id: org().to_string(),
-                user_id: "u".into(),
-                consent_id: "c".into(),
-                purpose_id: purpose().to_string(),
-                attribute_id: attribute().to_string(),
-                actor_id: "u".into(),
-                changed_by: ChangedBy::Individual,
-                old_value: old,
-                new_value: value,
-                days: 0,
-                at: Utc::now(),
-                prev_hash: head.hash,
-                hash: String::new(),
-            };
-            entry.hash = entry.compute_hash();
+            let entry = entry(head.seq + 1, &head.hash, old, value);
             Ok(ConsentWrites {
                 consent_id: "c".into(),
                 organization_id: org(),
@@ -499,7 +503,7 @@ mod tests {
         let mut batch = Batch::new(vec![a, b]);
         assert_eq!(batch.organizations(), vec![org()]);
         batch.hold_organization(org(), genesis(), vec![]);
-        while batch.next_query().is_some() {
+        for _ in batch.queries() {
             // The database still says nothing was ever set: the batch has not written.
             batch.decide_next(Some(read(vec![])));
         }
@@ -650,23 +654,7 @@ mod tests {
             seq: 5,
             hash: "h5".into(),
         };
-        let mut e = HistoryEntry {
-            id: "e".into(),
-            seq: 6,
-            organization_id: "o".into(),
-            user_id: "u".into(),
-            consent_id: "c".into(),
-            purpose_id: "p".into(),
-            attribute_id: "a".into(),
-            actor_id: "u".into(),
-            changed_by: ChangedBy::Individual,
-            old_value: None,
-            new_value: ConsentValue::Allow,
-            days: 0,
-            at: Utc::now(),
-            prev_hash: "h5".into(),
-            hash: "h6".into(),
-        };
+        let mut e = entry(6, "h5", None, ConsentValue::Allow);
         assert!(check_continues(Some(&head), std::slice::from_ref(&e)).is_ok());
         e.seq = 7;
         assert!(check_continues(Some(&head), std::slice::from_ref(&e)).is_err());

@@ -381,8 +381,8 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
             .map_err(inline_error)?;
         batch.hold_organization(org, head, listened);
     }
-    while let Some(q) = batch.next_query() {
-        let read = consent_read_inline(conn, q)
+    for q in batch.queries() {
+        let read = consent_read_inline(conn, &q)
             .map_err(inline_error)?
             .map(ConsentReadRow::into_read)
             .transpose()?;
