@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::identity::UserStatus;
 use crate::{SessionId, UserId};
 
 /// Every access token names its session; revoking the session revokes them all at once.
@@ -31,6 +32,49 @@ pub struct RefreshTokenRecord {
     pub used_at: Option<DateTime<Utc>>,
 }
 
+/// What presenting a refresh token finds, as stored: the token, its session, and the
+/// status of the session's account (`None` where the session or account is gone).
+#[derive(Debug, Clone)]
+pub struct RefreshState {
+    pub record: RefreshTokenRecord,
+    pub session: Option<Session>,
+    pub user_status: Option<UserStatus>,
+}
+
+/// What presenting a refresh token leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Unknown token, or its session or account can no longer be used: nothing changes.
+    Refused,
+    /// The token was rotated already, so it leaked: its whole session is revoked.
+    Reused { session_id: SessionId },
+    /// The session goes on: the token is spent, and a successor with the session's
+    /// expiry takes its place.
+    Rotated { session: Session },
+}
+
+impl Rotation {
+    /// The rule of refreshing, applied to what the store found for the presented token.
+    pub fn judge(state: Option<&RefreshState>, now: DateTime<Utc>) -> Self {
+        let Some(state) = state else {
+            return Self::Refused;
+        };
+        if state.record.used_at.is_some() {
+            return Self::Reused {
+                session_id: state.record.session_id,
+            };
+        }
+        match (&state.session, state.user_status) {
+            (Some(session), Some(status)) if session.is_active(now) && status.may_log_in() => {
+                Self::Rotated {
+                    session: session.clone(),
+                }
+            }
+            _ => Self::Refused,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +95,53 @@ mod tests {
         assert!(!s.is_active(now + Duration::hours(1)));
         s.revoked_at = Some(now);
         assert!(!s.is_active(now));
+    }
+
+    #[test]
+    fn a_refresh_rotates_once_and_a_reuse_revokes() {
+        let now = Utc::now();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            client_id: String::new(),
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            revoked_at: None,
+        };
+        let mut state = RefreshState {
+            record: RefreshTokenRecord {
+                token_hash: "h".into(),
+                session_id: session.id,
+                expires_at: session.expires_at,
+                used_at: None,
+            },
+            session: Some(session.clone()),
+            user_status: Some(UserStatus::Enabled),
+        };
+        assert_eq!(Rotation::judge(None, now), Rotation::Refused);
+        assert_eq!(
+            Rotation::judge(Some(&state), now),
+            Rotation::Rotated {
+                session: session.clone()
+            }
+        );
+        state.user_status = Some(UserStatus::Locked);
+        assert_eq!(Rotation::judge(Some(&state), now), Rotation::Refused);
+        state.user_status = None;
+        assert_eq!(Rotation::judge(Some(&state), now), Rotation::Refused);
+        state.user_status = Some(UserStatus::Enabled);
+        assert_eq!(
+            Rotation::judge(Some(&state), now + Duration::hours(1)),
+            Rotation::Refused
+        );
+        state.session = None;
+        assert_eq!(Rotation::judge(Some(&state), now), Rotation::Refused);
+        state.record.used_at = Some(now);
+        assert_eq!(
+            Rotation::judge(Some(&state), now),
+            Rotation::Reused {
+                session_id: session.id
+            }
+        );
     }
 }

@@ -142,13 +142,14 @@ pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<Pending>) -> Option<Vec<P
     Some(drain(rx, first))
 }
 
-/// The changes queued now, the first awaited on a thread outside the runtime.
-pub(crate) fn next_batch_blocking(rx: &mut mpsc::Receiver<Pending>) -> Option<Vec<Pending>> {
+/// The jobs queued now, the first awaited on a thread outside the runtime (the consent
+/// committer's, and SQLite's batched writer's: [`crate::sqlite_writer`]).
+pub(crate) fn next_batch_blocking<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
     let first = rx.blocking_recv()?;
     Some(drain(rx, first))
 }
 
-fn drain(rx: &mut mpsc::Receiver<Pending>, first: Pending) -> Vec<Pending> {
+fn drain<T>(rx: &mut mpsc::Receiver<T>, first: T) -> Vec<T> {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {

@@ -13,7 +13,7 @@ use accord_domain::identity::{OrgRole, RoleGrant, User};
 use accord_domain::organization::{
     Organization, OrganizationType, Purpose, SubscribedOrg, Template,
 };
-use accord_domain::session::{RefreshTokenRecord, Session};
+use accord_domain::session::{RefreshState, RefreshTokenRecord, Rotation, Session};
 use accord_domain::throttle::ThrottleState;
 use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
 use accord_domain::{OrganizationId, Result, SessionId, UserId};
@@ -29,6 +29,7 @@ mod group_commit;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_writer;
 
 /// Which backend a URL selects; chosen once, at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,9 +187,73 @@ pub trait Store: Send + Sync + 'static {
     /// as they stand inside the batch's transaction, and answered once that transaction
     /// is durable. The write path of the consent PATCH and POST endpoints (BENCHMARKS.md).
     async fn change_consent(&self, job: ConsentChangeJob) -> Result<ConsentChangeOutcome>;
+    /// Rotates a refresh token in one durable write, as [`Rotation::judge`] decides on
+    /// what is stored for `presented` (a token hash): `Rotated` spends it, stores
+    /// `successor` (a token hash) for the same session and expiry, and records the
+    /// account's visit; `Reused` revokes the session; `Refused` writes nothing. The
+    /// token-refresh path (BENCHMARKS.md): SQLite batches these with other small writes.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        successor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation> {
+        let mut tx = self.begin(Mode::Write).await?;
+        let state = match tx.refresh_token_by_hash(presented).await? {
+            None => None,
+            Some(record) => {
+                let session = tx.session_by_id(record.session_id).await?;
+                let user_status = match &session {
+                    Some(s) => tx.user_by_id(s.user_id).await?.map(|u| u.status),
+                    None => None,
+                };
+                Some(RefreshState {
+                    record,
+                    session,
+                    user_status,
+                })
+            }
+        };
+        let rotation = Rotation::judge(state.as_ref(), now);
+        match &rotation {
+            Rotation::Refused => return Ok(rotation),
+            Rotation::Reused { session_id } => tx.revoke_session(*session_id, now).await?,
+            Rotation::Rotated { session } => {
+                // The token's row is locked (FOR UPDATE) or the write lock held since it
+                // was read, so it is still unspent.
+                if !tx.mark_refresh_token_used(presented, now).await? {
+                    return Err(accord_domain::Error::internal(
+                        "a refresh token was spent under its lock",
+                    ));
+                }
+                tx.insert_refresh_token(&successor_of(session, successor))
+                    .await?;
+                tx.set_last_visit(session.user_id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(rotation)
+    }
+    /// Appends an entry to an organisation's action log in a durable write of its own
+    /// (the audit of a read). SQLite batches these with other small writes.
+    async fn append_action_log(&self, log: &ActionLog) -> Result<()> {
+        let mut tx = self.begin(Mode::Write).await?;
+        tx.insert_action_log(log).await?;
+        tx.commit().await
+    }
     /// Is the database reachable? (readiness)
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;
+}
+
+/// The refresh token that takes a spent one's place: same session, same expiry.
+fn successor_of(session: &Session, token_hash: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: token_hash.to_owned(),
+        session_id: session.id,
+        expires_at: session.expires_at,
+        used_at: None,
+    }
 }
 
 /// Whose record, read by whom (see [`Store::consent_read`]).

@@ -432,7 +432,7 @@ impl Tx for Uow {
     }
 
     async fn set_last_visit(&mut self, id: UserId, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE users SET last_visit = $1 WHERE id = $2")
+        sqlx::query(SET_LAST_VISIT_SQL)
             .bind(to_ms(at))
             .bind(id.to_string())
             .execute(&mut *self.tx)
@@ -521,7 +521,7 @@ impl Tx for Uow {
     }
 
     async fn revoke_session(&mut self, id: SessionId, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        sqlx::query(REVOKE_SESSION_SQL)
             .bind(to_ms(at))
             .bind(id.to_string())
             .execute(&mut *self.tx)
@@ -546,9 +546,7 @@ impl Tx for Uow {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshTokenRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at, used_at) VALUES ($1, $2, $3, $4)",
-        )
+        sqlx::query(INSERT_REFRESH_TOKEN_SQL)
         .bind(&t.token_hash)
         .bind(t.session_id.to_string())
         .bind(to_ms(t.expires_at))
@@ -581,7 +579,7 @@ impl Tx for Uow {
     }
 
     async fn mark_refresh_token_used(&mut self, token_hash: &str, at: DateTime<Utc>) -> Result<bool> {
-        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        sqlx::query(MARK_REFRESH_TOKEN_USED_SQL)
             .bind(to_ms(at))
             .bind(token_hash)
             .execute(&mut *self.tx)
@@ -1633,9 +1631,7 @@ impl Tx for Uow {
     }
 
     async fn insert_action_log(&mut self, l: &ActionLog) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO organization_logs (id, organization_id, kind, actor_id, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        sqlx::query(INSERT_ACTION_LOG_SQL)
         .bind(&l.id)
         .bind(l.organization_id.to_string())
         .bind(&l.kind)
@@ -2338,6 +2334,24 @@ fn bind_provider<'q>(
 const INSERT_HISTORY_SQL: &str = "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, \
      purpose_id, attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+/// $1 last visit, $2 user.
+const SET_LAST_VISIT_SQL: &str = "UPDATE users SET last_visit = $1 WHERE id = $2";
+
+/// $1 revoked at, $2 session.
+const REVOKE_SESSION_SQL: &str = "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+
+/// Columns in `RefreshTokenRecord` order.
+const INSERT_REFRESH_TOKEN_SQL: &str =
+    "INSERT INTO refresh_tokens (token_hash, session_id, expires_at, used_at) VALUES ($1, $2, $3, $4)";
+
+/// $1 used at, $2 token hash; changes no row if the token was spent already.
+const MARK_REFRESH_TOKEN_USED_SQL: &str =
+    "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL";
+
+/// Columns in `ActionLog` order.
+const INSERT_ACTION_LOG_SQL: &str = "INSERT INTO organization_logs (id, organization_id, kind, actor_id, message, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
 const INSERT_OUTBOX_SQL: &str =
     "INSERT INTO outbox (id, organization_id, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)";

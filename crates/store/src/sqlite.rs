@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use accord_domain::session::{RefreshState, Rotation};
 use accord_domain::Result;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     /// and by the consent committer, which has a connection of its own.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     committer: crate::group_commit::ConsentCommitter,
+    /// Refresh-token rotations and read audits, batched ([`crate::sqlite_writer`]).
+    small_writes: crate::sqlite_writer::BatchedWriter,
 }
 
 /// Connections for consent reads, the server's hottest path, used inline on the calling
@@ -87,7 +90,7 @@ fn open_writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection
         .map_err(inline_error)?;
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 67108864; PRAGMA analysis_limit = 1000;",
     )
     .map_err(inline_error)?;
     Ok(conn)
@@ -145,6 +148,11 @@ impl SqliteStore {
             "accord-checkpointer",
             Box::new(move || run_checkpointer(checkpoints, lock, commits)),
         )?;
+        let small_writes = crate::sqlite_writer::BatchedWriter::start(
+            open_writer_connection(&path)?,
+            std::sync::Arc::clone(&write_lock),
+            committed.clone(),
+        )?;
         let committer = {
             let conn = open_writer_connection(&path)?;
             let (committer, queue) = crate::group_commit::ConsentCommitter::new();
@@ -170,6 +178,7 @@ impl SqliteStore {
             inline,
             write_lock,
             committer,
+            small_writes,
         })
     }
 }
@@ -202,6 +211,39 @@ impl Store for SqliteStore {
         job: crate::ConsentChangeJob,
     ) -> Result<crate::ConsentChangeOutcome> {
         self.committer.submit(job).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        successor: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Rotation> {
+        let (presented, successor) = (presented.to_owned(), successor.to_owned());
+        self.small_writes
+            .write(move |conn| rotate_refresh_token_inline(conn, &presented, &successor, now))
+            .await
+    }
+
+    async fn append_action_log(&self, log: &ActionLog) -> Result<()> {
+        let l = log.clone();
+        self.small_writes
+            .write(move |conn| {
+                conn.prepare_cached(INSERT_ACTION_LOG_SQL)
+                    .and_then(|mut s| {
+                        s.execute(rusqlite::params![
+                            l.id,
+                            l.organization_id.to_string(),
+                            l.kind,
+                            l.actor_id,
+                            l.message,
+                            to_ms(l.created_at),
+                        ])
+                    })
+                    .map(|_| ())
+                    .map_err(inline_error)
+            })
+            .await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -264,6 +306,130 @@ fn consent_read_inline(
         .optional()
 }
 
+/// [`Store::rotate_refresh_token`] on the batched writer's connection: the token, its
+/// session and the account's status, then the writes the rule decides. Three lookups by
+/// primary key, not one join: SQLite plans a single-table lookup by a unique key without
+/// statistics, while a join is costed from them, and statistics taken while `sessions`
+/// and `refresh_tokens` were nearly empty made it scan both (found by the benchmark, whose
+/// seeding runs ANALYZE).
+fn rotate_refresh_token_inline(
+    conn: &rusqlite::Connection,
+    presented: &str,
+    successor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Rotation> {
+    use rusqlite::{params, OptionalExtension as _};
+    let id = |raw: String| {
+        uuid::Uuid::parse_str(&raw).map_err(|e| {
+            accord_domain::Error::internal(format!("bad uuid in a refresh token's session: {e}"))
+        })
+    };
+    let record = conn
+        .prepare_cached(
+            "SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![presented], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(inline_error)?;
+    let state = match record {
+        None => None,
+        Some((session_id, expires_at, used_at)) => {
+            let session = conn
+                .prepare_cached(
+                    "SELECT id, user_id, client_id, created_at, expires_at, revoked_at \
+                     FROM sessions WHERE id = $1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![session_id], |r| {
+                        Ok((
+                            r.get::<_, String>(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get::<_, Option<i64>>(5)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(inline_error)?;
+            let session_id = SessionId(id(session_id)?);
+            let session = match session {
+                None => None,
+                Some((user, client_id, created, expires, revoked)) => Some(Session {
+                    id: session_id,
+                    user_id: UserId(id(user)?),
+                    client_id,
+                    created_at: from_ms(created),
+                    expires_at: from_ms(expires),
+                    revoked_at: revoked.map(from_ms),
+                }),
+            };
+            let user_status = match &session {
+                None => None,
+                Some(s) => conn
+                    .prepare_cached("SELECT status FROM users WHERE id = $1")
+                    .and_then(|mut st| {
+                        st.query_row(params![s.user_id.to_string()], |r| r.get::<_, i64>(0))
+                            .optional()
+                    })
+                    .map_err(inline_error)?
+                    .and_then(UserStatus::from_code),
+            };
+            Some(RefreshState {
+                record: RefreshTokenRecord {
+                    token_hash: presented.to_owned(),
+                    session_id,
+                    expires_at: from_ms(expires_at),
+                    used_at: used_at.map(from_ms),
+                },
+                session,
+                user_status,
+            })
+        }
+    };
+    let rotation = Rotation::judge(state.as_ref(), now);
+    let execute = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(p))
+            .map_err(inline_error)
+    };
+    match &rotation {
+        Rotation::Refused => {}
+        Rotation::Reused { session_id } => {
+            execute(
+                REVOKE_SESSION_SQL,
+                params![to_ms(now), session_id.to_string()],
+            )?;
+        }
+        Rotation::Rotated { session } => {
+            // The write lock is held since the token was read: it is still unspent.
+            execute(MARK_REFRESH_TOKEN_USED_SQL, params![to_ms(now), presented])?;
+            execute(
+                INSERT_REFRESH_TOKEN_SQL,
+                params![
+                    successor,
+                    session.id.to_string(),
+                    to_ms(session.expires_at),
+                    None::<i64>
+                ],
+            )?;
+            execute(
+                SET_LAST_VISIT_SQL,
+                params![to_ms(now), session.user_id.to_string()],
+            )?;
+        }
+    }
+    Ok(rotation)
+}
+
 /// Sets one value of a record. $1 consent, $2 organisation, $3 user, $4 purpose,
 /// $5 attribute, $6 value, $7 days, $8 changed at, $9 expires at.
 const PUT_CONSENT_VALUE_SQL: &str = "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, \
@@ -298,7 +464,8 @@ fn run_consent_committer(
     }
 }
 
-/// Copies the write-ahead log into the database once a second, sooner after a quiet
+/// SQLite's upkeep beside the writers: statistics for the planner (hourly), and the
+/// write-ahead log copied into the database once a second, sooner after a quiet
 /// spell when the committer commits. Writers keep SQLite's automatic checkpoints off, so
 /// none of them does this inside its commit: a PASSIVE checkpoint runs beside them.
 /// Checkpointing more often slowed the committer's own fsyncs behind the database
@@ -327,7 +494,24 @@ fn run_checkpointer(
         .map_err(|e| tracing::warn!(error = %e, "WAL checkpoint failed; retrying"))
         .ok()
     };
+    // SQLite plans joins from the statistics ANALYZE keeps: refresh them at start and
+    // hourly, as SQLite advises for long-lived connections, where tables grew or shrank
+    // tenfold since (statistics taken on a nearly empty table made joins scan it).
+    // ANALYZE writes, so it holds the write lock; `analysis_limit` keeps it short.
+    let optimize = |mask: &str| {
+        let _write = write_lock.blocking_lock();
+        if let Err(e) = conn.execute_batch(&format!("PRAGMA optimize{mask}")) {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
+    };
+    const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
+    optimize("=0x10002");
+    let mut optimized = std::time::Instant::now();
     loop {
+        if optimized.elapsed() >= OPTIMIZE_EVERY {
+            optimize("");
+            optimized = std::time::Instant::now();
+        }
         match commits.recv_timeout(Duration::from_secs(1)) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,

@@ -2,7 +2,7 @@
 //! self-service.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::{bearer, email, join_all_spawned, TestApp, TestDb};
@@ -159,6 +159,54 @@ async fn reusing_a_rotated_refresh_token_revokes_the_session(db: TestDb) {
         .assert_error(401);
 }
 both_backends!(reusing_a_rotated_refresh_token_revokes_the_session);
+
+/// Rotations are batched (SQLite's writer, one transaction for many): the same token sent
+/// eight times at once is rotated once, and the seven replays revoke the session.
+async fn concurrent_refreshes_of_one_token_rotate_it_once(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let alice = email("alice");
+    app.register(&alice, PW).await;
+    let login = app.login(&alice, PW).await;
+    let token = login["Token"]["refresh_token"].as_str().unwrap().to_owned();
+    // A second session, refreshed alongside, is not touched by the first one's fate.
+    let other = app.login(&alice, PW).await;
+    let other_token = other["Token"]["refresh_token"].as_str().unwrap().to_owned();
+    let send = |t: &str| {
+        let request = app
+            .client
+            .post(app.url("/v1/users/token"))
+            .json(&json!({"refreshtoken": t}));
+        async move {
+            let r = request.send().await.expect("sent");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let calls = (0..9).map(|i| send(if i == 8 { &other_token } else { &token }));
+    let answers = join_all_spawned(calls).await;
+    let (other_status, other_pair) = &answers[8];
+    assert_eq!(*other_status, StatusCode::OK, "{other_pair}");
+    let rotated: Vec<_> = answers[..8]
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .collect();
+    let statuses: Vec<_> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(rotated.len(), 1, "{statuses:?}");
+    assert!(answers[..8]
+        .iter()
+        .all(|(status, _)| *status == StatusCode::OK || *status == StatusCode::UNAUTHORIZED));
+    // The winner's successor belongs to a revoked session now.
+    let successor = rotated[0].1["refresh_token"].as_str().unwrap().to_owned();
+    app.post("/v1/users/token", json!({"refreshtoken": successor}))
+        .await
+        .assert_error(401);
+    let next = other_pair["refresh_token"].as_str().unwrap().to_owned();
+    let r = app
+        .post("/v1/users/token", json!({"refreshtoken": next}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both_backends!(concurrent_refreshes_of_one_token_rotate_it_once);
 
 async fn logout_on_one_node_is_honoured_by_another(db: TestDb) {
     let node_a = TestApp::spawn(&db).await;

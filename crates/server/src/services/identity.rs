@@ -13,7 +13,7 @@ use accord_domain::identity::{
     PHONE_MAX_CHARS,
 };
 use accord_domain::organization::SubscribedOrg;
-use accord_domain::session::{RefreshTokenRecord, Session};
+use accord_domain::session::{RefreshTokenRecord, Rotation, Session};
 use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, Result, SessionId, UserId};
 use accord_store::{Mode, Tx};
@@ -308,6 +308,17 @@ impl Services {
             used_at: None,
         })
         .await?;
+        self.token_pair(session, refresh_token, now)
+    }
+
+    /// The answer of a login or a refresh: a fresh access token beside the refresh token
+    /// stored for the session.
+    fn token_pair(
+        &self,
+        session: &Session,
+        refresh_token: String,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair> {
         let session_left = (session.expires_at - now).num_seconds().max(0);
         let expires_in = (self.config.access_token_ttl.as_secs() as i64).min(session_left);
         Ok(TokenPair {
@@ -324,34 +335,21 @@ impl Services {
     /// the whole session is revoked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
         let now = self.now();
-        let hash = secret_hash(refresh_token);
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let invalid = || unauthenticated("invalid refresh token");
-        let Some(record) = tx.refresh_token_by_hash(&hash).await? else {
-            return Err(invalid());
-        };
-        if record.used_at.is_some() || !tx.mark_refresh_token_used(&hash, now).await? {
-            tx.revoke_session(record.session_id, now).await?;
-            tx.commit().await?;
-            tracing::warn!(session = %record.session_id, "refresh token reused: session revoked");
-            return Err(unauthenticated(
-                "refresh token already used: session revoked",
-            ));
+        let successor = random_secret();
+        let rotation = self
+            .store
+            .rotate_refresh_token(&secret_hash(refresh_token), &secret_hash(&successor), now)
+            .await?;
+        match rotation {
+            Rotation::Refused => Err(unauthenticated("invalid refresh token")),
+            Rotation::Reused { session_id } => {
+                tracing::warn!(session = %session_id, "refresh token reused: session revoked");
+                Err(unauthenticated(
+                    "refresh token already used: session revoked",
+                ))
+            }
+            Rotation::Rotated { session } => self.token_pair(&session, successor, now),
         }
-        let session = tx
-            .session_by_id(record.session_id)
-            .await?
-            .filter(|s| s.is_active(now))
-            .ok_or_else(invalid)?;
-        let user = tx
-            .user_by_id(session.user_id)
-            .await?
-            .filter(|u| u.status.may_log_in())
-            .ok_or_else(invalid)?;
-        let tokens = self.issue_tokens(tx.as_mut(), &session, now).await?;
-        tx.set_last_visit(user.id, now).await?;
-        tx.commit().await?;
-        Ok(tokens)
     }
 
     /// Ends the session a refresh token belongs to, or else the caller's own session.

@@ -24,15 +24,19 @@ impl Services {
         actor: &str,
         message: &str,
     ) -> Result<()> {
-        tx.insert_action_log(&ActionLog {
+        tx.insert_action_log(&self.action_log(org, kind, actor, message))
+            .await
+    }
+
+    fn action_log(&self, org: OrganizationId, kind: &str, actor: &str, message: &str) -> ActionLog {
+        ActionLog {
             id: uuid::Uuid::now_v7().to_string(),
             organization_id: org,
             kind: kind.to_owned(),
             actor_id: actor.to_owned(),
             message: message.to_owned(),
             created_at: self.clock.now(),
-        })
-        .await
+        }
     }
 
     /// For reads: the log entry gets a unit of work of its own.
@@ -47,10 +51,9 @@ impl Services {
             .user()
             .map(|u| u.user_id.to_string())
             .unwrap_or_default();
-        let mut tx = self.store.begin(Mode::Write).await?;
-        self.log_action(tx.as_mut(), org, kind, &actor_id, message)
-            .await?;
-        tx.commit().await
+        self.store
+            .append_action_log(&self.action_log(org, kind, &actor_id, message))
+            .await
     }
 
     pub async fn organization_logs(
