@@ -415,13 +415,14 @@ fn rotate_refresh_token_inline(
         Rotation::Rotated { session } => {
             // The write lock is held since the token was read: it is still unspent.
             execute(MARK_REFRESH_TOKEN_USED_SQL, params![to_ms(now), presented])?;
+            let t = crate::successor_of(session, successor);
             execute(
                 INSERT_REFRESH_TOKEN_SQL,
                 params![
-                    successor,
-                    session.id.to_string(),
-                    to_ms(session.expires_at),
-                    None::<i64>
+                    t.token_hash,
+                    t.session_id.to_string(),
+                    to_ms(t.expires_at),
+                    t.used_at.map(to_ms)
                 ],
             )?;
             execute(
