@@ -347,17 +347,17 @@ fn rotate_refresh_token_inline(
         Some((session_id, expires_at, used_at)) => {
             let session = conn
                 .prepare_cached(
-                    "SELECT id, user_id, client_id, created_at, expires_at, revoked_at \
+                    "SELECT user_id, client_id, created_at, expires_at, revoked_at \
                      FROM sessions WHERE id = $1",
                 )
                 .and_then(|mut s| {
                     s.query_row(params![session_id], |r| {
                         Ok((
-                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(0)?,
+                            r.get(1)?,
                             r.get(2)?,
                             r.get(3)?,
-                            r.get(4)?,
-                            r.get::<_, Option<i64>>(5)?,
+                            r.get::<_, Option<i64>>(4)?,
                         ))
                     })
                     .optional()
