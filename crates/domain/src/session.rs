@@ -80,17 +80,22 @@ mod tests {
     use super::*;
     use chrono::Duration;
 
-    #[test]
-    fn a_session_is_active_until_it_expires_or_is_revoked() {
-        let now = Utc::now();
-        let mut s = Session {
+    /// A session started at `now` that lasts an hour.
+    fn hour_long_session(now: DateTime<Utc>) -> Session {
+        Session {
             id: SessionId::new(),
             user_id: UserId::new(),
             client_id: String::new(),
             created_at: now,
             expires_at: now + Duration::hours(1),
             revoked_at: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_session_is_active_until_it_expires_or_is_revoked() {
+        let now = Utc::now();
+        let mut s = hour_long_session(now);
         assert!(s.is_active(now));
         assert!(!s.is_active(now + Duration::hours(1)));
         s.revoked_at = Some(now);
@@ -100,14 +105,7 @@ mod tests {
     #[test]
     fn a_refresh_rotates_once_and_a_reuse_revokes() {
         let now = Utc::now();
-        let session = Session {
-            id: SessionId::new(),
-            user_id: UserId::new(),
-            client_id: String::new(),
-            created_at: now,
-            expires_at: now + Duration::hours(1),
-            revoked_at: None,
-        };
+        let session = hour_long_session(now);
         let mut state = RefreshState {
             record: RefreshTokenRecord {
                 token_hash: "h".into(),
