@@ -2373,9 +2373,10 @@ const ENSURE_CHAIN_HEAD_SQL: &str = "INSERT INTO consent_chain_heads (organizati
 /// (`RECORD_VALUES_JSON`, the one construct the backends spell differently). Roles are
 /// probed with EXISTS, which the primary key of `organization_roles` answers.
 /// Parameters: $1 caller, $2 session (or NULL), $3 organisation, $4 user, $5 and $6 the
-/// Admin and Dpo role IDs.
-fn consent_read_sql() -> String {
-    format!(
+/// Admin and Dpo role IDs. Built once: every consent read looks its prepared statement
+/// up by this text.
+fn consent_read_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(
         "SELECT {} \
          FROM users u \
          LEFT JOIN sessions s ON s.id = $2 \
@@ -2383,7 +2384,8 @@ fn consent_read_sql() -> String {
          LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = $4 \
          WHERE u.id = $1",
         consent_read_columns("$3")
-    )
+    ));
+    &SQL
 }
 
 /// The columns of a consent read (over `users u`, `sessions s`, `organizations o` and
@@ -2437,7 +2439,8 @@ impl ConsentReadRow {
         if self.is_dpo {
             caller_roles.push(OrgRole::Dpo);
         }
-        let stored: Vec<(String, String, String, i64, i64)> = match &self.values_json {
+        // Borrowed from the row's text: IDs and values carry no JSON escapes.
+        let stored: Vec<(&str, &str, &str, i64, i64)> = match &self.values_json {
             Some(json) => serde_json::from_str(json).map_err(|e| internal("record values", &e))?,
             None => vec![],
         };
@@ -2469,8 +2472,7 @@ async fn consent_read_with<'c, E>(executor: E, q: &ConsentReadQuery) -> Result<O
 where
     E: sqlx::Executor<'c, Database = DB>,
 {
-    let sql = consent_read_sql();
-    let Some(row) = sqlx::query(&sql)
+    let Some(row) = sqlx::query(consent_read_sql())
         .bind(q.caller.to_string())
         .bind(q.session.map(|s| s.to_string()))
         .bind(q.organization.to_string())

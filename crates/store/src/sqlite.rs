@@ -270,7 +270,7 @@ fn consent_read_inline(
     q: &crate::ConsentReadQuery,
 ) -> rusqlite::Result<Option<ConsentReadRow>> {
     use rusqlite::OptionalExtension as _;
-    let mut statement = conn.prepare_cached(&consent_read_sql())?;
+    let mut statement = conn.prepare_cached(consent_read_sql())?;
     let session = q.session.map(|s| s.to_string());
     let params: [(&str, &dyn rusqlite::ToSql); 6] = [
         ("$1", &q.caller.to_string()),
