@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,13 +15,14 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{Caller, IgrantJson, IgrantQuery, Signed};
-use super::wire::{rfc3339, Links, Purpose, ZERO_TIME};
+use super::wire::{rfc3339, Links, Purpose, SpecTime, ZERO_TIME};
 use crate::services::consents::{
     ConsentPath, ConsentRecord, HistoryPage, HistoryQuery, PurposeConsents,
 };
 use crate::services::paging::PAGE_DEFAULT;
 use crate::services::Services;
 use accord_domain::consent::{ComputedStatus, HistoryEntry};
+use accord_domain::{OrganizationId, UserId};
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
@@ -54,7 +56,8 @@ pub struct AttributeStatus {
     #[serde(rename = "Consented")]
     consented: &'static str,
     #[serde(rename = "TimeStamp")]
-    timestamp: String,
+    #[schema(value_type = String)]
+    timestamp: SpecTime,
     #[serde(rename = "Days")]
     days: i64,
     #[serde(rename = "Remaining")]
@@ -66,10 +69,7 @@ impl From<ComputedStatus> for AttributeStatus {
         Self {
             consent: s.consent.as_str(),
             consented: s.consent.as_str(),
-            timestamp: s
-                .timestamp
-                .map(rfc3339)
-                .unwrap_or_else(|| ZERO_TIME.to_owned()),
+            timestamp: SpecTime(s.timestamp),
             days: s.days,
             remaining: s.remaining,
         }
@@ -78,14 +78,15 @@ impl From<ComputedStatus> for AttributeStatus {
 
 /// The spec's `AttributeConsent`: `ID` is the attribute (template) ID, `Description` its name.
 #[derive(Serialize, ToSchema)]
-pub struct AttributeConsent {
+pub struct AttributeConsent<'a> {
     #[serde(rename = "ID")]
-    id: String,
+    #[schema(value_type = String)]
+    id: OrganizationId,
     #[serde(rename = "Description")]
-    description: String,
+    description: &'a str,
     /// The attribute's data value: not kept by Accord, always empty.
     #[serde(rename = "Value")]
-    value: String,
+    value: &'static str,
     #[serde(rename = "Status")]
     status: AttributeStatus,
 }
@@ -99,26 +100,29 @@ pub struct Count {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RetentionExpiry {
+pub struct RetentionExpiry<'a> {
     /// `2020-11-14 03:03:10 +0000 UTC`, or empty.
     #[serde(rename = "Expiry")]
-    expiry: String,
+    expiry: &'a str,
 }
 
+/// One purpose of a consent record, with the status of each of its attributes.
+// Rendered without copying: the purpose and its attributes are borrowed from the
+// organisation's cached layout.
 #[derive(Serialize, ToSchema)]
-pub struct ConsentsAndPurpose {
+pub struct ConsentsAndPurpose<'a> {
     #[serde(rename = "Purpose")]
-    purpose: Purpose,
+    purpose: Purpose<'a>,
     #[serde(rename = "Count")]
     count: Count,
     #[serde(rename = "Consents")]
-    consents: Vec<AttributeConsent>,
+    consents: Vec<AttributeConsent<'a>>,
     #[serde(rename = "DataRetention")]
-    data_retention: RetentionExpiry,
+    data_retention: RetentionExpiry<'a>,
 }
 
-impl From<PurposeConsents> for ConsentsAndPurpose {
-    fn from(p: PurposeConsents) -> Self {
+impl<'a> From<&'a PurposeConsents> for ConsentsAndPurpose<'a> {
+    fn from(p: &'a PurposeConsents) -> Self {
         Self {
             count: Count {
                 total: p.total,
@@ -126,74 +130,80 @@ impl From<PurposeConsents> for ConsentsAndPurpose {
             },
             consents: p
                 .attributes
-                .into_iter()
+                .iter()
                 .map(|a| AttributeConsent {
-                    id: a.attribute.id.to_string(),
-                    description: a.attribute.consent,
-                    value: String::new(),
+                    id: a.attribute.id,
+                    description: &a.attribute.consent,
+                    value: "",
                     status: a.status.into(),
                 })
                 .collect(),
             data_retention: RetentionExpiry {
-                expiry: p.retention_expiry,
+                expiry: &p.retention_expiry,
             },
-            purpose: p.purpose.into(),
+            purpose: Purpose::from(&*p.purpose),
         }
     }
 }
 
 /// A consent record: every purpose of the organisation with its attributes.
 #[derive(Serialize, ToSchema)]
-pub struct Consents {
+pub struct Consents<'a> {
     #[serde(rename = "ID")]
-    id: String,
+    id: &'a str,
     #[serde(rename = "OrgID")]
-    org_id: String,
+    #[schema(value_type = String)]
+    org_id: OrganizationId,
     #[serde(rename = "UserID")]
-    user_id: String,
+    #[schema(value_type = String)]
+    user_id: UserId,
     #[serde(rename = "ConsentsAndPurposes")]
-    consents_and_purposes: Vec<ConsentsAndPurpose>,
+    consents_and_purposes: Vec<ConsentsAndPurpose<'a>>,
 }
 
-fn consents(record: ConsentRecord, only: Option<&str>) -> Consents {
-    Consents {
-        id: record.id,
-        org_id: record.organization_id.to_string(),
-        user_id: record.user_id.to_string(),
+/// The record as a response (the purpose named by `only`, or all of them).
+fn consents(record: &ConsentRecord, only: Option<&str>) -> Response {
+    Json(Consents {
+        id: &record.id,
+        org_id: record.organization_id,
+        user_id: record.user_id,
         consents_and_purposes: record
             .purposes
-            .into_iter()
+            .iter()
             .filter(|p| only.is_none_or(|id| p.purpose.id.to_string() == id))
             .map(ConsentsAndPurpose::from)
             .collect(),
-    }
+    })
+    .into_response()
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PurposeConsentsBody {
+pub struct PurposeConsentsBody<'a> {
     #[serde(rename = "Purpose")]
-    purpose: Purpose,
+    purpose: Purpose<'a>,
     #[serde(rename = "Count")]
     count: Count,
     #[serde(rename = "Consents")]
-    consents: Vec<AttributeConsent>,
+    consents: Vec<AttributeConsent<'a>>,
 }
 
 /// One purpose of a consent record.
 #[derive(Serialize, ToSchema)]
-pub struct PurposeConsentsEnvelope {
+pub struct PurposeConsentsEnvelope<'a> {
     #[serde(rename = "ID")]
-    id: String,
+    id: &'a str,
     #[serde(rename = "ConsentID")]
-    consent_id: String,
+    consent_id: &'a str,
     #[serde(rename = "OrgID")]
-    org_id: String,
+    #[schema(value_type = String)]
+    org_id: OrganizationId,
     #[serde(rename = "UserID")]
-    user_id: String,
+    #[schema(value_type = String)]
+    user_id: UserId,
     #[serde(rename = "DataRetention")]
-    data_retention: RetentionExpiry,
+    data_retention: RetentionExpiry<'a>,
     #[serde(rename = "Consents")]
-    consents: PurposeConsentsBody,
+    consents: PurposeConsentsBody<'a>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,11 +222,8 @@ async fn get_consents(
     State(s): Svc,
     Signed(a): Signed,
     Path((org, user)): Path<(String, String)>,
-) -> Result<Json<Consents>, IgrantError> {
-    Ok(Json(consents(
-        s.consents(&a, &org, &user, None).await?,
-        None,
-    )))
+) -> Result<Response, IgrantError> {
+    Ok(consents(&s.consents(&a, &org, &user, None).await?, None))
 }
 
 /// Gets user consent by ID
@@ -227,11 +234,11 @@ async fn get_consent(
     State(s): Svc,
     Signed(a): Signed,
     Path((org, user, consent)): Path<(String, String, String)>,
-) -> Result<Json<Consents>, IgrantError> {
-    Ok(Json(consents(
-        s.consents(&a, &org, &user, Some(&consent)).await?,
+) -> Result<Response, IgrantError> {
+    Ok(consents(
+        &s.consents(&a, &org, &user, Some(&consent)).await?,
         None,
-    )))
+    ))
 }
 
 /// Get all purpose consents
@@ -243,7 +250,7 @@ async fn get_purpose_consents(
     State(s): Svc,
     Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
-) -> Result<Json<PurposeConsentsEnvelope>, IgrantError> {
+) -> Result<Response, IgrantError> {
     let at = ConsentPath {
         org: &org,
         user: &user,
@@ -251,19 +258,20 @@ async fn get_purpose_consents(
         purpose: &purpose,
     };
     let (record, p) = s.purpose_consents(&a, &at).await?;
-    let p = ConsentsAndPurpose::from(p);
+    let p = ConsentsAndPurpose::from(&p);
     Ok(Json(PurposeConsentsEnvelope {
-        id: record.id.clone(),
-        consent_id: record.id,
-        org_id: record.organization_id.to_string(),
-        user_id: record.user_id.to_string(),
+        id: &record.id,
+        consent_id: &record.id,
+        org_id: record.organization_id,
+        user_id: record.user_id,
         data_retention: p.data_retention,
         consents: PurposeConsentsBody {
             purpose: p.purpose,
             count: p.count,
             consents: p.consents,
         },
-    }))
+    })
+    .into_response())
 }
 
 /// Get the purpose's summary: Allow (all attributes Allow), Disallow (all Disallow), else AskMe
@@ -305,7 +313,7 @@ async fn set_purpose_status(
     Signed(a): Signed,
     Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
     IgrantJson(b): IgrantJson<ConsentedBody>,
-) -> Result<Json<Consents>, IgrantError> {
+) -> Result<Response, IgrantError> {
     let at = ConsentPath {
         org: &org,
         user: &user,
@@ -313,7 +321,7 @@ async fn set_purpose_status(
         purpose: &purpose,
     };
     let (record, _) = s.set_purpose_consent(&a, &at, &b.consented).await?;
-    Ok(Json(consents(record, Some(&purpose))))
+    Ok(consents(&record, Some(&purpose)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -707,13 +707,13 @@ pub struct PurposesBody {
 #[derive(Serialize, ToSchema)]
 pub struct Purposes {
     #[serde(rename = "Purposes")]
-    purposes: Vec<Purpose>,
+    purposes: Vec<Purpose<'static>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct PurposeEnvelope {
     #[serde(rename = "Purpose")]
-    purpose: Purpose,
+    purpose: Purpose<'static>,
 }
 
 /// List an organisation's purposes (any signed-in user)

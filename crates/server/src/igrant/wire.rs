@@ -133,6 +133,38 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A time as [`rfc3339`] writes it, or [`ZERO_TIME`] for none, written straight into the
+/// response rather than through a string of its own: a consent record has one per
+/// attribute, and its reads are the busiest path (BENCHMARKS.md, `read-consents`).
+#[derive(Debug, Clone, Copy)]
+pub struct SpecTime(pub Option<chrono::DateTime<chrono::Utc>>);
+
+impl std::fmt::Display for SpecTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{Datelike as _, Timelike as _};
+        match self.0 {
+            None => f.write_str(ZERO_TIME),
+            Some(t) if (0..=9999).contains(&t.year()) => write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            Some(t) => f.write_str(&rfc3339(t)),
+        }
+    }
+}
+
+impl Serialize for SpecTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The spec's `Token`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Token {
@@ -186,6 +218,10 @@ use accord_domain::organization::{
     OrganizationType as DomainOrgType, Purpose as DomainPurpose, Template as DomainTemplate,
 };
 
+use std::borrow::Cow;
+
+use accord_domain::OrganizationId;
+
 use crate::services::organizations::OrganizationView;
 
 /// The spec's `OrganisationType`.
@@ -218,50 +254,72 @@ impl OrganizationType {
 
 /// A purpose: the spec's fields plus the lawful basis and the attributes of iGrant.io's
 /// own server.
+// Borrowed from the organisation's cached layout where a consent record is rendered,
+// owned elsewhere.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Purpose {
+pub struct Purpose<'a> {
     #[serde(rename = "ID")]
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OrganizationId,
     #[serde(rename = "Name")]
-    pub name: String,
+    pub name: Cow<'a, str>,
     #[serde(rename = "Description")]
-    pub description: String,
+    pub description: Cow<'a, str>,
     /// `true` when the lawful basis is not consent: attributes default to Allow.
     #[serde(rename = "LawfulUsage")]
     pub lawful_usage: bool,
     #[serde(rename = "PolicyURL")]
-    pub policy_url: String,
+    pub policy_url: Cow<'a, str>,
     /// 0 Consent, 1 Contract, 2 Legal obligation, 3 Vital interest, 4 Public task, 5 Legitimate interest.
     #[serde(rename = "LawfulBasisOfProcessing")]
     pub lawful_basis: i64,
     #[serde(rename = "AttributeType")]
     pub attribute_type: i64,
     #[serde(rename = "Jurisdiction")]
-    pub jurisdiction: String,
+    pub jurisdiction: Cow<'a, str>,
     #[serde(rename = "Disclosure")]
-    pub disclosure: String,
+    pub disclosure: Cow<'a, str>,
     #[serde(rename = "IndustryScope")]
-    pub industry_scope: String,
+    pub industry_scope: Cow<'a, str>,
     #[serde(rename = "Restriction")]
-    pub restriction: String,
+    pub restriction: Cow<'a, str>,
     #[serde(rename = "Shared3PP")]
     pub shared_3pp: bool,
 }
 
-impl From<DomainPurpose> for Purpose {
+impl From<DomainPurpose> for Purpose<'static> {
     fn from(p: DomainPurpose) -> Self {
         Self {
-            id: p.id.to_string(),
-            name: p.name,
-            description: p.description,
+            id: p.id,
+            name: p.name.into(),
+            description: p.description.into(),
             lawful_usage: p.lawful_basis.is_lawful_usage(),
-            policy_url: p.policy_url,
+            policy_url: p.policy_url.into(),
             lawful_basis: p.lawful_basis.id(),
             attribute_type: p.attribute_type,
-            jurisdiction: p.jurisdiction,
-            disclosure: p.disclosure,
-            industry_scope: p.industry_scope,
-            restriction: p.restriction,
+            jurisdiction: p.jurisdiction.into(),
+            disclosure: p.disclosure.into(),
+            industry_scope: p.industry_scope.into(),
+            restriction: p.restriction.into(),
+            shared_3pp: p.shared_3pp,
+        }
+    }
+}
+
+impl<'a> From<&'a DomainPurpose> for Purpose<'a> {
+    fn from(p: &'a DomainPurpose) -> Self {
+        Self {
+            id: p.id,
+            name: p.name.as_str().into(),
+            description: p.description.as_str().into(),
+            lawful_usage: p.lawful_basis.is_lawful_usage(),
+            policy_url: p.policy_url.as_str().into(),
+            lawful_basis: p.lawful_basis.id(),
+            attribute_type: p.attribute_type,
+            jurisdiction: p.jurisdiction.as_str().into(),
+            disclosure: p.disclosure.as_str().into(),
+            industry_scope: p.industry_scope.as_str().into(),
+            restriction: p.restriction.as_str().into(),
             shared_3pp: p.shared_3pp,
         }
     }
@@ -396,7 +454,7 @@ pub struct Organization {
     #[serde(rename = "EulaURL")]
     pub eula_url: String,
     pub templates: Vec<Template>,
-    pub purposes: Vec<Purpose>,
+    pub purposes: Vec<Purpose<'static>>,
     pub admins: Vec<Admin>,
     pub billing_info: BillingInfo,
     pub subs: Subs,
@@ -527,4 +585,28 @@ pub fn no_store<T: Serialize>(body: T) -> axum::response::Response {
         axum::Json(body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn spec_time_writes_what_rfc3339_writes() {
+        let times = [
+            chrono::Utc.with_ymd_and_hms(2026, 1, 31, 9, 5, 7).unwrap(),
+            chrono::Utc.timestamp_millis_opt(1_767_225_599_999).unwrap(),
+            chrono::Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(10_000, 3, 1, 0, 0, 0).unwrap(),
+        ];
+        for t in times {
+            assert_eq!(SpecTime(Some(t)).to_string(), rfc3339(t));
+            assert_eq!(
+                serde_json::to_string(&SpecTime(Some(t))).unwrap(),
+                format!("\"{}\"", rfc3339(t))
+            );
+        }
+        assert_eq!(SpecTime(None).to_string(), ZERO_TIME);
+    }
 }

@@ -36,13 +36,13 @@ use super::{Actor, Credential, Services};
 
 #[derive(Debug, Clone)]
 pub struct AttributeConsent {
-    pub attribute: Template,
+    pub attribute: Arc<Template>,
     pub status: ComputedStatus,
 }
 
 #[derive(Debug, Clone)]
 pub struct PurposeConsents {
-    pub purpose: Purpose,
+    pub purpose: Arc<Purpose>,
     pub attributes: Vec<AttributeConsent>,
     pub total: i64,
     pub consented: i64,
@@ -129,8 +129,8 @@ type Values = HashMap<(OrganizationId, OrganizationId), StoredConsent>;
 /// attribute's status computed from its stored value (or its absence).
 fn assemble(
     org: &Organization,
-    purposes: &[Purpose],
-    templates: &[Template],
+    purposes: &[Arc<Purpose>],
+    templates: &[Arc<Template>],
     values: &Values,
     user: UserId,
     consent: &str,
@@ -150,7 +150,7 @@ fn assemble(
                         latest = latest.max(Some(s.changed_at));
                     }
                     AttributeConsent {
-                        attribute: t.clone(),
+                        attribute: Arc::clone(t),
                         status: compute_status(stored, lawful, now),
                     }
                 })
@@ -165,7 +165,7 @@ fn assemble(
                 latest,
             );
             PurposeConsents {
-                purpose: purpose.clone(),
+                purpose: Arc::clone(purpose),
                 attributes,
                 total,
                 consented,
@@ -271,7 +271,7 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
             .filter(|t| t.purpose_ids.contains(&purpose.id))
     };
     let targets: Vec<&Template> = match &req.attributes {
-        None => in_purpose().collect(),
+        None => in_purpose().map(|t| &**t).collect(),
         Some(ids) if ids.is_empty() => {
             return Err(Error::invalid(
                 "consentattributes must name at least one attribute",
@@ -282,6 +282,7 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
             .map(|raw| {
                 in_purpose()
                     .find(|t| t.id.to_string() == *raw)
+                    .map(|t| &**t)
                     .ok_or_else(|| {
                         Error::not_found(format!("attribute {raw:?} not found in this purpose"))
                     })
@@ -449,8 +450,18 @@ impl Services {
         let mut tx = self.store.begin(Mode::Read).await?;
         let version = tx.layout_version(org).await?.ok_or_else(not_found)?;
         let organization = tx.organization_by_id(org).await?.ok_or_else(not_found)?;
-        let purposes = tx.purposes_of(org).await?;
-        let templates = tx.templates_of(org).await?;
+        let purposes = tx
+            .purposes_of(org)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let templates = tx
+            .templates_of(org)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         tx.commit().await?;
         let layout = Arc::new(OrgLayout {
             version,

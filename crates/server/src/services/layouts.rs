@@ -14,12 +14,14 @@ use accord_domain::OrganizationId;
 /// few KiB, and organisations with readers come back within one read).
 const MAX_CACHED: usize = 10_000;
 
+/// Purposes and templates are shared: every consent record read from the layout points
+/// at them rather than copying them (BENCHMARKS.md, `read-consents`).
 #[derive(Debug)]
 pub struct OrgLayout {
     pub version: i64,
     pub organization: Organization,
-    pub purposes: Vec<Purpose>,
-    pub templates: Vec<Template>,
+    pub purposes: Vec<Arc<Purpose>>,
+    pub templates: Vec<Arc<Template>>,
 }
 
 #[derive(Default)]
