@@ -85,11 +85,6 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "layout_version",
         include_str!("../migrations/sqlite/0011_layout_version.sql"),
     ),
-    (
-        12,
-        "consent_values_clustered",
-        include_str!("../migrations/sqlite/0012_consent_values_clustered.sql"),
-    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
