@@ -76,6 +76,9 @@ impl InlineReaders {
     }
 }
 
+/// How long our own writer connections wait on a lock SQLite reports busy.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A read-write connection of our own (the committer's, the checkpointer's), with the
 /// durability of the pool's (`synchronous=FULL`: a committed batch survives power loss),
 /// its checks, and no automatic checkpoints.
@@ -86,7 +89,7 @@ fn open_writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(inline_error)?;
-    conn.busy_timeout(Duration::from_secs(10))
+    conn.busy_timeout(WRITER_BUSY_TIMEOUT)
         .map_err(inline_error)?;
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
@@ -481,6 +484,14 @@ fn run_consent_committer(
 /// last few frames holding the write lock (a short pause for writers, about once a
 /// second under saturated writes), and the next writer starts the log over.
 ///
+/// A wholly copied log still starts over only when no reader is reading from it, which
+/// never happens while reads overlap without pause (the log grew to 720 MB under 32
+/// concurrent consented-users pages at 1M users, whose audit rows are writes). So the
+/// locked copy is a RESTART checkpoint: with writers held off, readers that start now
+/// read from the database file alone, and it waits for those already reading to finish
+/// (one query each) — at most `RESTART_WAIT`, so a long reader costs writers a bounded
+/// pause and that round's restart, nothing more.
+///
 /// SQLite syncs the database file only at the end of a checkpoint that copies the whole
 /// log, which is the locked one: with every page copied since the last such sync still
 /// unwritten, that sync held writers for 26-45 ms. The round therefore syncs the file
@@ -541,11 +552,33 @@ fn run_checkpointer(
                     tracing::warn!(error = %e, "syncing the database file failed");
                 }
                 let _write = write_lock.blocking_lock();
-                checkpoint();
+                restart_log(&conn);
             }
         }
         // Let the log gather frames: a page changed again and again is copied once.
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The locked end of a checkpoint round (the caller holds the write lock): copies the
+/// last frames and waits up to `RESTART_WAIT` for readers to leave the log, so that the
+/// next writer starts it over. Whether it did.
+fn restart_log(conn: &rusqlite::Connection) -> bool {
+    const RESTART_WAIT: Duration = Duration::from_millis(200);
+    let busy = conn
+        .busy_timeout(RESTART_WAIT)
+        .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)))
+        .map_err(|e| tracing::warn!(error = %e, "WAL restart checkpoint failed; retrying"));
+    if let Err(e) = conn.busy_timeout(WRITER_BUSY_TIMEOUT) {
+        tracing::warn!(error = %e, "restoring the checkpointer's busy timeout failed");
+    }
+    match busy {
+        Ok(0) => true,
+        Ok(_) => {
+            tracing::debug!("WAL restart waited out a reader; next round");
+            false
+        }
+        Err(()) => false,
     }
 }
 
@@ -675,4 +708,90 @@ fn disable_memory_statistics() {
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames in the write-ahead log (since it last started over).
+    fn log_frames(conn: &rusqlite::Connection) -> i64 {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .unwrap()
+    }
+
+    fn database(dir: &std::path::Path) -> rusqlite::Connection {
+        rusqlite::Connection::open(dir.join("log.db"))
+            .unwrap()
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+            )
+            .unwrap();
+        let conn = open_writer_connection(&dir.join("log.db")).unwrap();
+        for _ in 0..50 {
+            conn.execute("INSERT INTO t (v) VALUES ('x')", []).unwrap();
+        }
+        conn
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("accord-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A reader still in the log when the round ends: the restart waits for it to leave,
+    /// so the next write starts the log over instead of appending to it (a PASSIVE
+    /// checkpoint would return at once, and the write would append while it reads).
+    #[test]
+    fn the_locked_round_waits_for_readers_so_the_log_starts_over() {
+        let dir = scratch("restart");
+        let conn = database(&dir);
+        let reader = open_writer_connection(&dir.join("log.db")).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        let before = log_frames(&conn);
+        assert!(before >= 50, "the log holds the inserts: {before} frames");
+
+        let round = std::thread::spawn(move || {
+            let restarted = restart_log(&conn);
+            conn.execute("INSERT INTO t (v) VALUES ('after')", [])
+                .unwrap();
+            (restarted, log_frames(&conn))
+        });
+        // The reader finishes its query while the round waits for it.
+        std::thread::sleep(Duration::from_millis(50));
+        reader.execute_batch("COMMIT").unwrap();
+        let (restarted, after) = round.join().unwrap();
+        assert!(restarted);
+        assert!(
+            after < 5,
+            "the write started the log over: {after} frames (was {before})"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A reader that stays longer than the bounded wait: the round gives up (writers are
+    /// held off for no more than that), and the log goes on until the next round.
+    #[test]
+    fn a_reader_longer_than_the_wait_costs_only_that_rounds_restart() {
+        let dir = scratch("restart-busy");
+        let conn = database(&dir);
+        let reader = open_writer_connection(&dir.join("log.db")).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        let before = log_frames(&conn);
+        assert!(!restart_log(&conn));
+        conn.execute("INSERT INTO t (v) VALUES ('after')", [])
+            .unwrap();
+        assert!(log_frames(&conn) > before, "the log was appended to");
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(restart_log(&conn));
+        conn.execute("INSERT INTO t (v) VALUES ('later')", [])
+            .unwrap();
+        assert!(log_frames(&conn) < 5, "the next round's restart took");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
