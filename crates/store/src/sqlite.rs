@@ -510,6 +510,8 @@ fn run_checkpointer(
     const RESTART_FRAMES: i64 = 16_384;
     /// A log this long was not started over by the plain rounds: readers never left it.
     const ESCALATE_FRAMES: i64 = 2 * RESTART_FRAMES;
+    /// How long writers are held off for readers to leave the log.
+    const RESTART_WAIT: Duration = Duration::from_millis(50);
     /// Few enough to copy under the write lock in a millisecond or two.
     const CATCH_UP_FRAMES: i64 = 256;
     const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
@@ -557,7 +559,7 @@ fn run_checkpointer(
                 }
                 let _write = write_lock.blocking_lock();
                 if frames > ESCALATE_FRAMES {
-                    restart_log(&conn);
+                    restart_log(&conn, RESTART_WAIT);
                 } else {
                     checkpoint();
                 }
@@ -569,12 +571,11 @@ fn run_checkpointer(
 }
 
 /// The locked end of a checkpoint round (the caller holds the write lock): copies the
-/// last frames and waits up to `RESTART_WAIT` for readers to leave the log, so that the
+/// last frames and waits up to `wait` for readers to leave the log, so that the
 /// next writer starts it over. Whether it did.
-fn restart_log(conn: &rusqlite::Connection) -> bool {
-    const RESTART_WAIT: Duration = Duration::from_millis(50);
+fn restart_log(conn: &rusqlite::Connection, wait: Duration) -> bool {
     let busy = conn
-        .busy_timeout(RESTART_WAIT)
+        .busy_timeout(wait)
         .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)))
         .map_err(|e| tracing::warn!(error = %e, "WAL restart checkpoint failed; retrying"));
     if let Err(e) = conn.busy_timeout(WRITER_BUSY_TIMEOUT) {
@@ -763,7 +764,8 @@ mod tests {
         assert!(before >= 50, "the log holds the inserts: {before} frames");
 
         let round = std::thread::spawn(move || {
-            let restarted = restart_log(&conn);
+            // Generous, so a slow machine cannot make it lapse before the reader ends.
+            let restarted = restart_log(&conn, Duration::from_secs(10));
             conn.execute("INSERT INTO t (v) VALUES ('after')", [])
                 .unwrap();
             (restarted, log_frames(&conn))
@@ -791,12 +793,12 @@ mod tests {
             .execute_batch("BEGIN; SELECT count(*) FROM t;")
             .unwrap();
         let before = log_frames(&conn);
-        assert!(!restart_log(&conn));
+        assert!(!restart_log(&conn, Duration::from_millis(20)));
         conn.execute("INSERT INTO t (v) VALUES ('after')", [])
             .unwrap();
         assert!(log_frames(&conn) > before, "the log was appended to");
         reader.execute_batch("COMMIT").unwrap();
-        assert!(restart_log(&conn));
+        assert!(restart_log(&conn, Duration::from_millis(20)));
         conn.execute("INSERT INTO t (v) VALUES ('later')", [])
             .unwrap();
         assert!(log_frames(&conn) < 5, "the next round's restart took");
