@@ -227,12 +227,13 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn accord_domain::Clock>,
     ) -> Self {
-        if let Ok(filter) = std::env::var("ACCORD_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
+        // Errors always reach the test's captured output, shown only when it fails: an
+        // unexpected 500's cause is then in the log of the run that saw it.
+        let filter = std::env::var("ACCORD_TEST_LOG").unwrap_or_else(|_| "error".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
