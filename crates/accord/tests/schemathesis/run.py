@@ -163,8 +163,9 @@ def main():
                 # CPython 3.11's AST constructor miscounts its recursion depth in threaded
                 # programs (CPython gh-106905): with two workers, hypothesis describing a
                 # lambda now and then dies in "AST constructor recursion depth mismatch",
-                # a crash of the tool with no server response behind it. That one error, and nothing found, is run once more; a second
-                # time, or anything else, counts as a failure.
+                # a crash of the tool with no server response behind it. A run that ends
+                # in it with nothing found is run once more; a second crash, or anything
+                # else, counts as a failure.
                 tool_crash = (out.returncode != 0 and failed == 0
                               and "AST constructor recursion depth mismatch" in text)
                 if not (tool_crash and attempt == 1):
