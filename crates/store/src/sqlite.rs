@@ -729,24 +729,34 @@ mod tests {
             .unwrap()
     }
 
-    fn database(dir: &std::path::Path) -> rusqlite::Connection {
-        rusqlite::Connection::open(dir.join("log.db"))
+    /// A database in a scratch directory with 50 frames in its log, and a second
+    /// connection reading from the log (its read transaction open):
+    /// (directory, writer, reader).
+    fn database_with_reader_in_log(
+        name: &str,
+    ) -> (
+        std::path::PathBuf,
+        rusqlite::Connection,
+        rusqlite::Connection,
+    ) {
+        let dir = std::env::temp_dir().join(format!("accord-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.db");
+        rusqlite::Connection::open(&path)
             .unwrap()
             .execute_batch(
                 "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
             )
             .unwrap();
-        let conn = open_writer_connection(&dir.join("log.db")).unwrap();
+        let conn = open_writer_connection(&path).unwrap();
         for _ in 0..50 {
             conn.execute("INSERT INTO t (v) VALUES ('x')", []).unwrap();
         }
-        conn
-    }
-
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("accord-{name}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let reader = open_writer_connection(&path).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        (dir, conn, reader)
     }
 
     /// A reader still in the log when the round ends: the restart waits for it to leave,
@@ -754,12 +764,7 @@ mod tests {
     /// checkpoint would return at once, and the write would append while it reads).
     #[test]
     fn the_locked_round_waits_for_readers_so_the_log_starts_over() {
-        let dir = scratch("restart");
-        let conn = database(&dir);
-        let reader = open_writer_connection(&dir.join("log.db")).unwrap();
-        reader
-            .execute_batch("BEGIN; SELECT count(*) FROM t;")
-            .unwrap();
+        let (dir, conn, reader) = database_with_reader_in_log("restart");
         let before = log_frames(&conn);
         assert!(before >= 50, "the log holds the inserts: {before} frames");
 
@@ -786,12 +791,7 @@ mod tests {
     /// held off for no more than that), and the log goes on until the next round.
     #[test]
     fn a_reader_longer_than_the_wait_costs_only_that_rounds_restart() {
-        let dir = scratch("restart-busy");
-        let conn = database(&dir);
-        let reader = open_writer_connection(&dir.join("log.db")).unwrap();
-        reader
-            .execute_batch("BEGIN; SELECT count(*) FROM t;")
-            .unwrap();
+        let (dir, conn, reader) = database_with_reader_in_log("restart-busy");
         let before = log_frames(&conn);
         assert!(!restart_log(&conn, Duration::from_millis(20)));
         conn.execute("INSERT INTO t (v) VALUES ('after')", [])
