@@ -26,6 +26,11 @@ pub enum Error {
     /// failed or could not be reached. The message says which, without its answer.
     #[error("{0}")]
     Upstream(String),
+    /// Another unit of work held what this one needed, and the database aborted this one
+    /// to let both go on (a deadlock broken, a serialization failure). Nothing of it was
+    /// written: the same request may simply be sent again.
+    #[error("{0}")]
+    Contention(String),
     /// A fault of ours (database down, bug). The detail is logged, never shown.
     #[error("internal error")]
     Internal(InternalDetail),

@@ -684,10 +684,19 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// Constraint violations are the client's doing (a duplicate email); everything else is ours.
+/// Constraint violations are the client's doing (a duplicate email); a transaction the
+/// database aborted to break a deadlock is contention (nothing written, may be repeated);
+/// everything else is ours.
 pub(crate) fn db_error(e: sqlx::Error) -> accord_domain::Error {
     use sqlx::error::ErrorKind;
     if let sqlx::Error::Database(db) = &e {
+        // PostgreSQL's deadlock_detected and serialization_failure.
+        if matches!(db.code().as_deref(), Some("40P01" | "40001")) {
+            return accord_domain::Error::Contention(
+                "the server was busy with a conflicting change; nothing was written, try again"
+                    .into(),
+            );
+        }
         match db.kind() {
             ErrorKind::UniqueViolation => {
                 return accord_domain::Error::Conflict("already exists".into())

@@ -832,6 +832,114 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
 }
 both_backends!(organisations_are_created_updated_and_deleted);
 
+/// The deadlock the permission matrix once met: the webhook worker holds a delivery of the
+/// organisation's and then writes to the organisation's log, while a DELETE holds the
+/// organisation and cascades into that delivery. PostgreSQL breaks the cycle by aborting the
+/// DELETE; the client still gets its 200, the deletion done once the worker is through.
+/// (SQLite has one writer at a time: no cycle to meet.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_organisation_survives_a_deadlock_with_the_webhook_worker() {
+    use reqwest::Method;
+    use sqlx::Connection as _;
+    let Some(db) = TestDb::postgres_if_configured().await else {
+        return;
+    };
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    // A webhook with one delivery (a ping to a closed loopback port).
+    let (hook, _) =
+        crate::webhooks::make_webhook(&f, "http://127.0.0.1:9/hook", &["org.subscribed"]).await;
+    let ping = f
+        .call(
+            Method::POST,
+            &f.org_path(&format!("/webhooks/{hook}/ping")),
+            &f.admin,
+            None,
+        )
+        .await;
+    assert_eq!(ping.status, StatusCode::OK, "{}", ping.body);
+
+    // The worker's unit of work, by hand: the delivery first. Only the DELETE's backend
+    // may be the one to find the cycle (a long deadlock_timeout here).
+    let mut worker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    for sql in ["SET deadlock_timeout = '60s'", "BEGIN"] {
+        sqlx::query(sql).execute(&mut worker).await.unwrap();
+    }
+    let locked =
+        sqlx::query("UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE webhook_id = $1")
+            .bind(&hook)
+            .execute(&mut worker)
+            .await
+            .unwrap();
+    assert!(locked.rows_affected() > 0, "the ping made a delivery");
+
+    let client = f.app.client.clone();
+    let url = f.app.url(&format!("{BASE}/organizations/{child}"));
+    let delete = tokio::spawn(async move {
+        let r = client
+            .delete(url)
+            .basic_auth("all", Some("a-long-client-secret"))
+            .send()
+            .await
+            .unwrap();
+        Reply::from(r).await
+    });
+    // Until the DELETE waits for the delivery the worker holds.
+    let mut watcher = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !delete.is_finished(),
+            "the DELETE did not wait for the delivery's lock"
+        );
+        tokio::task::yield_now().await;
+    }
+    // Then the organisation's log: the cycle closes; PostgreSQL aborts the DELETE's
+    // transaction, which lets this insert through.
+    sqlx::query(
+        "INSERT INTO organization_logs (id, organization_id, kind, actor_id, message, created_at) \
+         VALUES ($1, $2, 'webhook_delivery', '', 'delivered by hand', 0)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&child)
+    .execute(&mut worker)
+    .await
+    .unwrap();
+    sqlx::query("COMMIT").execute(&mut worker).await.unwrap();
+
+    let r = delete.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(ids(&r), vec![child.clone()]);
+    let all = ("all", "a-long-client-secret");
+    let gone = get(
+        &f,
+        &format!("/organizations/{child}"),
+        Some(all),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    // Once: the parent's log records one deletion.
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM organization_logs WHERE organization_id = $1 AND message LIKE 'deleted sub-organization%'",
+    )
+    .bind(&parent)
+    .fetch_one(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!(logged, 1);
+}
+
 async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
     let f = Fixture::new(&db).await;
     let (_, child, _) = seed(&db, &f).await;

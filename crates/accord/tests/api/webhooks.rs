@@ -11,7 +11,7 @@ use crate::organizations::{Fixture, PW};
 use crate::process::ServerProcess;
 use crate::receiver::{signature_valid, Receiver};
 
-async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
     let r = f
         .call(
             Method::POST,

@@ -1,7 +1,7 @@
 //! CustomerID error documents, with the HTTP status saying what failed.
 
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -15,6 +15,7 @@ pub struct CidError {
     pub code: &'static str,
     pub message: String,
     pub format: Format,
+    pub retry_after_secs: Option<u64>,
 }
 
 /// CustomerID's error codes, by status.
@@ -30,6 +31,7 @@ pub fn code_of(status: StatusCode) -> &'static str {
         415 => "Unsupported media type",
         429 => "Too many requests",
         502 => "Upstream failure",
+        503 => "Service unavailable",
         _ => "Internal error",
     }
 }
@@ -41,6 +43,7 @@ impl CidError {
             code: code_of(status),
             message: message.into(),
             format,
+            retry_after_secs: None,
         }
     }
 
@@ -53,13 +56,22 @@ impl CidError {
             }
             other => other.to_string(),
         };
-        Self::new(format, status, message)
+        Self {
+            retry_after_secs: crate::igrant::error::retry_after_of(&e),
+            ..Self::new(format, status, message)
+        }
     }
 }
 
 impl IntoResponse for CidError {
     fn into_response(self) -> Response {
-        wire::error(self.format, self.status, self.code, &self.message)
+        let mut response = wire::error(self.format, self.status, self.code, &self.message);
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -94,4 +106,36 @@ pub async fn normalize_errors(request: Request, next: Next) -> Response {
         status.canonical_reason().unwrap_or("error").to_lowercase(),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_errors_say_when_to_retry() {
+        for (e, status, code, after) in [
+            (
+                Error::Contention("busy".into()),
+                503,
+                "Service unavailable",
+                "1",
+            ),
+            (
+                Error::TooManyRequests {
+                    retry_after_secs: 7,
+                },
+                429,
+                "Too many requests",
+                "7",
+            ),
+        ] {
+            let r = CidError::from_domain(Format::Xml, e).into_response();
+            assert_eq!(r.status().as_u16(), status);
+            assert_eq!(r.headers()[header::RETRY_AFTER], after);
+            assert_eq!(code_of(r.status()), code);
+        }
+        let r = CidError::from_domain(Format::Json, Error::Conflict("x".into())).into_response();
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+    }
 }

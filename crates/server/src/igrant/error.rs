@@ -48,10 +48,7 @@ impl From<Error> for IgrantError {
             }
             other => other.to_string(),
         };
-        let retry_after_secs = match e {
-            Error::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
-            _ => None,
-        };
+        let retry_after_secs = retry_after_of(&e);
         Self {
             status,
             message,
@@ -70,7 +67,18 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+        Error::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The `Retry-After` an error's answer carries, in seconds, if any.
+pub fn retry_after_of(e: &Error) -> Option<u64> {
+    match e {
+        Error::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+        // The conflicting unit of work is through in well under a second.
+        Error::Contention(_) => Some(1),
+        _ => None,
     }
 }
 
@@ -149,6 +157,7 @@ mod tests {
             (Error::not_found("x"), 404),
             (Error::Conflict("x".into()), 409),
             (Error::Upstream("x".into()), 502),
+            (Error::Contention("x".into()), 503),
             (
                 Error::TooManyRequests {
                     retry_after_secs: 5,

@@ -469,7 +469,13 @@ impl Services {
 
     /// The right to erasure: the account and everything personal hanging off it go; every
     /// session dies with it (by cascade).
+    /// Run again when a deadlock aborted it (the deletion cascades into every table that
+    /// refers to users: see [`super::contention`]).
     pub async fn delete_my_account(&self, actor: &Actor) -> Result<()> {
+        super::contention::retry_on_contention(|| self.delete_my_account_once(actor)).await
+    }
+
+    async fn delete_my_account_once(&self, actor: &Actor) -> Result<()> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Write).await?;
         // An organisation must keep an Admin: hand the role over first.

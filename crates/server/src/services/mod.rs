@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod consents;
+pub(crate) mod contention;
 pub mod customer_id;
 pub mod federation;
 pub mod identity;

@@ -468,8 +468,6 @@ impl Services {
                 Some(w) if !w.disabled => self.attempt(&w, &mut d).await,
                 _ => d.failed(self.clock.now(), None, "webhook disabled or deleted".into()),
             }
-            let mut tx = self.store.begin(Mode::Write).await?;
-            tx.save_delivery(&d).await?;
             let what = format!(
                 "delivered {} to webhook {}: {} (attempt {})",
                 d.event_type,
@@ -477,6 +475,9 @@ impl Services {
                 d.status.as_str(),
                 d.attempts
             );
+            // The organisation's log first, its delivery after: the order a deletion of the
+            // organisation takes its rows in, so the two cannot deadlock.
+            let mut tx = self.store.begin(Mode::Write).await?;
             self.log_action(
                 tx.as_mut(),
                 d.organization_id,
@@ -485,6 +486,7 @@ impl Services {
                 &what,
             )
             .await?;
+            tx.save_delivery(&d).await?;
             tx.commit().await?;
         }
         Ok(count)

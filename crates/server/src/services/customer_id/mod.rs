@@ -22,6 +22,7 @@ use accord_domain::identity::{OrgRole, Password, User, UserStatus};
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{Mode, RestClientRecord, Search, SearchField, TreeNode, Tx};
 
+use super::contention::retry_on_contention;
 use super::tokens::secret_hash;
 use super::{Actor, RestClientActor, Services};
 

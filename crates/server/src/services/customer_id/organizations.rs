@@ -198,7 +198,12 @@ impl Services {
 
     /// DELETE Organization: only a leaf (no sub-organizations); its users lose their home
     /// organization; its consent history stays. A bound client cannot delete its own root.
+    /// Run again when a deadlock aborted it (see [`retry_on_contention`]).
     pub async fn cid_delete_organization(&self, actor: &Actor, id: &str) -> Result<OrganizationId> {
+        retry_on_contention(|| self.delete_organization_once(actor, id)).await
+    }
+
+    async fn delete_organization_once(&self, actor: &Actor, id: &str) -> Result<OrganizationId> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         let id: OrganizationId = id.parse().map_err(|_| not_found("organization"))?;

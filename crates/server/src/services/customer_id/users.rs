@@ -200,7 +200,12 @@ impl Services {
     }
 
     /// Delete User: the account and its personal data; never an organization's last Admin.
+    /// Run again when a deadlock aborted it (see [`retry_on_contention`]).
     pub async fn cid_delete_user(&self, actor: &Actor, id: &str) -> Result<UserId> {
+        retry_on_contention(|| self.delete_user_once(actor, id)).await
+    }
+
+    async fn delete_user_once(&self, actor: &Actor, id: &str) -> Result<UserId> {
         self.require_visible_user(actor, id).await?;
         let id: UserId = id.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
