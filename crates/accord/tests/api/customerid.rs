@@ -889,7 +889,8 @@ async fn deleting_an_organisation_survives_a_deadlock_with_the_webhook_worker() 
     let mut watcher = sqlx::PgConnection::connect(&db.url).await.unwrap();
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM organizations%'",
         )
         .fetch_one(&mut watcher)
         .await
