@@ -335,9 +335,18 @@ impl Batch {
     /// Answers every change: what it was decided to, once `committed` says the batch is
     /// durable; the batch's error otherwise (also to changes it never reached).
     pub(crate) fn answer(mut self, committed: Result<()>) {
+        // A batch the database aborted to break a deadlock wrote nothing: each change may
+        // be sent again, and hears so (503), not that the server failed.
+        let contention = match &committed {
+            Err(Error::Contention(why)) => Some(why.clone()),
+            _ => None,
+        };
         // Debug keeps an internal error's cause (for the log; responses never show it).
         let failure = committed.err().map(|e| format!("{e:?}"));
-        let not_recorded = |e: &str| Error::internal(format!("the change was not recorded: {e}"));
+        let not_recorded = |e: &str| match &contention {
+            Some(why) => Error::Contention(why.clone()),
+            None => Error::internal(format!("the change was not recorded: {e}")),
+        };
         for (at, outcome) in self.written.drain(..) {
             self.pending[at].reply(match &failure {
                 None => Ok(outcome),
@@ -546,6 +555,20 @@ mod tests {
                 }
                 _ => panic!("expected an error"),
             }
+        }
+    }
+
+    #[test]
+    fn a_batch_aborted_by_a_deadlock_tells_every_change_to_try_again() {
+        let seen = Default::default();
+        let (a, mut answer_a) = setting(ConsentValue::Allow, 3, std::sync::Arc::clone(&seen));
+        let (b, mut answer_b) = setting(ConsentValue::Allow, 3, std::sync::Arc::clone(&seen));
+        let mut batch = Batch::new(vec![a, b]);
+        batch.hold_organization(org(), genesis(), vec![]);
+        batch.decide_next(Some(read(vec![])));
+        batch.answer(Err(Error::Contention("deadlock".into())));
+        for answer in [&mut answer_a, &mut answer_b] {
+            assert!(matches!(answer.try_recv(), Ok(Err(Error::Contention(_)))));
         }
     }
 
