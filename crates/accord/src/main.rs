@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (migrating the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the database migrations, then exit.
     Migrate(DbArgs),
     /// Administration.
@@ -115,6 +115,10 @@ struct ServeArgs {
     /// Default: <public-url>/v1/user/password/forgot/confirm?token={token}
     #[arg(long, env = "ACCORD_PASSWORD_RESET_LINK")]
     password_reset_link: Option<String>,
+    /// Link sent in address-verification mail; `{token}` is replaced by the token.
+    /// Default: <public-url>/v1/user/email/verify?token={token}
+    #[arg(long, env = "ACCORD_EMAIL_VERIFICATION_LINK")]
+    email_verification_link: Option<String>,
     /// Link sent in role-invitation mail; `{token}` is replaced by the invitation token.
     /// Default: <public-url>/v1/invitations/{token}/accept (point it at your sign-up page)
     #[arg(long, env = "ACCORD_INVITATION_LINK")]
@@ -149,6 +153,9 @@ struct ServeArgs {
     /// Database connections (PostgreSQL) or reader connections (SQLite).
     #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     max_db_connections: u32,
+    /// Registrations allowed per source address and 15 minutes (then 429).
+    #[arg(long, env = "ACCORD_REGISTRATIONS_PER_ADDRESS", default_value_t = 30)]
+    registrations_per_address: u32,
     /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
     #[arg(long, env = "ACCORD_TRUST_FORWARDED_FOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     trust_forwarded_for: bool,
@@ -191,7 +198,7 @@ fn init_logging(db: &DbArgs) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => run_server(args).await,
+        Command::Serve(args) => run_server(*args).await,
         Command::Migrate(db) => {
             init_logging(&db);
             accord_store::migrate(&db.database_url)
@@ -289,6 +296,9 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(link) = args.password_reset_link {
         config.password_reset_link = link;
     }
+    if let Some(link) = args.email_verification_link {
+        config.email_verification_link = link;
+    }
     if let Some(link) = args.invitation_link {
         config.invitation_link = link;
     }
@@ -303,6 +313,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.max_list = args.max_list.max(1);
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
+    config.registrations_per_address = args.registrations_per_address.max(1);
     config.webhook_allow_private = args.webhook_allow_private;
     config.oidc_allow_http = args.oidc_allow_http;
     config.secret_key = args.secret_key;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{Error, Result};
-use crate::identity::{User, UserStatus};
+use crate::identity::User;
 use crate::{OrganizationId, UserId};
 
 /// How long a login started at the authorize endpoint may take to come back.
@@ -132,6 +132,26 @@ impl ProviderSettings {
     }
 }
 
+impl ProviderSettings {
+    /// Whether `self` sends the client secret to the same places as `before`: the same
+    /// issuer and endpoints. A configuration that moves any of them must be given the
+    /// secret again, or whoever may change the URLs could have the stored secret sent to a
+    /// server of theirs.
+    pub fn same_endpoints(&self, before: &ProviderSettings) -> bool {
+        let urls = |s: &ProviderSettings| {
+            [
+                s.issuer.clone(),
+                s.authorization_url.clone(),
+                s.token_url.clone(),
+                s.logout_url.clone(),
+                s.jwks_url.clone(),
+                s.userinfo_url.clone(),
+            ]
+        };
+        urls(self) == urls(before)
+    }
+}
+
 /// An absolute https URL; http only for a loopback host or when the operator allows it.
 pub fn check_provider_url(field: &str, value: &str, allow_http: bool) -> Result<()> {
     let bad = |why: &str| Err(Error::invalid(format!("{field} {why}")));
@@ -198,6 +218,9 @@ pub struct LoginState {
     pub pkce_verifier: String,
     pub redirect_uri: String,
     pub expires_at: DateTime<Utc>,
+    /// The account whose session started the login, if any: only that account may link
+    /// the outside identity it brings back.
+    pub started_by: Option<UserId>,
 }
 
 /// An outside identity, `(issuer, subject)`, and the account it signs in to.
@@ -224,27 +247,40 @@ pub struct ExternalClaims {
 pub enum AccountChoice {
     /// Linked before (through this organisation's provider): that account.
     Linked(UserId),
-    /// Not linked yet; a local account has the address and may be linked to it.
-    LinkExisting(UserId),
     /// Not linked, no account has the address (or the provider gave none): a new account.
     Create,
 }
 
-/// An account that already has the address the provider gave.
-pub struct SameEmailAccount<'a> {
-    pub user: &'a User,
-    /// Subscribed to, or holding a role in, the organisation whose provider this is.
-    pub connected_to_organization: bool,
+/// Who may be linked by an exchange: the account whose session started the login at
+/// `authorize` (the login state records it), and only that account. `caller` is the
+/// account whose session made the exchange, if any; `login` the state the code came back
+/// with (`None`: the client made the authorization request itself). A signed-in exchange
+/// without a state its own session started links nothing: otherwise a code the attacker
+/// minted for their own outside identity, passed to the victim's client, would link the
+/// attacker's identity to the victim's account.
+pub fn link_target(caller: Option<UserId>, login: Option<&LoginState>) -> Result<Option<UserId>> {
+    let started_by = login.and_then(|l| l.started_by);
+    match (caller, started_by) {
+        (Some(me), Some(owner)) if me == owner => Ok(Some(me)),
+        (Some(_), _) => Err(Error::Forbidden(
+            "to link an outside identity to your account, start the login at authorize with \
+             this account's access token and exchange the code with the state it answered"
+                .into(),
+        )),
+        (None, owner) => Ok(owner),
+    }
 }
 
-/// The linking rule. An existing account is taken over only on the provider's word that
-/// the address is verified, and only if the account already belongs to this
-/// organisation's circle: a provider is configured by one organisation's Admin, who must
-/// not be able to sign in as anyone else's user by claiming their address.
+/// The linking rule for an exchange that links to no account (`link_target` gave none).
+/// An identity linked before signs in to its account. An account that merely has the
+/// address the provider claims is never taken: a provider is configured by one
+/// organisation's Admin, who could claim anyone's address, `email_verified` included, and
+/// a subscription, a role or a home organisation proves nothing about who holds the
+/// mailbox. Its holder links it themselves (their session starts the login).
 pub fn choose_account(
     linked: Option<&User>,
-    same_email: Option<SameEmailAccount<'_>>,
-    claims: &ExternalClaims,
+    same_email: Option<&User>,
+    _claims: &ExternalClaims,
 ) -> Result<AccountChoice> {
     if let Some(u) = linked {
         return if u.status.may_log_in() {
@@ -253,32 +289,21 @@ pub fn choose_account(
             Err(Error::Unauthenticated("this account is disabled".into()))
         };
     }
-    let Some(existing) = same_email else {
-        return Ok(AccountChoice::Create);
-    };
-    let u = existing.user;
-    if !(u.status.may_log_in() || u.status == UserStatus::WaitingForRegistration) {
-        return Err(Error::Unauthenticated("this account is disabled".into()));
-    }
-    let link_refused = |why: &str| {
-        Err(Error::Conflict(format!(
-            "an account with this email exists and {why}; sign in with its password and \
-             exchange the code with that session's access token to link the two"
-        )))
-    };
-    if !claims.email_verified {
-        link_refused("the identity provider did not verify the address (email_verified)")
-    } else if u.is_platform_admin || !existing.connected_to_organization {
-        link_refused("it is not one of this organisation's users")
-    } else {
-        Ok(AccountChoice::LinkExisting(u.id))
+    match same_email {
+        None => Ok(AccountChoice::Create),
+        Some(_) => Err(Error::Conflict(ACCOUNT_HAS_THE_ADDRESS.into())),
     }
 }
+
+/// The answer when the provider's address belongs to an account not linked to the identity.
+pub const ACCOUNT_HAS_THE_ADDRESS: &str = "an account with this email exists and is not linked \
+     to this identity; its holder links them by signing in (password), starting the login at \
+     authorize with that session's access token, and exchanging the code with the same token";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Email;
+    use crate::identity::{Email, UserStatus};
 
     fn settings() -> ProviderSettings {
         ProviderSettings {
@@ -358,6 +383,31 @@ mod tests {
     }
 
     #[test]
+    fn moving_any_endpoint_is_a_change_of_endpoints() {
+        let before = settings();
+        assert!(before.same_endpoints(&before.clone()));
+        assert!(ProviderSettings {
+            client_id: "other".into(),
+            default_scope: "openid email".into(),
+            ..settings()
+        }
+        .same_endpoints(&before));
+        let moved: [fn(&mut ProviderSettings); 6] = [
+            |s| s.issuer = "https://evil.example".into(),
+            |s| s.authorization_url = "https://evil.example/auth".into(),
+            |s| s.token_url = "https://evil.example/token".into(),
+            |s| s.logout_url = "https://evil.example/logout".into(),
+            |s| s.jwks_url = "https://evil.example/jwks".into(),
+            |s| s.userinfo_url = "https://evil.example/me".into(),
+        ];
+        for change in moved {
+            let mut s = settings();
+            change(&mut s);
+            assert!(!s.same_endpoints(&before), "{s:?}");
+        }
+    }
+
+    #[test]
     fn scopes_start_with_openid_once() {
         assert_eq!(
             normalize_scope("email openid profile").unwrap(),
@@ -403,14 +453,8 @@ mod tests {
     }
 
     #[test]
-    fn an_existing_account_is_linked_only_on_a_verified_address_of_the_organisation() {
+    fn an_existing_account_is_never_taken_by_its_address() {
         let local = user(UserStatus::Enabled);
-        let same = |u, connected| {
-            Some(SameEmailAccount {
-                user: u,
-                connected_to_organization: connected,
-            })
-        };
         let verified = ExternalClaims {
             subject: "s".into(),
             email_verified: true,
@@ -420,48 +464,72 @@ mod tests {
             email_verified: false,
             ..verified.clone()
         };
-        assert_eq!(
-            choose_account(None, None, &unverified).unwrap(),
-            AccountChoice::Create
-        );
-        assert_eq!(
-            choose_account(None, same(&local, true), &verified).unwrap(),
-            AccountChoice::LinkExisting(local.id)
-        );
-        assert!(matches!(
-            choose_account(None, same(&local, true), &unverified),
-            Err(Error::Conflict(_))
-        ));
-        // Another organisation's provider may not vouch for this organisation's users.
-        assert!(matches!(
-            choose_account(None, same(&local, false), &verified),
-            Err(Error::Conflict(_))
-        ));
-        let mut admin = user(UserStatus::Enabled);
-        admin.is_platform_admin = true;
-        assert!(matches!(
-            choose_account(None, same(&admin, true), &verified),
-            Err(Error::Conflict(_))
-        ));
+        for claims in [&verified, &unverified] {
+            assert_eq!(
+                choose_account(None, None, claims).unwrap(),
+                AccountChoice::Create
+            );
+            // Verified by the provider or not, subscriber or not: the address alone never links.
+            assert!(matches!(
+                choose_account(None, Some(&local), claims),
+                Err(Error::Conflict(_))
+            ));
+            let waiting = user(UserStatus::WaitingForRegistration);
+            assert!(matches!(
+                choose_account(None, Some(&waiting), claims),
+                Err(Error::Conflict(_))
+            ));
+        }
         // A link, once made, stands whatever the address says now.
         assert_eq!(
             choose_account(Some(&local), None, &unverified).unwrap(),
             AccountChoice::Linked(local.id)
-        );
-        // An invited account may be completed through the provider.
-        let waiting = user(UserStatus::WaitingForRegistration);
-        assert_eq!(
-            choose_account(None, same(&waiting, true), &verified).unwrap(),
-            AccountChoice::LinkExisting(waiting.id)
         );
         let disabled = user(UserStatus::Disabled);
         assert!(matches!(
             choose_account(Some(&disabled), None, &verified),
             Err(Error::Unauthenticated(_))
         ));
-        assert!(matches!(
-            choose_account(None, same(&disabled, true), &verified),
-            Err(Error::Unauthenticated(_))
-        ));
+    }
+
+    fn login_started_by(owner: Option<UserId>) -> LoginState {
+        LoginState {
+            state_hash: "h".into(),
+            organization_id: OrganizationId::new(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            expires_at: Utc::now(),
+            started_by: owner,
+        }
+    }
+
+    #[test]
+    fn only_the_account_that_started_a_login_is_linked_by_it() {
+        let (me, other) = (UserId::new(), UserId::new());
+        let mine = login_started_by(Some(me));
+        let theirs = login_started_by(Some(other));
+        let anonymous = login_started_by(None);
+        // (caller, login, outcome: Some(target) or None for refused)
+        type Row<'a> = (Option<UserId>, Option<&'a LoginState>, Option<Option<UserId>>);
+        let table: [Row<'_>; 7] = [
+            (Some(me), Some(&mine), Some(Some(me))),
+            (Some(me), Some(&theirs), None),
+            (Some(me), Some(&anonymous), None),
+            (Some(me), None, None),
+            (None, Some(&mine), Some(Some(me))),
+            (None, Some(&anonymous), Some(None)),
+            (None, None, Some(None)),
+        ];
+        for (caller, login, outcome) in table {
+            let got = link_target(caller, login);
+            match outcome {
+                Some(target) => assert_eq!(got.unwrap(), target, "{caller:?} {login:?}"),
+                None => assert!(
+                    matches!(got, Err(Error::Forbidden(_))),
+                    "{caller:?} {login:?}: {got:?}"
+                ),
+            }
+        }
     }
 }

@@ -204,6 +204,9 @@ pub struct User {
     pub surname: String,
     /// CustomerID's home organisation (`organizationId`); not a subscription.
     pub home_organization_id: Option<OrganizationId>,
+    /// When the current address was proven by a mailed link; `None`: never, or not since
+    /// it changed. Only a proven address has anything attached to it by address.
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -227,6 +230,7 @@ impl User {
             first_name: String::new(),
             surname: String::new(),
             home_organization_id: None,
+            email_verified_at: None,
         }
     }
 }

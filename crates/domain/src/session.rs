@@ -17,9 +17,31 @@ pub struct Session {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// How recently a password sign-in must have happened for its session to change the
+/// password without the current one (the spec's `{"password"}` body).
+pub const FRESH_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
+
 impl Session {
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
+    }
+
+    /// Whether the session began with a password (not through an organisation's identity
+    /// provider).
+    pub fn from_password(&self) -> bool {
+        self.client_id.is_empty()
+    }
+
+    /// The "recent login" proof that stands in for the current password: a password
+    /// sign-in of this very session, within [`FRESH_SIGN_IN`], whose access token is the
+    /// sign-in's own (`refreshed`: a refresh token of the session was used, so whoever
+    /// holds it may only have held a refresh token). Never a federated session or an
+    /// APIKey (which has no session).
+    pub fn proves_recent_password(&self, refreshed: bool, now: DateTime<Utc>) -> bool {
+        self.is_active(now)
+            && self.from_password()
+            && !refreshed
+            && now - self.created_at <= FRESH_SIGN_IN
     }
 }
 
@@ -141,5 +163,42 @@ mod tests {
                 session_id: session.id
             }
         );
+    }
+
+    #[test]
+    fn only_a_fresh_password_sign_in_stands_in_for_the_current_password() {
+        let now = Utc::now();
+        let password = Session {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            client_id: String::new(),
+            created_at: now - Duration::minutes(2),
+            expires_at: now + Duration::hours(10),
+            revoked_at: None,
+        };
+        // (session, refreshed, at, proves)
+        let federated = Session {
+            client_id: "idp:0190a7c8-0000-7000-8000-000000000000".into(),
+            ..password.clone()
+        };
+        let revoked = Session {
+            revoked_at: Some(now),
+            ..password.clone()
+        };
+        let table = [
+            (&password, false, now, true),
+            (&password, true, now, false),
+            (&password, false, now + Duration::minutes(9), false),
+            (&password, false, now + Duration::minutes(7), true),
+            (&federated, false, now, false),
+            (&revoked, false, now, false),
+        ];
+        for (session, refreshed, at, proves) in table {
+            assert_eq!(
+                session.proves_recent_password(refreshed, at),
+                proves,
+                "{session:?} refreshed {refreshed} at {at}"
+            );
+        }
     }
 }

@@ -27,13 +27,18 @@ impl ThrottlePolicy {
         lockout: Duration::minutes(1),
         max_lockout: Duration::hours(1),
     };
+    /// Per source address, for what every attempt counts against (registrations, REST
+    /// client authentication): `max_attempts` per 15 minutes, then 15 minutes and up.
+    pub const fn per_address(max_attempts: u32) -> Self {
+        Self {
+            max_attempts,
+            window: Duration::minutes(15),
+            lockout: Duration::minutes(15),
+            max_lockout: Duration::hours(4),
+        }
+    }
     /// Per source address: 50 failures per 15 minutes, then 15 minutes and up.
-    pub const ADDRESS: Self = Self {
-        max_attempts: 50,
-        window: Duration::minutes(15),
-        lockout: Duration::minutes(15),
-        max_lockout: Duration::hours(4),
-    };
+    pub const ADDRESS: Self = Self::per_address(50);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

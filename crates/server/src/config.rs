@@ -19,6 +19,10 @@ pub struct Config {
     pub mail_from: String,
     /// Where a reset mail points; `{token}` is replaced by the token.
     pub password_reset_link: String,
+    /// Where an address-verification mail points; `{token}` is replaced by the token.
+    pub email_verification_link: String,
+    /// How long a verification link works.
+    pub email_verification_ttl: Duration,
     /// Where a role-invitation mail points; `{token}` is replaced by the token.
     pub invitation_link: String,
     /// How long an invitation link works.
@@ -35,6 +39,9 @@ pub struct Config {
     /// The most entries a CustomerID search answers (the spec's searches do not page).
     pub max_list: i64,
     pub max_db_connections: u32,
+    /// Registrations allowed per source address and 15 minutes (then 429, 15 minutes and
+    /// doubling).
+    pub registrations_per_address: u32,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
     pub password_hash: PasswordHashParams,
@@ -58,6 +65,8 @@ impl Config {
             password_reset_link: format!(
                 "{public_url}/v1/user/password/forgot/confirm?token={{token}}"
             ),
+            email_verification_link: format!("{public_url}/v1/user/email/verify?token={{token}}"),
+            email_verification_ttl: Duration::from_secs(24 * 3600),
             invitation_link: format!("{public_url}/v1/invitations/{{token}}/accept"),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             public_url,
@@ -72,6 +81,7 @@ impl Config {
             max_connections: 4096,
             max_list: crate::services::paging::LIST_MAX,
             max_db_connections: 16,
+            registrations_per_address: 30,
             trust_forwarded_for: false,
             password_hash: PasswordHashParams::OWASP,
             webhook_allow_private: false,
@@ -83,7 +93,11 @@ impl Config {
 
     pub fn with_public_url(mut self, url: &str) -> Self {
         let url = url.trim_end_matches('/').to_owned();
-        for link in [&mut self.password_reset_link, &mut self.invitation_link] {
+        for link in [
+            &mut self.password_reset_link,
+            &mut self.email_verification_link,
+            &mut self.invitation_link,
+        ] {
             if link.starts_with(&self.public_url) {
                 *link = link.replacen(&self.public_url, &url, 1);
             }

@@ -300,6 +300,9 @@ pub trait Tx: Send {
         revision: i64,
         issued_at: Option<DateTime<Utc>>,
     ) -> Result<()>;
+    /// Ends the user's APIKey, if one is issued (the revision moves on, so the old key
+    /// never works again).
+    async fn revoke_apikey(&mut self, id: UserId) -> Result<()>;
     async fn set_platform_admin(&mut self, id: UserId, is_admin: bool) -> Result<()>;
     /// Deletes the account and, by cascade, its sessions and tokens. `false` if absent.
     async fn delete_user(&mut self, id: UserId) -> Result<bool>;
@@ -316,6 +319,9 @@ pub trait Tx: Send {
         at: DateTime<Utc>,
         except: Option<SessionId>,
     ) -> Result<()>;
+    /// Whether any refresh token of the session was used: its access token came from a
+    /// refresh, not from the sign-in itself.
+    async fn session_was_refreshed(&mut self, session: SessionId) -> Result<bool>;
     async fn insert_refresh_token(&mut self, token: &RefreshTokenRecord) -> Result<()>;
     async fn refresh_token_by_hash(
         &mut self,
@@ -339,6 +345,26 @@ pub trait Tx: Send {
         user: UserId,
         expires_at: DateTime<Utc>,
     ) -> Result<()>;
+    // Proof of an address
+    /// When the account's current address was proven (`None`: not, or not since it changed).
+    async fn set_email_verified(&mut self, user: UserId, at: Option<DateTime<Utc>>) -> Result<()>;
+    async fn insert_email_verification(
+        &mut self,
+        token_hash: &str,
+        user: UserId,
+        email_key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Uses a verification token once: its account and the address it was mailed to, if
+    /// it had not expired.
+    async fn take_email_verification(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(UserId, String)>>;
+    async fn void_email_verifications(&mut self, user: UserId) -> Result<()>;
+    /// Voids every outstanding reset token of the user (a credential or address changed).
+    async fn void_password_resets(&mut self, user: UserId) -> Result<()>;
     /// Uses a reset token once: the user it belongs to if it was unused and unexpired.
     async fn consume_password_reset(
         &mut self,
@@ -639,6 +665,8 @@ pub trait Tx: Send {
         subject: &str,
     ) -> Result<Option<UserId>>;
     async fn insert_external_identity(&mut self, identity: &ExternalIdentity) -> Result<()>;
+    /// Unlinks every outside identity of the account.
+    async fn delete_external_identities_of(&mut self, user: UserId) -> Result<()>;
     async fn server_secret(&mut self, name: &str) -> Result<Option<String>>;
     /// Keeps the first value stored under a name (nodes starting together may race).
     async fn insert_server_secret_if_absent(

@@ -85,6 +85,16 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "layout_version",
         include_str!("../migrations/sqlite/0011_layout_version.sql"),
     ),
+    (
+        12,
+        "login_state_owner",
+        include_str!("../migrations/sqlite/0012_login_state_owner.sql"),
+    ),
+    (
+        13,
+        "email_verification",
+        include_str!("../migrations/sqlite/0013_email_verification.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -142,6 +152,16 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         11,
         "layout_version",
         include_str!("../migrations/postgres/0011_layout_version.sql"),
+    ),
+    (
+        12,
+        "login_state_owner",
+        include_str!("../migrations/postgres/0012_login_state_owner.sql"),
+    ),
+    (
+        13,
+        "email_verification",
+        include_str!("../migrations/postgres/0013_email_verification.sql"),
     ),
 ]);
 

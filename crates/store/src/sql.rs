@@ -32,7 +32,7 @@ type DbRow = <DB as sqlx::Database>::Row;
 
 const USER_COLUMNS: &str = "id, email, name, phone, password_hash, status, is_platform_admin, \
      image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at, \
-     first_name, surname, home_organization_id";
+     first_name, surname, home_organization_id, email_verified_at";
 
 fn uuid_col(row: &DbRow, col: &str) -> Result<uuid::Uuid> {
     let s: String = row.try_get(col).map_err(db_error)?;
@@ -65,6 +65,10 @@ fn user_from_row(row: &DbRow) -> Result<User> {
         first_name: row.try_get("first_name").map_err(db_error)?,
         surname: row.try_get("surname").map_err(db_error)?,
         home_organization_id: opt_id(row, "home_organization_id")?,
+        email_verified_at: row
+            .try_get::<Option<i64>, _>("email_verified_at")
+            .map_err(db_error)?
+            .map(from_ms),
     })
 }
 
@@ -359,8 +363,9 @@ impl Tx for Uow {
         sqlx::query(
             "INSERT INTO users (id, email, email_key, name, phone, password_hash, status, \
              is_platform_admin, image_id, last_visit, apikey_revision, apikey_issued_at, \
-             client_token, client_type, created_at, first_name, surname, home_organization_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             client_token, client_type, created_at, first_name, surname, home_organization_id, \
+             email_verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(u.id.to_string())
         .bind(u.email.as_ref().map(|e| e.as_str().to_owned()))
@@ -380,6 +385,7 @@ impl Tx for Uow {
         .bind(&u.first_name)
         .bind(&u.surname)
         .bind(u.home_organization_id.map(|o| o.to_string()))
+        .bind(u.email_verified_at.map(to_ms))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -450,6 +456,18 @@ impl Tx for Uow {
             .await
             .map(|_| ())
             .map_err(db_error)
+    }
+
+    async fn revoke_apikey(&mut self, id: UserId) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET apikey_revision = apikey_revision + 1, apikey_issued_at = NULL \
+             WHERE id = $1 AND apikey_issued_at IS NOT NULL",
+        )
+        .bind(id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
     }
 
     async fn set_platform_admin(&mut self, id: UserId, is_admin: bool) -> Result<()> {
@@ -545,6 +563,15 @@ impl Tx for Uow {
             .map_err(db_error)
     }
 
+    async fn session_was_refreshed(&mut self, session: SessionId) -> Result<bool> {
+        sqlx::query("SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL LIMIT 1")
+            .bind(session.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map(|r| r.is_some())
+            .map_err(db_error)
+    }
+
     async fn insert_refresh_token(&mut self, t: &RefreshTokenRecord) -> Result<()> {
         sqlx::query(INSERT_REFRESH_TOKEN_SQL)
         .bind(&t.token_hash)
@@ -636,6 +663,78 @@ impl Tx for Uow {
         .await
         .map(|_| ())
         .map_err(db_error)
+    }
+
+    async fn set_email_verified(&mut self, user: UserId, at: Option<DateTime<Utc>>) -> Result<()> {
+        sqlx::query("UPDATE users SET email_verified_at = $1 WHERE id = $2")
+            .bind(at.map(to_ms))
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn insert_email_verification(
+        &mut self,
+        token_hash: &str,
+        user: UserId,
+        email_key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO email_verifications (token_hash, user_id, email_key, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.to_string())
+        .bind(email_key)
+        .bind(to_ms(expires_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    async fn take_email_verification(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(UserId, String)>> {
+        // One statement: two uses racing for one token cannot both win.
+        let row = sqlx::query(
+            "DELETE FROM email_verifications WHERE token_hash = $1 AND expires_at > $2 \
+             RETURNING user_id, email_key",
+        )
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| {
+            Ok((
+                UserId(uuid_col(&r, "user_id")?),
+                r.try_get("email_key").map_err(db_error)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn void_email_verifications(&mut self, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM email_verifications WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn void_password_resets(&mut self, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM password_reset_tokens WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
     }
 
     async fn consume_password_reset(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>> {
@@ -2194,8 +2293,8 @@ impl Tx for Uow {
             .await
             .map_err(db_error)?;
         sqlx::query(
-            "INSERT INTO federated_login_states (state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO federated_login_states (state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at, user_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&st.state_hash)
         .bind(st.organization_id.to_string())
@@ -2203,6 +2302,7 @@ impl Tx for Uow {
         .bind(&st.pkce_verifier)
         .bind(&st.redirect_uri)
         .bind(to_ms(st.expires_at))
+        .bind(st.started_by.map(|u| u.to_string()))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -2212,7 +2312,7 @@ impl Tx for Uow {
     async fn take_login_state(&mut self, state_hash: &str) -> Result<Option<LoginState>> {
         let row = sqlx::query(
             "DELETE FROM federated_login_states WHERE state_hash = $1 \
-             RETURNING state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at",
+             RETURNING state_hash, organization_id, nonce, pkce_verifier, redirect_uri, expires_at, user_id",
         )
         .bind(state_hash)
         .fetch_optional(&mut *self.tx)
@@ -2226,9 +2326,24 @@ impl Tx for Uow {
                 pkce_verifier: r.try_get("pkce_verifier").map_err(db_error)?,
                 redirect_uri: r.try_get("redirect_uri").map_err(db_error)?,
                 expires_at: from_ms(r.try_get("expires_at").map_err(db_error)?),
+                started_by: r
+                    .try_get::<Option<String>, _>("user_id")
+                    .map_err(db_error)?
+                    .map(|s| s.parse::<UserId>())
+                    .transpose()
+                    .map_err(|_| accord_domain::Error::internal("bad uuid in user_id"))?,
             })
         })
         .transpose()
+    }
+
+    async fn delete_external_identities_of(&mut self, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM external_identities WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
     }
 
     async fn external_identity_user(&mut self, org: OrganizationId, issuer: &str, subject: &str) -> Result<Option<UserId>> {

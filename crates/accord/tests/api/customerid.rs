@@ -121,7 +121,7 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
         .unwrap()
         .to_owned();
     let expected = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><User xmlns="{NS}" inResponseTo="/2.1/users/{id}" method="GET"><Attribute name="id"><Value>{id}</Value></Attribute><Attribute name="firstname"><Value>Maija</Value></Attribute><Attribute name="surname"><Value>Virtanen</Value></Attribute><Attribute name="mobile"><Value>+358401234567</Value></Attribute><Attribute name="cn"><Value>{id}</Value></Attribute><Attribute name="login"><Value>{email}</Value></Attribute><Attribute name="email"><Value>{email}</Value></Attribute><Attribute name="employeeNumber"><Value>E-42</Value></Attribute><Attribute name="organization"><Value>DMart</Value></Attribute><Attribute name="organizationEntityName"><Value>5555555-6/1234567-1</Value></Attribute><Attribute name="organizationId"><Value>{child}</Value></Attribute><Attribute name="status"><Value>Enabled</Value></Attribute></User>"#,
+        r#"<?xml version="1.0" encoding="utf-8"?><User xmlns="{NS}" inResponseTo="/2.1/users/{id}" method="GET"><Attribute name="id"><Value>{id}</Value></Attribute><Attribute name="firstname"><Value>Maija</Value></Attribute><Attribute name="surname"><Value>Virtanen</Value></Attribute><Attribute name="mobile"><Value>+358401234567</Value></Attribute><Attribute name="cn"><Value>{id}</Value></Attribute><Attribute name="login"><Value>{email}</Value></Attribute><Attribute name="email"><Value>{email}</Value></Attribute><Attribute name="employeeNumber"><Value>E-42</Value></Attribute><Attribute name="organization"><Value>DMart</Value></Attribute><Attribute name="organizationEntityName"><Value>5555555-6/1234567-1</Value></Attribute><Attribute name="organizationId"><Value>{child}</Value></Attribute><Attribute name="status"><Value>Enabled</Value></Attribute><Attribute name="emailVerified"><Value>FALSE</Value></Attribute></User>"#,
         id = f.admin_id
     );
     assert_eq!(r.body, expected);
@@ -1348,12 +1348,22 @@ async fn roles_are_created_assigned_and_removed(db: TestDb) {
 both_backends!(roles_are_created_assigned_and_removed);
 
 async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let (parent, child, _) = seed(&db, &f).await;
+    let f = Fixture::with_smtp(&db).await;
+    let (parent, child, third) = seed(&db, &f).await;
     add_rest_client(&db, "all", "a-long-client-secret", None);
     add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
     let all = ("all", "a-long-client-secret");
     let bound = ("child-only", "another-long-secret");
+    // The person mandated by ID is one of the child's: a bound client names only people
+    // within its reach by ID (others by address).
+    db.execute(
+        "UPDATE users SET home_organization_id = $1 WHERE id = $2",
+        &[&child, &f.individual_id],
+    )
+    .await;
+    // Registered later in another case (the account is found case-insensitively).
+    let newcomer_email = crate::helpers::email("newcomer");
+    let newcomer_shouted = newcomer_email.to_uppercase();
     use accord_domain::identity::OrgRole::Dpo;
     use reqwest::Method;
     let role_of = |role: accord_domain::identity::OrgRole, org: &str| {
@@ -1391,7 +1401,7 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
     let r = create(vec![
         ("type", "OrgToPer".into()),
         ("mandater", child.clone()),
-        ("assigneeEmail", "newcomer@example.com".into()),
+        ("assigneeEmail", newcomer_email.clone()),
         ("role", sales.clone()),
     ])
     .await;
@@ -1501,9 +1511,9 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
     )
     .await;
     assert!(
-        r.body.contains(
-            r#"<Attribute name="assigneeEmail"><Value>newcomer@example.com</Value></Attribute>"#
-        ) && r.body.contains("<Value>pending</Value>"),
+        r.body.contains(&format!(
+            r#"<Attribute name="assigneeEmail"><Value>{newcomer_email}</Value></Attribute>"#
+        )) && r.body.contains("<Value>pending</Value>"),
         "{}",
         r.body
     );
@@ -1572,7 +1582,7 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
     assert_eq!(
         get(
             &f,
-            &format!("/users/{}/receivedmandates", f.individual_id),
+            &format!("/users/{third}/receivedmandates"),
             Some(bound),
             None,
             false
@@ -1688,15 +1698,57 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
         "{}",
         r.body
     );
-    // The individual is outside the bound client's scope: an ID only.
+    // The individual is one of the child's: an entity too.
     assert!(
         r.body.contains(&format!(
-            r#"<Attribute name="mandatee" type="user"><Value>{}</Value></Attribute>"#,
+            r#"<Attribute name="mandatee" type="user"><User><Attribute name="id"><Value>{}</Value></Attribute>"#,
             f.individual_id
         )),
         "{}",
         r.body
     );
+    // A person outside the bound client's reach, mandated by the child through the unbound
+    // client: the bound client sees the mandate, never the person (trust model, chain 6).
+    let r = send(
+        &f,
+        Method::POST,
+        "/mandates",
+        all,
+        &[
+            ("type", "OrgToPer"),
+            ("mandater", child.as_str()),
+            ("mandatee", third.as_str()),
+            ("role", sales.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let hidden = ids(&r)[0].clone();
+    for entities in ["", "?entities=true"] {
+        let r = get(
+            &f,
+            &format!("/mandates/{hidden}{entities}"),
+            Some(bound),
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(!r.body.contains(&third), "{}", r.body);
+        assert!(!r.body.contains("Test User"), "{}", r.body);
+        assert!(r.body.contains("<Value>pending</Value>"), "{}", r.body);
+    }
+    // ...and cannot name them by ID itself.
+    let r = create(vec![
+        ("type", "OrgToPer".into()),
+        ("mandater", child.clone()),
+        ("mandatee", third.clone()),
+        ("role", sales.clone()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = send(&f, Method::DELETE, &format!("/mandates/{hidden}"), all, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = get(
         &f,
         &format!("/mandates/{person_to_person}?entities=true"),
@@ -1721,20 +1773,34 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
         r.body
     );
 
-    // The mandate given to an address attaches to the account registered with it.
+    // The mandate given to an address attaches to the account that proves the address:
+    // not to whoever registers it first (trust model, chain 13).
     let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
     assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);
     let newcomer = f
         .app
-        .register("Newcomer@Example.com", crate::organizations::PW)
+        .register(&newcomer_shouted, crate::organizations::PW)
         .await;
+    let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
+    assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);
+    assert!(r.body.contains("<Value>pending</Value>"), "{}", r.body);
+    let token =
+        crate::trust::mailed_token(&newcomer_shouted, "Confirm your email address", 1).await;
+    let verified = f
+        .app
+        .post(
+            "/v1/user/email/verify",
+            serde_json::json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
     assert!(
         r.body.contains(&format!(
             r#"<Attribute name="mandatee" type="user"><Value>{newcomer}</Value></Attribute>"#
-        )) && r.body.contains(
-            r#"<Attribute name="assigneeEmail"><Value>newcomer@example.com</Value></Attribute>"#
-        ) && r.body.contains("<Value>active</Value>"),
+        )) && r.body.contains(&format!(
+            r#"<Attribute name="assigneeEmail"><Value>{newcomer_email}</Value></Attribute>"#
+        )) && r.body.contains("<Value>active</Value>"),
         "{}",
         r.body
     );

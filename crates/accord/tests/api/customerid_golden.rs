@@ -89,12 +89,13 @@ async fn responses_match_the_spec_samples(db: TestDb) {
     )
     .await;
 
-    // GET105 Query User (`cn` is the user's ID, `login` the email: docs/customerid.md).
+    // GET105 Query User (`cn` is the user's ID, `login` the email: docs/customerid.md),
+    // then Accord's one attribute beyond the sample: `emailVerified` (docs/security.md).
     let r = get(&f, &format!("/users/{user}"), Some(auth), None, false).await;
     assert_eq!(
         r.body,
         expected(
-            r#"<?xml version="1.0" encoding="utf-8"?> <User xmlns="http://schema.ubisecure.com/customerid/api" inResponseTo="https://HOSTNAME/customerid-rest/services/2.1/users/XXXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX" method="GET"> <Attribute name="id"> <Value>XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX</Value> </Attribute> <Attribute name="firstname"> <Value>Firstname</Value> </Attribute> <Attribute name="surname"> <Value>Lastname</Value> </Attribute> <Attribute name="mobile"> <Value>+0123456789</Value> </Attribute> <Attribute name="cn"> <Value>YYYYYYYY-YYYY-YYYY-YYYY-YYYYYYYYYYYY</Value> </Attribute> <Attribute name="login"> <Value>firstname.lastname</Value> </Attribute> <Attribute name="email"> <Value>firstname.lastname@example.org</Value> </Attribute> <Attribute name="ssn"> <Value>010199-1234</Value> </Attribute> <Attribute name="organization"> <Value>My Subsidiary</Value> </Attribute> <Attribute name="organizationEntityName"> <Value>5555555-6/1234567-1</Value> </Attribute> <Attribute name="organizationId"> <Value>ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ</Value> </Attribute> <Attribute name="status"> <Value>Enabled</Value> </Attribute> </User>"#,
+            r#"<?xml version="1.0" encoding="utf-8"?> <User xmlns="http://schema.ubisecure.com/customerid/api" inResponseTo="https://HOSTNAME/customerid-rest/services/2.1/users/XXXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX" method="GET"> <Attribute name="id"> <Value>XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX</Value> </Attribute> <Attribute name="firstname"> <Value>Firstname</Value> </Attribute> <Attribute name="surname"> <Value>Lastname</Value> </Attribute> <Attribute name="mobile"> <Value>+0123456789</Value> </Attribute> <Attribute name="cn"> <Value>YYYYYYYY-YYYY-YYYY-YYYY-YYYYYYYYYYYY</Value> </Attribute> <Attribute name="login"> <Value>firstname.lastname</Value> </Attribute> <Attribute name="email"> <Value>firstname.lastname@example.org</Value> </Attribute> <Attribute name="ssn"> <Value>010199-1234</Value> </Attribute> <Attribute name="organization"> <Value>My Subsidiary</Value> </Attribute> <Attribute name="organizationEntityName"> <Value>5555555-6/1234567-1</Value> </Attribute> <Attribute name="organizationId"> <Value>ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ</Value> </Attribute> <Attribute name="status"> <Value>Enabled</Value> </Attribute> <Attribute name="emailVerified"> <Value>FALSE</Value> </Attribute> </User>"#,
             &[
                 ("XXXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX", &user),
                 ("XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX", &user),
@@ -206,6 +207,13 @@ async fn responses_match_the_spec_samples(db: TestDb) {
             ("surname", "User4z8y6pkhpya89zde5drs".into()),
             ("organizationId", child.clone()),
         ],
+    )
+    .await;
+    // The sample's mandatee is registered: the person has proven the address, so a
+    // mandate given to it names them (an unproven address would keep it pending).
+    db.execute(
+        "UPDATE users SET email_verified_at = 0 WHERE id = $1",
+        &[&test_user],
     )
     .await;
     let mandate_role = post(

@@ -80,12 +80,22 @@ impl<'a> Federation<'a> {
     }
 
     async fn authorize(&self, redirect_uri: &str, who: &str) -> (String, String) {
+        self.authorize_as(redirect_uri, who, None).await
+    }
+
+    /// `authorize` with the caller's credential: the login then belongs to that account.
+    async fn authorize_as(
+        &self,
+        redirect_uri: &str,
+        who: &str,
+        auth: Option<&str>,
+    ) -> (String, String) {
         let r = with_query(
             &self.f.app,
             Method::GET,
             &format!("{}/authorize", self.base),
             &[("redirect_uri", redirect_uri), ("login_hint", who)],
-            None,
+            auth,
         )
         .await;
         assert_eq!(r.status, StatusCode::OK, "authorize: {}", r.body);
@@ -98,7 +108,16 @@ impl<'a> Federation<'a> {
     /// Signs `who` in at the provider through the browser; answers (code, state) as they
     /// arrive at `redirect_uri`.
     async fn code_for(&self, who: &str, redirect_uri: &str) -> (String, String) {
-        let (url, state) = self.authorize(redirect_uri, who).await;
+        self.code_for_as(who, redirect_uri, None).await
+    }
+
+    async fn code_for_as(
+        &self,
+        who: &str,
+        redirect_uri: &str,
+        auth: Option<&str>,
+    ) -> (String, String) {
+        let (url, state) = self.authorize_as(redirect_uri, who, auth).await;
         let landing = self.browser.follow_until(&url, redirect_uri).await;
         assert_eq!(param(&landing, "state").as_deref(), Some(state.as_str()));
         let code = param(&landing, "code").unwrap_or_else(|| panic!("no code in {landing}"));
@@ -120,9 +139,10 @@ impl<'a> Federation<'a> {
         .await
     }
 
-    /// The whole login for `who` to the application's redirect URI.
+    /// The whole login for `who` to the application's redirect URI; with `auth`, started
+    /// and exchanged with that account's credential (linking `who` to it).
     async fn login(&self, who: &str, auth: Option<&str>) -> Reply {
-        let (code, state) = self.code_for(who, APP_CALLBACK).await;
+        let (code, state) = self.code_for_as(who, APP_CALLBACK, auth).await;
         self.exchange(&code, Some(&state), auth).await
     }
 }
@@ -513,7 +533,9 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let settings = r.json;
+    // Moving an endpoint takes the secret again (trust model): the template carries it.
+    let mut settings = r.json;
+    settings["clientSecret"] = json!(client.client_secret);
     let who = email("forged");
     // Refused exchanges create nothing: the address is still free to register.
     let nothing_created = |who: String| {
@@ -666,7 +688,8 @@ async fn accounts_are_linked_by_the_rules(db: TestDb) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.json["tokenEndpointAuthMethod"], "client_secret_post");
 
-    // A subscriber with a password, and an address the provider verifies: linked.
+    // A subscriber with a password, and an address the provider verifies: the address
+    // alone links nothing, however the account is tied to the organisation (trust model).
     let member = email("member");
     let member_id = f.app.register(&member, PW).await;
     let r = f
@@ -679,17 +702,32 @@ async fn accounts_are_linked_by_the_rules(db: TestDb) {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     let r = fed.login(&member, None).await;
+    r.assert_error(409);
+    assert!(
+        r.json["Message"]
+            .as_str()
+            .unwrap()
+            .contains("its holder links them"),
+        "{}",
+        r.body
+    );
+    assert!(r.json.get("Token").is_none(), "{}", r.body);
+    // The holder links it: signed in with the password, they start the login and exchange.
+    let member_session = bearer(&f.app.login(&member, PW).await);
+    let r = fed.login(&member, Some(&member_session)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json["User"]["ID"], member_id.as_str());
+    let r = fed.login(&member, None).await;
+    assert_eq!(r.status, StatusCode::OK, "linked: {}", r.body);
     assert_eq!(r.json["User"]["ID"], member_id.as_str());
     // The password still works too.
     f.app.login(&member, PW).await;
 
-    // Someone else's user, not this organisation's: the provider may not claim them.
+    // Someone else's user, not this organisation's: the same.
     let stranger = email("stranger");
     let stranger_id = f.app.register(&stranger, PW).await;
     let r = fed.login(&stranger, None).await;
     r.assert_error(409);
-    // ...unless the stranger signs in with their password and links it themselves.
     let own = bearer(&f.app.login(&stranger, PW).await);
     let r = fed.login(&stranger, Some(&own)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -702,26 +740,10 @@ async fn accounts_are_linked_by_the_rules(db: TestDb) {
         .await
         .assert_error(409);
 
-    // An unverified address never takes over an account, even a subscriber's.
+    // An unverified address never takes over an account either.
     let unverified = email("x+unverified");
-    let unverified_id = f.app.register(&unverified, PW).await;
-    f.call(
-        Method::POST,
-        &f.org_path("/users"),
-        &f.admin,
-        Some(json!({"userid": unverified_id})),
-    )
-    .await;
-    let r = fed.login(&unverified, None).await;
-    r.assert_error(409);
-    assert!(
-        r.json["Message"]
-            .as_str()
-            .unwrap()
-            .contains("email_verified"),
-        "{}",
-        r.body
-    );
+    f.app.register(&unverified, PW).await;
+    fed.login(&unverified, None).await.assert_error(409);
 
     // A new address, verified or not, is a new account, subscribed to the organisation.
     let newcomer = email("new+unverified");
@@ -791,3 +813,167 @@ async fn federation_logs_carry_no_secrets(db: TestDb) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(federation_logs_carry_no_secrets);
+
+/// Chain 1 of the trust model: an Admin subscribed a victim, configured a provider that
+/// claims the victim's address (verified), and signed in as the victim.
+async fn a_provider_claiming_an_address_takes_no_account(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let client = p
+        .register_client(&[APP_CALLBACK], "client_secret_basic")
+        .await;
+    let r = fed
+        .configure(
+            Method::POST,
+            discovery_body(&client.client_id, &client.client_secret),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let victim = email("victim");
+    let victim_id = f.app.register(&victim, PW).await;
+    f.call(
+        Method::POST,
+        &f.org_path("/users"),
+        &f.admin,
+        Some(json!({"userid": victim_id})),
+    )
+    .await;
+
+    // The provider says the address is the victim's, and verified: no session, no link.
+    let r = fed.login(&victim, None).await;
+    r.assert_error(409);
+    assert!(r.json.get("Token").is_none(), "{}", r.body);
+    let r = fed.login(&victim, None).await;
+    r.assert_error(409);
+    // The victim's account is as it was.
+    let own = bearer(&f.app.login(&victim, PW).await);
+    let me = f.app.get("/v1/user", Some(&own)).await;
+    assert_eq!(me.json["ID"], victim_id.as_str());
+
+    // A federated session (the Admin's own identity through their provider) cannot set a
+    // password without the current one.
+    let r = fed.login(&email("attacker"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let federated = bearer(&r.json);
+    f.call(
+        Method::PUT,
+        "/v1/user/password/reset",
+        &federated,
+        Some(json!({"password": "an attacker's passphrase"})),
+    )
+    .await
+    .assert_error(400);
+}
+both_backends!(a_provider_claiming_an_address_takes_no_account);
+
+/// Chain 10: an attacker kept a code (and state) for their own outside identity; the
+/// victim's client exchanged it with the victim's token and linked the attacker's identity
+/// to the victim's account.
+async fn a_code_started_by_someone_else_links_nothing(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let client = p
+        .register_client(&[APP_CALLBACK, &fed.callback_uri], "client_secret_basic")
+        .await;
+    let r = fed
+        .configure(
+            Method::POST,
+            discovery_body(&client.client_id, &client.client_secret),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let victim = f.individual.clone();
+    let attacker_identity = email("attacker-outside");
+
+    // Started anonymously by the attacker, exchanged with the victim's token.
+    let (code, state) = fed.code_for(&attacker_identity, APP_CALLBACK).await;
+    fed.exchange(&code, Some(&state), Some(&victim))
+        .await
+        .assert_error(403);
+    // A code with no state at all.
+    let (code, _) = fed.code_for(&attacker_identity, APP_CALLBACK).await;
+    fed.exchange(&code, None, Some(&victim))
+        .await
+        .assert_error(403);
+    // Started by the attacker's own account.
+    let attacker = bearer(&f.app.login(&email_of(&f, &f.outsider).await, PW).await);
+    let (code, state) = fed
+        .code_for_as(&attacker_identity, APP_CALLBACK, Some(&attacker))
+        .await;
+    fed.exchange(&code, Some(&state), Some(&victim))
+        .await
+        .assert_error(403);
+
+    // Nothing was linked: the attacker's identity signs in to an account of its own.
+    let victim_id = f.individual_id.clone();
+    let r = fed.login(&attacker_identity, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_ne!(r.json["User"]["ID"], victim_id.as_str());
+
+    // The callback completes a login the account started: that links to it, and only it.
+    let holder = email("holder");
+    let holder_id = f.app.register(&holder, PW).await;
+    let session = bearer(&f.app.login(&holder, PW).await);
+    let (url, _) = fed
+        .authorize_as(&fed.callback_uri, &holder, Some(&session))
+        .await;
+    let landing = fed.browser.follow_until(&url, &fed.callback_uri).await;
+    let r = crate::helpers::Reply::from(f.app.client.get(&landing).send().await.expect("callback"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json["User"]["ID"], holder_id.as_str());
+    let r = fed.login(&holder, None).await;
+    assert_eq!(r.json["User"]["ID"], holder_id.as_str(), "{}", r.body);
+}
+both_backends!(a_code_started_by_someone_else_links_nothing);
+
+/// The address of the account an access token belongs to.
+async fn email_of(f: &Fixture, auth: &str) -> String {
+    let me = f.app.get("/v1/user", Some(auth)).await;
+    me.json["Email"].as_str().expect("Email").to_owned()
+}
+
+/// Chain 5: a new token URL without the secret kept the stored secret, and the next
+/// exchange sent it to the new URL.
+async fn moving_the_provider_needs_the_secret_again(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let client = p
+        .register_client(&[APP_CALLBACK], "client_secret_basic")
+        .await;
+    let body = discovery_body(&client.client_id, &client.client_secret);
+    let r = fed.configure(Method::POST, body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    for secret in [None, Some("********"), Some("")] {
+        let mut moved = json!({
+            "discoveryUrl": p.discovery_url(),
+            "clientId": client.client_id,
+            "tokenUrl": "https://evil.example.com/token",
+        });
+        if let Some(s) = secret {
+            moved["clientSecret"] = json!(s);
+        }
+        fed.configure(Method::PUT, moved).await.assert_error(400);
+    }
+    let got = f.app.get(&fed.base, Some(&f.admin)).await;
+    assert_eq!(
+        got.json["tokenUrl"],
+        p.endpoint("token_endpoint"),
+        "{}",
+        got.body
+    );
+    // The same endpoints keep the stored secret; new ones take a new secret.
+    let mut same = body.clone();
+    same.as_object_mut().unwrap().remove("clientSecret");
+    same["defaultScope"] = json!("openid email");
+    let r = fed.configure(Method::PUT, same).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut moved = body;
+    moved["tokenUrl"] = json!("https://elsewhere.example.com/token");
+    let r = fed.configure(Method::PUT, moved).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both_backends!(moving_the_provider_needs_the_secret_again);

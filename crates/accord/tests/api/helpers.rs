@@ -185,10 +185,13 @@ impl Drop for TestDb {
     }
 }
 
-/// Test-only configuration: cheap password hashing, everything else as shipped.
+/// Test-only configuration: cheap password hashing, and registrations from loopback not
+/// throttled (every test registers its people from 127.0.0.1; the throttle's own test sets
+/// the shipped limit); everything else as shipped.
 pub fn test_config(db: &TestDb) -> Config {
     let mut c = Config::new(&db.url);
     c.password_hash = PasswordHashParams::DANGER_TEST_MINIMUM;
+    c.registrations_per_address = 1_000_000;
     c
 }
 
@@ -450,16 +453,23 @@ pub fn smtp() -> &'static Smtp {
 }
 
 impl Smtp {
-    /// Waits (bounded: 10 s) for mail to `to` and returns the raw messages received.
-    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<String> {
+    /// Waits (bounded: 10 s) for `count` mails to `to` whose subject is `subject`, and
+    /// returns them (others, such as the address verification every registration sends,
+    /// are left out).
+    pub async fn wait_for_subject(&self, to: &str, subject: &str, count: usize) -> Vec<String> {
+        let header = format!("Subject: {subject}");
         for _ in 0..200 {
-            let found = self.messages_to(to);
+            let found: Vec<String> = self
+                .messages_to(to)
+                .into_iter()
+                .filter(|m| m.lines().any(|l| l.trim_end() == header))
+                .collect();
             if found.len() >= count {
                 return found;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no mail to {to} within 10 s");
+        panic!("no {count} mails {subject:?} to {to} within 10 s");
     }
 
     /// Messages to `to`, their bodies decoded from quoted-printable as a mail client would.

@@ -23,4 +23,5 @@ mod organizations;
 mod passwords;
 mod permissions;
 mod scale_out;
+mod trust;
 mod webhooks;

@@ -636,6 +636,7 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
         }
         "PUT /v1/user/password/forgot" => Body::Json(json!({"username": address})),
         "POST /v1/user/password/forgot/confirm" => Body::Json(json!({"token": "not-a-token", "password": "another horse battery"})),
+        "POST /v1/user/email/verify" => Body::Json(json!({"token": "not-a-token"})),
         "POST /v1/invitations/{token}/accept" => Body::Json(json!({"password": "another horse battery"})),
         "POST /v1/organizations" => Body::Json(json!({"name": "New", "location": "Here", "typeid": w.type_id, "description": "x"})),
         "POST /v1/organizations/types" => Body::Json(json!({"Type": email("type")})),

@@ -130,7 +130,10 @@ async fn forgotten_password_mail_carries_a_single_use_token(db: TestDb) {
     assert_eq!(known.status, StatusCode::OK, "{}", known.body);
     assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
 
-    let mail = smtp.wait_for(&alice, 1).await.remove(0);
+    let mail = smtp
+        .wait_for_subject(&alice, "Reset your password", 1)
+        .await
+        .remove(0);
     let token = query_param(&mail, "token").expect("token in mail");
     assert!(token.len() >= 40, "token {token:?} in {mail}");
     assert!(
@@ -202,7 +205,10 @@ async fn reset_tokens_expire(db: TestDb) {
         Some(json!({"username": alice})),
     )
     .await;
-    let mail = smtp.wait_for(&alice, 1).await.remove(0);
+    let mail = smtp
+        .wait_for_subject(&alice, "Reset your password", 1)
+        .await
+        .remove(0);
     let token = query_param(&mail, "token").expect("token in mail");
     app.post(
         "/v1/user/password/forgot/confirm",

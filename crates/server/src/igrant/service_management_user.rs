@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
-use super::extract::{Caller, IgrantJson};
+use super::extract::{Caller, IgrantJson, SourceAddr};
 use super::wire::{Msg, User};
 use crate::services::identity::{PasswordChange, Registration};
 use crate::services::Services;
@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(change_password, change_password_put))
         .routes(routes!(forgot_password))
         .routes(routes!(confirm_password_reset))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_email_verification))
         .routes(routes!(accept_invitation))
 }
 
@@ -86,9 +88,11 @@ pub struct ConfirmResetBody {
         (status = 201, description = "The new user", body = User),
         (status = 400, description = "Invalid email, password, name or phone", body = ErrorBody),
         (status = 409, description = "An account with this username exists", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address", body = ErrorBody),
     ))]
 async fn register(
     State(services): State<Arc<Services>>,
+    source: SourceAddr,
     IgrantJson(b): IgrantJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<User>), IgrantError> {
     let profile = services
@@ -97,6 +101,7 @@ async fn register(
             password: &b.password,
             name: &b.name,
             phone: &b.phone,
+            source: Some(source.0),
         })
         .await?;
     Ok((
@@ -249,6 +254,46 @@ async fn confirm_password_reset(
         .confirm_password_reset(&b.token, &b.password)
         .await?;
     Ok(Json(Msg::new("password set; log in with the new password")))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailBody {
+    /// The token from the verification mail.
+    token: String,
+}
+
+/// Prove the account's address with the token from the verification mail (once). Ours:
+/// see docs/security.md, "Trust model"
+#[utoipa::path(post, path = "/user/email/verify", tag = "Service management (User)", request_body = VerifyEmailBody,
+    responses(
+        (status = 200, description = "Address verified", body = Msg),
+        (status = 400, description = "Invalid, used or expired token, or one mailed to an address the account no longer has", body = ErrorBody),
+    ))]
+async fn verify_email(
+    State(services): State<Arc<Services>>,
+    IgrantJson(b): IgrantJson<VerifyEmailBody>,
+) -> Result<Json<Msg>, IgrantError> {
+    services.verify_email(&b.token).await?;
+    Ok(Json(Msg::new("email address verified")))
+}
+
+/// Mail a new verification link to the caller's address (ours; throttled per address)
+#[utoipa::path(post, path = "/user/email/verify/resend", tag = "Service management (User)",
+    security(("bearer" = []), ("apikey" = [])),
+    responses(
+        (status = 200, description = "A verification link is on its way", body = Msg),
+        (status = 400, description = "The account has no address", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "The address is verified already", body = ErrorBody),
+    ))]
+async fn resend_email_verification(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<Msg>, IgrantError> {
+    services.resend_email_verification(&actor).await?;
+    Ok(Json(Msg::new(
+        "a verification link has been sent to the account's address",
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]

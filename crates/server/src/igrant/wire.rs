@@ -54,6 +54,9 @@ pub struct User {
     pub iam_id: String,
     #[serde(rename = "Email")]
     pub email: String,
+    /// Ours: whether the address was proven by a mailed link (docs/security.md).
+    #[serde(rename = "EmailVerified")]
+    pub email_verified: bool,
     #[serde(rename = "Phone")]
     pub phone: String,
     #[serde(rename = "ImageID")]
@@ -86,6 +89,7 @@ impl User {
         Self {
             iam_id: id.clone(),
             name: u.name,
+            email_verified: u.email.is_some() && u.email_verified_at.is_some(),
             email: u.email.map(|e| e.as_str().to_owned()).unwrap_or_default(),
             phone: u.phone,
             image_id,

@@ -14,14 +14,13 @@ use std::net::IpAddr;
 
 use accord_domain::access::OrgAction;
 use accord_domain::federation::{
-    choose_account, normalize_scope, AccountChoice, ExternalClaims, ExternalIdentity,
-    IdentityProvider, LoginState, ProviderSettings, SameEmailAccount, TokenAuthMethod,
-    LOGIN_STATE_TTL,
+    choose_account, link_target, normalize_scope, AccountChoice, ExternalClaims, ExternalIdentity,
+    IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod, LOGIN_STATE_TTL,
 };
 use accord_domain::identity::{Email, User, UserStatus};
 use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, OrganizationId, Result, UserId};
-use accord_store::{Mode, Tx};
+use accord_store::Mode;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
     CoreJwsSigningAlgorithm, CoreUserInfoClaims,
@@ -182,12 +181,21 @@ impl Services {
         {
             return Err(Error::invalid("clientSecret is not a valid secret"));
         }
+        if secret.is_none() && existing.is_none() {
+            return Err(Error::invalid("clientSecret is required"));
+        }
+        let settings = self.settings_from(input).await?;
         let sealed = match (&secret, &existing) {
             (Some(s), _) => self.sealer.seal(s, &org.to_string())?,
-            (None, Some(p)) => p.client_secret_sealed.clone(),
-            (None, None) => return Err(Error::invalid("clientSecret is required")),
+            (None, Some(p)) if settings.same_endpoints(&p.settings) => {
+                p.client_secret_sealed.clone()
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "clientSecret is required when the issuer or an endpoint URL changes",
+                ))
+            }
         };
-        let settings = self.settings_from(input).await?;
         let now = self.clock.now();
         let provider = IdentityProvider {
             organization_id: org,
@@ -356,12 +364,19 @@ impl Services {
 
     /// Starts a login: state, nonce and PKCE verifier are remembered (hashed state, single
     /// use, ten minutes); the answer is the provider's authorization URL.
+    /// A signed-in caller's login belongs to them: its code may link the outside identity
+    /// to their account, and to no other.
     pub async fn start_federated_login(
         &self,
+        caller: &Actor,
         org: &str,
         redirect_uri: &str,
         login_hint: Option<&str>,
     ) -> Result<LoginStart> {
+        let started_by = match caller {
+            Actor::User(me) => Some(me.user_id),
+            Actor::Anonymous | Actor::RestClient(_) => None,
+        };
         let provider = self.provider_of(org).await?;
         let redirect = parse_redirect_uri(redirect_uri)?;
         let client = CoreClient::new(
@@ -406,6 +421,7 @@ impl Services {
                 pkce_verifier: verifier.secret().clone(),
                 redirect_uri: redirect_uri.to_owned(),
                 expires_at: now + LOGIN_STATE_TTL,
+                started_by,
             },
             now,
         )
@@ -478,10 +494,16 @@ impl Services {
             }
             None => None,
         };
+        let caller = match x.caller {
+            Actor::User(me) => Some(me.user_id),
+            Actor::Anonymous | Actor::RestClient(_) => None,
+        };
+        // Decided before the provider is asked: a refused link spends nothing there.
+        let target = link_target(caller, login.as_ref())?;
         let verified = self
             .verify_with_provider(&provider, code, redirect, login.as_ref())
             .await?;
-        self.sign_in_federated(org, verified, x.caller).await
+        self.sign_in_federated(org, verified, target).await
     }
 
     /// Token endpoint, ID token checks, userinfo.
@@ -596,12 +618,13 @@ impl Services {
         })
     }
 
-    /// Finds or creates the account, links it, subscribes it, opens a session.
+    /// Finds or creates the account, links it, subscribes it, opens a session. `target`:
+    /// the account whose holder started this login, to link the identity to.
     async fn sign_in_federated(
         &self,
         org: OrganizationId,
         v: Verified,
-        caller: &Actor,
+        target: Option<UserId>,
     ) -> Result<(UserProfile, TokenPair)> {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -621,22 +644,22 @@ impl Services {
             created_at: now,
         };
 
-        let user = match caller {
-            // Linking while signed in: the caller proved who they are locally.
-            Actor::User(me) => {
-                if linked_id.is_some_and(|id| id != me.user_id) {
+        let user = match target {
+            // Linking by the account's holder: their session started this login.
+            Some(me) => {
+                if linked_id.is_some_and(|id| id != me) {
                     return Err(Error::Conflict(
                         "this identity is linked to another account".into(),
                     ));
                 }
                 if linked_id.is_none() {
-                    tx.insert_external_identity(&link(me.user_id)).await?;
+                    tx.insert_external_identity(&link(me)).await?;
                 }
-                tx.user_by_id(me.user_id)
+                tx.user_by_id(me)
                     .await?
                     .ok_or_else(|| refused("account no longer exists"))?
             }
-            _ => {
+            None => {
                 let linked = match linked_id {
                     Some(id) => tx.user_by_id(id).await?,
                     None => None,
@@ -645,39 +668,14 @@ impl Services {
                     (None, Some(e)) => tx.user_by_email_key(&e.key()).await?,
                     _ => None,
                 };
-                let connected = match &same_email {
-                    Some(u) => self.is_connected_to(tx.as_mut(), u, org).await?,
-                    None => false,
-                };
-                let choice = choose_account(
-                    linked.as_ref(),
-                    same_email.as_ref().map(|u| SameEmailAccount {
-                        user: u,
-                        connected_to_organization: connected,
-                    }),
-                    &v.claims,
-                )?;
-                match choice {
+                match choose_account(linked.as_ref(), same_email.as_ref(), &v.claims)? {
                     AccountChoice::Linked(_) => linked.ok_or_else(|| refused("account gone"))?,
-                    AccountChoice::LinkExisting(_) => {
-                        let mut u = same_email.ok_or_else(|| refused("account gone"))?;
-                        if u.status == UserStatus::WaitingForRegistration {
-                            self.complete_invited_account(tx.as_mut(), u.clone(), None)
-                                .await?;
-                            u.status = UserStatus::Enabled;
-                        }
-                        tx.insert_external_identity(&link(u.id)).await?;
-                        u
-                    }
                     AccountChoice::Create => {
                         let user = User {
                             name: v.claims.name.clone().unwrap_or_default(),
                             ..User::new(email.clone(), UserStatus::Enabled, now)
                         };
                         tx.insert_user(&user).await?;
-                        if let Some(e) = &email {
-                            tx.attach_mandates_to(user.id, &e.key()).await?;
-                        }
                         tx.insert_external_identity(&link(user.id)).await?;
                         user
                     }
@@ -707,31 +705,6 @@ impl Services {
         tx.commit().await?;
         self.work.notify_one();
         Ok((profile, tokens))
-    }
-
-    /// Subscribed to, holding a role in, or at home in the organisation.
-    async fn is_connected_to(
-        &self,
-        tx: &mut dyn Tx,
-        u: &User,
-        org: OrganizationId,
-    ) -> Result<bool> {
-        if u.home_organization_id == Some(org) {
-            return Ok(true);
-        }
-        if tx
-            .role_grants_of(u.id)
-            .await?
-            .iter()
-            .any(|g| g.organization_id == org)
-        {
-            return Ok(true);
-        }
-        Ok(tx
-            .subscriptions_of(u.id)
-            .await?
-            .iter()
-            .any(|s| s.organization.id == org))
     }
 
     /// Ends the caller's session. When it was opened through this organisation's provider

@@ -47,6 +47,8 @@ pub struct Registration<'a> {
     pub password: &'a str,
     pub name: &'a str,
     pub phone: &'a str,
+    /// Where the request came from (throttled per address); `None` from the CLI.
+    pub source: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +64,6 @@ pub struct PasswordChange<'a> {
     pub new_password: &'a str,
 }
 
-/// How recently a password login must have happened for a change of password without the
-/// current one (the spec's `{"password"}` body).
-const FRESH_LOGIN: Duration = Duration::minutes(10);
 const INVALID_CREDENTIALS: &str = "invalid username or password";
 
 fn unauthenticated(message: &str) -> Error {
@@ -107,60 +106,65 @@ impl Services {
         self.clock.now()
     }
 
-    /// Creates an individual's account.
-    pub async fn register(&self, r: Registration<'_>) -> Result<UserProfile> {
+    /// Creates an individual's account, unverified, and mails a link to prove the address.
+    /// An address held already answers 409, also when a REST client created its account
+    /// waiting for registration (status 5): that account is not handed to whoever registers
+    /// first; its invitation link is mailed to the address instead (docs/security.md).
+    /// Throttled per source address.
+    pub async fn register(self: &std::sync::Arc<Self>, r: Registration<'_>) -> Result<UserProfile> {
         let email = Email::parse(r.username)?;
         let password = Password::new_for(r.password, Some(&email))?;
         let name = parse_profile_text("name", r.name, NAME_MAX_CHARS)?;
         let phone = parse_profile_text("phone", r.phone, PHONE_MAX_CHARS)?;
+        if let Some(source) = r.source {
+            self.charge(
+                &format!("register:{source}"),
+                &ThrottlePolicy::per_address(self.config.registrations_per_address),
+            )
+            .await?;
+        }
         let hash = self.passwords.hash(&password).await?;
+        let now = self.now();
         let user = User {
             name,
             phone,
             password_hash: Some(hash),
-            ..User::new(Some(email), UserStatus::Enabled, self.now())
+            ..User::new(Some(email), UserStatus::Enabled, now)
         };
-        let mut tx = self.store.begin(Mode::Write).await?;
+        let taken = || Error::Conflict("an account with this username already exists".into());
         let key = user.email.as_ref().map(|e| e.key()).unwrap_or_default();
-        let user = match tx.user_by_email_key(&key).await? {
-            // Invited through CustomerID: registering with the invited address completes
-            // the waiting account and accepts its invitations (docs/customerid.md).
-            Some(mut waiting) if waiting.status == UserStatus::WaitingForRegistration => {
-                // What the registrant gave wins; what they left out keeps the invitation's.
-                if !user.name.is_empty() {
-                    waiting.name = user.name;
-                }
-                if !user.phone.is_empty() {
-                    waiting.phone = user.phone;
-                }
-                self.complete_invited_account(
-                    tx.as_mut(),
-                    waiting.clone(),
-                    user.password_hash.as_deref(),
-                )
-                .await?;
-                waiting.status = UserStatus::Enabled;
-                waiting.password_hash = user.password_hash;
-                waiting
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if let Some(existing) = tx.user_by_email_key(&key).await? {
+            if existing.status == UserStatus::WaitingForRegistration {
+                self.reinvite_waiting(tx, &existing).await?;
             }
-            _ => {
-                tx.insert_user(&user).await.map_err(|e| match e {
-                    Error::Conflict(_) => {
-                        Error::Conflict("an account with this username already exists".into())
-                    }
-                    other => other,
-                })?;
-                tx.attach_mandates_to(user.id, &key).await?;
-                user
-            }
-        };
+            return Err(taken());
+        }
+        tx.insert_user(&user).await.map_err(|e| match e {
+            Error::Conflict(_) => taken(),
+            other => other,
+        })?;
         tx.commit().await?;
+        self.mail_email_verification(user.id);
         Ok(UserProfile {
             user,
             roles: vec![],
             orgs: vec![],
             api_key: None,
         })
+    }
+
+    /// Counts an attempt against `key` (every attempt, not only failures): 429 once over.
+    pub(crate) async fn charge(&self, key: &str, policy: &ThrottlePolicy) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (state, verdict) = tx
+            .throttle_state(key, &ThrottleState::fresh(now))
+            .await?
+            .attempt(now, policy);
+        tx.put_throttle_state(key, &state).await?;
+        tx.commit().await?;
+        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
     }
 
     /// Password login. Unknown user, wrong password and a disabled account all answer the
@@ -530,8 +534,9 @@ impl Services {
     }
 
     /// Changes the caller's password. With `currentpassword`, it must be right. Without it
-    /// (the spec's `{"password"}` body) the caller must hold an access token from a
-    /// password login of the last 10 minutes. Every other session of the user ends.
+    /// (the spec's `{"password"}` body) the caller must hold the access token a password
+    /// login gave in the last 10 minutes (`Session::proves_recent_password`). Every other
+    /// way into the account closes ([`Self::close_other_doors`]).
     pub async fn change_my_password(
         &self,
         actor: &Actor,
@@ -544,6 +549,10 @@ impl Services {
         let session = match me.session_id {
             Some(id) => tx.session_by_id(id).await?,
             None => None,
+        };
+        let refreshed = match &session {
+            Some(s) => tx.session_was_refreshed(s.id).await?,
+            None => false,
         };
         tx.commit().await?;
         let user = profile.user;
@@ -560,10 +569,9 @@ impl Services {
                 }
             }
             None => {
-                let fresh = session.is_some_and(|s| now - s.created_at <= FRESH_LOGIN);
-                if !fresh {
+                if !session.is_some_and(|s| s.proves_recent_password(refreshed, now)) {
                     return Err(Error::invalid(
-                        "currentpassword is required (or log in again: a password login of the last 10 minutes allows a change without it)",
+                        "currentpassword is required (without it, only the access token of a password login of the last 10 minutes, not refreshed, may change the password)",
                     ));
                 }
             }
@@ -572,9 +580,26 @@ impl Services {
         let hash = self.passwords.hash(&password).await?;
         let mut tx = self.store.begin(Mode::Write).await?;
         tx.set_password_hash(user.id, &hash).await?;
-        tx.revoke_sessions_of_user(user.id, now, me.session_id)
+        self.close_other_doors(tx.as_mut(), user.id, me.session_id, now)
             .await?;
         tx.commit().await
+    }
+
+    /// A password was set (changed, reset, or set by a REST client or an administrator):
+    /// every other way into the account closes. Every session but `keep` (the caller's
+    /// own, when they changed it themselves) ends, and with them their refresh tokens;
+    /// the APIKey is revoked (a kiosk or wallet gets a new one with
+    /// `POST /v1/user/apikey`); every outstanding reset token is void.
+    pub(crate) async fn close_other_doors(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        tx.revoke_sessions_of_user(user, now, keep).await?;
+        tx.revoke_apikey(user).await?;
+        tx.void_password_resets(user).await
     }
 
     /// Starts a password reset. Answers the same, at once, whether or not the account
@@ -628,7 +653,8 @@ impl Services {
             .await
     }
 
-    /// Sets a new password with a reset token (once), and ends every session of the user.
+    /// Sets a new password with a reset token (once), and closes every other way into the
+    /// account: sessions, APIKey, other reset tokens.
     pub async fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<()> {
         let invalid = || Error::invalid("invalid or expired reset token");
         let hash = secret_hash(token);
@@ -648,14 +674,25 @@ impl Services {
             return Err(invalid());
         }
         tx.set_password_hash(user_id, &password_hash).await?;
-        tx.revoke_sessions_of_user(user_id, now, None).await?;
+        self.close_other_doors(tx.as_mut(), user_id, None, now)
+            .await?;
+        if let Some(email) = &user.email {
+            // The mail reached the address's owner. If it was never proven, whoever
+            // registered it may not have been them: outside identities linked meanwhile go
+            // too, and the owner now holds the account alone.
+            if user.email_verified_at.is_none() {
+                tx.delete_external_identities_of(user_id).await?;
+            }
+            self.address_proven(tx.as_mut(), user_id, &email.key(), now)
+                .await?;
+        }
         tx.commit().await
     }
 
     /// `accord admin add-platform-admin`: creates the account, or promotes an existing one
     /// (whose password is then left as it is). Returns whether it was created.
     pub async fn add_platform_admin(
-        &self,
+        self: &std::sync::Arc<Self>,
         email: &str,
         name: &str,
         password: &str,
@@ -674,6 +711,7 @@ impl Services {
                 password,
                 name,
                 phone: "",
+                source: None,
             })
             .await?;
         let mut tx = self.store.begin(Mode::Write).await?;

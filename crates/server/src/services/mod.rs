@@ -2,6 +2,7 @@
 //! [`Actor`] and deciding what it may do. Facades only translate wire formats.
 
 pub mod actor;
+pub mod addresses;
 pub mod consents;
 pub(crate) mod contention;
 pub mod customer_id;

@@ -282,6 +282,17 @@ impl Services {
             ..Organization::new(self.clock.now())
         };
         let mut tx = self.store.begin(Mode::Write).await?;
+        let creator = tx
+            .user_by_id(me.user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
+        // The creator becomes its Admin, and an anonymous (APIKey-only) user holds no role
+        // by any path.
+        if creator.email.is_none() {
+            return Err(Error::Forbidden(
+                "an anonymous user cannot hold an organisation role, so cannot create one".into(),
+            ));
+        }
         if tx.org_type_by_id(type_id).await?.is_none() {
             return Err(Error::invalid("typeid names no organisation type"));
         }

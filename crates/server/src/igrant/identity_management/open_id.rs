@@ -222,20 +222,23 @@ pub struct AuthorizeBody {
     state: String,
 }
 
-/// Start a federated login (beyond the spec): the provider's authorization URL
+/// Start a federated login (beyond the spec): the provider's authorization URL. With a
+/// bearer token the login belongs to the caller: its code links the provider's identity
+/// to the caller's account (exchanged with the same token, or through the callback)
 #[utoipa::path(get, path = "/organizations/{organizationID}/idp/open-id/authorize", tag = "Identity management",
-    params(("organizationID" = String, Path), AuthorizeParams),
+    params(("organizationID" = String, Path), AuthorizeParams), security((), ("bearer" = [])),
     responses(
         (status = 200, body = AuthorizeBody),
         (status = 400, body = ErrorBody), (status = 404, description = "No organisation, or no provider configured", body = ErrorBody),
     ))]
 async fn authorize(
     State(s): Svc,
+    MaybeCaller(caller): MaybeCaller,
     Path(org): Path<String>,
     IgrantQuery(q): IgrantQuery<AuthorizeParams>,
 ) -> Result<Json<AuthorizeBody>, IgrantError> {
     let start = s
-        .start_federated_login(&org, &q.redirect_uri, q.login_hint.as_deref())
+        .start_federated_login(&caller, &org, &q.redirect_uri, q.login_hint.as_deref())
         .await?;
     Ok(Json(AuthorizeBody {
         authorization_url: start.authorization_url,
@@ -255,15 +258,17 @@ pub struct ExchangeParams {
 }
 
 /// Exchange auth code: `{User, Token}` like a login. With a bearer token, links the
-/// provider's identity to the caller's account.
+/// provider's identity to the caller's account: only with the state of a login the same
+/// account started at `authorize` (403 otherwise).
 #[utoipa::path(post, path = "/organizations/{organizationID}/idp/open-id/exchange", tag = "Identity management",
     params(("organizationID" = String, Path), ExchangeParams), security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Returns token and user details", body = UserAndToken),
         (status = 400, body = ErrorBody),
         (status = 401, description = "Code, ID token or state refused", body = ErrorBody),
+        (status = 403, description = "A link asked for without a login this account started", body = ErrorBody),
         (status = 404, description = "No organisation, or no provider configured", body = ErrorBody),
-        (status = 409, description = "An account has the address and may not be linked automatically", body = ErrorBody),
+        (status = 409, description = "An account has the address and is not linked to this identity: its holder links them", body = ErrorBody),
         (status = 429, body = ErrorBody),
         (status = 502, description = "The provider failed or could not be reached", body = ErrorBody),
     ))]

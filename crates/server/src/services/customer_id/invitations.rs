@@ -110,8 +110,9 @@ impl Services {
                     home_organization_id: Some(org),
                     ..User::new(Some(email.clone()), UserStatus::WaitingForRegistration, now)
                 };
+                // Nothing given to the address attaches yet: only its proof (the
+                // accepted link) does.
                 tx.insert_user(&u).await?;
-                tx.attach_mandates_to(u.id, &email.key()).await?;
                 u
             }
         };
@@ -291,6 +292,33 @@ impl Services {
             .email
             .clone()
             .ok_or_else(|| Error::invalid("the user has no email address"))?;
+        let token = self.new_invitation_link(tx.as_mut(), &user).await?;
+        if let Some(o) = user.home_organization_id {
+            self.log_action(
+                tx.as_mut(),
+                o,
+                "configuration",
+                &actor_label(actor),
+                &format!("reinvited user {}", user.id),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.send_invitation(email.as_str(), &token, "register your account")
+            .await?;
+        Ok(Reinvited {
+            user_id: user.id,
+            email: email.as_str().to_owned(),
+        })
+    }
+
+    /// A new link for a waiting account's open invitations (the old link stops working),
+    /// or, with none open, an invitation to register only. Answers the token to mail.
+    async fn new_invitation_link(&self, tx: &mut dyn Tx, user: &User) -> Result<String> {
+        let email = user
+            .email
+            .clone()
+            .ok_or_else(|| Error::invalid("the user has no email address"))?;
         let now = self.clock.now();
         let token = random_secret();
         let expires_at = self.invitation_expiry(now)?;
@@ -313,23 +341,24 @@ impl Services {
             tx.insert_role_invitation(&invitation, &secret_hash(&token))
                 .await?;
         }
-        if let Some(o) = user.home_organization_id {
-            self.log_action(
-                tx.as_mut(),
-                o,
-                "configuration",
-                &actor_label(actor),
-                &format!("reinvited user {}", user.id),
-            )
-            .await?;
-        }
+        Ok(token)
+    }
+
+    /// Someone registered the address of an account waiting for registration: the
+    /// account is not theirs to take (a REST client created it, and could set its
+    /// password). The address gets the account's invitation link instead: whoever reads
+    /// that mailbox completes the account through it. Commits `tx`.
+    pub(crate) async fn reinvite_waiting(&self, mut tx: Box<dyn Tx>, user: &User) -> Result<()> {
+        let token = self.new_invitation_link(tx.as_mut(), user).await?;
         tx.commit().await?;
-        self.send_invitation(email.as_str(), &token, "register your account")
-            .await?;
-        Ok(Reinvited {
-            user_id: user.id,
-            email: email.as_str().to_owned(),
-        })
+        let to = user.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+        if let Err(e) = self
+            .send_invitation(to, &token, "complete the account you registered")
+            .await
+        {
+            tracing::error!(error = ?e, "invitation mail failed");
+        }
+        Ok(())
     }
 
     /// `POST /v1/invitations/{token}/accept`: a waiting account sets its password and is
@@ -375,8 +404,7 @@ impl Services {
     }
 
     /// Enables a waiting account (with its new password hash) and accepts every open
-    /// invitation of it, granting their roles. Used by accepting and by registering with
-    /// the invited address.
+    /// invitation of it, granting their roles; the link proved the address it was mailed to.
     pub(crate) async fn complete_invited_account(
         &self,
         tx: &mut dyn Tx,
@@ -396,11 +424,17 @@ impl Services {
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default();
-        if let Some(e) = &user.email {
-            tx.attach_mandates_to(user.id, &e.key()).await?;
-        }
+        let email_key = user.email.as_ref().map(|e| e.key());
         let mut roles = vec![];
-        for i in tx.accept_invitations(user.id, now).await? {
+        let accepted = tx.accept_invitations(user.id, now).await?;
+        // The link was mailed to the invitation's address: if that is still the account's,
+        // the account's holder has just proven it.
+        if let Some(key) =
+            email_key.filter(|k| accepted.iter().any(|i| i.email.to_lowercase() == *k))
+        {
+            self.address_proven(tx, user.id, &key, now).await?;
+        }
+        for i in accepted {
             if let (Some(org), Some(role)) = (i.organization_id, &i.role_id) {
                 grant(tx, org, role, user.id).await?;
                 self.log_action(

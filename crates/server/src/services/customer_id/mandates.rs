@@ -204,17 +204,24 @@ impl Services {
             let u: UserId = id
                 .parse()
                 .map_err(|_| Error::invalid("mandatee is not a user ID"))?;
-            tx.user_by_id(u)
-                .await?
-                .ok_or_else(|| Error::invalid("mandatee names no user"))?;
-            Party::User(u)
+            // A user outside the caller's reach is named by address, not by ID.
+            let party = Party::User(u);
+            if tx.user_by_id(u).await?.is_none()
+                || !self.party_visible(tx.as_mut(), &scope, &party).await?
+            {
+                return Err(Error::invalid(
+                    "mandatee names nobody you can see (name a person outside by assigneeEmail)",
+                ));
+            }
+            party
         } else {
             let email = accord_domain::identity::Email::parse(&required("assigneeEmail")?)?;
             assignee_email = Some(email.as_str().to_owned());
-            // Someone registered with that email is the mandatee already.
+            // The account that has proven the address is the mandatee at once; otherwise the
+            // mandate waits for whoever proves it (docs/security.md).
             match tx.user_by_email_key(&email.key()).await? {
-                Some(u) => Party::User(u.id),
-                None => Party::Email(email.as_str().to_owned()),
+                Some(u) if u.email_verified_at.is_some() => Party::User(u.id),
+                _ => Party::Email(email.as_str().to_owned()),
             }
         };
         let role = required("role")?;
@@ -364,12 +371,24 @@ impl Services {
             if !wanted(&m) {
                 continue;
             }
-            let visible = self.party_visible(tx.as_mut(), &scope, &m.mandater).await?
-                || self.party_visible(tx.as_mut(), &scope, &m.mandatee).await?;
-            if visible {
-                let name = self.party_name(tx.as_mut(), &tree, &m.mandatee).await?;
-                out.push(mandate_attributes(&m, &name, now));
+            let mandatee_visible = self.party_visible(tx.as_mut(), &scope, &m.mandatee).await?;
+            let visible =
+                mandatee_visible || self.party_visible(tx.as_mut(), &scope, &m.mandater).await?;
+            if !visible {
+                continue;
             }
+            // A mandatee outside the caller's reach shows only as the address the mandate
+            // was given to: not their ID, name, or whether they registered.
+            let m = if mandatee_visible {
+                m
+            } else {
+                Mandate {
+                    mandatee: Party::Email(m.assignee_email.clone().unwrap_or_default()),
+                    ..m
+                }
+            };
+            let name = self.party_name(tx.as_mut(), &tree, &m.mandatee).await?;
+            out.push(mandate_attributes(&m, &name, now));
         }
         tx.commit().await?;
         Ok(out)

@@ -280,6 +280,15 @@ impl Services {
             push(&mut a, "organizationId", home.to_string());
         }
         push(&mut a, "status", user.status.display_name());
+        push(
+            &mut a,
+            "emailVerified",
+            if user.email_verified_at.is_some() {
+                "TRUE"
+            } else {
+                "FALSE"
+            },
+        );
         Ok(a)
     }
 

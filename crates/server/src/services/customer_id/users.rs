@@ -92,7 +92,7 @@ impl Services {
                         user.email.as_ref(),
                     )?)
                 }
-                "id" | "cn" | "organization" | "organizationEntityName" => {
+                "id" | "cn" | "organization" | "organizationEntityName" | "emailVerified" => {
                     return Err(Error::invalid(format!(
                         "{name} is derived and cannot be set"
                     )))
@@ -148,9 +148,6 @@ impl Services {
         for (name, values) in &custom {
             tx.set_user_attribute(user.id, name, values).await?;
         }
-        if let Some(e) = &user.email {
-            tx.attach_mandates_to(user.id, &e.key()).await?;
-        }
         self.log_user_write(tx.as_mut(), actor, &user, "created")
             .await?;
         tx.commit().await?;
@@ -169,10 +166,13 @@ impl Services {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         let mut user = tx.user_by_id(id).await?.ok_or_else(|| not_found("user"))?;
+        let email_before = user.email.clone();
         let (custom, password) = self
             .apply_user_params(tx.as_mut(), &mut user, params, &scope, &tree)
             .await?;
         tx.commit().await?;
+        let email_changed =
+            user.email.as_ref().map(|e| e.key()) != email_before.as_ref().map(|e| e.key());
         let hash = match &password {
             Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
@@ -182,8 +182,17 @@ impl Services {
             Error::Conflict(_) => Error::Conflict("a user with this email exists".into()),
             other => other,
         })?;
+        let now = self.clock.now();
         if let Some(h) = &hash {
             tx.set_password_hash(id, h).await?;
+            self.close_other_doors(tx.as_mut(), id, None, now).await?;
+        }
+        if email_changed {
+            // A reset or verification link mailed to the old address must not outlive it,
+            // and the new address is unproven until its holder follows a link.
+            tx.void_password_resets(id).await?;
+            tx.void_email_verifications(id).await?;
+            tx.set_email_verified(id, None).await?;
         }
         for (name, values) in &custom {
             tx.set_user_attribute(id, name, values).await?;
@@ -196,6 +205,10 @@ impl Services {
         self.log_user_write(tx.as_mut(), actor, &user, "updated")
             .await?;
         tx.commit().await?;
+        if email_changed {
+            self.address_changed(id, email_before.as_ref().map(|e| e.as_str()))
+                .await;
+        }
         Ok(id)
     }
 

@@ -1,0 +1,161 @@
+//! Proof of an address: a mailed single-use link that shows the account's holder reads
+//! the mailbox. Only a proven address has anything attached to it by address (mandates;
+//! an outside identity is never linked by address at all). See docs/security.md, "Trust
+//! model".
+//!
+//! | operation | who may |
+//! |---|---|
+//! | verify an address with a mailed token | whoever holds the token (it is the proof) |
+//! | ask for a new verification mail | the account's holder, signed in |
+
+use std::sync::Arc;
+
+use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
+use accord_domain::{Error, Result, UserId};
+use accord_store::{Mode, Tx};
+use chrono::{DateTime, Duration, Utc};
+
+use super::mail::OutgoingMail;
+use super::tokens::{random_secret, secret_hash};
+use super::{Actor, Services};
+
+impl Services {
+    /// Mails a verification link for the account's current address, in the background
+    /// (a slow or failing mail server delays nobody's answer). Throttled per address.
+    pub(crate) fn mail_email_verification(self: &Arc<Self>, user: UserId) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.send_email_verification(user).await {
+                tracing::error!(error = ?e, "verification mail failed");
+            }
+        });
+    }
+
+    pub(crate) async fn send_email_verification(&self, user: UserId) -> Result<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let Some(user) = tx.user_by_id(user).await? else {
+            return tx.commit().await;
+        };
+        let Some(email) = user
+            .email
+            .clone()
+            .filter(|_| user.email_verified_at.is_none())
+        else {
+            return tx.commit().await;
+        };
+        // A few mails per address and window: nobody mail-bombs an address through us.
+        let key = format!("verify:{}", email.key());
+        let (state, verdict) = tx
+            .throttle_state(&key, &ThrottleState::fresh(now))
+            .await?
+            .attempt(now, &ThrottlePolicy::ACCOUNT);
+        tx.put_throttle_state(&key, &state).await?;
+        if verdict.is_err() {
+            return tx.commit().await;
+        }
+        let token = random_secret();
+        let ttl =
+            Duration::from_std(self.config.email_verification_ttl).map_err(Error::internal)?;
+        tx.insert_email_verification(&secret_hash(&token), user.id, &email.key(), now + ttl)
+            .await?;
+        tx.commit().await?;
+        let link = self
+            .config
+            .email_verification_link
+            .replace("{token}", &token);
+        let hours = ttl.num_hours();
+        self.mailer
+            .send(OutgoingMail {
+                to: email.as_str().to_owned(),
+                subject: "Confirm your email address".into(),
+                body: format!(
+                    "Someone registered this address with an account, or asked to confirm it.\n\n\
+                     To confirm that it is yours, send this code to POST /v1/user/email/verify \
+                     (as {{\"token\": \"...\"}}) within {hours} hours:\n{token}\n\n\
+                     It is also the token in this link (Accord serves no page for it yet: \
+                     your application sends the token):\n{link}\n\n\
+                     The code works once. If this was not you, ignore this mail, or reset the \
+                     password of the account with this address to take it over.\n"
+                ),
+                secrets: vec![link.clone(), token.clone()],
+            })
+            .await
+    }
+
+    /// The account's address was changed (by a REST client): the old address is told, the
+    /// new one is asked to prove itself. Mail failures are logged, not answered.
+    pub(crate) async fn address_changed(&self, user: UserId, old_email: Option<&str>) {
+        if let Some(old) = old_email {
+            let notice = OutgoingMail {
+                to: old.to_owned(),
+                subject: "Your email address was changed".into(),
+                body: "The email address of your account was changed to another one. From now \
+                       on mail about the account goes there, and this address no longer signs \
+                       in. If you did not expect this, contact the organisation that manages \
+                       your account.\n"
+                    .into(),
+                secrets: vec![],
+            };
+            if let Err(e) = self.mailer.send(notice).await {
+                tracing::error!(error = ?e, "address change notice failed");
+            }
+        }
+        if let Err(e) = self.send_email_verification(user).await {
+            tracing::error!(error = ?e, "verification mail failed");
+        }
+    }
+
+    /// Asks for a new verification mail for the caller's address (answers at once).
+    pub async fn resend_email_verification(self: &Arc<Self>, actor: &Actor) -> Result<()> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let user = tx
+            .user_by_id(me.user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
+        tx.commit().await?;
+        if user.email.is_none() {
+            return Err(Error::invalid("this account has no email address"));
+        }
+        if user.email_verified_at.is_some() {
+            return Err(Error::Conflict("the address is verified already".into()));
+        }
+        self.mail_email_verification(user.id);
+        Ok(())
+    }
+
+    /// Proves an address with a mailed token (once). A token mailed to an address the
+    /// account no longer has proves nothing.
+    pub async fn verify_email(&self, token: &str) -> Result<()> {
+        let invalid = || Error::invalid("invalid or expired verification token");
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (user_id, email_key) = tx
+            .take_email_verification(&secret_hash(token.trim()), now)
+            .await?
+            .ok_or_else(invalid)?;
+        let user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
+        if user.email.as_ref().map(|e| e.key()).as_deref() != Some(email_key.as_str()) {
+            return Err(invalid());
+        }
+        self.address_proven(tx.as_mut(), user_id, &email_key, now)
+            .await?;
+        tx.commit().await
+    }
+
+    /// The holder of `email_key` proved it (a verification link, a reset or an invitation
+    /// mailed to it): the account records it, its other verification links are void, and
+    /// what was given to the address (mandates) becomes the account's.
+    pub(crate) async fn address_proven(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        email_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        tx.set_email_verified(user, Some(now)).await?;
+        tx.void_email_verifications(user).await?;
+        tx.attach_mandates_to(user, email_key).await
+    }
+}
