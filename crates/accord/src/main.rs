@@ -167,6 +167,11 @@ struct ServeArgs {
     /// is always accepted). Only for providers inside a network you trust.
     #[arg(long, env = "ACCORD_OIDC_ALLOW_HTTP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     oidc_allow_http: bool,
+    /// Let OpenID provider URLs reach loopback, private and other special-purpose
+    /// addresses. Off by default: a provider URL must not reach into the server's own
+    /// network (SSRF). Turn on only for a provider inside a network you trust.
+    #[arg(long, env = "ACCORD_OIDC_ALLOW_PRIVATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    oidc_allow_private: bool,
     /// Key sealing stored secrets (OpenID client secrets): 32 bytes in base64
     /// (`openssl rand -base64 32`). Unset: a key generated on first start and kept in the
     /// database (docs/federation.md weighs the two).
@@ -316,6 +321,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.registrations_per_address = args.registrations_per_address.max(1);
     config.webhook_allow_private = args.webhook_allow_private;
     config.oidc_allow_http = args.oidc_allow_http;
+    config.oidc_allow_private = args.oidc_allow_private;
     config.secret_key = args.secret_key;
     config.worker_interval = Duration::from_secs_f64(args.worker_interval.clamp(0.05, 3600.0));
     #[cfg(debug_assertions)]

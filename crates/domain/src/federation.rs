@@ -511,7 +511,11 @@ mod tests {
         let theirs = login_started_by(Some(other));
         let anonymous = login_started_by(None);
         // (caller, login, outcome: Some(target) or None for refused)
-        type Row<'a> = (Option<UserId>, Option<&'a LoginState>, Option<Option<UserId>>);
+        type Row<'a> = (
+            Option<UserId>,
+            Option<&'a LoginState>,
+            Option<Option<UserId>>,
+        );
         let table: [Row<'_>; 7] = [
             (Some(me), Some(&mine), Some(Some(me))),
             (Some(me), Some(&theirs), None),

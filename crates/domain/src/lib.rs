@@ -3,6 +3,7 @@
 //! Pure: nothing here performs I/O or knows about HTTP or SQL. Time comes in through [`Clock`].
 
 pub mod access;
+pub mod address;
 pub mod clock;
 pub mod consent;
 pub mod customer_id;

@@ -47,6 +47,9 @@ pub struct Config {
     pub password_hash: PasswordHashParams,
     /// Deliver webhooks to loopback and private addresses (off: SSRF protection).
     pub webhook_allow_private: bool,
+    /// Let OpenID provider URLs reach loopback, private and other special-purpose addresses
+    /// (off: SSRF protection; a provider inside the operator's own network needs it).
+    pub oidc_allow_private: bool,
     /// Accept plain-http OpenID provider URLs on any host (loopback is always accepted).
     pub oidc_allow_http: bool,
     /// Base64 of 32 bytes sealing stored secrets; `None`: a key kept in the database.
@@ -87,6 +90,7 @@ impl Config {
             webhook_allow_private: false,
             worker_interval: Duration::from_secs(1),
             oidc_allow_http: false,
+            oidc_allow_private: false,
             secret_key: None,
         }
     }

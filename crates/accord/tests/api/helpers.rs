@@ -243,8 +243,9 @@ impl TestApp {
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let mut config = test_config(db).with_public_url(&base);
-        // Webhook receivers in tests live on loopback.
+        // Webhook receivers and the OpenID provider in tests live on loopback.
         config.webhook_allow_private = true;
+        config.oidc_allow_private = true;
         config.worker_interval = std::time::Duration::from_millis(100);
         tweak(&mut config);
         let app = build_app(config, clock).await.expect("app builds");

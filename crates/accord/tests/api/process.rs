@@ -26,6 +26,9 @@ impl ServerProcess {
             .env("ACCORD_PUBLIC_URL", &base)
             .env("ACCORD_DANGER_TEST_PASSWORD_HASH", "1")
             .env("ACCORD_WEBHOOK_ALLOW_PRIVATE", "1")
+            .env("ACCORD_OIDC_ALLOW_PRIVATE", "1")
+            // Every test registers its people from loopback.
+            .env("ACCORD_REGISTRATIONS_PER_ADDRESS", "1000000")
             .env("ACCORD_WORKER_INTERVAL", "0.1")
             .env("ACCORD_LOG", "debug")
             .env("NO_COLOR", "1")

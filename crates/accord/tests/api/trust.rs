@@ -256,3 +256,227 @@ async fn an_anonymous_user_holds_no_role_by_creating_an_organisation(db: TestDb)
     assert_eq!(me.json["Roles"], json!([]), "{}", me.body);
 }
 both_backends!(an_anonymous_user_holds_no_role_by_creating_an_organisation);
+
+/// Proof of an address: registration mails a single-use link; the account shows whether
+/// its address is verified; a token proves only the address it was mailed to.
+async fn an_address_is_proven_by_its_mailed_link(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let alice = email("alice");
+    let r = f
+        .app
+        .post(
+            "/v1/users/register",
+            json!({"username": alice, "password": PW}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json["EmailVerified"], false, "{}", r.body);
+    let session = bearer(&f.app.login(&alice, PW).await);
+    let token = mailed_token(&alice, "Confirm your email address", 1).await;
+    let mail = &smtp()
+        .wait_for_subject(&alice, "Confirm your email address", 1)
+        .await[0];
+    assert!(
+        mail.contains(&f.app.base),
+        "the link names the public URL: {mail}"
+    );
+
+    f.app
+        .post("/v1/user/email/verify", json!({"token": "forged"}))
+        .await
+        .assert_error(400);
+    let r = f
+        .app
+        .post("/v1/user/email/verify", json!({ "token": token }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let me = f.app.get("/v1/user", Some(&session)).await;
+    assert_eq!(me.json["EmailVerified"], true, "{}", me.body);
+    // Once only; and a verified address needs no new link.
+    f.app
+        .post("/v1/user/email/verify", json!({ "token": token }))
+        .await
+        .assert_error(400);
+    f.call(Method::POST, "/v1/user/email/verify/resend", &session, None)
+        .await
+        .assert_error(409);
+    f.app
+        .call(Method::POST, "/v1/user/email/verify/resend", None, None)
+        .await
+        .assert_error(401);
+
+    // An address changed (through CustomerID) is unproven again, and a link mailed to the
+    // old address proves nothing about the new one.
+    let (_, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let bound = ("child-only", "another-long-secret");
+    let bob = email("bob");
+    let r = send(
+        &f,
+        Method::POST,
+        "/users",
+        bound,
+        &[
+            ("email", bob.as_str()),
+            ("organizationId", child.as_str()),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let bob_id = crate::customerid::ids(&r)[0].clone();
+    let bob_session = bearer(&f.app.login(&bob, PW).await);
+    let r = f
+        .call(
+            Method::POST,
+            "/v1/user/email/verify/resend",
+            &bob_session,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let old_token = mailed_token(&bob, "Confirm your email address", 1).await;
+    let moved = email("bob-moved");
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{bob_id}"),
+        bound,
+        &[("email", moved.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    smtp()
+        .wait_for_subject(&bob, "Your email address was changed", 1)
+        .await;
+    f.app
+        .post("/v1/user/email/verify", json!({ "token": old_token }))
+        .await
+        .assert_error(400);
+    let new_token = mailed_token(&moved, "Confirm your email address", 1).await;
+    let r = f
+        .app
+        .post("/v1/user/email/verify", json!({ "token": new_token }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = crate::customerid::get(&f, &format!("/users/{bob_id}"), Some(bound), None, false).await;
+    assert!(
+        r.body
+            .contains(r#"<Attribute name="emailVerified"><Value>TRUE</Value></Attribute>"#),
+        "{}",
+        r.body
+    );
+    // The attribute is the server's to set.
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{bob_id}"),
+        bound,
+        &[("emailVerified", "TRUE")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}
+both_backends!(an_address_is_proven_by_its_mailed_link);
+
+/// Whoever registered an address they do not own cannot keep its owner out: a reset mailed
+/// to the address gives the owner the account alone, proven.
+async fn the_owner_of_an_address_takes_its_account_back(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let victim = email("victim");
+    f.app.register(&victim, "the squatter's password").await;
+    let squatter = bearer(&f.app.login(&victim, "the squatter's password").await);
+    let squatter_key = new_api_key(&f.app, &squatter).await;
+    let token = reset_token(&f.app, &victim, 1).await;
+    let r = confirm_reset(&f.app, &token, NEW_PW).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for credential in [&squatter, &squatter_key] {
+        f.app
+            .get("/v1/user", Some(credential))
+            .await
+            .assert_error(401);
+    }
+    let owner = bearer(&f.app.login(&victim, NEW_PW).await);
+    let me = f.app.get("/v1/user", Some(&owner)).await;
+    assert_eq!(me.json["EmailVerified"], true, "{}", me.body);
+}
+both_backends!(the_owner_of_an_address_takes_its_account_back);
+
+/// Chain 8: registrations from one address were not throttled (100 in 1.4 s).
+async fn registrations_are_throttled_per_source_address(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| c.registrations_per_address = 30).await;
+    for i in 0..30 {
+        app.register(&email(&format!("bulk{i}")), PW).await;
+    }
+    let r = app
+        .post(
+            "/v1/users/register",
+            json!({"username": email("one-too-many"), "password": PW}),
+        )
+        .await;
+    r.assert_error(429);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After {retry}");
+}
+both_backends!(registrations_are_throttled_per_source_address);
+
+/// Chain 8: wrong REST client secrets were not throttled (60 in 1.3 s, then the right one
+/// worked).
+async fn rest_client_secrets_are_throttled(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    add_rest_client(&db, "backend", "a-long-client-secret", None);
+    let try_secret = |secret: &'static str| {
+        let f = &f;
+        async move {
+            crate::customerid::get(f, "/organizations", Some(("backend", secret)), None, false)
+                .await
+        }
+    };
+    // A burst with the right secret on a cold cache is one verification, not many
+    // attempts: all served.
+    let url = f
+        .app
+        .url(&format!("{}/organizations", crate::customerid::BASE));
+    let burst = crate::helpers::join_all_spawned((0..12).map(|_| {
+        let (client, url) = (f.app.client.clone(), url.clone());
+        async move {
+            let r = client
+                .get(url)
+                .basic_auth("backend", Some("a-long-client-secret"))
+                .send()
+                .await
+                .expect("sent");
+            r.status()
+        }
+    }))
+    .await;
+    assert!(burst.iter().all(|s| *s == StatusCode::OK), "{burst:?}");
+    let mut statuses = vec![];
+    for _ in 0..6 {
+        statuses.push(try_secret("a-wrong-guess").await.status.as_u16());
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    // Locked: the right secret is refused too until the lock ends (unless cached).
+    let r = crate::customerid::get(
+        &f,
+        "/organizations",
+        Some(("backend", "a-long-client-secret")),
+        None,
+        true,
+    )
+    .await;
+    assert!(
+        [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS].contains(&r.status),
+        "{}",
+        r.body
+    );
+    let r = try_secret("another-wrong-guess").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(
+        r.body.contains("<error>"),
+        "the facade's own error document: {}",
+        r.body
+    );
+}
+both_backends!(rest_client_secrets_are_throttled);

@@ -86,7 +86,8 @@ def main():
     base = f"http://127.0.0.1:{port}"
     db = f"sqlite://{work}/accord.db"
     env = dict(os.environ, ACCORD_DATABASE_URL=db, ACCORD_LISTEN=f"127.0.0.1:{port}",
-               ACCORD_PUBLIC_URL=base, ACCORD_DANGER_TEST_PASSWORD_HASH="1", ACCORD_LOG="info" if args.keep else "warn",
+               ACCORD_PUBLIC_URL=base, ACCORD_DANGER_TEST_PASSWORD_HASH="1",
+               ACCORD_REGISTRATIONS_PER_ADDRESS="1000000", ACCORD_LOG="info" if args.keep else "warn",
                NO_COLOR="1")
     log = open(f"{work}/server.log", "w")
     server = subprocess.Popen([args.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=log)

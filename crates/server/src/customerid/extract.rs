@@ -64,7 +64,14 @@ impl FromRequestParts<Arc<Services>> for Cid {
                 let (name, secret) = decoded
                     .split_once(':')
                     .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
-                services.authenticate_rest_client(name, secret).await
+                let source =
+                    crate::igrant::extract::SourceAddr::from_request_parts(parts, services)
+                        .await
+                        .map(|s| s.0)
+                        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                services
+                    .authenticate_rest_client(name, secret, source)
+                    .await
             }
             "bearer" => services.authenticate_access_token(credentials.trim()).await,
             _ => {

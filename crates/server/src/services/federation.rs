@@ -100,8 +100,13 @@ fn refused(why: impl std::fmt::Display) -> Error {
     Error::Unauthenticated(format!("federated login refused: {why}"))
 }
 
-fn upstream(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Upstream(format!("the identity provider's {what} failed: {e}"))
+/// The provider failed us. What failed (the OS's or the library's words) goes to the log
+/// only: told to the caller, it would make a port scanner of the configuration.
+fn upstream(what: &str, detail: impl std::fmt::Display) -> Error {
+    tracing::warn!(endpoint = what, error = %detail, "identity provider call failed");
+    Error::Upstream(format!(
+        "the identity provider's {what} could not be reached or gave no usable answer"
+    ))
 }
 
 impl Services {
@@ -311,9 +316,11 @@ impl Services {
         let meta = ProviderMetadataWithLogout::discover_async(issuer, http)
             .await
             .map_err(|e| {
+                tracing::warn!(error = %error_chain(&e), "OpenID discovery failed");
                 Error::invalid(format!(
-                    "discovery at {discovery_url} failed: {}",
-                    error_chain(&e)
+                    "discovery at {discovery_url} failed: the provider could not be reached, or \
+                     its answer is not a discovery document of this issuer (the server's log \
+                     has the detail)"
                 ))
             })?;
         let fill = |field: &mut String, value: Option<String>| {

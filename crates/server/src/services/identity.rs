@@ -242,7 +242,7 @@ impl Services {
 
     /// Before any password is checked: refuses (429) if the source address is locked, and
     /// counts the attempt against the account, refusing if that locks it.
-    async fn charge_attempt(&self, address_key: &str, account_key: &str) -> Result<()> {
+    pub(crate) async fn charge_attempt(&self, address_key: &str, account_key: &str) -> Result<()> {
         let now = self.now();
         let fresh = ThrottleState::fresh(now);
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -261,8 +261,16 @@ impl Services {
         verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
     }
 
+    /// A successful sign-in forgets the attempts counted against its account (or client).
+    pub(crate) async fn attempts_succeeded(&self, account_key: &str) -> Result<()> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.put_throttle_state(account_key, &ThrottleState::fresh(self.now()))
+            .await?;
+        tx.commit().await
+    }
+
     /// A failed login counts against its source address.
-    async fn record_address_failure(&self, address_key: &str) -> Result<()> {
+    pub(crate) async fn record_address_failure(&self, address_key: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let state = tx

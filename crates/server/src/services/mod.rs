@@ -51,6 +51,11 @@ pub struct Services {
     /// until when. Spares an argon2 hash per CustomerID request.
     pub rest_client_cache:
         std::sync::Mutex<std::collections::HashMap<String, (RestClientActor, std::time::Instant)>>,
+    /// Verifications of REST client credentials in progress, by the cache's key: requests
+    /// with the same credentials wait for one verification instead of each counting an
+    /// attempt against the client's throttle (a busy back end's burst on a cold cache).
+    pub rest_client_inflight:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Wakes this node's background workers when a unit of work left them something.
     pub work: tokio::sync::Notify,
     /// Organisations' layouts for consent reads, checked against the store's version.
@@ -60,6 +65,7 @@ pub struct Services {
 impl Services {
     pub async fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
         let passwords = Arc::new(PasswordHasher::new(config.password_hash)?);
+        let provider_http = provider_http::ProviderHttp::new(config.oidc_allow_private)?;
         let tokens = TokenService::load(store.as_ref(), &config.public_url, clock.now()).await?;
         let sealer =
             sealing::Sealer::load(store.as_ref(), config.secret_key.as_deref(), clock.now())
@@ -75,10 +81,11 @@ impl Services {
             passwords,
             tokens,
             sealer,
-            provider_http: provider_http::ProviderHttp::new()?,
+            provider_http,
             mailer,
             push: Arc::new(push::LogPush),
             rest_client_cache: Default::default(),
+            rest_client_inflight: Default::default(),
             work: tokio::sync::Notify::new(),
             layouts: Default::default(),
         })

@@ -2,9 +2,15 @@
 //! userinfo). Their addresses come from organisation Admins, so every call is bounded:
 //! a total timeout, a cap on the response size, and redirects followed only within the
 //! same scheme, host and port (a provider may move a path; it may not send us elsewhere).
+//! And, unless the operator allows it, never to a loopback, private or other
+//! special-purpose address: names resolve to public addresses only, and an address given
+//! as such must be public (the rule webhooks follow, `accord_domain::address`).
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use accord_domain::address::is_special_purpose;
 use openidconnect::{http, HttpRequest, HttpResponse};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,10 +30,31 @@ pub enum ProviderHttpError {
 #[derive(Clone)]
 pub struct ProviderHttp {
     client: reqwest::Client,
+    /// `ACCORD_OIDC_ALLOW_PRIVATE`: a provider inside the operator's own network.
+    allow_private: bool,
+}
+
+/// Resolves names to their public addresses only; a name with none fails to resolve.
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_special_purpose(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 impl ProviderHttp {
-    pub fn new() -> accord_domain::Result<Self> {
+    pub fn new(allow_private: bool) -> accord_domain::Result<Self> {
         let same_origin_only = reqwest::redirect::Policy::custom(|attempt| {
             let first = &attempt.previous()[0];
             let next = attempt.url();
@@ -42,19 +69,35 @@ impl ProviderHttp {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(same_origin_only)
-            .user_agent("Accord")
-            .build()
-            .map_err(accord_domain::Error::internal)?;
-        Ok(Self { client })
+            .user_agent("Accord");
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(PublicAddressesOnly));
+        }
+        let client = builder.build().map_err(accord_domain::Error::internal)?;
+        Ok(Self {
+            client,
+            allow_private,
+        })
     }
 
     /// One request, in the shape `openidconnect` hands out and expects back.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ProviderHttpError> {
         let (parts, body) = request.into_parts();
+        // An address literal is connected to as it is, without resolution.
+        let literal = parts
+            .uri
+            .host()
+            .map(|h| h.trim_matches(['[', ']']))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        if !self.allow_private && literal.is_some_and(is_special_purpose) {
+            return Err(ProviderHttpError::Request(
+                "the provider's address is not a public address".into(),
+            ));
+        }
         let mut response = self
             .client
             .request(parts.method, parts.uri.to_string())
@@ -129,4 +172,61 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider on loopback that redirects elsewhere, answers too much, or answers well.
+    async fn misbehaving() -> String {
+        use axum::response::Redirect;
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route(
+                "/moved",
+                get(|| async { Redirect::temporary("http://127.0.0.2:9/elsewhere") }),
+            )
+            .route(
+                "/huge",
+                get(|| async { "x".repeat(MAX_RESPONSE_BYTES + 1) }),
+            )
+            .route("/fine", get(|| async { "{}" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn get(url: &str) -> HttpRequest {
+        http::Request::get(url).body(vec![]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn calls_are_bounded_and_stay_off_special_addresses() {
+        let base = misbehaving().await;
+        let allowed = ProviderHttp::new(true).unwrap();
+        assert!(allowed.send(get(&format!("{base}/fine"))).await.is_ok());
+        let moved = allowed.send(get(&format!("{base}/moved"))).await;
+        assert!(
+            matches!(&moved, Err(ProviderHttpError::Request(m)) if m.contains("another origin")),
+            "{moved:?}"
+        );
+        let huge = allowed.send(get(&format!("{base}/huge"))).await;
+        assert!(matches!(huge, Err(ProviderHttpError::TooLarge)), "{huge:?}");
+
+        // Without the operator's leave: no loopback, by address or by name, nor the
+        // cloud's metadata address.
+        let public_only = ProviderHttp::new(false).unwrap();
+        let port = base.rsplit(':').next().unwrap();
+        for url in [
+            format!("{base}/fine"),
+            format!("http://localhost:{port}/fine"),
+            format!("http://[::1]:{port}/fine"),
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+        ] {
+            let r = public_only.send(get(&url)).await;
+            assert!(r.is_err(), "{url}: {r:?}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! about other organisations.
 
 use crate::services::paging::ListCap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
@@ -193,19 +194,61 @@ impl Services {
 
     /// HTTP Basic credentials of a REST client. Successful verifications are remembered for
     /// a minute, so a busy back end does not cost an argon2 hash per request.
-    pub async fn authenticate_rest_client(&self, name: &str, secret: &str) -> Result<Actor> {
+    /// A REST client's Basic credentials, throttled as logins are: every attempt counts
+    /// against the client's name before the secret is checked (a success starts the count
+    /// afresh), and failures against the source address, which logins share (429 once
+    /// over). Credentials verified lately are taken from the cache, uncounted.
+    pub async fn authenticate_rest_client(
+        &self,
+        name: &str,
+        secret: &str,
+        source: std::net::IpAddr,
+    ) -> Result<Actor> {
         let key = secret_hash(&format!("{}:{name}:{secret}", name.len()));
-        if let Some((client, at)) = self
+        if let Some(client) = self.cached_rest_client(&key)? {
+            return Ok(Actor::RestClient(client));
+        }
+        let flight = Arc::clone(
+            self.rest_client_inflight
+                .lock()
+                .map_err(Error::internal)?
+                .entry(key.clone())
+                .or_default(),
+        );
+        let outcome = {
+            let _one_at_a_time = flight.lock().await;
+            match self.cached_rest_client(&key)? {
+                Some(client) => Ok(Actor::RestClient(client)),
+                None => self.verify_rest_client(&key, name, secret, source).await,
+            }
+        };
+        let mut inflight = self.rest_client_inflight.lock().map_err(Error::internal)?;
+        if Arc::strong_count(&flight) <= 2 {
+            inflight.remove(&key);
+        }
+        outcome
+    }
+
+    fn cached_rest_client(&self, key: &str) -> Result<Option<RestClientActor>> {
+        Ok(self
             .rest_client_cache
             .lock()
             .map_err(Error::internal)?
-            .get(&key)
-            .cloned()
-        {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(Actor::RestClient(client));
-            }
-        }
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(client, _)| client.clone()))
+    }
+
+    async fn verify_rest_client(
+        &self,
+        key: &str,
+        name: &str,
+        secret: &str,
+        source: std::net::IpAddr,
+    ) -> Result<Actor> {
+        let address_key = format!("address:{source}");
+        let client_key = format!("restclient:{name}");
+        self.charge_attempt(&address_key, &client_key).await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let record = tx.rest_client_by_name(name).await?;
         tx.commit().await?;
@@ -216,6 +259,7 @@ impl Services {
             .await?;
         match record {
             Some(r) if verified.ok => {
+                self.attempts_succeeded(&client_key).await?;
                 let client = RestClientActor {
                     id: r.id,
                     name: r.name,
@@ -223,10 +267,13 @@ impl Services {
                 };
                 let mut cache = self.rest_client_cache.lock().map_err(Error::internal)?;
                 cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-                cache.insert(key, (client.clone(), Instant::now()));
+                cache.insert(key.to_owned(), (client.clone(), Instant::now()));
                 Ok(Actor::RestClient(client))
             }
-            _ => Err(Error::Unauthenticated("invalid client credentials".into())),
+            _ => {
+                self.record_address_failure(&address_key).await?;
+                Err(Error::Unauthenticated("invalid client credentials".into()))
+            }
         }
     }
 
