@@ -25,6 +25,9 @@ pub enum OrgAction {
     ListUsers,
     /// Count the subscribed users.
     CountUsers,
+    /// See people's names, emails and phones on a list of them (consented users); without
+    /// it a list shows their IDs only. Least privilege: a Developer's work needs IDs.
+    ReadPersonalData,
 }
 
 impl OrgStanding {
@@ -46,6 +49,7 @@ impl OrgStanding {
             OrgAction::ToggleSubscription => self.platform_admin || any(&[Admin]),
             OrgAction::ListUsers => any(&[Admin, Dpo]),
             OrgAction::CountUsers => any(&[Admin, Dpo, Developer]),
+            OrgAction::ReadPersonalData => any(&[Admin, Dpo]),
         }
     }
 }
@@ -78,6 +82,7 @@ mod tests {
             (ToggleSubscription, true, false, false, true, false),
             (ListUsers, true, true, false, false, false),
             (CountUsers, true, true, true, false, false),
+            (ReadPersonalData, true, true, false, false, false),
         ];
         for (action, a, d, v, p, s) in table {
             assert_eq!(admin.may(action), a, "admin {action:?}");

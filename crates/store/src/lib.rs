@@ -404,6 +404,9 @@ pub trait Tx: Send {
         at: DateTime<Utc>,
     ) -> Result<bool>;
     async fn unsubscribe(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    /// Deletes the user's consent record with the organisation and its values (the
+    /// history stays: it is the organisation's proof).
+    async fn delete_consent_record(&mut self, org: OrganizationId, user: UserId) -> Result<()>;
     async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
     /// Subscribers in ascending user ID order, strictly after `after`, at most `limit`.
     async fn subscribers(

@@ -996,6 +996,16 @@ impl Tx for Uow {
             .map_err(db_error)
     }
 
+    async fn delete_consent_record(&mut self, org: OrganizationId, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM consents WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
     async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool> {
         let row = sqlx::query("SELECT 1 AS one FROM subscriptions WHERE organization_id = $1 AND user_id = $2")
             .bind(org.to_string())

@@ -480,3 +480,210 @@ async fn rest_client_secrets_are_throttled(db: TestDb) {
     );
 }
 both_backends!(rest_client_secrets_are_throttled);
+
+/// Chain 2: a client bound to X set the password of a user homed in X who also held a role
+/// in Y, then signed in as them and read Y's data.
+async fn a_bound_client_reaches_no_one_beyond_its_subtree(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (parent, child, _) = seed(&db, &f).await;
+    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
+    let bound = ("child-only", "another-long-secret");
+    let create = |tag: &'static str| {
+        let (f, child) = (&f, child.clone());
+        async move {
+            let address = email(tag);
+            let r = send(
+                f,
+                Method::POST,
+                "/users",
+                bound,
+                &[
+                    ("email", address.as_str()),
+                    ("organizationId", child.as_str()),
+                ],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            crate::customerid::ids(&r)[0].clone()
+        }
+    };
+    // Homed in the child, with a role in the parent (outside the client's subtree).
+    let member = create("member").await;
+    db.execute(
+        "INSERT INTO organization_roles (organization_id, user_id, role_id) VALUES ($1, $2, 3)",
+        &[&parent, &member],
+    )
+    .await;
+    // Homed in the child, and a platform administrator.
+    let admin = create("operator").await;
+    db.execute(
+        "UPDATE users SET is_platform_admin = TRUE WHERE id = $1",
+        &[&admin],
+    )
+    .await;
+    for target in [&member, &admin] {
+        for form in [
+            vec![("password", "a takeover passphrase")],
+            vec![("email", "taken-over@example.com")],
+            vec![("status", "2")],
+        ] {
+            let r = send(&f, Method::PUT, &format!("/users/{target}"), bound, &form).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{form:?}: {}", r.body);
+            assert!(r.body.contains("<error>"), "{}", r.body);
+        }
+        let r = send(&f, Method::DELETE, &format!("/users/{target}"), bound, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        // What is the client's own to manage stays manageable.
+        let r = send(
+            &f,
+            Method::PUT,
+            &format!("/users/{target}"),
+            bound,
+            &[("mobile", "+358401111111")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    // A user wholly within the subtree: the client manages all of it.
+    let own = create("own").await;
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{own}"),
+        bound,
+        &[("password", "a fresh passphrase")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // An unbound client may.
+    add_rest_client(&db, "all", "a-long-client-secret", None);
+    let r = send(
+        &f,
+        Method::PUT,
+        &format!("/users/{member}"),
+        ("all", "a-long-client-secret"),
+        &[("password", "a fresh passphrase")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both_backends!(a_bound_client_reaches_no_one_beyond_its_subtree);
+
+/// Chain 14: a Developer, refused the list of users, read every subscriber's email, phone
+/// and name through the consented users of a purpose whose basis is not consent.
+async fn a_developer_sees_ids_not_people(db: TestDb) {
+    let c = crate::consents::Consenting::new(Fixture::new(&db).await).await;
+    let f = &c.f;
+    f.call(Method::GET, &f.org_path("/users"), &f.developer, None)
+        .await
+        .assert_error(403);
+    for purpose in [&c.payroll, &c.marketing] {
+        let path = f.org_path(&format!("/purposes/{purpose}/consented/users"));
+        let r = f.call(Method::GET, &path, &f.developer, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        for u in r.json["Users"].as_array().unwrap() {
+            assert!(!u["ID"].as_str().unwrap().is_empty());
+            assert_eq!(
+                (&u["Name"], &u["Email"], &u["Phone"]),
+                (&json!(""), &json!(""), &json!("")),
+                "{}",
+                r.body
+            );
+        }
+        // The Dpo's work needs the people themselves.
+        let r = f.call(Method::GET, &path, &f.dpo, None).await;
+        if purpose == &c.payroll {
+            assert!(r.body.contains(&f.individual_id), "{}", r.body);
+            assert!(r.body.contains("@example.com"), "{}", r.body);
+        }
+    }
+}
+both_backends!(a_developer_sees_ids_not_people);
+
+/// Chain 15: after a person set Disallow and left, the Admin set Allow on their record (200,
+/// with a receipt); returning, the person appeared as consenting.
+async fn an_organisation_writes_no_consent_for_someone_who_left(db: TestDb) {
+    let c = crate::consents::Consenting::new(Fixture::new(&db).await).await;
+    let f = &c.f;
+    let me = &f.individual_id;
+    let attribute = |record: &str| {
+        f.org_path(&format!(
+            "/users/{me}/consents/{record}/purposes/{}/attributes/{}",
+            c.marketing, c.email_attr
+        ))
+    };
+    let r = f
+        .call(
+            Method::PATCH,
+            &attribute(&c.consent),
+            &f.individual,
+            Some(json!({"consented": "Disallow"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = f
+        .call(
+            Method::DELETE,
+            &f.org_path(&format!("/users/{me}")),
+            &f.individual,
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    // The organisation cannot write to the record of someone who left.
+    let r = f
+        .call(
+            Method::PATCH,
+            &attribute(&c.consent),
+            &f.admin,
+            Some(json!({"consented": "Allow"})),
+        )
+        .await;
+    r.assert_error(404);
+    // Returning starts from the defaults, not from anything written meanwhile.
+    let key = f.open_with_key().await;
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/users"),
+            &f.individual,
+            Some(json!({ "subscribekey": key })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let record = f
+        .call(Method::GET, &c.consents(me), &f.individual, None)
+        .await;
+    assert_eq!(record.status, StatusCode::OK, "{}", record.body);
+    let marketing = crate::consents::purpose_in(&record.json, &c.marketing);
+    let email_attr = crate::consents::attribute_in(marketing, &c.email_attr);
+    assert_ne!(
+        email_attr["Status"]["Consented"], "Allow",
+        "{}",
+        record.body
+    );
+    let consenting = f
+        .call(
+            Method::GET,
+            &f.org_path(&format!("/purposes/{}/consented/users", c.marketing)),
+            &f.admin,
+            None,
+        )
+        .await;
+    assert!(
+        !consenting.body.contains(me.as_str()),
+        "{}",
+        consenting.body
+    );
+    // The person's own history still holds what they did.
+    let history = f
+        .call(
+            Method::GET,
+            &format!("/v1/users/{me}/consenthistory"),
+            &f.individual,
+            None,
+        )
+        .await;
+    assert!(history.body.contains("Disallow"), "{}", history.body);
+}
+both_backends!(an_organisation_writes_no_consent_for_someone_who_left);

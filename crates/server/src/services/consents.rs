@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use accord_domain::access::OrgStanding;
+use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::consent::{
     compute_status, count, first_broken, parse_days, purpose_summary, retention_expiry, ChangedBy,
     ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
@@ -838,6 +838,13 @@ impl Services {
             .await?
         };
         tx.commit().await?;
+        if !standing.may(OrgAction::ReadPersonalData) {
+            for u in &mut users {
+                u.name.clear();
+                u.phone.clear();
+                u.email = None;
+            }
+        }
         let what = match attribute {
             Some(a) => format!(
                 "read the users consenting to attribute {a} of purpose {}",

@@ -820,7 +820,8 @@ impl Services {
         Ok(n)
     }
 
-    /// Ends a subscription: the user themselves, or an Admin of the organisation.
+    /// Ends a subscription: the user themselves, or an Admin of the organisation. The
+    /// consent record goes with it (docs/consents.md).
     pub async fn unsubscribe_user(&self, actor: &Actor, org: &str, user: &str) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
@@ -831,9 +832,15 @@ impl Services {
             // Whether someone else subscribes here is not the caller's business.
             return Err(Error::not_found("no such subscribed user"));
         }
+        // The chain head first, as a consent change takes it: the record's deletion then
+        // waits for (or precedes) any change in flight instead of deadlocking with it.
+        tx.lock_chain_head(org.id).await?;
         if !tx.unsubscribe(org.id, user).await? {
             return Err(Error::not_found("no such subscribed user"));
         }
+        // Whoever leaves takes their record with them: the organisation cannot write to it
+        // any more, and a return starts from the purposes' defaults (the history stays).
+        tx.delete_consent_record(org.id, user).await?;
         let now = self.clock.now();
         let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
         super::webhooks::emit(

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Parameters that hand the account to someone else or take it from its holder.
+const TAKEOVER_PARAMETERS: [&str; 5] = ["password", "email", "login", "status", "organizationId"];
+
 impl Services {
     /// A user write goes to the action log of the user's home organisation (a user with
     /// none belongs to no organisation's log).
@@ -25,6 +28,71 @@ impl Services {
             }
             None => Ok(()),
         }
+    }
+
+    /// A bound client manages the people of its subtree, not their standing elsewhere: it
+    /// may not set the password or email of, disable, re-home or delete a user who is a
+    /// platform admin or holds a role, a subscription, a mandate or a delegation outside
+    /// its subtree (403). Whoever could would sign in as them and act there.
+    async fn refuse_reach_outside(
+        &self,
+        tx: &mut dyn Tx,
+        user: &User,
+        scope: &Scope,
+    ) -> Result<()> {
+        let Some(inside) = scope else {
+            return Ok(());
+        };
+        let outside = |org: &OrganizationId| !inside.contains(org);
+        let mut reaches = user.is_platform_admin
+            || tx
+                .role_grants_of(user.id)
+                .await?
+                .iter()
+                .any(|g| outside(&g.organization_id))
+            || tx
+                .subscriptions_of(user.id)
+                .await?
+                .iter()
+                .any(|s| outside(&s.organization.id));
+        if !reaches {
+            let held = tx.custom_roles_of(user.id).await?;
+            reaches = tx
+                .custom_roles()
+                .await?
+                .iter()
+                .any(|r| held.contains(&r.id.to_string()) && outside(&r.organization_id));
+        }
+        if !reaches {
+            let me = Party::User(user.id);
+            let mandates = tx.mandates().await?;
+            let delegated: Vec<uuid::Uuid> = tx
+                .delegations()
+                .await?
+                .iter()
+                .filter(|d| d.delegate == user.id || d.delegator == user.id)
+                .map(|d| d.mandate_id)
+                .collect();
+            for m in mandates
+                .iter()
+                .filter(|m| m.mandater == me || m.mandatee == me || delegated.contains(&m.id))
+            {
+                for party in [&m.mandater, &m.mandatee] {
+                    if *party != me && !self.party_visible(tx, scope, party).await? {
+                        reaches = true;
+                    }
+                }
+            }
+        }
+        if reaches {
+            return Err(Error::Forbidden(
+                "the user holds a role, subscription, mandate or delegation outside your \
+                 organizations (or is a platform administrator): only an unbound client may \
+                 change their credentials, status or home, or delete them"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Applies user parameters (create or PUT semantics) to `user`; returns the custom
@@ -166,6 +234,13 @@ impl Services {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
         let mut user = tx.user_by_id(id).await?.ok_or_else(|| not_found("user"))?;
+        let takes_over = params
+            .iter()
+            .any(|(name, _)| TAKEOVER_PARAMETERS.contains(&name.as_str()));
+        if takes_over {
+            self.refuse_reach_outside(tx.as_mut(), &user, &scope)
+                .await?;
+        }
         let email_before = user.email.clone();
         let (custom, password) = self
             .apply_user_params(tx.as_mut(), &mut user, params, &scope, &tree)
@@ -222,6 +297,11 @@ impl Services {
         self.require_visible_user(actor, id).await?;
         let id: UserId = id.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
+        let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
+        if let Some(user) = tx.user_by_id(id).await? {
+            self.refuse_reach_outside(tx.as_mut(), &user, &scope)
+                .await?;
+        }
         for grant in tx.role_grants_of(id).await? {
             if grant.role == OrgRole::Admin {
                 let admins = tx
