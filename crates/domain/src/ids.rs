@@ -63,6 +63,10 @@ typed_id!(
     /// An organisation.
     OrganizationId
 );
+typed_id!(
+    /// An organisation's offer to a person (a subscription or a role) they may accept.
+    OfferId
+);
 
 #[cfg(test)]
 mod tests {

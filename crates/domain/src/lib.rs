@@ -18,4 +18,4 @@ pub mod webhook;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
-pub use ids::{OrganizationId, SessionId, UserId};
+pub use ids::{OfferId, OrganizationId, SessionId, UserId};

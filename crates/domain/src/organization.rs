@@ -246,3 +246,66 @@ pub struct SubscribedOrg {
     pub organization: Organization,
     pub type_name: String,
 }
+
+/// What an organisation offers a person who is not its own (not homed in it): a
+/// subscription, or a role. Nobody is subscribed to, or holds a role in, an organisation on
+/// someone else's word alone: they accept or decline (docs/security.md, trust model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    Subscription,
+    Role(crate::identity::OrgRole),
+}
+
+impl OfferKind {
+    /// As stored: 0 for a subscription, the role's ID for a role.
+    pub fn code(self) -> i64 {
+        match self {
+            OfferKind::Subscription => 0,
+            OfferKind::Role(r) => r.id(),
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            0 => Some(OfferKind::Subscription),
+            other => crate::identity::OrgRole::from_id(other).map(OfferKind::Role),
+        }
+    }
+
+    /// The notification's type.
+    pub fn event(self) -> &'static str {
+        match self {
+            OfferKind::Subscription => "org.subscription_offered",
+            OfferKind::Role(_) => "org.role_offered",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: crate::OfferId,
+    pub organization_id: OrganizationId,
+    pub user_id: crate::UserId,
+    pub kind: OfferKind,
+    pub offered_by: crate::UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod offer_tests {
+    use super::*;
+    use crate::identity::OrgRole;
+
+    #[test]
+    fn offer_kinds_round_trip_their_codes() {
+        for kind in [
+            OfferKind::Subscription,
+            OfferKind::Role(OrgRole::Admin),
+            OfferKind::Role(OrgRole::Dpo),
+            OfferKind::Role(OrgRole::Developer),
+        ] {
+            assert_eq!(OfferKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(OfferKind::from_code(7), None);
+    }
+}

@@ -221,7 +221,8 @@ pub struct Notification {
     pub user_id: crate::UserId,
     pub organization_id: OrganizationId,
     pub kind: String,
-    pub purpose_id: OrganizationId,
+    /// The purpose a consent request is about; `None` for an organisation's offer.
+    pub purpose_id: Option<OrganizationId>,
     pub attribute_ids: Vec<OrganizationId>,
     pub message: String,
     pub created_at: DateTime<Utc>,

@@ -11,12 +11,12 @@ use accord_domain::consent::{HistoryEntry, StoredConsent};
 use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState};
 use accord_domain::identity::{OrgRole, RoleGrant, User};
 use accord_domain::organization::{
-    Organization, OrganizationType, Purpose, SubscribedOrg, Template,
+    Offer, Organization, OrganizationType, Purpose, SubscribedOrg, Template,
 };
 use accord_domain::session::{RefreshState, RefreshTokenRecord, Rotation, Session};
 use accord_domain::throttle::ThrottleState;
 use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
-use accord_domain::{OrganizationId, Result, SessionId, UserId};
+use accord_domain::{OfferId, OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -404,6 +404,12 @@ pub trait Tx: Send {
         at: DateTime<Utc>,
     ) -> Result<bool>;
     async fn unsubscribe(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    // Offers (a subscription or a role) awaiting the person's answer
+    /// Records an offer; `false` if one of its kind is open already.
+    async fn insert_offer(&mut self, offer: &Offer) -> Result<bool>;
+    async fn offers_of(&mut self, user: UserId) -> Result<Vec<Offer>>;
+    /// Removes one of the user's offers (accepted or declined) and answers it.
+    async fn take_offer(&mut self, user: UserId, id: OfferId) -> Result<Option<Offer>>;
     /// Deletes the user's consent record with the organisation and its values (the
     /// history stays: it is the organisation's proof).
     async fn delete_consent_record(&mut self, org: OrganizationId, user: UserId) -> Result<()>;

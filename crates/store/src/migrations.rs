@@ -95,6 +95,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "email_verification",
         include_str!("../migrations/sqlite/0013_email_verification.sql"),
     ),
+    (
+        14,
+        "offers",
+        include_str!("../migrations/sqlite/0014_offers.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -162,6 +167,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         13,
         "email_verification",
         include_str!("../migrations/postgres/0013_email_verification.sql"),
+    ),
+    (
+        14,
+        "offers",
+        include_str!("../migrations/postgres/0014_offers.sql"),
     ),
 ]);
 

@@ -6,11 +6,11 @@ use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, StoredConsen
 use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod};
 use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
 use accord_domain::organization::{
-    LawfulBasis, Organization, OrganizationType, Purpose, SubscribeMethod, SubscribedOrg, Template,
+    LawfulBasis, Offer, OfferKind, Organization, OrganizationType, Purpose, SubscribeMethod, SubscribedOrg, Template,
 };
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::ThrottleState;
-use accord_domain::{OrganizationId, SessionId, UserId};
+use accord_domain::{OfferId, OrganizationId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -227,6 +227,19 @@ fn events_text(events: &[EventType]) -> String {
 }
 
 
+fn offer_from_row(row: &DbRow) -> Result<Offer> {
+    let kind: i64 = row.try_get("kind").map_err(db_error)?;
+    Ok(Offer {
+        id: OfferId(uuid_col(row, "id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        user_id: UserId(uuid_col(row, "user_id")?),
+        kind: OfferKind::from_code(kind)
+            .ok_or_else(|| accord_domain::Error::internal(format!("unknown offer kind {kind}")))?,
+        offered_by: UserId(uuid_col(row, "offered_by")?),
+        created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+    })
+}
+
 fn notification_from_row(row: &DbRow) -> Result<Notification> {
     let attrs: String = row.try_get("attribute_ids").map_err(db_error)?;
     Ok(Notification {
@@ -234,7 +247,10 @@ fn notification_from_row(row: &DbRow) -> Result<Notification> {
         user_id: UserId(uuid_col(row, "user_id")?),
         organization_id: OrganizationId(uuid_col(row, "organization_id")?),
         kind: row.try_get("kind").map_err(db_error)?,
-        purpose_id: OrganizationId(uuid_col(row, "purpose_id")?),
+        purpose_id: {
+            let p: String = row.try_get("purpose_id").map_err(db_error)?;
+            (!p.is_empty()).then(|| uuid_col(row, "purpose_id").map(OrganizationId)).transpose()?
+        },
         attribute_ids: attrs.split_whitespace().filter_map(|a| uuid::Uuid::parse_str(a).ok().map(OrganizationId)).collect(),
         message: row.try_get("message").map_err(db_error)?,
         created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
@@ -996,6 +1012,48 @@ impl Tx for Uow {
             .map_err(db_error)
     }
 
+    async fn insert_offer(&mut self, o: &Offer) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO offers (id, organization_id, user_id, kind, offered_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id, user_id, kind) DO NOTHING",
+        )
+        .bind(o.id.to_string())
+        .bind(o.organization_id.to_string())
+        .bind(o.user_id.to_string())
+        .bind(o.kind.code())
+        .bind(o.offered_by.to_string())
+        .bind(to_ms(o.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected() > 0)
+        .map_err(db_error)
+    }
+
+    async fn offers_of(&mut self, user: UserId) -> Result<Vec<Offer>> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, user_id, kind, offered_by, created_at FROM offers \
+             WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(offer_from_row).collect()
+    }
+
+    async fn take_offer(&mut self, user: UserId, id: OfferId) -> Result<Option<Offer>> {
+        let row = sqlx::query(
+            "DELETE FROM offers WHERE id = $1 AND user_id = $2 \
+             RETURNING id, organization_id, user_id, kind, offered_by, created_at",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(offer_from_row).transpose()
+    }
+
     async fn delete_consent_record(&mut self, org: OrganizationId, user: UserId) -> Result<()> {
         sqlx::query("DELETE FROM consents WHERE organization_id = $1 AND user_id = $2")
             .bind(org.to_string())
@@ -1688,7 +1746,7 @@ impl Tx for Uow {
         .bind(n.user_id.to_string())
         .bind(n.organization_id.to_string())
         .bind(&n.kind)
-        .bind(n.purpose_id.to_string())
+        .bind(n.purpose_id.map(|p| p.to_string()).unwrap_or_default())
         .bind(attrs)
         .bind(&n.message)
         .bind(to_ms(n.created_at))

@@ -57,6 +57,9 @@ const ENDING: &[&str] = &[
     "POST /v1/organizations/{organizationID}/subscription/enable",
     "DELETE /v1/user",
     "DELETE /v1/user/apikey/revoke",
+    "POST /v1/user/offers/{offerID}/accept",
+    "DELETE /v1/user/offers/{offerID}",
+    "DELETE /v1/user/roles/{organizationID}",
     "POST /v1/users/logout",
     "POST /v1/users/token",
     "POST /v1/user/password/reset",
@@ -101,6 +104,7 @@ struct World {
     consent: String,
     entry: String,
     notification: String,
+    offer: String,
     webhook: String,
     delivery: String,
     a_image: String,
@@ -260,6 +264,7 @@ impl World {
                 Some(json!({"userid": ids[who], "roleid": role})),
             )
             .await;
+            crate::organizations::accept_offers(app, &bearer(who)).await;
         }
         must(
             app,
@@ -355,6 +360,21 @@ impl World {
         .await["Notifications"][0]["ID"]
             .as_str()
             .expect("A was asked for consent")
+            .to_owned();
+        // Y offers A a role: A's open offer.
+        let y_admins = format!("/v1/organizations/{y}/admins");
+        must(
+            app,
+            Method::POST,
+            &y_admins,
+            Some(&bearer("Admin Y")),
+            Some(json!({"userid": a_id, "roleid": 3})),
+        )
+        .await;
+        let offer = must(app, Method::GET, "/v1/user/offers", Some(&bearer("A")), None).await
+            ["Offers"][0]["ID"]
+            .as_str()
+            .expect("A was offered a role")
             .to_owned();
         // A webhook to a closed loopback port: deliveries fail fast, nothing leaves the machine.
         let hook = json!({"PayloadURL": "http://127.0.0.1:9/hook", "SubscribedEvents": ["org.subscribed"]});
@@ -486,6 +506,7 @@ impl World {
             consent,
             entry,
             notification,
+            offer,
             webhook,
             delivery,
             a_image,
@@ -608,6 +629,7 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             );
             put("entryID", &w.entry);
             put("notificationID", &w.notification);
+            put("offerID", &w.offer);
             put("token", "not-an-invitation-token");
         }
     }

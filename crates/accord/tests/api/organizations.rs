@@ -73,7 +73,7 @@ impl Fixture {
         let org = create_org(&app, &admin, &type_id, "DMart").await;
         let (dpo, dpo_id) = user(&app, "dpo").await;
         let (developer, developer_id) = user(&app, "developer").await;
-        for (id, role) in [(&dpo_id, 2), (&developer_id, 3)] {
+        for (id, role, auth) in [(&dpo_id, 2, &dpo), (&developer_id, 3, &developer)] {
             let r = app
                 .call(
                     Method::POST,
@@ -82,7 +82,9 @@ impl Fixture {
                     Some(json!({"userid": id, "roleid": role})),
                 )
                 .await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            // Offered: the role is theirs once they accept.
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+            accept_offers(&app, auth).await;
         }
         let (individual, individual_id) = user(&app, "individual").await;
         let (outsider, _) = user(&app, "outsider").await;
@@ -144,6 +146,26 @@ impl Fixture {
 }
 
 /// Registers and logs in a user: (bearer header, user ID).
+/// Accepts every open offer (subscription or role) of the caller; answers how many.
+pub async fn accept_offers(app: &TestApp, auth: &str) -> usize {
+    let r = app.get("/v1/user/offers", Some(auth)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let offers = r.json["Offers"].as_array().expect("Offers").clone();
+    for o in &offers {
+        let id = o["ID"].as_str().unwrap();
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/v1/user/offers/{id}/accept"),
+                Some(auth),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    }
+    offers.len()
+}
+
 pub async fn user(app: &TestApp, tag: &str) -> (String, String) {
     let who = email(tag);
     let id = app.register(&who, PW).await;
@@ -635,7 +657,8 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
         json!(orgs)
     );
 
-    // The Admin adds any existing user, no key needed; nobody else adds others.
+    // The Admin may only ask anyone else (trust model, chain 1): the answer tells nothing
+    // about the person, the same for an ID no one has; nobody else adds others.
     let (other, other_id) = crate::organizations::user(&f.app, "other").await;
     f.call(
         Method::POST,
@@ -645,7 +668,7 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
     )
     .await
     .assert_error(403);
-    let r = f
+    let asked = f
         .call(
             Method::POST,
             &users,
@@ -653,19 +676,45 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
             Some(json!({"userid": other_id})),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let nobody = f
+        .call(
+            Method::POST,
+            &users,
+            &f.admin,
+            Some(json!({"userid": uuid::Uuid::now_v7().to_string()})),
+        )
+        .await;
     assert_eq!(
-        r.json["User"]["APIKey"], "",
-        "no one else's APIKey in the answer"
+        (nobody.status, &nobody.body),
+        (asked.status, &asked.body),
+        "the same answer whoever the ID names"
     );
     f.call(
         Method::POST,
         &users,
         &f.admin,
-        Some(json!({"userid": uuid::Uuid::now_v7().to_string()})),
+        Some(json!({"userid": "not-an-id"})),
     )
     .await
     .assert_error(400);
+    // Nothing is subscribed until the person accepts; they are told.
+    assert_eq!(
+        f.call(Method::GET, &f.org_path("/users/count"), &f.developer, None)
+            .await
+            .json,
+        json!({"SubscribeUserCount": 1})
+    );
+    let notes = f
+        .call(Method::GET, "/v1/user/notifications", &other, None)
+        .await;
+    assert!(
+        notes.body.contains("org.subscription_offered") && notes.body.contains("DMart"),
+        "{}",
+        notes.body
+    );
+    assert_eq!(accept_offers(&f.app, &other).await, 1);
+    assert_eq!(accept_offers(&f.app, &other).await, 0, "accepted once");
     assert_eq!(
         f.call(Method::GET, &f.org_path("/users/count"), &f.developer, None)
             .await
@@ -769,7 +818,8 @@ async fn role_holders_are_added_listed_and_removed(db: TestDb) {
             Some(json!({"userid": f.individual_id, "roleid": 1})),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::ACCEPTED, "offered: {}", r.body);
+    assert_eq!(accept_offers(&f.app, &f.individual).await, 1);
     // The new Admin can now log in as an organisation admin.
     let me = f.call(Method::GET, "/v1/user", &f.individual, None).await;
     assert!(me.json["Roles"]
@@ -810,22 +860,27 @@ async fn role_holders_are_added_listed_and_removed(db: TestDb) {
 }
 both_backends!(role_holders_are_added_listed_and_removed);
 
+/// A new person who subscribes themselves with the key; answers their ID.
+async fn join(app: &TestApp, users: &str, key: &str, tag: &str) -> String {
+    let (auth, id) = user(app, tag).await;
+    let r = app
+        .call(
+            Method::POST,
+            users,
+            Some(&auth),
+            Some(json!({ "subscribekey": key })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    id
+}
+
 async fn subscribed_users_page_by_keyset(db: TestDb) {
     let f = Fixture::new(&db).await;
-    f.open_with_key().await;
+    let key = f.open_with_key().await;
     let mut expected = HashSet::new();
     for i in 0..120 {
-        let who = email(&format!("sub{i}"));
-        let id = f.app.register(&who, PW).await;
-        let r = f
-            .call(
-                Method::POST,
-                &f.org_path("/users"),
-                &f.admin,
-                Some(json!({"userid": id})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let id = join(&f.app, &f.org_path("/users"), &key, &format!("sub{i}")).await;
         expected.insert(id);
     }
     // A clean walk: 50, 50, 20, and Next only while more follow.
@@ -837,19 +892,9 @@ async fn subscribed_users_page_by_keyset(db: TestDb) {
     // newcomers (newer IDs) come at the end.
     let added = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (sizes, seen) = walk(&f, 50, |_| {
-        let (app, admin, path, added) =
-            (&f.app, f.admin.clone(), f.org_path("/users"), added.clone());
+        let (app, key, path, added) = (&f.app, key.clone(), f.org_path("/users"), added.clone());
         async move {
-            let id = app.register(&email("late"), PW).await;
-            let r = app
-                .call(
-                    Method::POST,
-                    &path,
-                    Some(&admin),
-                    Some(json!({"userid": id})),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::OK);
+            let id = join(app, &path, &key, "late").await;
             added.lock().unwrap().push(id);
         }
     })

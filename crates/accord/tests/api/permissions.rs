@@ -30,7 +30,7 @@ async fn permission_variants(db: TestDb) {
     let r = f
         .call(Method::POST, &org("/users"), &f.admin, Some(body))
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::ACCEPTED, "offered: {}", r.body);
     // Admin of one organisation is nothing in another, and the other way round.
     let other_users = format!("/v1/organizations/{}/users", f.other_org);
     f.call(Method::GET, &other_users, &f.admin, None)
@@ -41,38 +41,111 @@ async fn permission_variants(db: TestDb) {
 }
 both_backends!(permission_variants);
 
-/// Erasing one's account may not leave an organisation without an Admin.
-async fn the_last_admin_cannot_erase_their_account(db: TestDb) {
+/// Chain 12: an Admin made another user Admin and left; the victim could neither erase
+/// their account (409, last Admin) nor drop the role (400). A role is offered, accepted or
+/// declined, and always left; an organisation without an Admin waits for a platform admin
+/// to offer the role.
+async fn a_role_is_accepted_and_always_left(db: TestDb) {
     let f = Fixture::new(&db).await;
-    f.call(Method::DELETE, "/v1/user", &f.admin, None)
-        .await
-        .assert_error(409);
+    let admins = f.org_path("/admins");
+    let offer = |to: &str, auth: &str| {
+        let (f, admins, body) = (&f, admins.clone(), json!({"userid": to, "roleid": 1}));
+        let auth = auth.to_owned();
+        async move { f.call(Method::POST, &admins, &auth, Some(body)).await }
+    };
+    let roles = |auth: &str| {
+        let (f, auth) = (&f, auth.to_owned());
+        async move {
+            f.call(Method::GET, "/v1/user", &auth, None).await.json["Roles"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    // Offered, not held; declined, nothing.
+    let r = offer(&f.individual_id, &f.admin).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(roles(&f.individual).await, 0);
+    let offers = f
+        .call(Method::GET, "/v1/user/offers", &f.individual, None)
+        .await;
+    let id = offers.json["Offers"][0]["ID"].as_str().unwrap().to_owned();
+    assert_eq!(offers.json["Offers"][0]["RoleID"], 1, "{}", offers.body);
+    let r = f
+        .call(
+            Method::DELETE,
+            &format!("/v1/user/offers/{id}"),
+            &f.individual,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    f.call(
+        Method::POST,
+        &format!("/v1/user/offers/{id}/accept"),
+        &f.individual,
+        None,
+    )
+    .await
+    .assert_error(404);
+    assert_eq!(roles(&f.individual).await, 0);
+    // Nobody accepts an offer made to someone else.
+    offer(&f.individual_id, &f.admin).await;
+    let offers = f
+        .call(Method::GET, "/v1/user/offers", &f.individual, None)
+        .await;
+    let id = offers.json["Offers"][0]["ID"].as_str().unwrap().to_owned();
+    f.call(
+        Method::POST,
+        &format!("/v1/user/offers/{id}/accept"),
+        &f.outsider,
+        None,
+    )
+    .await
+    .assert_error(404);
+    // Accepted: held. Then left, at will.
     let r = f
         .call(
             Method::POST,
-            &f.org_path("/admins"),
-            &f.admin,
-            Some(json!({"userid": f.individual_id, "roleid": 1})),
+            &format!("/v1/user/offers/{id}/accept"),
+            &f.individual,
+            None,
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        f.call(Method::DELETE, "/v1/user", &f.admin, None)
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    let admins = f
-        .call(Method::GET, &f.org_path("/admins"), &f.individual, None)
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(roles(&f.individual).await, 1);
+    let leave = format!("/v1/user/roles/{}", f.org);
+    let r = f.call(Method::DELETE, &leave, &f.individual, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(roles(&f.individual).await, 0);
+    f.call(Method::DELETE, &leave, &f.individual, None)
         .await
-        .json;
-    assert!(
-        admins["Admins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["UserID"] != f.admin_id.as_str()),
-        "erased user's role goes with them"
+        .assert_error(404);
+
+    // The last Admin erases their account: allowed. The organisation is closed to
+    // configuration; a platform admin (only now) offers the role, and the Dpo accepts.
+    f.call(Method::GET, "/v1/user", &f.admin, None).await;
+    assert_eq!(
+        offer(&f.individual_id, &f.platform).await.status,
+        StatusCode::FORBIDDEN,
+        "the organisation has an Admin"
     );
+    let r = f.call(Method::DELETE, "/v1/user", &f.admin, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let rename = json!({"name": "renamed"});
+    f.call(Method::PATCH, &f.org_path(""), &f.dpo, Some(rename.clone()))
+        .await
+        .assert_error(403);
+    let dpo_id = f.call(Method::GET, "/v1/user", &f.dpo, None).await.json["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = offer(&dpo_id, &f.platform).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(crate::organizations::accept_offers(&f.app, &f.dpo).await, 1);
+    let r = f
+        .call(Method::PATCH, &f.org_path(""), &f.dpo, Some(rename))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
 }
-both_backends!(the_last_admin_cannot_erase_their_account);
+both_backends!(a_role_is_accepted_and_always_left);

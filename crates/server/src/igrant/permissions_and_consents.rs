@@ -861,7 +861,8 @@ async fn request_consent(
 pub struct Notification {
     #[serde(rename = "ID")]
     id: String,
-    /// `consent.requested`
+    /// `consent.requested`, or an organisation's offer: `org.subscription_offered`,
+    /// `org.role_offered` (accepted or declined at `/v1/user/offers`)
     #[serde(rename = "Type")]
     kind: String,
     #[serde(rename = "OrgID")]
@@ -883,7 +884,7 @@ fn notification(n: accord_domain::webhook::Notification) -> Notification {
         id: n.id,
         kind: n.kind,
         org_id: n.organization_id.to_string(),
-        purpose_id: n.purpose_id.to_string(),
+        purpose_id: n.purpose_id.map(|p| p.to_string()).unwrap_or_default(),
         attribute_ids: n.attribute_ids.iter().map(ToString::to_string).collect(),
         message: n.message,
         timestamp: rfc3339(n.created_at),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,11 +17,11 @@ use utoipa_axum::routes;
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{Caller, IgrantJson, IgrantQuery};
 use super::wire::{
-    Links, Organization, OrganizationEnvelope, OrganizationType, Purpose, Template, User,
+    Links, Msg, Organization, OrganizationEnvelope, OrganizationType, Purpose, Template, User,
     UserEnvelope,
 };
 use crate::services::organizations::{
-    NewOrganization, OrganizationPatch, PurposeInput, TemplateInput,
+    NewOrganization, OrganizationPatch, PurposeInput, RoleChange, Subscription, TemplateInput,
 };
 use crate::services::Services;
 use accord_domain::identity::OrgRole;
@@ -477,20 +478,30 @@ pub struct AddAdminBody {
     roleid: i64,
 }
 
-/// Add a role holder (Admin)
+/// Add a role holder (Admin). The organisation's own people (homed in it) and the caller
+/// get the role at once (200); anyone else is offered it and holds it once they accept
+/// (202, the organisation as it stands; `/v1/user/offers`)
 #[utoipa::path(post, path = "/organizations/{organizationID}/admins", tag = "Service management (Organization)", request_body = AddAdminBody,
     params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = OrganizationEnvelope), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 200, description = "The role is held", body = OrganizationEnvelope),
+        (status = 202, description = "The person was offered the role (or no one has the ID)", body = OrganizationEnvelope),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn add_admin(
     State(s): Svc,
     Caller(a): Caller,
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<AddAdminBody>,
-) -> Reply<OrganizationEnvelope> {
-    let view = s
-        .add_organization_admin(&a, &org, &b.userid, b.roleid)
-        .await?;
-    Ok(Json(envelope(&s, view)))
+) -> Result<(StatusCode, Json<OrganizationEnvelope>), IgrantError> {
+    Ok(
+        match s
+            .add_organization_admin(&a, &org, &b.userid, b.roleid)
+            .await?
+        {
+            RoleChange::Granted(view) => (StatusCode::OK, Json(envelope(&s, view))),
+            RoleChange::Offered(view) => (StatusCode::ACCEPTED, Json(envelope(&s, view))),
+        },
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -583,22 +594,41 @@ pub struct AddUserBody {
     subscribekey: Option<String>,
 }
 
-/// Add user to organization: an individual subscribes, or an Admin adds a user
+/// Add user to organization: an individual subscribes, or an Admin adds a user. The
+/// organisation's own people (anonymous users it created, users homed in it) are subscribed
+/// at once (200); anyone else is offered the subscription (202 `{"Msg"}`, telling nothing
+/// about the person, also when no one has the ID)
 #[utoipa::path(post, path = "/organizations/{organizationID}/users", tag = "Service management (Organization)", request_body = AddUserBody,
     params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = UserEnvelope), (status = 400, description = "Invalid subscription key, unknown user, or subscriptions closed", body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 200, body = UserEnvelope),
+        (status = 202, description = "The person was offered the subscription", body = Msg),
+        (status = 400, description = "Invalid subscription key, malformed user ID, or subscriptions closed", body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
 async fn add_user(
     State(s): Svc,
     Caller(a): Caller,
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<AddUserBody>,
-) -> Reply<UserEnvelope> {
-    let profile = s
-        .subscribe_user(&a, &org, b.userid.as_deref(), b.subscribekey.as_deref())
-        .await?;
-    Ok(Json(UserEnvelope {
-        user: User::from_profile(profile, &s.config.public_url),
-    }))
+) -> Result<Response, IgrantError> {
+    Ok(
+        match s
+            .subscribe_user(&a, &org, b.userid.as_deref(), b.subscribekey.as_deref())
+            .await?
+        {
+            Subscription::Subscribed(profile) => Json(UserEnvelope {
+                user: User::from_profile(*profile, &s.config.public_url),
+            })
+            .into_response(),
+            Subscription::Offered => (
+                StatusCode::ACCEPTED,
+                Json(Msg::new(
+                    "the person is asked to subscribe; they are subscribed once they accept",
+                )),
+            )
+                .into_response(),
+        },
+    )
 }
 
 #[derive(Serialize, ToSchema)]

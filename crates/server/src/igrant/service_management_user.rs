@@ -17,6 +17,7 @@ use super::extract::{Caller, IgrantJson, SourceAddr};
 use super::wire::{Msg, User};
 use crate::services::identity::{PasswordChange, Registration};
 use crate::services::Services;
+use accord_domain::organization::OfferKind;
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
@@ -28,6 +29,10 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(forgot_password))
         .routes(routes!(confirm_password_reset))
         .routes(routes!(verify_email))
+        .routes(routes!(list_offers))
+        .routes(routes!(accept_offer))
+        .routes(routes!(decline_offer))
+        .routes(routes!(leave_roles))
         .routes(routes!(resend_email_verification))
         .routes(routes!(accept_invitation))
 }
@@ -294,6 +299,103 @@ async fn resend_email_verification(
     Ok(Json(Msg::new(
         "a verification link has been sent to the account's address",
     )))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OfferBody {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "OrgID")]
+    org_id: String,
+    #[serde(rename = "OrgName")]
+    org_name: String,
+    /// `subscription` or `role`
+    #[serde(rename = "Type")]
+    kind: String,
+    /// The role offered (1 Admin, 2 Dpo, 3 Developer); 0 for a subscription.
+    #[serde(rename = "RoleID")]
+    role_id: i64,
+    #[serde(rename = "TimeStamp")]
+    timestamp: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OffersBody {
+    #[serde(rename = "Offers")]
+    offers: Vec<OfferBody>,
+}
+
+/// The caller's open offers: subscriptions and roles organisations asked them to take
+/// (ours; docs/security.md, trust model)
+#[utoipa::path(get, path = "/user/offers", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = OffersBody), (status = 401, body = ErrorBody)))]
+async fn list_offers(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<OffersBody>, IgrantError> {
+    let offers = services
+        .my_offers(&actor)
+        .await?
+        .into_iter()
+        .map(|v| OfferBody {
+            id: v.offer.id.to_string(),
+            org_id: v.offer.organization_id.to_string(),
+            org_name: v.organization_name,
+            kind: match v.offer.kind {
+                OfferKind::Subscription => "subscription".into(),
+                OfferKind::Role(_) => "role".into(),
+            },
+            role_id: match v.offer.kind {
+                OfferKind::Subscription => 0,
+                OfferKind::Role(r) => r.id(),
+            },
+            timestamp: super::wire::rfc3339(v.offer.created_at),
+        })
+        .collect();
+    Ok(Json(OffersBody { offers }))
+}
+
+/// Accept an offer: the subscription or the role is the caller's (ours)
+#[utoipa::path(post, path = "/user/offers/{offerID}/accept", tag = "Service management (User)",
+    params(("offerID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses(
+        (status = 204, description = "Accepted"),
+        (status = 400, description = "The organisation takes no subscriptions now", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, description = "No such offer of the caller's", body = ErrorBody),
+    ))]
+async fn accept_offer(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, IgrantError> {
+    services.accept_offer(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Decline an offer: nothing changes (ours)
+#[utoipa::path(delete, path = "/user/offers/{offerID}", tag = "Service management (User)",
+    params(("offerID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204, description = "Declined"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn decline_offer(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, IgrantError> {
+    services.decline_offer(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Leave every role the caller holds in an organisation, the last Admin's included (ours)
+#[utoipa::path(delete, path = "/user/roles/{organizationID}", tag = "Service management (User)",
+    params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204, description = "The roles are given up"), (status = 401, body = ErrorBody), (status = 404, description = "No role held there", body = ErrorBody)))]
+async fn leave_roles(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+    Path(org): Path<String>,
+) -> Result<StatusCode, IgrantError> {
+    services.leave_roles(&actor, &org).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

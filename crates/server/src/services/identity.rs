@@ -490,23 +490,8 @@ impl Services {
     async fn delete_my_account_once(&self, actor: &Actor) -> Result<()> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Write).await?;
-        // An organisation must keep an Admin: hand the role over first.
-        for grant in tx.role_grants_of(me.user_id).await? {
-            if grant.role != accord_domain::identity::OrgRole::Admin {
-                continue;
-            }
-            let holders = tx.role_holders(grant.organization_id).await?;
-            let admins = holders
-                .iter()
-                .filter(|(_, r)| *r == accord_domain::identity::OrgRole::Admin)
-                .count();
-            if admins == 1 {
-                return Err(Error::Conflict(format!(
-                    "you are the last Admin of organisation {}: add another Admin before deleting your account",
-                    grant.organization_id
-                )));
-            }
-        }
+        // Erasure is not held hostage by a role: an organisation whose last Admin leaves is
+        // closed to configuration until a platform admin offers the role to someone.
         if !tx.delete_user(me.user_id).await? {
             return Err(unauthenticated("account no longer exists"));
         }

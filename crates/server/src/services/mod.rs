@@ -13,6 +13,7 @@ pub mod layouts;
 pub mod logs;
 pub mod mail;
 pub mod notifications;
+pub mod offers;
 pub mod organizations;
 pub mod paging;
 pub mod passwords;

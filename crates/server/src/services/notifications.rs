@@ -88,7 +88,7 @@ impl Services {
                 user_id: u.id,
                 organization_id: org.id,
                 kind: EventType::ConsentRequested.as_str().to_owned(),
-                purpose_id: purpose.id,
+                purpose_id: Some(purpose.id),
                 attribute_ids: ids.clone(),
                 message: message.clone(),
                 created_at: now,

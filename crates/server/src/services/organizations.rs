@@ -6,8 +6,8 @@
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::identity::{OrgRole, User, UserStatus};
 use accord_domain::organization::{
-    parse_http_url, subscribe_key_from_indices, LawfulBasis, Organization, OrganizationType,
-    Purpose, SubscribeMethod, Template,
+    parse_http_url, subscribe_key_from_indices, LawfulBasis, OfferKind, Organization,
+    OrganizationType, Purpose, SubscribeMethod, Template,
 };
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{Mode, Tx};
@@ -64,6 +64,20 @@ pub struct PurposeInput {
 pub struct TemplateInput {
     pub consent: String,
     pub purpose_ids: Vec<String>,
+}
+
+/// What subscribing someone came to.
+pub enum Subscription {
+    Subscribed(Box<UserProfile>),
+    /// The person was asked (or no one has the ID): nothing is subscribed yet.
+    Offered,
+}
+
+/// What giving someone a role came to; either way the organisation as the caller sees it.
+pub enum RoleChange {
+    Granted(OrganizationView),
+    /// The person was asked (or no one has the ID): they hold nothing yet.
+    Offered(OrganizationView),
 }
 
 /// One page of subscribed users, and the ID to continue after if more may follow.
@@ -566,31 +580,59 @@ impl Services {
         Ok(holders)
     }
 
+    /// Gives a role: to the organisation's own people (homed in it through CustomerID) or
+    /// the caller themselves at once; anyone else is offered it and holds it once they
+    /// accept (`RoleChange::Offered`). The Admin decides; a platform admin only for an
+    /// organisation left without an Admin (to offer someone the role).
     pub async fn add_organization_admin(
         &self,
         actor: &Actor,
         org: &str,
         user: &str,
         role: i64,
-    ) -> Result<OrganizationView> {
+    ) -> Result<RoleChange> {
         let role = OrgRole::from_id(role)
             .ok_or_else(|| Error::invalid("roleid must be 1 (Admin), 2 (Dpo) or 3 (Developer)"))?;
         let user: UserId = user
             .parse()
-            .map_err(|_| Error::invalid("userid names no user"))?;
+            .map_err(|_| Error::invalid("userid is not a user ID"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
-        if !standing.may(OrgAction::Configure) {
+        let orphaned = !tx
+            .role_holders(org.id)
+            .await?
+            .iter()
+            .any(|(_, r)| *r == OrgRole::Admin);
+        let appointing = standing.platform_admin && orphaned && role == OrgRole::Admin;
+        if !standing.may(OrgAction::Configure) && !appointing {
             return Err(forbidden("change the role holders"));
         }
-        let target = tx
-            .user_by_id(user)
-            .await?
-            .ok_or_else(|| Error::invalid("userid names no user"))?;
+        let Some(target) = tx.user_by_id(user).await? else {
+            // Nobody to ask: the same answer as when someone is asked.
+            let view = self.organization_view(tx.as_mut(), org, &standing).await?;
+            tx.commit().await?;
+            return Ok(RoleChange::Offered(view));
+        };
         if target.email.is_none() {
             return Err(Error::invalid(
                 "an anonymous user cannot hold an organisation role",
             ));
+        }
+        let own = target.id == me.user_id || target.home_organization_id == Some(org.id);
+        if !own || appointing {
+            let mail = self
+                .offer(
+                    tx.as_mut(),
+                    &org,
+                    &target,
+                    OfferKind::Role(role),
+                    me.user_id,
+                )
+                .await?;
+            let view = self.organization_view(tx.as_mut(), org, &standing).await?;
+            tx.commit().await?;
+            self.mail_offer(mail).await;
+            return Ok(RoleChange::Offered(view));
         }
         tx.grant_role(org.id, user, role).await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
@@ -603,7 +645,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(view)
+        Ok(RoleChange::Granted(view))
     }
 
     /// Removes every role of `user` in the organisation; the last Admin stays (400).
@@ -656,21 +698,24 @@ impl Services {
 
     // ---- subscribed users ----
 
-    /// Subscribes a user: individuals themselves (with the key when key-based), or any
-    /// existing user by an Admin of the organisation. Idempotent.
+    /// Subscribes a user: individuals themselves (with the key when key-based). An Admin
+    /// subscribes the people the organisation onboards itself (anonymous users it created,
+    /// users homed in it); anyone else is offered the subscription and is subscribed once
+    /// they accept (`Subscription::Offered`, whether or not the ID names anyone: the answer
+    /// tells nothing about the person). Idempotent.
     pub async fn subscribe_user(
         &self,
         actor: &Actor,
         org: &str,
         user: Option<&str>,
         key: Option<&str>,
-    ) -> Result<UserProfile> {
+    ) -> Result<Subscription> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         let target = match user.filter(|u| !u.is_empty()) {
             Some(u) => u
                 .parse::<UserId>()
-                .map_err(|_| Error::invalid("userid names no user"))?,
+                .map_err(|_| Error::invalid("userid is not a user ID"))?,
             None => me.user_id,
         };
         let by_admin = standing.may(OrgAction::Configure);
@@ -682,7 +727,24 @@ impl Services {
                 "this organisation does not accept subscriptions",
             ));
         }
-        if !by_admin && org.subscribe_method == SubscribeMethod::KeyBased {
+        if target != me.user_id {
+            let person = tx.user_by_id(target).await?;
+            let own = person
+                .as_ref()
+                .is_some_and(|u| u.home_organization_id == Some(org.id));
+            if !own {
+                let mail = match &person {
+                    Some(u) if !tx.is_subscribed(org.id, u.id).await? => {
+                        self.offer(tx.as_mut(), &org, u, OfferKind::Subscription, me.user_id)
+                            .await?
+                    }
+                    _ => None,
+                };
+                tx.commit().await?;
+                self.mail_offer(mail).await;
+                return Ok(Subscription::Offered);
+            }
+        } else if org.subscribe_method == SubscribeMethod::KeyBased && !by_admin {
             let offered = key.unwrap_or("").trim();
             use subtle::ConstantTimeEq as _;
             if !bool::from(offered.as_bytes().ct_eq(org.subscribe_key.as_bytes())) {
@@ -700,7 +762,7 @@ impl Services {
             .await?;
         tx.commit().await?;
         self.work.notify_one();
-        Ok(profile)
+        Ok(Subscription::Subscribed(Box::new(profile)))
     }
 
     /// Subscribes a user (idempotent) with their empty consent record; the first time
@@ -870,9 +932,11 @@ impl Services {
                 "create anonymous users",
             )
             .await?;
+        // Homed in the organisation: it onboarded them, so it may provision them.
         let user = User {
             apikey_revision: 1,
             apikey_issued_at: Some(now),
+            home_organization_id: Some(org.id),
             ..User::new(None, UserStatus::Enabled, now)
         };
         tx.insert_user(&user).await?;
