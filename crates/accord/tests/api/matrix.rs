@@ -371,8 +371,14 @@ impl World {
             Some(json!({"userid": a_id, "roleid": 3})),
         )
         .await;
-        let offer = must(app, Method::GET, "/v1/user/offers", Some(&bearer("A")), None).await
-            ["Offers"][0]["ID"]
+        let offer = must(
+            app,
+            Method::GET,
+            "/v1/user/offers",
+            Some(&bearer("A")),
+            None,
+        )
+        .await["Offers"][0]["ID"]
             .as_str()
             .expect("A was offered a role")
             .to_owned();
