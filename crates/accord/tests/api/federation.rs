@@ -73,6 +73,22 @@ impl<'a> Federation<'a> {
         }
     }
 
+    /// Registers a client for `redirect_uris` at the provider and configures it by
+    /// discovery (201).
+    async fn configure_discovered(&self, redirect_uris: &[&str]) -> crate::oidc::RegisteredClient {
+        let client = provider()
+            .register_client(redirect_uris, "client_secret_basic")
+            .await;
+        let r = self
+            .configure(
+                Method::POST,
+                discovery_body(&client.client_id, &client.client_secret),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        client
+    }
+
     async fn configure(&self, method: Method, body: Value) -> Reply {
         self.f
             .call(method, &self.base, &self.f.admin, Some(body))
@@ -772,18 +788,8 @@ async fn federation_logs_carry_no_secrets(db: TestDb) {
     std::fs::create_dir_all(&dir).unwrap();
     let server = crate::process::ServerProcess::start(&db.url, dir.join("server.log"), &[]);
     let f = Fixture::on(TestApp::remote(&server.base), &db).await;
-    let p = provider();
     let fed = Federation::new(&f).await;
-    let client = p
-        .register_client(&[APP_CALLBACK], "client_secret_basic")
-        .await;
-    let r = fed
-        .configure(
-            Method::POST,
-            discovery_body(&client.client_id, &client.client_secret),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let client = fed.configure_discovered(&[APP_CALLBACK]).await;
     let who = email("logged");
     let (code, state) = fed.code_for(&who, APP_CALLBACK).await;
     let r = fed.exchange(&code, Some(&state), None).await;
@@ -814,18 +820,8 @@ both_backends!(federation_logs_carry_no_secrets);
 /// claims the victim's address (verified), and signed in as the victim.
 async fn a_provider_claiming_an_address_takes_no_account(db: TestDb) {
     let f = Fixture::new(&db).await;
-    let p = provider();
     let fed = Federation::new(&f).await;
-    let client = p
-        .register_client(&[APP_CALLBACK], "client_secret_basic")
-        .await;
-    let r = fed
-        .configure(
-            Method::POST,
-            discovery_body(&client.client_id, &client.client_secret),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    fed.configure_discovered(&[APP_CALLBACK]).await;
     let victim = email("victim");
     let victim_id = f.app.register(&victim, PW).await;
     f.call(
@@ -868,18 +864,9 @@ both_backends!(a_provider_claiming_an_address_takes_no_account);
 /// to the victim's account.
 async fn a_code_started_by_someone_else_links_nothing(db: TestDb) {
     let f = Fixture::new(&db).await;
-    let p = provider();
     let fed = Federation::new(&f).await;
-    let client = p
-        .register_client(&[APP_CALLBACK, &fed.callback_uri], "client_secret_basic")
+    fed.configure_discovered(&[APP_CALLBACK, &fed.callback_uri])
         .await;
-    let r = fed
-        .configure(
-            Method::POST,
-            discovery_body(&client.client_id, &client.client_secret),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let victim = f.individual.clone();
     let attacker_identity = email("attacker-outside");
 
