@@ -153,6 +153,10 @@ struct ServeArgs {
     /// Database connections (PostgreSQL) or reader connections (SQLite).
     #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     max_db_connections: u32,
+    /// Failed sign-ins (passwords, federated codes, REST client secrets) allowed per source
+    /// address and 15 minutes (then 429).
+    #[arg(long, env = "ACCORD_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    failures_per_address: u32,
     /// Registrations allowed per source address and 15 minutes (then 429).
     #[arg(long, env = "ACCORD_REGISTRATIONS_PER_ADDRESS", default_value_t = 30)]
     registrations_per_address: u32,
@@ -319,6 +323,7 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
     config.registrations_per_address = args.registrations_per_address.max(1);
+    config.failures_per_address = args.failures_per_address.max(1);
     config.webhook_allow_private = args.webhook_allow_private;
     config.oidc_allow_http = args.oidc_allow_http;
     config.oidc_allow_private = args.oidc_allow_private;

@@ -60,7 +60,7 @@ const CUSTOMER_ID: &str = "/customerid-rest/services/2.1";
 ///
 /// | shape | answers |
 /// |---|---|
-/// | needs credentials | 401, 403 |
+/// | needs credentials | 401, 403 (and 429 on the CustomerID facade: Basic secrets are throttled) |
 /// | path parameters | 404 |
 /// | any parameter or a body | 400 |
 /// | a body | 413, 415 |
@@ -102,6 +102,10 @@ fn complete_operation(op: &mut Operation, customer_id: bool) {
     let mut statuses = vec![];
     if secured {
         statuses.extend(["401", "403"]);
+    }
+    if secured && customer_id {
+        // A REST client's secret is throttled as logins are (docs/customerid.md).
+        statuses.push("429");
     }
     if path_params {
         statuses.push("404");

@@ -39,6 +39,9 @@ pub struct Config {
     /// The most entries a CustomerID search answers (the spec's searches do not page).
     pub max_list: i64,
     pub max_db_connections: u32,
+    /// Failed sign-ins (password, federated, REST client secret) allowed per source address
+    /// and 15 minutes (then 429, 15 minutes and doubling).
+    pub failures_per_address: u32,
     /// Registrations allowed per source address and 15 minutes (then 429, 15 minutes and
     /// doubling).
     pub registrations_per_address: u32,
@@ -85,6 +88,7 @@ impl Config {
             max_list: crate::services::paging::LIST_MAX,
             max_db_connections: 16,
             registrations_per_address: 30,
+            failures_per_address: 50,
             trust_forwarded_for: false,
             password_hash: PasswordHashParams::OWASP,
             webhook_allow_private: false,

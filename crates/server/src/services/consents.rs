@@ -19,7 +19,7 @@ use accord_domain::consent::{
     compute_status, count, first_broken, parse_days, purpose_summary, retention_expiry, ChangedBy,
     ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
 };
-use accord_domain::identity::{OrgRole, User};
+use accord_domain::identity::User;
 use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::Clock;
 use accord_domain::{Error, OrganizationId, Result, UserId};
@@ -114,9 +114,9 @@ fn not_found() -> Error {
 fn access_to(own: bool, standing: &OrgStanding) -> Result<Access> {
     if own {
         Ok(Access::Own)
-    } else if standing.has(OrgRole::Admin) {
+    } else if standing.may(OrgAction::ChangeConsentsOfOthers) {
         Ok(Access::Admin)
-    } else if standing.has(OrgRole::Dpo) {
+    } else if standing.may(OrgAction::ReadConsentsOfOthers) {
         Ok(Access::Dpo)
     } else {
         Err(not_found())
@@ -770,7 +770,7 @@ impl Services {
             let (_, standing, _) = self
                 .standing_in(tx.as_mut(), actor, &e.organization_id)
                 .await?;
-            if !(standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo)) {
+            if !standing.may(OrgAction::ReadConsentHistory) {
                 return Err(Error::not_found("history entry not found"));
             }
         }
@@ -800,10 +800,7 @@ impl Services {
             .transpose()?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
-        if !(standing.has(OrgRole::Admin)
-            || standing.has(OrgRole::Dpo)
-            || standing.has(OrgRole::Developer))
-        {
+        if !standing.may(OrgAction::ListConsentingUsers) {
             return Err(Error::Forbidden(
                 "you may not read who consents to this organisation".into(),
             ));
@@ -866,7 +863,7 @@ impl Services {
 }
 
 fn require_admin_or_dpo(standing: &OrgStanding) -> Result<()> {
-    if standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo) {
+    if standing.may(OrgAction::ReadConsentHistory) {
         Ok(())
     } else {
         Err(Error::Forbidden(

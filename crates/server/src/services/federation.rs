@@ -18,7 +18,7 @@ use accord_domain::federation::{
     IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod, LOGIN_STATE_TTL,
 };
 use accord_domain::identity::{Email, User, UserStatus};
-use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
+use accord_domain::throttle::ThrottleState;
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::Mode;
 use openidconnect::core::{
@@ -465,7 +465,7 @@ impl Services {
             let state = tx
                 .throttle_state(&address_key, &ThrottleState::fresh(now))
                 .await?
-                .fail(now, &ThrottlePolicy::ADDRESS);
+                .fail(now, &self.address_policy());
             tx.put_throttle_state(&address_key, &state).await?;
             tx.commit().await?;
         }

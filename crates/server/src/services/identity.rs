@@ -261,6 +261,12 @@ impl Services {
         verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
     }
 
+    /// How many failed sign-ins (password, federated, REST client) one source address may
+    /// make per window before it is locked out.
+    pub(crate) fn address_policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy::per_address(self.config.failures_per_address)
+    }
+
     /// A successful sign-in forgets the attempts counted against its account (or client).
     pub(crate) async fn attempts_succeeded(&self, account_key: &str) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -276,7 +282,7 @@ impl Services {
         let state = tx
             .throttle_state(address_key, &ThrottleState::fresh(now))
             .await?
-            .fail(now, &ThrottlePolicy::ADDRESS);
+            .fail(now, &self.address_policy());
         tx.put_throttle_state(address_key, &state).await?;
         tx.commit().await
     }
@@ -582,7 +588,7 @@ impl Services {
     /// every other way into the account closes. Every session but `keep` (the caller's
     /// own, when they changed it themselves) ends, and with them their refresh tokens;
     /// the APIKey is revoked (a kiosk or wallet gets a new one with
-    /// `POST /v1/user/apikey`); every outstanding reset token is void.
+    /// `POST /v1/user/apikey`); every outstanding reset and verification token is void.
     pub(crate) async fn close_other_doors(
         &self,
         tx: &mut dyn Tx,
@@ -592,7 +598,8 @@ impl Services {
     ) -> Result<()> {
         tx.revoke_sessions_of_user(user, now, keep).await?;
         tx.revoke_apikey(user).await?;
-        tx.void_password_resets(user).await
+        tx.void_password_resets(user).await?;
+        tx.void_email_verifications(user).await
     }
 
     /// Starts a password reset. Answers the same, at once, whether or not the account

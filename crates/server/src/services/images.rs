@@ -4,6 +4,7 @@
 
 use std::io::Cursor;
 
+use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::{ImageRecord, Mode};
 use image::{ImageFormat, ImageReader, Limits};
@@ -132,7 +133,8 @@ impl Services {
         type_id: &str,
         bytes: Vec<u8>,
     ) -> Result<accord_domain::organization::OrganizationType> {
-        if !actor.user()?.is_platform_admin {
+        let standing = OrgStanding::platform(actor.user()?.is_platform_admin);
+        if !standing.may(OrgAction::ManageOrganizationTypes) {
             return Err(Error::Forbidden(
                 "only platform administrators manage organisation types".into(),
             ));

@@ -1,8 +1,7 @@
 //! Organisation action logs: admin logins, configuration changes, reads of who consents
 //! and how many subscribe, webhook deliveries. Read by the Admin and the Dpo.
 
-use accord_domain::access::OrgStanding;
-use accord_domain::identity::OrgRole;
+use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::webhook::ActionLog;
 use accord_domain::{Error, OrganizationId, Result};
 use accord_store::{Mode, Tx};
@@ -83,7 +82,7 @@ impl Services {
 }
 
 fn require_log_reader(standing: &OrgStanding) -> Result<()> {
-    if standing.has(OrgRole::Admin) || standing.has(OrgRole::Dpo) {
+    if standing.may(OrgAction::ReadLogs) {
         Ok(())
     } else {
         Err(Error::Forbidden(

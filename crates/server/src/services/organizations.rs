@@ -212,7 +212,8 @@ impl Services {
     }
 
     fn require_platform_admin(actor: &Actor) -> Result<()> {
-        if actor.user()?.is_platform_admin {
+        let standing = OrgStanding::platform(actor.user()?.is_platform_admin);
+        if standing.may(OrgAction::ManageOrganizationTypes) {
             Ok(())
         } else {
             Err(Error::Forbidden(
@@ -603,7 +604,8 @@ impl Services {
             .await?
             .iter()
             .any(|(_, r)| *r == OrgRole::Admin);
-        let appointing = standing.platform_admin && orphaned && role == OrgRole::Admin;
+        let appointing =
+            standing.may(OrgAction::AppointAdmin) && orphaned && role == OrgRole::Admin;
         if !standing.may(OrgAction::Configure) && !appointing {
             return Err(forbidden("change the role holders"));
         }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
+use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::customer_id::{
     parse_custom_attribute_name, value_of, Attribute, Attributes, Mandate, MandateType,
     OrganizationField, Party, Role, UserField,
@@ -195,9 +196,10 @@ impl Services {
     /// HTTP Basic credentials of a REST client. Successful verifications are remembered for
     /// a minute, so a busy back end does not cost an argon2 hash per request.
     /// A REST client's Basic credentials, throttled as logins are: every attempt counts
-    /// against the client's name before the secret is checked (a success starts the count
-    /// afresh), and failures against the source address, which logins share (429 once
-    /// over). Credentials verified lately are taken from the cache, uncounted.
+    /// against the client's name from that source address before the secret is checked (a
+    /// success starts the count afresh), and failures against the source address, which
+    /// logins share (429 once over). Credentials verified lately are taken from the cache,
+    /// uncounted.
     pub async fn authenticate_rest_client(
         &self,
         name: &str,
@@ -247,7 +249,9 @@ impl Services {
         source: std::net::IpAddr,
     ) -> Result<Actor> {
         let address_key = format!("address:{source}");
-        let client_key = format!("restclient:{name}");
+        // Per client *and* address: nobody locks a back end out from elsewhere by knowing
+        // its name; guessing from many addresses meets the per-address limit of each.
+        let client_key = format!("restclient:{name}@{source}");
         self.charge_attempt(&address_key, &client_key).await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let record = tx.rest_client_by_name(name).await?;
@@ -285,7 +289,11 @@ impl Services {
                 ..
             }) => Some(subtree(&tree, *org)),
             Actor::RestClient(_) => None,
-            Actor::User(u) if u.is_platform_admin => None,
+            Actor::User(u)
+                if OrgStanding::platform(u.is_platform_admin).may(OrgAction::UseCustomerIdApi) =>
+            {
+                None
+            }
             Actor::User(_) => {
                 return Err(Error::Forbidden(
                     "only REST clients and platform administrators use the CustomerID API".into(),
