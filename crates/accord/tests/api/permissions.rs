@@ -149,3 +149,85 @@ async fn a_role_is_accepted_and_always_left(db: TestDb) {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
 }
 both_backends!(a_role_is_accepted_and_always_left);
+
+/// Caller kinds the matrix's one world does not hold: a pending subscriber (offered, not
+/// yet accepted) and a person another organisation provisioned. (An unverified account is
+/// every matrix caller; a federated session is federation.rs's; what a proven address
+/// changes is customerid.rs's mandates and trust.rs's.)
+async fn pending_and_provisioned_people(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    f.open_with_key().await;
+    let (pending, pending_id) = user(&f.app, "pending").await;
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/users"),
+            &f.admin,
+            Some(json!({ "userid": pending_id })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    // Offered, not subscribed: no record, nothing the organisation can read or write.
+    let consents = f.org_path(&format!("/users/{pending_id}/consents"));
+    for who in [&pending, &f.admin, &f.dpo] {
+        f.call(Method::GET, &consents, who, None)
+            .await
+            .assert_error(404);
+    }
+    let users = f
+        .call(Method::GET, &f.org_path("/users"), &f.admin, None)
+        .await;
+    assert!(!users.body.contains(&pending_id), "{}", users.body);
+    let me = f.call(Method::GET, "/v1/user", &pending, None).await;
+    assert_eq!(me.json["Orgs"], json!([]), "{}", me.body);
+    // The person alone turns the offer into a subscription.
+    assert_eq!(
+        crate::organizations::accept_offers(&f.app, &pending).await,
+        1
+    );
+    let r = f.call(Method::GET, &consents, &f.admin, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Provisioned by the other organisation (homed there): its Admin subscribes them at
+    // once; this organisation's Admin may only ask.
+    let (homed, homed_id) = user(&f.app, "homed").await;
+    db.execute(
+        "UPDATE users SET home_organization_id = $1 WHERE id = $2",
+        &[&f.other_org, &homed_id],
+    )
+    .await;
+    f.call(
+        Method::POST,
+        &format!("/v1/organizations/{}/subscription/enable", f.other_org),
+        &f.outsider,
+        None,
+    )
+    .await;
+    let r = f
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{}/users", f.other_org),
+            &f.outsider,
+            Some(json!({ "userid": homed_id })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/users"),
+            &f.admin,
+            Some(json!({ "userid": homed_id })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let me = f.call(Method::GET, "/v1/user", &homed, None).await;
+    let orgs: Vec<&str> = me.json["Orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["OrgID"].as_str().unwrap())
+        .collect();
+    assert_eq!(orgs, vec![f.other_org.as_str()], "{}", me.body);
+}
+both_backends!(pending_and_provisioned_people);
