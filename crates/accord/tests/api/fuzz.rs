@@ -415,6 +415,12 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
             &["refreshtoken", "clientid"],
         ),
         (
+            Method::POST,
+            "/v1/user/email/verify".into(),
+            None,
+            &["token"],
+        ),
+        (
             Method::PATCH,
             "/v1/user".into(),
             Some(&f.individual),
