@@ -5,7 +5,10 @@
 //!
 //! Callers share one world (an organisation X with Admin, Dpo and Developer; individuals
 //! A and B subscribed to X; the Admin of another organisation Y; a platform admin; an
-//! unbound CustomerID REST client). An operation that ends what it acts on (deleting,
+//! unbound CustomerID REST client; and the trust model's kinds: a subscriber of X whose
+//! address is unproven (everyone else's is proven), a person homed in Y (provisioned by
+//! it), a person X offered a subscription they have not accepted, and a person signed in
+//! through X's OpenID provider). An operation that ends what it acts on (deleting,
 //! logging out, renewing the key) gets a fresh world for each caller it lets through, so
 //! every cell means the same thing whatever ran before it.
 
@@ -23,7 +26,7 @@ const REST: (&str, &str) = ("matrix", "a-long-client-secret");
 const CID: &str = "/customerid-rest/services/2.1";
 
 /// The callers, in the order of the document's columns.
-const CALLERS: [Caller; 9] = [
+const CALLERS: [Caller; 13] = [
     Caller::Anonymous,
     Caller::A,
     Caller::B,
@@ -33,7 +36,15 @@ const CALLERS: [Caller; 9] = [
     Caller::AdminY,
     Caller::Platform,
     Caller::Rest,
+    Caller::Unverified,
+    Caller::Provisioned,
+    Caller::Pending,
+    Caller::Federated,
 ];
+
+/// Where the matrix's "application" receives the OpenID provider's redirect (nothing
+/// listens: the browser stand-in stops before it).
+const APP_CALLBACK: &str = "http://127.0.0.1:9/app/callback";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
@@ -46,6 +57,10 @@ enum Caller {
     AdminY,
     Platform,
     Rest,
+    Unverified,
+    Provisioned,
+    Pending,
+    Federated,
 }
 
 /// Operations that end what they act on or the caller's own credentials, or change where
@@ -167,9 +182,20 @@ impl World {
             "Admin Y",
             "platform",
             "extra",
+            "unverified",
+            "provisioned",
+            "pending",
         ] {
             let address = email(&who.replace(' ', "").to_lowercase());
             ids.insert(who, app.register(&address, PW).await);
+            if who != "unverified" {
+                // Everyone else has followed their verification link.
+                db.execute(
+                    "UPDATE users SET email_verified_at = 0 WHERE id = $1",
+                    &[&ids[who]],
+                )
+                .await;
+            }
             if who == "platform" {
                 db.execute(
                     "UPDATE users SET is_platform_admin = TRUE WHERE id = $1",
@@ -246,13 +272,23 @@ impl World {
             .as_str()
             .unwrap()
             .to_owned();
+        db.execute(
+            "UPDATE users SET home_organization_id = $1 WHERE id = $2",
+            &[&y, &ids["provisioned"]],
+        )
+        .await;
         let at = |rest: &str| format!("/v1/organizations/{x}{rest}");
+        // X's provider is a real one (tests/oidc-provider), so someone can sign in through it.
+        let op = crate::oidc::provider();
+        let client = op
+            .register_client(&[APP_CALLBACK], "client_secret_basic")
+            .await;
         must(
             app,
             Method::POST,
             &at("/idp/open-id"),
             Some(&admin),
-            Some(idp_body()),
+            Some(json!({"discoveryUrl": op.discovery_url(), "clientId": client.client_id, "clientSecret": client.client_secret})),
         )
         .await;
         for (who, role) in [("Dpo", 2), ("Developer", 3)] {
@@ -287,7 +323,7 @@ impl World {
             .as_str()
             .unwrap()
             .to_owned();
-        for who in ["A", "B"] {
+        for who in ["A", "B", "unverified"] {
             must(
                 app,
                 Method::POST,
@@ -297,6 +333,37 @@ impl World {
             )
             .await;
         }
+        // X asks "pending" to subscribe; they have not answered.
+        must(
+            app,
+            Method::POST,
+            &at("/users"),
+            Some(&admin),
+            Some(json!({"userid": ids["pending"]})),
+        )
+        .await;
+        // Someone signs in through X's provider (and so subscribes to X).
+        let federated = federated_login(app, &x, &email("federated")).await;
+        let federated_access = format!(
+            "Bearer {}",
+            federated["Token"]["access_token"].as_str().unwrap()
+        );
+        must(
+            app,
+            Method::POST,
+            "/v1/user/apikey",
+            Some(&federated_access),
+            None,
+        )
+        .await;
+        let federated_tokens = (
+            federated["User"]["Email"].as_str().unwrap().to_owned(),
+            federated_access,
+            federated["Token"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
         let purpose = must(
             app,
             Method::POST,
@@ -495,6 +562,7 @@ impl World {
             )
             .await,
         );
+        tokens.insert("federated", federated_tokens);
         Self {
             tokens,
             a_id,
@@ -533,6 +601,10 @@ impl World {
             Caller::Developer => Some("Developer"),
             Caller::AdminY => Some("Admin Y"),
             Caller::Platform => Some("platform"),
+            Caller::Unverified => Some("unverified"),
+            Caller::Provisioned => Some("provisioned"),
+            Caller::Pending => Some("pending"),
+            Caller::Federated => Some("federated"),
             Caller::Anonymous | Caller::Rest => None,
         }
     }
@@ -570,6 +642,38 @@ async fn upload(app: &TestApp, path: &str, auth: &str, field: &str) -> Value {
 }
 
 /// An OpenID provider given endpoint by endpoint: nothing is fetched.
+/// Signs `who` in through organisation `org`'s provider: `{User, Token}`.
+async fn federated_login(app: &TestApp, org: &str, who: &str) -> Value {
+    let base = format!("/v1/organizations/{org}/idp/open-id");
+    let url = reqwest::Url::parse_with_params(
+        &app.url(&format!("{base}/authorize")),
+        &[("redirect_uri", APP_CALLBACK), ("login_hint", who)],
+    )
+    .unwrap();
+    let r = Reply::from(app.client.get(url).send().await.expect("authorize")).await;
+    assert_eq!(r.status, StatusCode::OK, "authorize: {}", r.body);
+    let (to, state) = (
+        r.json["AuthorizationURL"].as_str().unwrap().to_owned(),
+        r.json["State"].as_str().unwrap().to_owned(),
+    );
+    let landing = crate::oidc::Browser::new()
+        .follow_until(&to, APP_CALLBACK)
+        .await;
+    let code = crate::oidc::param(&landing, "code").expect("a code");
+    let url = reqwest::Url::parse_with_params(
+        &app.url(&format!("{base}/exchange")),
+        &[
+            ("redirect_uri", APP_CALLBACK),
+            ("code", code.as_str()),
+            ("state", state.as_str()),
+        ],
+    )
+    .unwrap();
+    let r = Reply::from(app.client.post(url).send().await.expect("exchange")).await;
+    assert_eq!(r.status, StatusCode::OK, "exchange: {}", r.body);
+    r.json
+}
+
 fn idp_body() -> Value {
     json!({
         "issuer": "https://idp.example", "authorizationUrl": "https://idp.example/auth", "tokenUrl": "https://idp.example/token",
@@ -743,8 +847,8 @@ async fn send(app: &TestApp, op: &str, w: &World, caller: Caller) -> Reply {
     Reply::from(req.send().await.expect("answered")).await
 }
 
-/// The matrix as the document states it: operation → nine statuses.
-fn documented() -> BTreeMap<String, [u16; 9]> {
+/// The matrix as the document states it: operation → a status per caller.
+fn documented() -> BTreeMap<String, [u16; 13]> {
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../docs/permissions.md"
@@ -769,7 +873,11 @@ fn documented() -> BTreeMap<String, [u16; 9]> {
         else {
             continue;
         };
-        assert_eq!(cells.len(), 10, "row {op}: one operation and nine statuses");
+        assert_eq!(
+            cells.len(),
+            1 + CALLERS.len(),
+            "row {op}: one operation and a status per caller"
+        );
         let statuses: Vec<u16> = cells[1..]
             .iter()
             .map(|c| {
