@@ -646,7 +646,9 @@ impl Services {
                     "Someone asked to reset the password of this account.\n\n\
                      To choose a new password, follow this link within {minutes} minutes:\n{link}\n\n\
                      or send this code with your new password to POST /v1/user/password/forgot/confirm:\n{token}\n\n\
-                     The link works once. If you did not ask for this, ignore this mail: your password is unchanged.\n"
+                     The link works once. Unless your application's own page is behind it, the link \
+                     leads to the API endpoint that takes the code (Accord serves no page for it yet). \
+                     If you did not ask for this, ignore this mail: your password is unchanged.\n"
                 ),
                 secrets: vec![link.clone(), token.clone()],
             })

@@ -187,7 +187,9 @@ impl Services {
                     "You are invited to {what}.\n\n\
                      To accept, follow this link within {days} days and choose your password:\n{link}\n\n\
                      or send this code with your password to POST /v1/invitations/{{token}}/accept:\n{token}\n\n\
-                     The link works once. If you did not expect this, ignore this mail.\n"
+                     The link works once. Unless the inviting organisation's own page is behind \
+                     it, the link leads to the API endpoint that takes the code (Accord serves no \
+                     page for it yet). If you did not expect this, ignore this mail.\n"
                 ),
                 secrets: vec![link.clone(), token.to_owned()],
             })
