@@ -44,14 +44,10 @@ impl Services {
         else {
             return tx.commit().await;
         };
-        // A few mails per address and window: nobody mail-bombs an address through us.
-        let key = format!("verify:{}", email.key());
-        let (state, verdict) = tx
-            .throttle_state(&key, &ThrottleState::fresh(now))
+        if !self
+            .mail_allowed(tx.as_mut(), &format!("verify:{}", email.key()), now)
             .await?
-            .attempt(now, &ThrottlePolicy::ACCOUNT);
-        tx.put_throttle_state(&key, &state).await?;
-        if verdict.is_err() {
+        {
             return tx.commit().await;
         }
         let token = random_secret();
@@ -104,6 +100,22 @@ impl Services {
         if let Err(e) = self.send_email_verification(user).await {
             tracing::error!(error = ?e, "verification mail failed");
         }
+    }
+
+    /// A few mails of a kind per target address and window (`key` names both), silently:
+    /// nobody floods a mailbox through us. Counts this one; `false` when over.
+    pub(crate) async fn mail_allowed(
+        &self,
+        tx: &mut dyn Tx,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (state, verdict) = tx
+            .throttle_state(key, &ThrottleState::fresh(now))
+            .await?
+            .attempt(now, &ThrottlePolicy::ACCOUNT);
+        tx.put_throttle_state(key, &state).await?;
+        Ok(verdict.is_ok())
     }
 
     /// Asks for a new verification mail for the caller's address (answers at once).

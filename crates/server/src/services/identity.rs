@@ -618,14 +618,11 @@ impl Services {
         let now = self.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         // At most a few reset mails per account per window: no mail bombing through us.
-        let key = format!("reset:{email_key}");
-        let (state, verdict) = tx
-            .throttle_state(&key, &ThrottleState::fresh(now))
-            .await?
-            .attempt(now, &ThrottlePolicy::ACCOUNT);
-        tx.put_throttle_state(&key, &state).await?;
+        let allowed = self
+            .mail_allowed(tx.as_mut(), &format!("reset:{email_key}"), now)
+            .await?;
         let user = tx.user_by_email_key(email_key).await?;
-        let (Some(user), Ok(())) = (user, verdict) else {
+        let (Some(user), true) = (user, allowed) else {
             return tx.commit().await;
         };
         let Some(email) = user.email.as_ref().filter(|_| user.status.may_log_in()) else {

@@ -12,7 +12,6 @@ use crate::services::mail::OutgoingMail;
 use crate::services::tokens::random_secret;
 use accord_domain::customer_id::RoleInvitation;
 use accord_domain::identity::Email;
-use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 
 /// Which role invitations a list asks for.
 #[derive(Debug, Clone, Copy)]
@@ -354,17 +353,14 @@ impl Services {
     pub(crate) async fn reinvite_waiting(&self, mut tx: Box<dyn Tx>, user: &User) -> Result<()> {
         // A few such mails per address and window, silently: registering the address again
         // and again from many places must not flood its mailbox.
-        let now = self.clock.now();
         let key = format!(
             "reinvite:{}",
             user.email.as_ref().map(|e| e.key()).unwrap_or_default()
         );
-        let (state, verdict) = tx
-            .throttle_state(&key, &ThrottleState::fresh(now))
+        if !self
+            .mail_allowed(tx.as_mut(), &key, self.clock.now())
             .await?
-            .attempt(now, &ThrottlePolicy::ACCOUNT);
-        tx.put_throttle_state(&key, &state).await?;
-        if verdict.is_err() {
+        {
             return tx.commit().await;
         }
         let token = self.new_invitation_link(tx.as_mut(), user).await?;
