@@ -190,6 +190,13 @@ async fn logs_carry_no_secrets(db: TestDb) {
         json!({"username": alice, "password": "Wrong-Secret-Guess"}),
     )
     .await;
+    // An invitation's token travels in the path.
+    let invitation_token = "Invitation-Token-In-The-Path-0123456789";
+    app.post(
+        &format!("/v1/invitations/{invitation_token}/accept"),
+        json!({"password": password}),
+    )
+    .await;
 
     // Wait (bounded) for the background reset mail to be logged.
     let mut log = String::new();
@@ -214,6 +221,7 @@ async fn logs_carry_no_secrets(db: TestDb) {
         refreshed["refresh_token"].as_str().unwrap().to_owned(),
         key,
         alice.clone(),
+        invitation_token.to_owned(),
     ];
     for s in &secrets {
         assert!(
