@@ -106,7 +106,14 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Free text a person gives about themselves (name, phone): bounded, no control characters.
+/// Whether XML 1.0 can carry `c` (its `Char` production). The CustomerID facade answers in
+/// XML, and any text stored through either facade may be rendered there.
+pub fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Free text a person gives about themselves (name, phone): bounded, no control characters,
+/// nothing XML cannot carry.
 pub fn parse_profile_text(field: &str, raw: &str, max_chars: usize) -> Result<String> {
     let s = raw.trim();
     if s.chars().count() > max_chars {
@@ -114,7 +121,7 @@ pub fn parse_profile_text(field: &str, raw: &str, max_chars: usize) -> Result<St
             "{field} must be at most {max_chars} characters"
         )));
     }
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() || !xml_char(c)) {
         return Err(Error::invalid(format!(
             "{field} must not contain control characters"
         )));
@@ -297,6 +304,19 @@ mod tests {
         assert!(!format!("{p:?}").contains("horse"));
         let e = Email::parse("alice@example.com").unwrap();
         assert!(!format!("{e:?}").contains("alice"));
+    }
+
+    #[test]
+    fn xml_carries_text_but_not_c0_controls_or_noncharacters() {
+        for ok in [
+            'a', '\t', '\n', '\r', 'é', '\u{2028}', '\u{85}', '😀', '\u{FFFD}',
+        ] {
+            assert!(xml_char(ok), "{ok:?}");
+        }
+        for bad in ['\u{0}', '\u{1b}', '\u{8}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!xml_char(bad), "{bad:?}");
+        }
+        assert!(parse_profile_text("name", "A\u{FFFF}", 10).is_err());
     }
 
     #[test]

@@ -173,3 +173,67 @@ async fn request_bodies_in_xml_and_json_and_hostile_ones(db: TestDb) {
     assert!(r.body.contains("Ma&amp;ija"), "{}", r.body);
 }
 both_backends!(request_bodies_in_xml_and_json_and_hostile_ones);
+
+/// What XML cannot carry (ESC, other C0 controls, U+FFFF) is refused at write, so every
+/// later answer stays well-formed.
+async fn values_xml_cannot_carry_are_refused(db: TestDb) {
+    let f = crate::organizations::Fixture::new(&db).await;
+    let (_, child, _) = crate::customerid::seed(&db, &f).await;
+    crate::customerid::add_rest_client(&db, "all", "a-long-client-secret", None);
+    let all = ("all", "a-long-client-secret");
+    for hostile in ["a\u{1b}[31mb", "a\u{0}b", "a\u{8}b", "a\u{FFFF}b"] {
+        let r = crate::customerid::send(
+            &f,
+            reqwest::Method::PUT,
+            &format!("/users/{}", f.admin_id),
+            all,
+            &[("department", hostile)],
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            reqwest::StatusCode::BAD_REQUEST,
+            "{hostile:?}: {}",
+            r.body
+        );
+        assert!(r.body.contains("<error>"), "{}", r.body);
+    }
+    // Tab, newline and any other text are kept, and the answer that carries them is XML.
+    let r = crate::customerid::send(
+        &f,
+        reqwest::Method::PUT,
+        &format!("/users/{}", f.admin_id),
+        all,
+        &[("department", "Sales\tand\nsupport \u{2028} ✓")],
+    )
+    .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    let r = crate::customerid::get(
+        &f,
+        &format!("/users/{}", f.admin_id),
+        Some(all),
+        None,
+        false,
+    )
+    .await;
+    assert!(
+        !r.body
+            .chars()
+            .any(|c| !accord_domain::identity::xml_char(c)),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("support"), "{}", r.body);
+    // The iGrant facade refuses the same in what CustomerID renders (the name).
+    let r = f
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/user",
+            &f.admin,
+            Some(serde_json::json!({"name": "Maija\u{FFFF}"})),
+        )
+        .await;
+    r.assert_error(400);
+    let _ = child;
+}
+both_backends!(values_xml_cannot_carry_are_refused);

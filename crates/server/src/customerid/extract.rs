@@ -137,6 +137,18 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
                 ))
             }
         }
+        // Whatever is stored may be rendered in an XML answer: refuse what XML cannot carry
+        // here, once, for every write, rather than answer ill-formed documents later.
+        if let Some((name, _)) = params.iter().find(|(n, v)| {
+            !n.chars()
+                .chain(v.chars())
+                .all(accord_domain::identity::xml_char)
+        }) {
+            return Err(bad(format!(
+                "{name:?}: a value holds a character XML cannot carry (a control character \
+                 other than tab and newline, or a non-character)"
+            )));
+        }
         Ok(CidParams(params))
     }
 }
