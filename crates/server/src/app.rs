@@ -80,13 +80,39 @@ fn router(services: Arc<Services>) -> Router {
                 // Method, path (never the query string) and request ID; no headers, no bodies.
                 .make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
+                    // Client-controlled text is logged escaped (`?`): no forged fields or lines.
+                    tracing::info_span!("request", method = %req.method(), path = ?loggable_path(req.uri().path()), request_id = %id)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(refuse_unsafe_request_id))
         .with_state(services)
+}
+
+/// A client's `X-Request-Id` is kept only if it is short and of a safe alphabet; otherwise
+/// it is dropped (a fresh one is made) and noted, escaped, so it cannot forge log lines.
+async fn refuse_unsafe_request_id(
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    if let Some(value) = req.headers().get("x-request-id") {
+        if !safe_request_id(value.as_bytes()) {
+            tracing::info!(client_request_id = ?String::from_utf8_lossy(value.as_bytes()), "unsafe X-Request-Id replaced");
+            req.headers_mut().remove("x-request-id");
+        }
+    }
+    next.run(req).await
+}
+
+/// At most 64 bytes of letters, digits, `-`, `_`, `.` and `:`.
+fn safe_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// The path as the request log may show it: an invitation's token travels in its path
@@ -235,5 +261,26 @@ mod tests {
             "/v1/invitations/<token>"
         );
         assert_eq!(loggable_path("/v1/users/token"), "/v1/users/token");
+    }
+
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        for ok in [
+            "abc-123",
+            "0194f1e2-7c1a-7d2e-9a1b-3c4d5e6f7a8b",
+            "trace:1.2_3",
+        ] {
+            assert!(safe_request_id(ok.as_bytes()), "{ok}");
+        }
+        let long = "a".repeat(65);
+        for bad in [
+            "",
+            "x\" level=error msg=\"forged",
+            "a b",
+            "é",
+            long.as_str(),
+        ] {
+            assert!(!safe_request_id(bad.as_bytes()), "{bad}");
+        }
     }
 }

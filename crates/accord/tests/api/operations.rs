@@ -28,6 +28,18 @@ async fn health_and_readiness(db: TestDb) {
         r.headers.get("x-request-id").is_some(),
         "every response carries a request ID"
     );
+    // A client's request ID is echoed only if it is short and plain.
+    for (sent, echoed) in [("abc-123", true), ("x\" level=error msg=\"forged", false)] {
+        let r = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        let got = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(got == sent, echoed, "{sent:?} answered {got:?}");
+    }
     if db.backend == Backend::Postgres {
         // The database goes away: not ready, but alive.
         let name = db.url.rsplit('/').next().unwrap().to_owned();
@@ -190,6 +202,13 @@ async fn logs_carry_no_secrets(db: TestDb) {
         json!({"username": alice, "password": "Wrong-Secret-Guess"}),
     )
     .await;
+    // A request ID made to forge a log line.
+    reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .header("x-request-id", "x\" level=error msg=\"forged")
+        .send()
+        .await
+        .unwrap();
     // An invitation's token travels in the path.
     let invitation_token = "Invitation-Token-In-The-Path-0123456789";
     app.post(
@@ -230,6 +249,10 @@ async fn logs_carry_no_secrets(db: TestDb) {
         );
     }
     assert!(!log.contains("token="), "a reset link in the log:\n{log}");
+    assert!(
+        !log.contains("msg=\"forged"),
+        "a client's text forged a log field:\n{log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(logs_carry_no_secrets);
