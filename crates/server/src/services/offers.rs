@@ -41,7 +41,7 @@ fn role_name(r: OrgRole) -> &'static str {
 impl Services {
     /// Offers `user` a subscription or a role (once: an open offer of the kind stands),
     /// with a notification. Answers the mail to send once the unit of work commits, if
-    /// the person has an address and the offer is new.
+    /// the person has an address, the offer is new and the address's mail limit allows.
     pub(crate) async fn offer(
         &self,
         tx: &mut dyn Tx,
@@ -62,6 +62,15 @@ impl Services {
         if !tx.insert_offer(&offer).await? {
             return Ok(None);
         }
+        // Offered, declined, offered again: the notification each time, the mail a few
+        // times per address and window at most.
+        let mail_allowed = match &user.email {
+            Some(e) => {
+                self.mail_allowed(tx, &format!("offer:{}", e.key()), now)
+                    .await?
+            }
+            None => false,
+        };
         let message = format!("{} asks you {}", org.name, what(kind));
         tx.insert_notification(&Notification {
             id: uuid::Uuid::now_v7().to_string(),
@@ -83,28 +92,35 @@ impl Services {
             &format!("offered user {} {}", user.id, what(kind)),
         )
         .await?;
-        Ok(user.email.as_ref().map(|to| OutgoingMail {
-            to: to.as_str().to_owned(),
-            subject: format!("{} asks you {}", org.name, what(kind)),
-            body: format!(
-                "{message}.\n\nNothing changes unless you accept. Sign in and answer with \
+        Ok(user
+            .email
+            .as_ref()
+            .filter(|_| mail_allowed)
+            .map(|to| OutgoingMail {
+                to: to.as_str().to_owned(),
+                subject: format!("{} asks you {}", org.name, what(kind)),
+                body: format!(
+                    "{message}.\n\nNothing changes unless you accept. Sign in and answer with \
                  POST /v1/user/offers/{}/accept, or decline with DELETE /v1/user/offers/{} \
                  (Accord serves no page for it yet: your application does). If you do not know \
                  {}, decline or ignore it.\n",
-                offer.id, offer.id, org.name
-            ),
-            secrets: vec![],
-        }))
+                    offer.id, offer.id, org.name
+                ),
+                secrets: vec![],
+            }))
     }
 
-    /// Sends an offer's mail; a failure is logged, not answered (the offer stands and is
-    /// also among the person's notifications).
-    pub(crate) async fn mail_offer(&self, mail: Option<OutgoingMail>) {
-        if let Some(mail) = mail {
-            if let Err(e) = self.mailer.send(mail).await {
-                tracing::error!(error = ?e, "offer mail failed");
+    /// Sends a mail in the background: a failure is logged, not answered (what it tells
+    /// stands elsewhere too: an offer among the notifications, an invitation to resend),
+    /// and the answer's timing does not tell whether a mail went out.
+    pub(crate) fn mail_in_background(&self, mail: Option<OutgoingMail>) {
+        let Some(mail) = mail else { return };
+        let mailer = std::sync::Arc::clone(&self.mailer);
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(mail).await {
+                tracing::error!(error = ?e, "mail failed");
             }
-        }
+        });
     }
 
     /// The caller's open offers, oldest first.

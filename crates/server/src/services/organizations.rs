@@ -633,7 +633,7 @@ impl Services {
                 .await?;
             let view = self.organization_view(tx.as_mut(), org, &standing).await?;
             tx.commit().await?;
-            self.mail_offer(mail).await;
+            self.mail_in_background(mail);
             return Ok(RoleChange::Offered(view));
         }
         tx.grant_role(org.id, user, role).await?;
@@ -743,7 +743,7 @@ impl Services {
                     _ => None,
                 };
                 tx.commit().await?;
-                self.mail_offer(mail).await;
+                self.mail_in_background(mail);
                 return Ok(Subscription::Offered);
             }
         } else if org.subscribe_method == SubscribeMethod::KeyBased && !by_admin {

@@ -176,10 +176,15 @@ impl Services {
     }
 
     async fn send_invitation(&self, to: &str, token: &str, what: &str) -> Result<()> {
+        self.mailer
+            .send(self.invitation_mail(to, token, what))
+            .await
+    }
+
+    fn invitation_mail(&self, to: &str, token: &str, what: &str) -> OutgoingMail {
         let link = self.config.invitation_link.replace("{token}", token);
         let days = (self.config.invitation_ttl.as_secs() / 86_400).max(1);
-        self.mailer
-            .send(OutgoingMail {
+        OutgoingMail {
                 to: to.to_owned(),
                 subject: "You are invited".into(),
                 body: format!(
@@ -191,8 +196,7 @@ impl Services {
                      page for it yet). If you did not expect this, ignore this mail.\n"
                 ),
                 secrets: vec![link.clone(), token.to_owned()],
-            })
-            .await
+        }
     }
 
     /// Whether the caller sees an invitation: its organisation, or the invited user.
@@ -366,12 +370,13 @@ impl Services {
         let token = self.new_invitation_link(tx.as_mut(), user).await?;
         tx.commit().await?;
         let to = user.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
-        if let Err(e) = self
-            .send_invitation(to, &token, "complete the account you registered")
-            .await
-        {
-            tracing::error!(error = ?e, "invitation mail failed");
-        }
+        // In the background, as the verification mail of a new account: the 409's timing
+        // must not tell a waiting account from a registered one.
+        self.mail_in_background(Some(self.invitation_mail(
+            to,
+            &token,
+            "complete the account you registered",
+        )));
         Ok(())
     }
 
