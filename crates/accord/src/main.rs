@@ -146,6 +146,15 @@ struct ServeArgs {
     /// closed. Keep it below the process's file-descriptor limit.
     #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// Open connections one client (an IPv4 address, an IPv6 /64) may hold; beyond them
+    /// its next one is answered 503. Behind a reverse proxy every connection comes from
+    /// the proxy: raise it to --max-connections there.
+    #[arg(long, env = "ACCORD_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    connections_per_address: usize,
+    /// Seconds a connection may stay open with no request in flight (HTTP/1 keep-alive
+    /// and HTTP/2 alike) before it is closed.
+    #[arg(long, env = "ACCORD_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
     /// The most entries a CustomerID search (GET104, GET106, GET113) answers; a search
     /// matching more is refused with advice to narrow it or set `maxResults`.
     #[arg(long, env = "ACCORD_MAX_LIST", default_value_t = 10_000)]
@@ -319,6 +328,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = Duration::from_secs(args.request_timeout);
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
     config.max_connections = args.max_connections.max(1);
+    config.connections_per_address = args.connections_per_address.max(1);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     config.max_list = args.max_list.max(1);
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;

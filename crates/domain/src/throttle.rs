@@ -3,9 +3,11 @@
 //!   accounts). Each attempt is counted *before* the password is checked ([`ThrottleState::attempt`]),
 //!   so a burst of parallel guesses at one account cannot slip through while the first
 //!   ones are still hashing;
-//! - the source address. Only failures count ([`ThrottleState::fail`]), checked before the
-//!   password is ([`ThrottleState::check`]): many people behind one address (an office
-//!   NAT) may log in at once.
+//! - the source address (an IPv4 address or an IPv6 /64). Each attempt is counted before
+//!   the password is checked too, and given back when it succeeds ([`ThrottleState::refund`]):
+//!   only failures stay counted, so many people behind one address (an office NAT) may
+//!   log in at once, and a burst of parallel guesses checks at most the limit's number of
+//!   passwords.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -100,13 +102,12 @@ impl ThrottleState {
         }
     }
 
-    /// Records a failure that already happened; the `max_attempts`-th one locks the key.
-    pub fn fail(self, now: DateTime<Utc>, policy: &ThrottlePolicy) -> Self {
-        let counting = ThrottlePolicy {
-            max_attempts: policy.max_attempts.saturating_sub(1),
-            ..*policy
-        };
-        self.attempt(now, &counting).0
+    /// Gives back an attempt that succeeded (counted by [`Self::attempt`] before the check).
+    pub fn refund(self) -> Self {
+        Self {
+            attempts: self.attempts.saturating_sub(1),
+            ..self
+        }
     }
 }
 
@@ -189,15 +190,22 @@ mod tests {
     }
 
     #[test]
-    fn failures_lock_at_the_limit_and_check_reports_it() {
+    fn refunded_successes_leave_only_failures_counted() {
         let p = ThrottlePolicy::ADDRESS;
         let mut s = ThrottleState::fresh(t0());
-        for _ in 0..49 {
-            s = s.fail(t0(), &p);
-            assert_eq!(s.check(t0()), Ok(()));
+        // A thousand successes, each counted and refunded, and 50 failures: all allowed.
+        for _ in 0..1000 {
+            assert_eq!(run(&mut s, t0(), &p), Ok(()));
+            s = s.refund();
         }
-        s = s.fail(t0(), &p);
+        for _ in 0..50 {
+            assert_eq!(run(&mut s, t0(), &p), Ok(()));
+        }
+        // The 51st attempt is refused and locks the address for 15 minutes.
+        assert_eq!(run(&mut s, t0(), &p), Err(15 * 60));
         assert_eq!(s.check(t0()), Err(15 * 60));
         assert_eq!(s.check(t0() + Duration::minutes(15)), Ok(()));
+        // A refund never goes below zero.
+        assert_eq!(ThrottleState::fresh(t0()).refund().attempts, 0);
     }
 }

@@ -1,6 +1,5 @@
 //! Assembles the server: facades, operational endpoints, middleware; and serves it.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use accord_domain::{Clock, Result};
@@ -159,91 +158,6 @@ async fn readyz(State(services): State<Arc<Services>>) -> Response {
     responses((status = 200, description = "A JSON Web Key Set (RFC 7517) of Ed25519 keys")))]
 async fn jwks(State(services): State<Arc<Services>>) -> Json<serde_json::Value> {
     Json(services.tokens.jwks())
-}
-
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    app: App,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use tower::Service as _;
-
-    let config = &app.services.config;
-    // Two guards axum::serve does not give: a client that trickles its request head is
-    // cut off after `header_read_timeout` (the body is under the request timeout), and
-    // connections beyond `max_connections` get a 503 instead of a slot.
-    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
-    let router = app.router;
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: pause rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(refuse_overloaded(stream));
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service =
-            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                router.clone().call(request)
-            });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop(slot);
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// A connection over the limit: read what the client sent (briefly, so closing does not
-/// reset the connection under its unread request), answer 503 in the iGrant error
-/// shape, close.
-async fn refuse_overloaded(mut stream: tokio::net::TcpStream) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut buf = [0u8; 4096];
-    let _ =
-        tokio::time::timeout(std::time::Duration::from_millis(100), stream.read(&mut buf)).await;
-    let body = r#"{"Code":503,"Message":"too many connections; retry shortly"}"#;
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }
 
 #[cfg(test)]

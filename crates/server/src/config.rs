@@ -36,6 +36,11 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Open connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Open connections one source (an IPv4 address, an IPv6 /64) may hold.
+    pub connections_per_address: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/1 keep-alive
+    /// and HTTP/2 alike).
+    pub idle_timeout: Duration,
     /// The most entries a CustomerID search answers (the spec's searches do not page).
     pub max_list: i64,
     pub max_db_connections: u32,
@@ -85,6 +90,8 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            connections_per_address: 256,
+            idle_timeout: Duration::from_secs(60),
             max_list: crate::services::paging::LIST_MAX,
             max_db_connections: 16,
             registrations_per_address: 30,

@@ -4,9 +4,12 @@ pub mod api_doc;
 pub mod app;
 pub mod body_limit;
 pub mod config;
+pub mod connections;
 pub mod customerid;
 pub mod igrant;
+pub mod per_source;
 pub mod services;
 
-pub use app::{build_app, serve, App};
+pub use app::{build_app, App};
 pub use config::Config;
+pub use connections::serve;

@@ -618,8 +618,9 @@ async fn login_throttling_engages_per_address(db: TestDb) {
 }
 both_backends!(login_throttling_engages_per_address);
 
-/// Many people behind one address (an office NAT) log in at once: only failures count
-/// against an address, so a burst of correct logins is never throttled.
+/// Many people behind one address (an office NAT) log in at once: only failures stay
+/// counted against an address, and its sign-ins in flight wait their turn, so a burst of
+/// correct logins is never throttled.
 async fn a_burst_of_good_logins_from_one_address_is_not_throttled(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     let mut people = vec![];
@@ -648,3 +649,64 @@ async fn a_burst_of_good_logins_from_one_address_is_not_throttled(db: TestDb) {
     );
 }
 both_backends!(a_burst_of_good_logins_from_one_address_is_not_throttled);
+
+/// Hundreds of simultaneous wrong logins from one source, each for another account, check
+/// no more passwords than the source's limit (each attempt is counted before its password
+/// is hashed), also when they rotate through an IPv6 /64; a person elsewhere signs in
+/// meanwhile.
+async fn a_burst_of_wrong_logins_checks_no_more_passwords_than_the_limit(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| {
+        c.failures_per_address = 20;
+        c.trust_forwarded_for = true;
+        // The test's 300 connections all come from loopback.
+        c.connections_per_address = c.max_connections;
+    })
+    .await;
+    let alice = email("alice");
+    app.register(&alice, PW).await;
+    type Source = fn(usize) -> String;
+    let sources: [(&str, Source); 2] = [
+        ("IPv4", |_| "192.0.2.9".to_owned()),
+        ("IPv6 /64", |i| format!("2001:db8:1:2::{:x}", i + 1)),
+    ];
+    for (label, source) in sources {
+        let guesses = (0..300).map(|i| {
+            let (client, url) = (app.client.clone(), app.url("/v1/users/login"));
+            let body = json!({"username": format!("spray{i}@example.com"), "password": "guess"});
+            let from = source(i);
+            async move {
+                let r = client
+                    .post(url)
+                    .header("X-Forwarded-For", from)
+                    .json(&body)
+                    .send();
+                r.await.expect("sent").status()
+            }
+        });
+        let statuses = join_all_spawned(guesses).await;
+        let checked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!(checked + refused, 300, "{label}: {statuses:?}");
+        assert!(
+            checked <= 20,
+            "{label}: {checked} passwords checked, the limit is 20"
+        );
+    }
+    // Someone at another address is not held up or locked out.
+    let r = app
+        .client
+        .post(app.url("/v1/users/login"))
+        .header("X-Forwarded-For", "198.51.100.7")
+        .json(&json!({"username": alice, "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+both_backends!(a_burst_of_wrong_logins_checks_no_more_passwords_than_the_limit);

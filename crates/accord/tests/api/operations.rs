@@ -468,3 +468,124 @@ async fn connections_beyond_the_limit_get_503(db: TestDb) {
     assert!(served, "a freed slot is used again");
 }
 both_backends!(connections_beyond_the_limit_get_503);
+
+/// Reads until the server closes the connection (end of stream or reset); `Err` if it is
+/// still open after `limit`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> Result<(), ()> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .map_err(|_| ())
+}
+
+/// Silent sockets, half-sent HTTP/2 prefaces and idle keep-alive connections from one
+/// address neither hold their slots for ever nor lock another client out: one source gets
+/// only its share of the slots, the first request head must arrive within the header
+/// timeout (protocol detection included), and idle connections are closed.
+async fn idle_and_half_open_connections_lock_no_one_out(db: TestDb) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(&db, |c| {
+        c.max_connections = 12;
+        c.connections_per_address = 6;
+        c.header_read_timeout = Duration::from_secs(1);
+        c.idle_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let connect_from = |source: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((source, 0).into()).unwrap();
+        socket.connect(addr).await.unwrap()
+    };
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let served = |mut s: tokio::net::TcpStream| async move {
+        s.write_all(request).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap_or(0);
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), s)
+    };
+
+    // One address opens silent sockets and half HTTP/2 prefaces, more than its share.
+    let opened = std::time::Instant::now();
+    let mut held = vec![];
+    for i in 0..14 {
+        let mut s = connect_from([127, 0, 0, 1]).await;
+        if i % 2 == 1 {
+            s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        }
+        held.push(s);
+    }
+    // Another client is served at once, although the first holds or asked for 14 slots of 12.
+    let (answer, _) = served(connect_from([127, 0, 0, 2]).await).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The first address's seventh and later were refused (its share is 6).
+    let mut refused = 0;
+    let mut kept = vec![];
+    for mut s in held {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
+            Ok(Ok(n)) if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503") => {
+                refused += 1
+            }
+            _ => kept.push(s),
+        }
+    }
+    assert_eq!((refused, kept.len()), (8, 6));
+    // Those it kept are closed once the header timeout (1 s) passes without a request head.
+    for s in &mut kept {
+        assert!(
+            closed_within(s, Duration::from_secs(5)).await.is_ok(),
+            "a silent or half-open connection was not closed"
+        );
+    }
+    assert!(
+        opened.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
+
+    // An idle HTTP/1 keep-alive connection is closed when no next request head has come
+    // within the header timeout (hyper's timer runs while it waits for one).
+    let (answer, mut keep_alive) = served(connect_from([127, 0, 0, 3]).await).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let idle_since = std::time::Instant::now();
+    assert!(closed_within(&mut keep_alive, Duration::from_secs(8))
+        .await
+        .is_ok());
+    assert!(
+        idle_since.elapsed() >= Duration::from_millis(800),
+        "closed too early"
+    );
+
+    // An HTTP/2 connection that makes a request (HEADERS: GET / over http, HPACK
+    // static-table entries) and then sends nothing stays past the header timeout and is
+    // closed after the idle timeout (2 s).
+    let mut h2 = connect_from([127, 0, 0, 4]).await;
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    h2.write_all(b"\0\0\x03\x01\x05\0\0\0\x01\x82\x86\x84")
+        .await
+        .unwrap();
+    let idle_since = std::time::Instant::now();
+    assert!(closed_within(&mut h2, Duration::from_secs(8)).await.is_ok());
+    assert!(
+        idle_since.elapsed() >= Duration::from_millis(1800),
+        "closed too early"
+    );
+
+    // The freed slots serve the first address again.
+    let (answer, _) = served(connect_from([127, 0, 0, 1]).await).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+both_backends!(idle_and_half_open_connections_lock_no_one_out);

@@ -278,6 +278,35 @@ async fn private_destinations_are_refused_by_default(db: TestDb) {
         "{}",
         r.body
     );
+    // IPv4 carried in IPv6 (compatible, mapped in its other notation, NAT64) and the
+    // deprecated site-local block are refused alike, before any connection.
+    let port: String = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    for host in [
+        "[::127.0.0.1]",
+        "[::ffff:0:7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "[fec0::1]",
+    ] {
+        let (hook, _) =
+            make_webhook(&f, &format!("http://{host}:{port}/"), &["org.subscribed"]).await;
+        let r = guarded
+            .call(
+                Method::POST,
+                &f.org_path(&format!("/webhooks/{hook}/ping")),
+                Some(&f.admin),
+                None,
+            )
+            .await;
+        let error = r.json["Delivery"]["LastError"].as_str().unwrap_or_default();
+        assert!(error.contains("private address"), "{host}: {}", r.body);
+    }
     assert!(
         receiver.received().is_empty(),
         "nothing reached the loopback receiver"

@@ -18,7 +18,6 @@ use accord_domain::federation::{
     IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod, LOGIN_STATE_TTL,
 };
 use accord_domain::identity::{Email, User, UserStatus};
-use accord_domain::throttle::ThrottleState;
 use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::Mode;
 use openidconnect::core::{
@@ -447,26 +446,12 @@ impl Services {
         &self,
         x: CodeExchange<'_>,
     ) -> Result<(UserProfile, TokenPair)> {
-        let address_key = format!("address:{}", x.source);
-        let now = self.clock.now();
-        // Write mode: reading a throttle row creates it when missing.
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let address = tx
-            .throttle_state(&address_key, &ThrottleState::fresh(now))
-            .await?;
-        tx.commit().await?;
-        address
-            .check(now)
-            .map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
-
+        let attempt = self.begin_sign_in(x.source, None).await?;
         let outcome = self.exchange_unthrottled(&x).await;
-        if matches!(outcome, Err(Error::Unauthenticated(_))) {
+        // Only a code, token or state that did not check out stays counted.
+        if !matches!(outcome, Err(Error::Unauthenticated(_))) {
             let mut tx = self.store.begin(Mode::Write).await?;
-            let state = tx
-                .throttle_state(&address_key, &ThrottleState::fresh(now))
-                .await?
-                .fail(now, &self.address_policy());
-            tx.put_throttle_state(&address_key, &state).await?;
+            self.sign_in_succeeded(tx.as_mut(), &attempt).await?;
             tx.commit().await?;
         }
         outcome

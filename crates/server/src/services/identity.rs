@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use accord_domain::address::source_group;
 use accord_domain::identity::{
     parse_profile_text, Email, Password, RoleGrant, User, UserStatus, NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
@@ -118,7 +119,7 @@ impl Services {
         let phone = parse_profile_text("phone", r.phone, PHONE_MAX_CHARS)?;
         if let Some(source) = r.source {
             self.charge(
-                &format!("register:{source}"),
+                &format!("register:{}", source_group(source)),
                 &ThrottlePolicy::per_address(self.config.registrations_per_address),
             )
             .await?;
@@ -177,9 +178,9 @@ impl Services {
         kind: LoginKind,
     ) -> Result<(UserProfile, TokenPair)> {
         let email_key = username.trim().to_lowercase();
-        let account_key = format!("account:{email_key}");
-        let address_key = format!("address:{source}");
-        self.charge_attempt(&address_key, &account_key).await?;
+        let attempt = self
+            .begin_sign_in(source, Some(format!("account:{email_key}")))
+            .await?;
 
         let password = Password::offered(password)?;
         let mut tx = self.store.begin(Mode::Read).await?;
@@ -194,10 +195,7 @@ impl Services {
             .await?;
         let user = match user {
             Some(u) if verified.ok && u.status.may_log_in() => u,
-            _ => {
-                self.record_address_failure(&address_key).await?;
-                return Err(unauthenticated(INVALID_CREDENTIALS));
-            }
+            _ => return Err(unauthenticated(INVALID_CREDENTIALS)),
         };
         let new_hash = if verified.needs_rehash {
             Some(self.passwords.hash(&password).await?)
@@ -226,8 +224,7 @@ impl Services {
                 .await?;
             }
         }
-        tx.put_throttle_state(&account_key, &ThrottleState::fresh(now))
-            .await?;
+        self.sign_in_succeeded(tx.as_mut(), &attempt).await?;
         if let Some(hash) = &new_hash {
             tx.set_password_hash(user.id, hash).await?;
         }
@@ -240,25 +237,42 @@ impl Services {
         Ok((profile, tokens))
     }
 
-    /// Before any password is checked: refuses (429) if the source address is locked, and
-    /// counts the attempt against the account, refusing if that locks it.
-    pub(crate) async fn charge_attempt(&self, address_key: &str, account_key: &str) -> Result<()> {
+    /// Before any secret is checked: takes one of the source's sign-ins in flight (waiting
+    /// for one if it has them all: a burst from one source queues behind itself), and counts the attempt against the source address and, if given,
+    /// the account (or client) key, refusing (429) if either is locked or this locks it.
+    /// Success gives the address's count back ([`Self::sign_in_succeeded`]); a failure
+    /// leaves it counted, so at most the limit's number of secrets are checked per window.
+    pub(crate) async fn begin_sign_in(
+        &self,
+        source: IpAddr,
+        account_key: Option<String>,
+    ) -> Result<SignInAttempt> {
+        let in_flight = self.sign_ins_in_flight.take(source).await;
+        let attempt = SignInAttempt {
+            address_key: format!("address:{}", source_group(source)),
+            account_key,
+            _in_flight: in_flight,
+        };
         let now = self.now();
         let fresh = ThrottleState::fresh(now);
         let mut tx = self.store.begin(Mode::Write).await?;
-        let verdict = match tx.throttle_state(address_key, &fresh).await?.check(now) {
-            Ok(()) => {
-                let (account, verdict) = tx
-                    .throttle_state(account_key, &fresh)
-                    .await?
-                    .attempt(now, &ThrottlePolicy::ACCOUNT);
-                tx.put_throttle_state(account_key, &account).await?;
-                verdict
-            }
-            locked => locked,
-        };
+        let (address, mut verdict) = tx
+            .throttle_state(&attempt.address_key, &fresh)
+            .await?
+            .attempt(now, &self.address_policy());
+        tx.put_throttle_state(&attempt.address_key, &address)
+            .await?;
+        if let (Ok(()), Some(key)) = (verdict, &attempt.account_key) {
+            let (account, account_verdict) = tx
+                .throttle_state(key, &fresh)
+                .await?
+                .attempt(now, &ThrottlePolicy::ACCOUNT);
+            tx.put_throttle_state(key, &account).await?;
+            verdict = account_verdict;
+        }
         tx.commit().await?;
-        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
+        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
+        Ok(attempt)
     }
 
     /// How many failed sign-ins (password, federated, REST client) one source address may
@@ -267,24 +281,22 @@ impl Services {
         ThrottlePolicy::per_address(self.config.failures_per_address)
     }
 
-    /// A successful sign-in forgets the attempts counted against its account (or client).
-    pub(crate) async fn attempts_succeeded(&self, account_key: &str) -> Result<()> {
-        let mut tx = self.store.begin(Mode::Write).await?;
-        tx.put_throttle_state(account_key, &ThrottleState::fresh(self.now()))
-            .await?;
-        tx.commit().await
-    }
-
-    /// A failed login counts against its source address.
-    pub(crate) async fn record_address_failure(&self, address_key: &str) -> Result<()> {
+    /// A sign-in succeeded, in `tx`: the source's attempt is given back and the attempts
+    /// counted against its account (or client) are forgotten.
+    pub(crate) async fn sign_in_succeeded(
+        &self,
+        tx: &mut dyn Tx,
+        attempt: &SignInAttempt,
+    ) -> Result<()> {
         let now = self.now();
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let state = tx
-            .throttle_state(address_key, &ThrottleState::fresh(now))
-            .await?
-            .fail(now, &self.address_policy());
-        tx.put_throttle_state(address_key, &state).await?;
-        tx.commit().await
+        let fresh = ThrottleState::fresh(now);
+        let address = tx.throttle_state(&attempt.address_key, &fresh).await?;
+        tx.put_throttle_state(&attempt.address_key, &address.refund())
+            .await?;
+        if let Some(key) = &attempt.account_key {
+            tx.put_throttle_state(key, &fresh).await?;
+        }
+        Ok(())
     }
 
     /// `client_id` says how the session began: empty for a password login, `idp:<org>`
@@ -718,4 +730,12 @@ impl Services {
         tx.commit().await?;
         Ok((profile.user.id, true))
     }
+}
+
+/// A sign-in attempt counted before its secret is checked ([`Services::begin_sign_in`]);
+/// holds one of its source's sign-ins in flight until dropped.
+pub(crate) struct SignInAttempt {
+    address_key: String,
+    account_key: Option<String>,
+    _in_flight: crate::per_source::Share,
 }

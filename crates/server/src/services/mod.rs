@@ -35,6 +35,9 @@ use mail::{LogMailer, Mailer, SmtpMailer};
 use passwords::PasswordHasher;
 use tokens::TokenService;
 
+/// Sign-ins one source may have in progress on a node at once; more wait their turn.
+const SIGN_INS_IN_FLIGHT_PER_SOURCE: usize = 4;
+
 pub struct Services {
     pub config: Config,
     pub store: Arc<dyn Store>,
@@ -57,6 +60,9 @@ pub struct Services {
     /// attempt against the client's throttle (a busy back end's burst on a cold cache).
     pub rest_client_inflight:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Sign-ins (password, federated, REST client secret) in progress per source: a burst
+    /// from one client waits for no one but itself (docs/security.md, "Throttles").
+    pub sign_ins_in_flight: Arc<crate::per_source::PerSource>,
     /// Wakes this node's background workers when a unit of work left them something.
     pub work: tokio::sync::Notify,
     /// Organisations' layouts for consent reads, checked against the store's version.
@@ -87,6 +93,7 @@ impl Services {
             push: Arc::new(push::LogPush),
             rest_client_cache: Default::default(),
             rest_client_inflight: Default::default(),
+            sign_ins_in_flight: crate::per_source::PerSource::new(SIGN_INS_IN_FLIGHT_PER_SOURCE),
             work: tokio::sync::Notify::new(),
             layouts: Default::default(),
         })

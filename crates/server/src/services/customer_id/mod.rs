@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use std::collections::HashMap;
 
 use accord_domain::access::{OrgAction, OrgStanding};
+use accord_domain::address::source_group;
 use accord_domain::customer_id::{
     parse_custom_attribute_name, value_of, Attribute, Attributes, Mandate, MandateType,
     OrganizationField, Party, Role, UserField,
@@ -248,11 +249,10 @@ impl Services {
         secret: &str,
         source: std::net::IpAddr,
     ) -> Result<Actor> {
-        let address_key = format!("address:{source}");
         // Per client *and* address: nobody locks a back end out from elsewhere by knowing
         // its name; guessing from many addresses meets the per-address limit of each.
-        let client_key = format!("restclient:{name}@{source}");
-        self.charge_attempt(&address_key, &client_key).await?;
+        let client_key = format!("restclient:{name}@{}", source_group(source));
+        let attempt = self.begin_sign_in(source, Some(client_key)).await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let record = tx.rest_client_by_name(name).await?;
         tx.commit().await?;
@@ -263,7 +263,9 @@ impl Services {
             .await?;
         match record {
             Some(r) if verified.ok => {
-                self.attempts_succeeded(&client_key).await?;
+                let mut tx = self.store.begin(Mode::Write).await?;
+                self.sign_in_succeeded(tx.as_mut(), &attempt).await?;
+                tx.commit().await?;
                 let client = RestClientActor {
                     id: r.id,
                     name: r.name,
@@ -274,10 +276,7 @@ impl Services {
                 cache.insert(key.to_owned(), (client.clone(), Instant::now()));
                 Ok(Actor::RestClient(client))
             }
-            _ => {
-                self.record_address_failure(&address_key).await?;
-                Err(Error::Unauthenticated("invalid client credentials".into()))
-            }
+            _ => Err(Error::Unauthenticated("invalid client credentials".into())),
         }
     }
 
