@@ -69,6 +69,35 @@ pub struct Webhook {
     pub disabled: bool,
     pub skip_ssl_verification: bool,
     pub created_at: DateTime<Utc>,
+    /// Failed attempts in a row (any delivery); a success resets it.
+    pub consecutive_failures: i64,
+    /// An endpoint that keeps failing is left alone until then.
+    pub backoff_until: Option<DateTime<Utc>>,
+}
+
+/// Failed attempts in a row after which a webhook is disabled; its Admin re-enables it.
+pub const FAILURES_BEFORE_DISABLING: i64 = 25;
+/// The longest an endpoint that keeps failing is left alone between attempts.
+const MAX_ENDPOINT_BACKOFF_SECS: i64 = 300;
+
+impl Webhook {
+    /// After a failed attempt: the endpoint backs off (1, 2, 4 … seconds, up to 5 minutes)
+    /// and is disabled at the [`FAILURES_BEFORE_DISABLING`]th failure in a row. True when
+    /// this failure disabled it.
+    pub fn attempt_failed(&mut self, now: DateTime<Utc>) -> bool {
+        self.consecutive_failures += 1;
+        let pause =
+            (1i64 << (self.consecutive_failures - 1).min(16)).min(MAX_ENDPOINT_BACKOFF_SECS);
+        self.backoff_until = Some(now + Duration::seconds(pause));
+        let disabling = !self.disabled && self.consecutive_failures >= FAILURES_BEFORE_DISABLING;
+        self.disabled |= disabling;
+        disabling
+    }
+
+    pub fn attempt_succeeded(&mut self) {
+        self.consecutive_failures = 0;
+        self.backoff_until = None;
+    }
 }
 
 impl std::fmt::Debug for Webhook {
@@ -174,6 +203,39 @@ mod tests {
             EventType::for_consent(ConsentValue::AskMe),
             EventType::ConsentAskMe
         );
+    }
+
+    #[test]
+    fn an_endpoint_that_keeps_failing_backs_off_then_is_disabled() {
+        let now = Utc::now();
+        let mut w = Webhook {
+            id: "w".into(),
+            organization_id: OrganizationId::new(),
+            payload_url: "https://example.com/hook".into(),
+            events: vec![],
+            content_type: "application/json".into(),
+            secret_key: "k".into(),
+            disabled: false,
+            skip_ssl_verification: false,
+            created_at: now,
+            consecutive_failures: 0,
+            backoff_until: None,
+        };
+        let mut pauses = vec![];
+        for _ in 0..FAILURES_BEFORE_DISABLING - 1 {
+            assert!(!w.attempt_failed(now));
+            pauses.push((w.backoff_until.unwrap() - now).num_seconds());
+        }
+        assert_eq!(&pauses[..10], &[1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        assert!(!w.disabled);
+        assert!(
+            w.attempt_failed(now),
+            "the 25th failure in a row disables it"
+        );
+        assert!(w.disabled);
+        assert!(!w.attempt_failed(now), "disabled once");
+        w.attempt_succeeded();
+        assert_eq!((w.consecutive_failures, w.backoff_until), (0, None));
     }
 
     #[test]

@@ -494,13 +494,22 @@ pub trait Tx: Send {
     async fn mark_outbox_processed(&mut self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
     /// Idempotent per (outbox event, webhook).
     async fn insert_delivery(&mut self, d: &Delivery) -> Result<()>;
-    /// Takes a lease on due deliveries (pending, due, not leased by a live node).
+    /// Takes a lease on due deliveries (pending, due, not leased by a live node, their
+    /// endpoint not backing off), oldest first, with at most `per_organization` in flight
+    /// (leased) per organisation counting those already leased.
     async fn claim_deliveries(
         &mut self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        per_organization: i64,
     ) -> Result<Vec<Delivery>>;
+    /// Extends the lease of a delivery still in flight.
+    async fn renew_delivery_lease(&mut self, id: &str, lease_until: DateTime<Utc>) -> Result<()>;
+    /// The webhook, locked until the unit of work ends (its health is read and written).
+    async fn lock_webhook(&mut self, id: &str) -> Result<Option<Webhook>>;
+    /// Writes a webhook's health: failures in a row, back-off, and whether it is disabled.
+    async fn save_webhook_health(&mut self, w: &Webhook) -> Result<()>;
     /// Writes the outcome of an attempt and drops the lease.
     async fn save_delivery(&mut self, d: &Delivery) -> Result<()>;
     async fn deliveries_of(

@@ -100,6 +100,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "offers",
         include_str!("../migrations/sqlite/0014_offers.sql"),
     ),
+    (
+        15,
+        "webhook health",
+        include_str!("../migrations/sqlite/0015_webhook_health.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -172,6 +177,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         14,
         "offers",
         include_str!("../migrations/postgres/0014_offers.sql"),
+    ),
+    (
+        15,
+        "webhook health",
+        include_str!("../migrations/postgres/0015_webhook_health.sql"),
     ),
 ]);
 

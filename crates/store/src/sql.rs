@@ -184,7 +184,7 @@ fn history_from_row(row: &DbRow) -> Result<HistoryEntry> {
 
 
 const WEBHOOK_COLUMNS: &str = "id, organization_id, payload_url, subscribed_events, content_type, secret_key, \
-     disabled, skip_ssl_verification, created_at";
+     disabled, skip_ssl_verification, created_at, consecutive_failures, backoff_until";
 const DELIVERY_COLUMNS: &str = "id, webhook_id, organization_id, outbox_id, event_type, body, status, attempts, \
      next_attempt_at, last_status_code, last_error, created_at, delivered_at";
 
@@ -200,6 +200,8 @@ fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
         disabled: row.try_get("disabled").map_err(db_error)?,
         skip_ssl_verification: row.try_get("skip_ssl_verification").map_err(db_error)?,
         created_at: from_ms(row.try_get("created_at").map_err(db_error)?),
+        consecutive_failures: row.try_get("consecutive_failures").map_err(db_error)?,
+        backoff_until: row.try_get::<Option<i64>, _>("backoff_until").map_err(db_error)?.map(from_ms),
     })
 }
 
@@ -1509,7 +1511,8 @@ impl Tx for Uow {
     async fn update_webhook(&mut self, w: &Webhook) -> Result<()> {
         sqlx::query(
             "UPDATE webhooks SET payload_url = $1, subscribed_events = $2, content_type = $3, secret_key = $4, \
-             disabled = $5, skip_ssl_verification = $6 WHERE id = $7 AND organization_id = $8",
+             disabled = $5, skip_ssl_verification = $6, consecutive_failures = $9, backoff_until = $10 \
+             WHERE id = $7 AND organization_id = $8",
         )
         .bind(&w.payload_url)
         .bind(events_text(&w.events))
@@ -1519,6 +1522,8 @@ impl Tx for Uow {
         .bind(w.skip_ssl_verification)
         .bind(&w.id)
         .bind(w.organization_id.to_string())
+        .bind(w.consecutive_failures)
+        .bind(w.backoff_until.map(to_ms))
         .execute(&mut *self.tx)
         .await
         .map(|_| ())
@@ -1606,22 +1611,79 @@ impl Tx for Uow {
         .map_err(db_error)
     }
 
-    async fn claim_deliveries(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
+    async fn claim_deliveries(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+        per_organization: i64,
+    ) -> Result<Vec<Delivery>> {
+        // Each organisation's oldest due deliveries, as many as its free places in flight;
+        // then claimed one by one, each only if still free (another node may have won it).
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2 {SKIP_LOCKED}"
+            "SELECT {DELIVERY_COLUMNS} FROM (SELECT {DELIVERY_COLUMNS}, \
+             ROW_NUMBER() OVER (PARTITION BY organization_id ORDER BY next_attempt_at, id) AS place \
+             FROM webhook_deliveries d WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) \
+             AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.backoff_until > $1)) due \
+             WHERE place + (SELECT COUNT(*) FROM webhook_deliveries busy WHERE busy.organization_id = due.organization_id \
+             AND busy.status = 'pending' AND busy.lease_until IS NOT NULL AND busy.lease_until >= $1) <= $3 \
+             ORDER BY next_attempt_at, id LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(to_ms(now)).bind(limit).fetch_all(&mut *self.tx).await.map_err(db_error)?;
-        let claimed: Vec<Delivery> = rows.iter().map(delivery_from_row).collect::<Result<_>>()?;
-        for d in &claimed {
-            sqlx::query("UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2")
-                .bind(to_ms(lease_until))
-                .bind(&d.id)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error)?;
+        let rows = sqlx::query(&sql)
+            .bind(to_ms(now))
+            .bind(limit)
+            .bind(per_organization)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        let mut claimed = vec![];
+        for d in rows.iter().map(delivery_from_row) {
+            let d = d?;
+            let won = sqlx::query(
+                "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending' \
+                 AND (lease_until IS NULL OR lease_until < $3)",
+            )
+            .bind(to_ms(lease_until))
+            .bind(&d.id)
+            .bind(to_ms(now))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+            if won == 1 {
+                claimed.push(d);
+            }
         }
         Ok(claimed)
+    }
+
+    async fn renew_delivery_lease(&mut self, id: &str, lease_until: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(to_ms(lease_until))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn lock_webhook(&mut self, id: &str) -> Result<Option<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 {FOR_UPDATE}");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *self.tx).await.map_err(db_error)?;
+        row.as_ref().map(webhook_from_row).transpose()
+    }
+
+    async fn save_webhook_health(&mut self, w: &Webhook) -> Result<()> {
+        sqlx::query("UPDATE webhooks SET disabled = $1, consecutive_failures = $2, backoff_until = $3 WHERE id = $4")
+            .bind(w.disabled)
+            .bind(w.consecutive_failures)
+            .bind(w.backoff_until.map(to_ms))
+            .bind(&w.id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
     }
 
     async fn save_delivery(&mut self, d: &Delivery) -> Result<()> {

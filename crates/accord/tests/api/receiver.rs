@@ -22,6 +22,8 @@ struct Inner {
     received: Vec<Received>,
     /// Statuses to answer, in order; 200 once they run out.
     script: Vec<u16>,
+    /// The event type the script answers (others get 200); any if `None`.
+    script_event: Option<String>,
 }
 
 #[derive(Clone)]
@@ -44,7 +46,17 @@ impl Receiver {
 
     /// Answer these statuses to the next requests (then 200).
     pub fn answer(&self, statuses: &[u16]) {
-        self.inner.lock().unwrap().script = statuses.to_vec();
+        let mut inner = self.inner.lock().unwrap();
+        inner.script = statuses.to_vec();
+        inner.script_event = None;
+    }
+
+    /// Answer these statuses to the next requests of `event` (then 200); others get 200.
+    /// Deliveries run concurrently, so a script over all events would race.
+    pub fn answer_to(&self, event: &str, statuses: &[u16]) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.script = statuses.to_vec();
+        inner.script_event = Some(event.to_owned());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -83,14 +95,16 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     let body = String::from_utf8_lossy(&body).into_owned();
-    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let event = json["type"].as_str().unwrap_or_default().to_owned();
     let mut inner = inner.lock().unwrap();
     inner.received.push(Received {
         headers,
         body,
         json,
     });
-    let status = if inner.script.is_empty() {
+    let scripted = inner.script_event.as_ref().is_none_or(|e| *e == event);
+    let status = if inner.script.is_empty() || !scripted {
         200
     } else {
         inner.script.remove(0)
@@ -121,4 +135,31 @@ pub fn signature_valid(secret: &str, r: &Received) -> bool {
         .map(|b| format!("{b:02x}"))
         .collect();
     expected == sig
+}
+
+/// A receiver that accepts connections, reads what is sent and never answers: the slowest
+/// endpoint a webhook can have. Counts the connections it holds.
+pub struct Tarpit {
+    pub url: String,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tarpit {
+    pub async fn start() -> Self {
+        use tokio::io::AsyncReadExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Self { url, connections }
+    }
 }

@@ -9,7 +9,7 @@ use crate::both_backends;
 use crate::helpers::{email, TestApp, TestDb};
 use crate::organizations::{Fixture, PW};
 use crate::process::ServerProcess;
-use crate::receiver::{signature_valid, Receiver};
+use crate::receiver::{signature_valid, Receiver, Tarpit};
 
 pub(crate) async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
     let r = f
@@ -85,7 +85,7 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
         make_webhook(&f, &receiver.url, &["consent.allowed", "org.subscribed"]).await;
 
     // The receiver fails the first consent delivery; it is retried after the backoff.
-    receiver.answer(&[200, 500]);
+    receiver.answer_to("consent.allowed", &[500]);
     consent_once(&f, "Allow", 0).await;
     let subscribed = receiver.wait_for("org.subscribed", 1).await;
     assert_eq!(
@@ -527,3 +527,155 @@ async fn db_platform_admin(db: &TestDb, app: &TestApp) -> String {
     .await;
     crate::helpers::bearer(&app.login(&who, PW).await)
 }
+
+/// Someone subscribes to `org` (opened to key-based subscription by its Admin `admin`).
+async fn subscribe_someone(app: &TestApp, org: &str, admin: &str, who: &str) {
+    for (path, body) in [
+        ("/subscribe-method", Some(json!({"subscribemethodid": 1}))),
+        ("/subscription/enable", None),
+    ] {
+        let url = format!("/v1/organizations/{org}{path}");
+        let r = app.call(Method::POST, &url, Some(admin), body).await;
+        assert!(r.status.is_success(), "{}", r.body);
+    }
+    let key = app
+        .call(
+            Method::GET,
+            &format!("/v1/organizations/{org}/subscribe-key"),
+            Some(admin),
+            None,
+        )
+        .await
+        .json["SubscribeKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let who = email(who);
+    app.register(&who, PW).await;
+    let auth = crate::helpers::bearer(&app.login(&who, PW).await);
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{org}/users"),
+            Some(&auth),
+            Some(json!({"subscribekey": key})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// One organisation's twenty webhooks pointing at a receiver that never answers, with
+/// events waiting for each, delay no other organisation's deliveries: a healthy
+/// organisation's event arrives within 2 s, on one node and then on two, exactly once.
+async fn a_tarpit_organisation_delays_no_other(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let tarpit = Tarpit::start().await;
+    for _ in 0..20 {
+        make_webhook(&f, &tarpit.url, &["org.subscribed"]).await;
+    }
+    for i in 0..3 {
+        subscribe_someone(&f.app, &f.org, &f.admin, &format!("slow{i}")).await;
+    }
+    // The tarpit's deliveries are in flight (each holds a connection for 10 s).
+    for _ in 0..100 {
+        if tarpit.connections.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let held = tarpit.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=4).contains(&held),
+        "{held} tarpit deliveries in flight; at most 4 per organisation"
+    );
+
+    // The healthy organisation (other_org, whose Admin is `outsider`).
+    let receiver = Receiver::start().await;
+    let r = f
+        .call(
+            Method::POST,
+            &format!("/v1/organizations/{}/webhooks", f.other_org),
+            &f.outsider,
+            Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.subscribed"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let started = std::time::Instant::now();
+    subscribe_someone(&f.app, &f.other_org, &f.outsider, "healthy1").await;
+    receiver.wait_for("org.subscribed", 1).await;
+    let one_node = started.elapsed();
+
+    let second = TestApp::spawn_peer(&db, &f.app).await;
+    let started = std::time::Instant::now();
+    subscribe_someone(&second, &f.other_org, &f.outsider, "healthy2").await;
+    receiver.wait_for("org.subscribed", 2).await;
+    let two_nodes = started.elapsed();
+    assert!(
+        one_node < std::time::Duration::from_secs(2)
+            && two_nodes < std::time::Duration::from_secs(2),
+        "a healthy organisation's delivery took {one_node:?} (one node), {two_nodes:?} (two)"
+    );
+    // Still at most 4 of the tarpit's in flight with both nodes claiming.
+    let held = tarpit.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(held <= 8, "{held} tarpit connections");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = receiver.of_type("org.subscribed");
+    let ids: std::collections::HashSet<_> = got
+        .iter()
+        .map(|r| r.headers["x-accord-delivery"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!((got.len(), ids.len()), (2, 2), "each event delivered once");
+    eprintln!("healthy delivery beside a tarpit: {one_node:?} on one node, {two_nodes:?} on two");
+}
+both_backends!(a_tarpit_organisation_delays_no_other);
+
+/// An endpoint that keeps failing backs off and, after 25 failed attempts in a row, is
+/// disabled: its Admin sees `Disabled` and a line in the organisation's log.
+async fn an_endpoint_that_keeps_failing_is_disabled(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let f = Fixture::with_clock(&db, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[500; 200]);
+    let (hook, _) = make_webhook(&f, &receiver.url, &["org.subscribed"]).await;
+    for i in 0..4 {
+        subscribe_someone(&f.app, &f.org, &f.admin, &format!("fail{i}")).await;
+    }
+    let hook_path = f.org_path(&format!("/webhooks/{hook}"));
+    let mut rounds = 0;
+    loop {
+        let w = f.call(Method::GET, &hook_path, &f.admin, None).await;
+        if w.json["Disabled"] == true {
+            break;
+        }
+        rounds += 1;
+        assert!(
+            rounds < 200,
+            "not disabled after {} attempts",
+            receiver.received().len()
+        );
+        // Past any back-off (at most 5 minutes) and any delivery's next retry.
+        let before = receiver.received().len();
+        clock.advance(Duration::minutes(10));
+        for _ in 0..100 {
+            if receiver.received().len() > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let attempts = receiver.received().len();
+    assert!(
+        (25..=28).contains(&attempts),
+        "disabled after {attempts} attempts"
+    );
+    // Disabled: nothing more is sent, however much time passes.
+    clock.advance(Duration::hours(1));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), attempts);
+    let logs = f
+        .call(Method::GET, &f.org_path("/logs"), &f.admin, None)
+        .await;
+    assert!(logs.body.contains("disabled webhook"), "{}", logs.body);
+}
+both_backends!(an_endpoint_that_keeps_failing_is_disabled);

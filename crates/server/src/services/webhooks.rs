@@ -36,8 +36,15 @@ pub struct WebhookInput {
 }
 
 const CONTENT_TYPE: &str = "application/json";
+/// One attempt, connection included, must be answered within this.
 const DELIVERY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+const CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(3);
+/// A delivery's lease, renewed every third of it while the attempt is in flight.
 const LEASE: i64 = 60;
+/// Deliveries in flight per node, and per organisation (across nodes, counted by leases):
+/// one organisation's slow receivers take a few places, never everyone's.
+pub(crate) const DELIVERIES_IN_FLIGHT: usize = 32;
+const DELIVERIES_PER_ORGANIZATION: i64 = 4;
 /// Outbox events fanned out per unit of work.
 const OUTBOX_ROUND: i64 = 500;
 /// How long a woken worker lets a burst's events gather before its round.
@@ -162,6 +169,9 @@ impl Services {
             disabled: input.disabled,
             skip_ssl_verification: input.skip_ssl_verification,
             created_at: self.clock.now(),
+            // New settings start with a clean bill of health (re-enabling starts afresh).
+            consecutive_failures: 0,
+            backoff_until: None,
         })
     }
 
@@ -372,7 +382,7 @@ impl Services {
     }
 
     /// One round of every kind of background work (and housekeeping); what it finds, it does.
-    pub async fn run_once(&self) -> Result<()> {
+    pub async fn run_once(self: &Arc<Self>) -> Result<()> {
         // Argon2 buffers (19 MiB each) are not kept through a quiet spell.
         self.passwords
             .release_if_idle(std::time::Duration::from_secs(30));
@@ -381,7 +391,7 @@ impl Services {
     }
 
     /// Fans the outbox's events out to webhooks and delivers what is due.
-    async fn run_outbox(&self) -> Result<()> {
+    async fn run_outbox(self: &Arc<Self>) -> Result<()> {
         while self.fan_out().await? > 0 {}
         while self.deliver_due().await? > 0 {}
         Ok(())
@@ -421,51 +431,97 @@ impl Services {
         Ok(events.len())
     }
 
-    async fn deliver_due(&self) -> Result<usize> {
+    /// Claims what is due, fairly (at most a few in flight per organisation), and sends
+    /// each in its own task while this node has places free; the count claimed.
+    async fn deliver_due(self: &Arc<Self>) -> Result<usize> {
+        let free = self.deliveries_in_flight.available_permits().min(20);
+        if free == 0 {
+            return Ok(0);
+        }
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let due = tx
-            .claim_deliveries(now, now + Duration::seconds(LEASE), 20)
+            .claim_deliveries(
+                now,
+                now + Duration::seconds(LEASE),
+                free as i64,
+                DELIVERIES_PER_ORGANIZATION,
+            )
             .await?;
         tx.commit().await?;
         let count = due.len();
-        for mut d in due {
-            let mut tx = self.store.begin(Mode::Read).await?;
-            let hook = tx
-                .webhooks_of(d.organization_id)
-                .await?
-                .into_iter()
-                .find(|w| w.id == d.webhook_id);
-            tx.commit().await?;
-            match hook {
-                Some(w) if !w.disabled => self.attempt(&w, &mut d).await,
-                _ => d.failed(self.clock.now(), None, "webhook disabled or deleted".into()),
-            }
-            let what = format!(
-                "delivered {} to webhook {}: {} (attempt {})",
-                d.event_type,
-                d.webhook_id,
-                d.status.as_str(),
-                d.attempts
-            );
-            // The organisation's log first, its delivery after: the order a deletion of the
-            // organisation takes its rows in, so the two cannot deadlock.
-            let mut tx = self.store.begin(Mode::Write).await?;
-            self.log_action(
-                tx.as_mut(),
-                d.organization_id,
-                "webhook_delivery",
-                "",
-                &what,
-            )
-            .await?;
-            tx.save_delivery(&d).await?;
-            tx.commit().await?;
+        for d in due {
+            let Ok(place) = Arc::clone(&self.deliveries_in_flight).try_acquire_owned() else {
+                break; // the lease lapses and the delivery is claimed again
+            };
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let id = d.id.clone();
+                if let Err(e) = this.deliver(d).await {
+                    tracing::warn!(delivery = %id, error = ?e, "delivery not recorded; it will be retried");
+                }
+                drop(place);
+                this.work.notify_one();
+            });
         }
         Ok(count)
     }
 
-    /// One HTTP attempt; the outcome is written into `d`.
+    /// One claimed delivery: sent (its lease renewed while the attempt is in flight, so no
+    /// other node sends it again meanwhile), its outcome and the endpoint's health recorded.
+    async fn deliver(&self, mut d: Delivery) -> Result<()> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let hook = tx
+            .webhooks_of(d.organization_id)
+            .await?
+            .into_iter()
+            .find(|w| w.id == d.webhook_id);
+        tx.commit().await?;
+        match hook {
+            Some(w) if !w.disabled => {
+                let id = d.id.clone();
+                let attempt = self.attempt(&w, &mut d);
+                tokio::pin!(attempt);
+                let mut renew = tokio::time::interval(StdDuration::from_secs(LEASE as u64 / 3));
+                renew.tick().await; // the first tick is immediate
+                loop {
+                    tokio::select! {
+                        () = &mut attempt => break,
+                        _ = renew.tick() => {
+                            let mut tx = self.store.begin(Mode::Write).await?;
+                            let until = self.clock.now() + Duration::seconds(LEASE);
+                            tx.renew_delivery_lease(&id, until).await?;
+                            tx.commit().await?;
+                        }
+                    }
+                }
+            }
+            _ => d.failed(self.clock.now(), None, "webhook disabled or deleted".into()),
+        }
+        let what = format!(
+            "delivered {} to webhook {}: {} (attempt {})",
+            d.event_type,
+            d.webhook_id,
+            d.status.as_str(),
+            d.attempts
+        );
+        // The organisation's log first, its delivery after: the order a deletion of the
+        // organisation takes its rows in, so the two cannot deadlock.
+        let mut tx = self.store.begin(Mode::Write).await?;
+        self.log_action(
+            tx.as_mut(),
+            d.organization_id,
+            "webhook_delivery",
+            "",
+            &what,
+        )
+        .await?;
+        tx.save_delivery(&d).await?;
+        tx.commit().await
+    }
+
+    /// One HTTP attempt; the outcome is written into `d`, and into the endpoint's health
+    /// (a failure backs it off; at the threshold it is disabled, logged for its Admin).
     async fn attempt(&self, w: &Webhook, d: &mut Delivery) {
         let now = self.clock.now();
         match self.post(w, &d.body, &d.event_type, &d.id).await {
@@ -478,6 +534,35 @@ impl Services {
             Err(e) => d.failed(now, None, e),
         }
         tracing::info!(webhook = %w.id, delivery = %d.id, event = %d.event_type, status = d.status.as_str(), attempts = d.attempts, "webhook delivery");
+        let ok = d.status == DeliveryStatus::Delivered;
+        if let Err(e) = self.record_endpoint_health(&w.id, ok, &d.last_error).await {
+            tracing::warn!(webhook = %w.id, error = ?e, "endpoint health not recorded");
+        }
+    }
+
+    async fn record_endpoint_health(&self, webhook: &str, ok: bool, error: &str) -> Result<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let Some(mut w) = tx.lock_webhook(webhook).await? else {
+            return tx.commit().await;
+        };
+        if ok {
+            if w.consecutive_failures == 0 {
+                return tx.commit().await;
+            }
+            w.attempt_succeeded();
+        } else if w.attempt_failed(now) {
+            tracing::warn!(webhook = %w.id, organization = %w.organization_id, failures = w.consecutive_failures, "webhook disabled: its endpoint keeps failing");
+            let what = format!(
+                "disabled webhook {} after {} failed attempts in a row (last: {error}); \
+                 re-enable it once its receiver answers",
+                w.id, w.consecutive_failures
+            );
+            self.log_action(tx.as_mut(), w.organization_id, "configuration", "", &what)
+                .await?;
+        }
+        tx.save_webhook_health(&w).await?;
+        tx.commit().await
     }
 
     async fn post(
@@ -505,6 +590,7 @@ impl Services {
         // Pinned to the address just checked: no second lookup to rebind.
         let client = reqwest::Client::builder()
             .timeout(DELIVERY_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(w.skip_ssl_verification)
             .resolve(&host, addr)
