@@ -66,6 +66,10 @@ enum AdminCommand {
         /// The organisation's ID.
         #[arg(long)]
         org: String,
+        /// A file holding signed checkpoints or consent receipts kept outside the database,
+        /// one per line: the ledger must extend each. Repeatable.
+        #[arg(long = "checkpoints")]
+        checkpoint_files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -265,25 +269,50 @@ async fn main() -> anyhow::Result<()> {
             println!("created REST client {name} ({id})");
             Ok(())
         }
-        Command::Admin(AdminCommand::VerifyConsentLedger { db, org }) => {
+        Command::Admin(AdminCommand::VerifyConsentLedger {
+            db,
+            org,
+            checkpoint_files,
+        }) => {
             init_logging(&db);
+            let mut checkpoints = vec![];
+            for file in &checkpoint_files {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                checkpoints.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned),
+                );
+            }
             let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let report = app
                 .services
-                .verify_consent_ledger_unchecked(&org)
+                .verify_consent_ledger_unchecked(&org, &checkpoints)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            match report.first_broken {
-                None => {
+            match report.problem {
+                None if report.checkpoints == 0 => {
                     println!("intact: {} entries", report.entries);
                     Ok(())
                 }
-                Some(e) => {
+                None => {
                     println!(
-                        "BROKEN at entry {} (seq {}) of {} entries",
-                        e.id, e.seq, report.entries
+                        "intact: {} entries, extending all {} checkpoints",
+                        report.entries, report.checkpoints
+                    );
+                    Ok(())
+                }
+                Some(p) => {
+                    println!(
+                        "BROKEN ({}) at position {}: {} ({} entries verified before it)",
+                        p.kind.as_str(),
+                        p.seq,
+                        p.detail,
+                        report.entries
                     );
                     std::process::exit(1);
                 }

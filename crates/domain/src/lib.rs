@@ -11,6 +11,7 @@ pub mod error;
 pub mod federation;
 pub mod identity;
 pub mod ids;
+pub mod ledger;
 pub mod organization;
 pub mod session;
 pub mod throttle;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use accord_domain::consent::{HistoryEntry, StoredConsent};
 use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState};
 use accord_domain::identity::{OrgRole, RoleGrant, User};
+use accord_domain::ledger::{CurrentValue, LedgerRow};
 use accord_domain::organization::{
     Offer, Organization, OrganizationType, Purpose, SubscribedOrg, Template,
 };
@@ -468,8 +469,26 @@ pub trait Tx: Send {
     async fn insert_history(&mut self, entry: &HistoryEntry) -> Result<()>;
     async fn history(&mut self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>>;
     async fn history_entry(&mut self, id: &str) -> Result<Option<HistoryEntry>>;
-    /// The organisation's whole chain, in sequence.
-    async fn chain(&mut self, org: OrganizationId) -> Result<Vec<HistoryEntry>>;
+    /// A page of the organisation's chain in sequence, after position `after_seq`.
+    async fn chain_page(
+        &mut self,
+        org: OrganizationId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>>;
+    /// The chain's head (position and hash) and the highest position stored, read together.
+    async fn chain_end(
+        &mut self,
+        org: OrganizationId,
+    ) -> Result<(Option<(i64, String)>, Option<i64>)>;
+    /// A page of the organisation's current values (in key order, after `after`), each with
+    /// the latest entry that set it (expiry records aside).
+    async fn current_values_page(
+        &mut self,
+        org: OrganizationId,
+        after: &(String, String, String),
+        limit: i64,
+    ) -> Result<Vec<CurrentValue>>;
     /// Subscribed users with at least one live attribute of the purpose (or the given
     /// attribute) reading Allow or AskMe and not expired at `now`; ascending user ID,
     /// strictly after `after`.

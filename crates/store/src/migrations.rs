@@ -105,6 +105,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "webhook health",
         include_str!("../migrations/sqlite/0015_webhook_health.sql"),
     ),
+    (
+        16,
+        "ledger verification",
+        include_str!("../migrations/sqlite/0016_ledger_verification.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -182,6 +187,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         15,
         "webhook health",
         include_str!("../migrations/postgres/0015_webhook_health.sql"),
+    ),
+    (
+        16,
+        "ledger verification",
+        include_str!("../migrations/postgres/0016_ledger_verification.sql"),
     ),
 ]);
 

@@ -3,6 +3,7 @@
 // accept belongs here: `$n` placeholders, BIGINT millisecond times, TEXT IDs.
 
 use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
+use accord_domain::ledger::{CurrentValue, LedgerRow, RecordedValue};
 use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod};
 use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
 use accord_domain::organization::{
@@ -1437,10 +1438,93 @@ impl Tx for Uow {
             .transpose()
     }
 
-    async fn chain(&mut self, org: OrganizationId) -> Result<Vec<HistoryEntry>> {
-        let sql = format!("SELECT {HISTORY_COLUMNS} FROM consent_history WHERE organization_id = $1 ORDER BY seq");
-        let rows = sqlx::query(&sql).bind(org.to_string()).fetch_all(&mut *self.tx).await.map_err(db_error)?;
-        rows.iter().map(history_from_row).collect()
+    async fn chain_page(&mut self, org: OrganizationId, after_seq: i64, limit: i64) -> Result<Vec<LedgerRow>> {
+        let sql = format!(
+            "SELECT {HISTORY_COLUMNS} FROM consent_history WHERE organization_id = $1 AND seq > $2 ORDER BY seq, id LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_error)?;
+        // A row whose fields cannot be read is reported, not an error: it is what
+        // verification looks for.
+        rows.iter()
+            .map(|row| match history_from_row(row) {
+                Ok(e) => Ok(LedgerRow::Entry(Box::new(e))),
+                Err(_) => Ok(LedgerRow::Unreadable { seq: row.try_get("seq").map_err(db_error)? }),
+            })
+            .collect()
+    }
+
+    async fn chain_end(&mut self, org: OrganizationId) -> Result<(Option<(i64, String)>, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT (SELECT seq FROM consent_chain_heads WHERE organization_id = $1) AS head_seq, \
+             (SELECT hash FROM consent_chain_heads WHERE organization_id = $1) AS head_hash, \
+             (SELECT MAX(seq) FROM consent_history WHERE organization_id = $1) AS highest",
+        )
+        .bind(org.to_string())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        let seq: Option<i64> = row.try_get("head_seq").map_err(db_error)?;
+        let hash: Option<String> = row.try_get("head_hash").map_err(db_error)?;
+        let highest: Option<i64> = row.try_get("highest").map_err(db_error)?;
+        Ok((seq.zip(hash), highest))
+    }
+
+    async fn current_values_page(
+        &mut self,
+        org: OrganizationId,
+        after: &(String, String, String),
+        limit: i64,
+    ) -> Result<Vec<CurrentValue>> {
+        let rows = sqlx::query(
+            "SELECT v.consent_id, v.purpose_id, v.attribute_id, v.value, v.days, v.changed_at, \
+             h.seq AS h_seq, h.new_value AS h_value, h.days AS h_days, h.at AS h_at FROM \
+             (SELECT cv.consent_id, cv.purpose_id, cv.attribute_id, cv.value, cv.days, cv.changed_at, \
+              (SELECT MAX(x.seq) FROM consent_history x WHERE x.consent_id = cv.consent_id \
+               AND x.purpose_id = cv.purpose_id AND x.attribute_id = cv.attribute_id \
+               AND x.organization_id = cv.organization_id AND x.changed_by <> 'system') AS latest \
+              FROM consent_values cv WHERE cv.organization_id = $1 \
+              AND (cv.consent_id, cv.purpose_id, cv.attribute_id) > ($2, $3, $4) \
+              ORDER BY cv.consent_id, cv.purpose_id, cv.attribute_id LIMIT $5) v \
+             LEFT JOIN consent_history h ON h.organization_id = $1 AND h.seq = v.latest \
+             ORDER BY v.consent_id, v.purpose_id, v.attribute_id",
+        )
+        .bind(org.to_string())
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(&after.2)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let h_seq: Option<i64> = row.try_get("h_seq").map_err(db_error)?;
+                let recorded = match h_seq {
+                    Some(seq) => Some(RecordedValue {
+                        seq,
+                        value: row.try_get("h_value").map_err(db_error)?,
+                        days: row.try_get("h_days").map_err(db_error)?,
+                        at: from_ms(row.try_get("h_at").map_err(db_error)?),
+                    }),
+                    None => None,
+                };
+                Ok(CurrentValue {
+                    consent_id: row.try_get("consent_id").map_err(db_error)?,
+                    purpose_id: row.try_get("purpose_id").map_err(db_error)?,
+                    attribute_id: row.try_get("attribute_id").map_err(db_error)?,
+                    value: row.try_get("value").map_err(db_error)?,
+                    days: row.try_get("days").map_err(db_error)?,
+                    changed_at: from_ms(row.try_get("changed_at").map_err(db_error)?),
+                    recorded,
+                })
+            })
+            .collect()
     }
 
     async fn consented_users(

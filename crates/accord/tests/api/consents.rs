@@ -697,7 +697,7 @@ async fn the_ledger_detects_tampering_and_receipts_verify(db: TestDb) {
     let r = c.f.call(Method::GET, &verify, &c.f.dpo, None).await;
     assert_eq!(
         r.json,
-        json!({"Intact": true, "Entries": 3, "FirstBrokenEntry": null})
+        json!({"Intact": true, "Entries": 3, "FirstBrokenEntry": null, "Problem": null, "CheckpointsChecked": 0})
     );
     c.f.call(Method::GET, &verify, &c.f.developer, None)
         .await
@@ -804,6 +804,255 @@ async fn the_ledger_detects_tampering_and_receipts_verify(db: TestDb) {
     );
 }
 both_backends!(the_ledger_detects_tampering_and_receipts_verify);
+
+/// What `verify` says through the API (the server running) and the CLI (its own process
+/// on the database): the problem's kind and position, or `None` when intact.
+async fn ledger_verdict(
+    c: &Consenting,
+    db: &TestDb,
+    checkpoints: &[&str],
+) -> Option<(String, i64)> {
+    let r =
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/consenthistory/verify"),
+            &c.f.dpo,
+            Some(json!({"Checkpoints": checkpoints})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.json["CheckpointsChecked"],
+        checkpoints.len(),
+        "{}",
+        r.body
+    );
+    let api = (r.json["Intact"] == false).then(|| {
+        (
+            r.json["Problem"]["Kind"].as_str().unwrap().to_owned(),
+            r.json["Problem"]["Seq"].as_i64().unwrap(),
+        )
+    });
+    let file = std::env::temp_dir().join(format!("accord-cp-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, checkpoints.join("\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "admin",
+            "verify-consent-ledger",
+            "--org",
+            &c.f.org,
+            "--checkpoints",
+        ])
+        .arg(&file)
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let cli = if out.status.success() {
+        assert!(stdout.starts_with("intact"), "{stdout}");
+        None
+    } else {
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (kind, rest) = stdout
+            .strip_prefix("BROKEN (")
+            .and_then(|r| r.split_once(") at position "))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let seq = rest
+            .split(':')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{stdout}"));
+        Some((kind.to_owned(), seq))
+    };
+    assert_eq!(api, cli, "the API and the CLI agree");
+    api
+}
+
+/// Every kind of edit made directly in the database, without the signing key, is caught
+/// and named at its position: a changed, removed, inserted or reordered entry, the newest
+/// entries removed, a current value flipped, and a chain rewritten together with its head
+/// (caught by a checkpoint or receipt kept outside the database).
+async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let mut receipts = vec![];
+    for (attribute, value) in [
+        (&c.age, "Allow"),
+        (&c.email_attr, "Allow"),
+        (&c.age, "Disallow"),
+        (&c.zip, "Allow"),
+        (&c.email_attr, "Disallow"),
+        (&c.zip, "Disallow"),
+    ] {
+        let r = c
+            .set(&c.f.individual, &c.marketing, attribute, value, 0)
+            .await;
+        receipts.push(r["Receipt"].as_str().unwrap().to_owned());
+    }
+    let r =
+        c.f.call(
+            Method::GET,
+            &c.f.org_path("/consenthistory/checkpoint"),
+            &c.f.dpo,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["Seq"].as_i64()),
+        (StatusCode::OK, Some(6)),
+        "{}",
+        r.body
+    );
+    let checkpoint = r.json["Checkpoint"].as_str().unwrap().to_owned();
+    c.f.call(
+        Method::GET,
+        &c.f.org_path("/consenthistory/checkpoint"),
+        &c.f.developer,
+        None,
+    )
+    .await
+    .assert_error(403);
+    assert_eq!(
+        ledger_verdict(&c, &db, &[&checkpoint, &receipts[2]]).await,
+        None
+    );
+
+    let org = c.f.org.as_str();
+    for table in ["consent_history", "consent_chain_heads", "consent_values"] {
+        db.execute(
+            &format!(
+                "CREATE TABLE backup_{table} AS SELECT * FROM {table} WHERE organization_id = $1"
+            ),
+            &[org],
+        )
+        .await;
+    }
+    let restore = || async {
+        for table in ["consent_history", "consent_chain_heads", "consent_values"] {
+            db.execute(
+                &format!("DELETE FROM {table} WHERE organization_id = $1"),
+                &[org],
+            )
+            .await;
+            db.execute(
+                &format!("INSERT INTO {table} SELECT * FROM backup_{table}"),
+                &[],
+            )
+            .await;
+        }
+    };
+    let h = "UPDATE consent_history SET";
+    let cases: Vec<(&str, Vec<String>, (&str, i64))> = vec![
+        ("a changed entry", vec![format!("{h} new_value = 'Allow' WHERE organization_id = $1 AND seq = 3")], ("altered", 3)),
+        ("an entry that holds no consent value", vec![format!("{h} new_value = 'Maybe' WHERE organization_id = $1 AND seq = 4")], ("altered", 4)),
+        ("a removed entry", vec!["DELETE FROM consent_history WHERE organization_id = $1 AND seq = 3".into()], ("missing", 3)),
+        (
+            "an inserted entry (the later ones renumbered)",
+            vec![
+                format!("{h} seq = -seq WHERE organization_id = $1 AND seq >= 3"),
+                format!("{h} seq = 1 - seq WHERE organization_id = $1 AND seq < 0"),
+                "INSERT INTO consent_history SELECT id || 'x', organization_id, 3, user_id, consent_id, purpose_id, \
+                 attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash \
+                 FROM consent_history WHERE organization_id = $1 AND seq = 2".into(),
+            ],
+            ("unlinked", 3),
+        ),
+        (
+            "two entries reordered",
+            vec![
+                format!("{h} seq = -2 WHERE organization_id = $1 AND seq = 2"),
+                format!("{h} seq = 2 WHERE organization_id = $1 AND seq = 3"),
+                format!("{h} seq = 3 WHERE organization_id = $1 AND seq = -2"),
+            ],
+            ("unlinked", 2),
+        ),
+        ("the newest entries removed", vec!["DELETE FROM consent_history WHERE organization_id = $1 AND seq >= 5".into()], ("truncated", 5)),
+        (
+            "a current value flipped",
+            vec!["UPDATE consent_values SET value = 'Allow' WHERE organization_id = $1 AND value = 'Disallow'".into()],
+            ("value", 0),
+        ),
+    ];
+    for (what, edits, expected) in &cases {
+        for sql in edits {
+            db.execute(sql, &[org]).await;
+        }
+        let verdict = ledger_verdict(&c, &db, &[]).await;
+        let verdict = verdict.map(|(k, seq)| (k, if expected.0 == "value" { 0 } else { seq }));
+        assert_eq!(verdict, Some((expected.0.to_owned(), expected.1)), "{what}");
+        restore().await;
+        assert_eq!(
+            ledger_verdict(&c, &db, &[]).await,
+            None,
+            "restored after {what}"
+        );
+    }
+
+    // The chain cut back to its second entry, head and values made to agree: nothing in
+    // the database shows it; the checkpoint and a receipt kept outside do.
+    db.execute(
+        "DELETE FROM consent_history WHERE organization_id = $1 AND seq > 2",
+        &[org],
+    )
+    .await;
+    db.execute(
+        "UPDATE consent_chain_heads SET seq = 2, hash = (SELECT hash FROM consent_history \
+         WHERE organization_id = $1 AND seq = 2) WHERE organization_id = $1",
+        &[org],
+    )
+    .await;
+    db.execute(
+        "DELETE FROM consent_values WHERE organization_id = $1",
+        &[org],
+    )
+    .await;
+    assert_eq!(
+        ledger_verdict(&c, &db, &[]).await,
+        None,
+        "consistent in itself"
+    );
+    assert_eq!(
+        ledger_verdict(&c, &db, &[&checkpoint]).await,
+        Some(("truncated".into(), 3))
+    );
+    // And rewritten onwards: new entries at the old positions.
+    for value in ["Disallow", "Allow", "Disallow", "Allow"] {
+        c.set(&c.f.individual, &c.marketing, &c.age, value, 0).await;
+    }
+    assert_eq!(
+        ledger_verdict(&c, &db, &[]).await,
+        None,
+        "consistent in itself"
+    );
+    assert_eq!(
+        ledger_verdict(&c, &db, &[&checkpoint]).await,
+        Some(("rewritten".into(), 6))
+    );
+    assert_eq!(
+        ledger_verdict(&c, &db, &[&receipts[2], &checkpoint]).await,
+        Some(("rewritten".into(), 3))
+    );
+    // A checkpoint of another organisation, or a forged one, is refused.
+    let mut forged = checkpoint.clone();
+    forged.insert(forged.len() - 5, 'A');
+    for bad in [forged.as_str(), "not a token"] {
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/consenthistory/verify"),
+            &c.f.dpo,
+            Some(json!({"Checkpoints": [bad]})),
+        )
+        .await
+        .assert_error(400);
+    }
+}
+both_backends!(every_kind_of_ledger_edit_is_caught);
 
 async fn verify_jws(f: &Fixture, token: &str) -> Value {
     let jwks = f.app.get("/.well-known/jwks.json", None).await.json;
@@ -1335,7 +1584,7 @@ async fn concurrent_changes_to_one_record_chain_in_order(db: TestDb) {
     let r = c.f.call(Method::GET, &verify, &c.f.dpo, None).await;
     assert_eq!(
         r.json,
-        json!({"Intact": true, "Entries": CHANGES, "FirstBrokenEntry": null})
+        json!({"Intact": true, "Entries": CHANGES, "FirstBrokenEntry": null, "Problem": null, "CheckpointsChecked": 0})
     );
 }
 both_backends!(concurrent_changes_to_one_record_chain_in_order);

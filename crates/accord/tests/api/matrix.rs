@@ -800,6 +800,7 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             Body::Json(json!({"PayloadURL": "http://127.0.0.1:9/hook", "SubscribedEvents": ["org.subscribed"]}))
         }
         "PATCH /v1/user/notifications/{notificationID}" => Body::Json(json!({"read": true})),
+        "POST /v1/organizations/{orgID}/consenthistory/verify" => Body::Json(json!({"Checkpoints": []})),
         _ if cid_path.is_some() => match cid_path.unwrap() {
             "/users" => form(&[("email", &email("cid")), ("organizationId", &w.x)]),
             "/users/{id}" if method == "PUT" => form(&[("firstName", "Maija")]),

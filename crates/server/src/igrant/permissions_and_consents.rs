@@ -36,7 +36,11 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(user_consent_history))
         .routes(routes!(consent_receipt))
         .routes(routes!(organization_consent_history))
-        .routes(routes!(verify_consent_ledger))
+        .routes(routes!(
+            verify_consent_ledger,
+            verify_consent_ledger_against
+        ))
+        .routes(routes!(consent_ledger_checkpoint))
         .routes(routes!(request_consent))
         .routes(routes!(list_notifications))
         .routes(routes!(mark_notification_read))
@@ -791,30 +795,127 @@ async fn organization_consent_history(
 
 #[derive(Serialize, ToSchema)]
 pub struct LedgerVerification {
-    /// Every entry links to its predecessor and hashes to what it says.
+    /// No problem found: every entry links to its predecessor and hashes to what it says,
+    /// the head is the last entry, every current value is what its latest entry recorded,
+    /// and the ledger extends every checkpoint given.
     #[serde(rename = "Intact")]
     intact: bool,
+    /// Entries verified (before the problem, if any).
     #[serde(rename = "Entries")]
-    entries: usize,
-    /// The first entry whose link or hash is wrong, when not intact.
+    entries: u64,
+    /// The entry where the problem shows, when there is one and it can be read.
     #[serde(rename = "FirstBrokenEntry")]
     first_broken: Option<ConsentHistoryEntry>,
+    /// The first problem found, or null.
+    #[serde(rename = "Problem")]
+    problem: Option<LedgerProblemBody>,
+    /// Signed checkpoints and receipts checked against the ledger.
+    #[serde(rename = "CheckpointsChecked")]
+    checkpoints: usize,
 }
 
-/// Verify the organisation's consent ledger (hash chain): Admin, Dpo
+#[derive(Serialize, ToSchema)]
+pub struct LedgerProblemBody {
+    /// `altered`, `unlinked`, `missing`, `inserted`, `truncated`, `head`, `value` or `rewritten`.
+    #[serde(rename = "Kind")]
+    kind: &'static str,
+    /// The ledger position where it shows.
+    #[serde(rename = "Seq")]
+    seq: i64,
+    #[serde(rename = "Detail")]
+    detail: String,
+}
+
+impl From<crate::services::consents::LedgerReport> for LedgerVerification {
+    fn from(report: crate::services::consents::LedgerReport) -> Self {
+        let (first_broken, problem) = match report.problem {
+            Some(p) => (
+                p.entry.map(ConsentHistoryEntry::from),
+                Some(LedgerProblemBody {
+                    kind: p.kind.as_str(),
+                    seq: p.seq,
+                    detail: p.detail,
+                }),
+            ),
+            None => (None, None),
+        };
+        Self {
+            intact: problem.is_none(),
+            entries: report.entries,
+            first_broken,
+            problem,
+            checkpoints: report.checkpoints,
+        }
+    }
+}
+
+/// Verify the organisation's consent ledger: the hash chain, its head, and every current
+/// value against its latest entry (Admin, Dpo)
 #[utoipa::path(get, path = "/organizations/{orgID}/consenthistory/verify", tag = "Permissions and consents",
     params(("orgID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = LedgerVerification), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = LedgerVerification), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn verify_consent_ledger(
     State(s): Svc,
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<LedgerVerification>, IgrantError> {
-    let report = s.verify_consent_ledger(&a, &org).await?;
-    Ok(Json(LedgerVerification {
-        intact: report.first_broken.is_none(),
-        entries: report.entries,
-        first_broken: report.first_broken.map(ConsentHistoryEntry::from),
+    let report = s.verify_consent_ledger(&a, &org, &[]).await?;
+    Ok(Json(report.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LedgerCheckpointsBody {
+    /// Checkpoints (`GET …/consenthistory/checkpoint`) and consent receipts kept outside the
+    /// database; at most 1000.
+    #[serde(rename = "Checkpoints", alias = "checkpoints", default)]
+    checkpoints: Vec<String>,
+}
+
+/// Verify the organisation's consent ledger as GET does, and that it extends every signed
+/// checkpoint or receipt given (Admin, Dpo)
+#[utoipa::path(post, path = "/organizations/{orgID}/consenthistory/verify", tag = "Permissions and consents",
+    params(("orgID" = String, Path)), request_body = LedgerCheckpointsBody, security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = LedgerVerification), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn verify_consent_ledger_against(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+    IgrantJson(b): IgrantJson<LedgerCheckpointsBody>,
+) -> Result<Json<LedgerVerification>, IgrantError> {
+    let report = s.verify_consent_ledger(&a, &org, &b.checkpoints).await?;
+    Ok(Json(report.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerCheckpointReply {
+    /// A JWS (compact JWT, `typ` `consent-checkpoint`) over the organisation, the head's
+    /// position and hash, and the time; verifiable against `/.well-known/jwks.json`.
+    #[serde(rename = "Checkpoint")]
+    checkpoint: String,
+    #[serde(rename = "Seq")]
+    seq: i64,
+    #[serde(rename = "Hash")]
+    hash: String,
+    #[serde(rename = "TimeStamp")]
+    timestamp: String,
+}
+
+/// A signed checkpoint of the organisation's consent ledger, to keep outside Accord
+/// (Admin, Dpo)
+#[utoipa::path(get, path = "/organizations/{orgID}/consenthistory/checkpoint", tag = "Permissions and consents",
+    params(("orgID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = LedgerCheckpointReply), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn consent_ledger_checkpoint(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+) -> Result<Json<LedgerCheckpointReply>, IgrantError> {
+    let c = s.consent_ledger_checkpoint(&a, &org).await?;
+    Ok(Json(LedgerCheckpointReply {
+        checkpoint: c.token,
+        seq: c.seq,
+        hash: c.hash,
+        timestamp: super::wire::rfc3339(c.at),
     }))
 }
 

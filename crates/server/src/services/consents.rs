@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::consent::{
-    compute_status, count, first_broken, parse_days, purpose_summary, retention_expiry, ChangedBy,
+    compute_status, count, parse_days, purpose_summary, retention_expiry, ChangedBy,
     ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
 };
 use accord_domain::identity::User;
+use accord_domain::ledger::{check_value, ChainVerifier, Checkpoint, LedgerProblem};
 use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::Clock;
 use accord_domain::{Error, OrganizationId, Result, UserId};
@@ -101,9 +102,27 @@ pub struct HistoryPage {
 }
 
 pub struct LedgerReport {
-    pub entries: usize,
-    pub first_broken: Option<HistoryEntry>,
+    /// Entries verified (before the problem, if one was found).
+    pub entries: u64,
+    /// The first problem found: the chain, then the head, then current values.
+    pub problem: Option<LedgerProblem>,
+    /// Signed checkpoints and receipts given and checked against the ledger.
+    pub checkpoints: usize,
 }
+
+/// A signed checkpoint of a ledger's head.
+pub struct LedgerCheckpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub token: String,
+}
+
+/// Entries (and current values) read per unit of work while verifying: memory stays the
+/// same however long the ledger.
+const LEDGER_PAGE: i64 = 1000;
+/// Checkpoints one verification accepts.
+const MAX_CHECKPOINTS: usize = 1000;
 
 fn not_found() -> Error {
     Error::not_found("consent not found")
@@ -721,21 +740,28 @@ impl Services {
         })
     }
 
-    /// Walks the organisation's chain: is every link and hash intact? Admin and Dpo.
-    pub async fn verify_consent_ledger(&self, actor: &Actor, org: &str) -> Result<LedgerReport> {
+    /// Verifies the organisation's ledger (docs/consents.md, "The ledger"): every entry's
+    /// link and hash, the head, every current value against its latest entry, and each
+    /// signed checkpoint or receipt given (kept outside the database). Admin and Dpo.
+    pub async fn verify_consent_ledger(
+        &self,
+        actor: &Actor,
+        org: &str,
+        checkpoints: &[String],
+    ) -> Result<LedgerReport> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
         require_admin_or_dpo(&standing)?;
-        let chain = tx.chain(org.id).await?;
         tx.commit().await?;
-        Ok(LedgerReport {
-            entries: chain.len(),
-            first_broken: first_broken(&chain).cloned(),
-        })
+        self.verify_ledger_of(org.id, checkpoints).await
     }
 
     /// The same check for `accord admin verify-consent-ledger` (whoever runs the CLI).
-    pub async fn verify_consent_ledger_unchecked(&self, org: &str) -> Result<LedgerReport> {
+    pub async fn verify_consent_ledger_unchecked(
+        &self,
+        org: &str,
+        checkpoints: &[String],
+    ) -> Result<LedgerReport> {
         let org: OrganizationId = org
             .parse()
             .map_err(|_| Error::not_found("organisation not found"))?;
@@ -743,11 +769,114 @@ impl Services {
         tx.organization_by_id(org)
             .await?
             .ok_or_else(|| Error::not_found("organisation not found"))?;
-        let chain = tx.chain(org).await?;
         tx.commit().await?;
-        Ok(LedgerReport {
-            entries: chain.len(),
-            first_broken: first_broken(&chain).cloned(),
+        self.verify_ledger_of(org, checkpoints).await
+    }
+
+    async fn verify_ledger_of(
+        &self,
+        org: OrganizationId,
+        checkpoints: &[String],
+    ) -> Result<LedgerReport> {
+        if checkpoints.len() > MAX_CHECKPOINTS {
+            return Err(Error::invalid(format!(
+                "at most {MAX_CHECKPOINTS} checkpoints at once"
+            )));
+        }
+        let mut signed = vec![];
+        for (i, token) in checkpoints.iter().enumerate() {
+            match self.tokens.ledger_statement(token) {
+                Some((of, seq, hash)) if of == org.to_string() => {
+                    signed.push(Checkpoint { seq, hash })
+                }
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "checkpoint {} is of another organisation's ledger",
+                        i + 1
+                    )))
+                }
+                None => {
+                    return Err(Error::invalid(format!(
+                        "checkpoint {} is not a checkpoint or receipt this server signed",
+                        i + 1
+                    )))
+                }
+            }
+        }
+        let _only_one = self.ledger_verifications.begin(org)?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (head, highest) = tx.chain_end(org).await?;
+        tx.commit().await?;
+        // Up to the head read first: entries committed meanwhile are not this run's.
+        let end = head.as_ref().map_or(0, |h| h.0).max(highest.unwrap_or(0));
+        let mut verifier = ChainVerifier::new(&signed);
+        let mut after = 0;
+        'chain: while after < end {
+            let mut tx = self.store.begin(Mode::Read).await?;
+            let page = tx.chain_page(org, after, LEDGER_PAGE).await?;
+            tx.commit().await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq();
+            for row in page.iter().filter(|r| r.seq() <= end) {
+                if !verifier.feed(row) {
+                    break 'chain;
+                }
+            }
+        }
+        let verdict = verifier.finish(head, highest);
+        let mut report = LedgerReport {
+            entries: verdict.entries,
+            problem: verdict.problem,
+            checkpoints: signed.len(),
+        };
+        if report.problem.is_none() {
+            report.problem = self.first_value_problem(org).await?;
+        }
+        Ok(report)
+    }
+
+    /// The first current value that is not what its latest entry recorded.
+    async fn first_value_problem(&self, org: OrganizationId) -> Result<Option<LedgerProblem>> {
+        let mut after = (String::new(), String::new(), String::new());
+        loop {
+            let mut tx = self.store.begin(Mode::Read).await?;
+            let page = tx.current_values_page(org, &after, LEDGER_PAGE).await?;
+            tx.commit().await?;
+            if let Some(problem) = page.iter().find_map(check_value) {
+                return Ok(Some(problem));
+            }
+            match page.last() {
+                Some(v) if page.len() as i64 == LEDGER_PAGE => {
+                    after = (
+                        v.consent_id.clone(),
+                        v.purpose_id.clone(),
+                        v.attribute_id.clone(),
+                    )
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// A signed checkpoint of the organisation's ledger as it stands. Admin and Dpo.
+    pub async fn consent_ledger_checkpoint(
+        &self,
+        actor: &Actor,
+        org: &str,
+    ) -> Result<LedgerCheckpoint> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        require_admin_or_dpo(&standing)?;
+        let (head, _) = tx.chain_end(org.id).await?;
+        tx.commit().await?;
+        let (seq, hash) = head.unwrap_or((0, accord_domain::consent::GENESIS.to_owned()));
+        let at = self.clock.now();
+        let token = self.tokens.ledger_checkpoint(org.id, seq, &hash, at)?;
+        Ok(LedgerCheckpoint {
+            seq,
+            hash,
+            at,
+            token,
         })
     }
 
@@ -869,5 +998,35 @@ fn require_admin_or_dpo(standing: &OrgStanding) -> Result<()> {
         Err(Error::Forbidden(
             "only the Admin and the Dpo read the consent history".into(),
         ))
+    }
+}
+
+/// Ledger verifications running on this node, by organisation: one at a time each (a
+/// verification reads the whole ledger; a second one at once would only double the work).
+#[derive(Default)]
+pub struct RunningVerifications(std::sync::Mutex<std::collections::HashSet<OrganizationId>>);
+
+/// The organisation's verification in progress; ends on drop.
+pub struct VerificationRunning<'a> {
+    running: &'a RunningVerifications,
+    org: OrganizationId,
+}
+
+impl RunningVerifications {
+    fn begin(&self, org: OrganizationId) -> Result<VerificationRunning<'_>> {
+        let mut running = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !running.insert(org) {
+            return Err(Error::TooManyRequests {
+                retry_after_secs: 5,
+            });
+        }
+        Ok(VerificationRunning { running: self, org })
+    }
+}
+
+impl Drop for VerificationRunning<'_> {
+    fn drop(&mut self) {
+        let mut running = self.running.0.lock().unwrap_or_else(|e| e.into_inner());
+        running.remove(&self.org);
     }
 }

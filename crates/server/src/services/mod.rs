@@ -63,6 +63,8 @@ pub struct Services {
     /// Sign-ins (password, federated, REST client secret) in progress per source: a burst
     /// from one client waits for no one but itself (docs/security.md, "Throttles").
     pub sign_ins_in_flight: Arc<crate::per_source::PerSource>,
+    /// Ledger verifications in progress on this node (one per organisation at a time).
+    pub ledger_verifications: consents::RunningVerifications,
     /// Places for webhook deliveries in flight on this node.
     pub deliveries_in_flight: Arc<tokio::sync::Semaphore>,
     /// Wakes this node's background workers when a unit of work left them something.
@@ -96,6 +98,7 @@ impl Services {
             rest_client_cache: Default::default(),
             rest_client_inflight: Default::default(),
             sign_ins_in_flight: crate::per_source::PerSource::new(SIGN_INS_IN_FLIGHT_PER_SOURCE),
+            ledger_verifications: Default::default(),
             deliveries_in_flight: Arc::new(tokio::sync::Semaphore::new(
                 webhooks::DELIVERIES_IN_FLIGHT,
             )),

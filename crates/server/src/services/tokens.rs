@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use accord_domain::{Error, Result, SessionId, UserId};
+use accord_domain::{Error, OrganizationId, Result, SessionId, UserId};
 use accord_store::{Mode, SigningKeyRecord, Store};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -291,6 +291,45 @@ impl TokenService {
             "hash": e.hash,
             "prev_hash": e.prev_hash,
         }))
+    }
+
+    /// A signed checkpoint of an organisation's ledger: its head's position and hash at a
+    /// time. Kept outside the database, it shows any later rewrite of what it covers.
+    pub fn ledger_checkpoint(
+        &self,
+        org: OrganizationId,
+        seq: i64,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        self.sign(&serde_json::json!({
+            "iss": self.issuer,
+            "typ": "consent-checkpoint",
+            "sub": org.to_string(),
+            "org": org.to_string(),
+            "seq": seq,
+            "hash": hash,
+            "iat": now.timestamp(),
+        }))
+    }
+
+    /// A checkpoint or a consent receipt this server signed, as the ledger position and hash
+    /// it vouches for (a receipt's entry hash covers every entry before it).
+    pub fn ledger_statement(&self, token: &str) -> Option<(String, i64, String)> {
+        #[derive(serde::Deserialize)]
+        struct Statement {
+            typ: String,
+            org: String,
+            seq: i64,
+            hash: String,
+        }
+        // Any issuer: the key is what vouches, and the CLI need not know the public URL.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        validation.required_spec_claims = std::iter::once("sub".to_owned()).collect();
+        self.verify::<Statement>(token.trim(), &validation)
+            .filter(|s| s.typ == "consent-checkpoint" || s.typ == "consent-receipt")
+            .map(|s| (s.org, s.seq, s.hash))
     }
 
     /// The public keys, as a JSON Web Key Set (RFC 7517, OKP keys per RFC 8037).
