@@ -85,6 +85,11 @@ fn image_response(image: ImageRecord, headers: &HeaderMap, cache: &'static str) 
             (header::CONTENT_TYPE, content_type),
             (header::ETAG, etag),
             (header::CACHE_CONTROL, cache),
+            // Opened on its own, an image runs nothing and loads nothing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            ),
         ],
         Body::from(image.data),
     )

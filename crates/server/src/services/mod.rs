@@ -65,6 +65,8 @@ pub struct Services {
     pub sign_ins_in_flight: Arc<crate::per_source::PerSource>,
     /// Ledger verifications in progress on this node (one per organisation at a time).
     pub ledger_verifications: consents::RunningVerifications,
+    /// Image decodes running on this node: one per core.
+    pub image_decodes: tokio::sync::Semaphore,
     /// Places for webhook deliveries in flight on this node.
     pub deliveries_in_flight: Arc<tokio::sync::Semaphore>,
     /// Wakes this node's background workers when a unit of work left them something.
@@ -99,6 +101,9 @@ impl Services {
             rest_client_inflight: Default::default(),
             sign_ins_in_flight: crate::per_source::PerSource::new(SIGN_INS_IN_FLIGHT_PER_SOURCE),
             ledger_verifications: Default::default(),
+            image_decodes: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             deliveries_in_flight: Arc::new(tokio::sync::Semaphore::new(
                 webhooks::DELIVERIES_IN_FLIGHT,
             )),
