@@ -1588,3 +1588,77 @@ async fn concurrent_changes_to_one_record_chain_in_order(db: TestDb) {
     );
 }
 both_backends!(concurrent_changes_to_one_record_chain_in_order);
+
+/// Bounded work per consent change: a purpose holds at most 100 attributes, a change names
+/// at most 100, and an attribute named twice is changed (and recorded) once.
+async fn attributes_per_purpose_and_per_change_are_bounded(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    // Marketing has 3 attributes; 97 more fill it.
+    let more: Vec<_> = (0..97)
+        .map(|i| json!({"Consent": format!("A{i}"), "PurposeIDs": [c.marketing]}))
+        .collect();
+    let r =
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/templates"),
+            &c.f.admin,
+            Some(json!({"Templates": more})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r =
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/templates"),
+            &c.f.admin,
+            Some(json!({"Templates": [{"Consent": "One too many", "PurposeIDs": [c.marketing]}]})),
+        )
+        .await;
+    r.assert_error(400);
+    assert!(r.body.contains("at most 100"), "{}", r.body);
+    // Another purpose still takes attributes.
+    let r =
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/templates"),
+            &c.f.admin,
+            Some(json!({"Templates": [{"Consent": "Elsewhere", "PurposeIDs": [c.payroll]}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    let named = |ids: Vec<&String>| json!({"consentattributes": ids.iter().map(|id| json!({"attributeid": id})).collect::<Vec<_>>(), "consented": "Allow"});
+    let r =
+        c.f.call(
+            Method::PATCH,
+            &c.purpose(&c.marketing),
+            &c.f.individual,
+            Some(named(vec![&c.age; 101])),
+        )
+        .await;
+    r.assert_error(400);
+    let r =
+        c.f.call(
+            Method::PATCH,
+            &c.purpose(&c.marketing),
+            &c.f.individual,
+            Some(named(vec![&c.age; 50])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let history =
+        c.f.call(
+            Method::GET,
+            &c.f.org_path("/consenthistory"),
+            &c.f.dpo,
+            None,
+        )
+        .await;
+    assert_eq!(
+        history.json["ConsentHistory"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        history.body
+    );
+}
+both_backends!(attributes_per_purpose_and_per_change_are_bounded);

@@ -90,6 +90,10 @@ impl FromRequestParts<Arc<Services>> for Cid {
 /// `text/xml`) or JSON (`application/json`), see [`super::request_body`] — in order.
 pub struct CidParams(pub Vec<(String, String)>);
 
+/// Parameters one write may carry (query and body together): far above any user's
+/// attributes, far below what would make handling it costly.
+pub const MAX_PARAMETERS: usize = 1000;
+
 impl axum::extract::FromRequest<Arc<Services>> for CidParams {
     type Rejection = CidError;
 
@@ -136,6 +140,12 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
                      or as an entity document in application/xml or application/json",
                 ))
             }
+        }
+        if params.len() > MAX_PARAMETERS {
+            return Err(bad(format!(
+                "a request takes at most {MAX_PARAMETERS} parameters (this one has {})",
+                params.len()
+            )));
         }
         // Whatever is stored may be rendered in an XML answer: refuse what XML cannot carry
         // here, once, for every write, rather than answer ill-formed documents later.

@@ -296,9 +296,18 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
                 "consentattributes must name at least one attribute",
             ))
         }
+        Some(ids) if ids.len() > super::organizations::MAX_ATTRIBUTES_PER_PURPOSE => {
+            return Err(Error::invalid(format!(
+                "consentattributes names at most {} attributes",
+                super::organizations::MAX_ATTRIBUTES_PER_PURPOSE
+            )))
+        }
         Some(ids) => ids
             .iter()
-            .map(|raw| {
+            .enumerate()
+            // Each attribute once, however often it is named.
+            .filter(|(i, raw)| !ids[..*i].contains(raw))
+            .map(|(_, raw)| {
                 in_purpose()
                     .find(|t| t.id.to_string() == *raw)
                     .map(|t| &**t)

@@ -15,6 +15,9 @@ use accord_store::{Mode, Tx};
 use super::identity::UserProfile;
 use super::{Actor, Services, UserActor};
 
+/// Data attributes (templates) one purpose may have.
+pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
+
 /// An organisation with everything its wire object shows.
 #[derive(Debug, Clone)]
 pub struct OrganizationView {
@@ -1125,6 +1128,21 @@ impl Services {
                 purpose_ids.push(pid);
             }
         }
+        // Every consent change may touch each attribute of a purpose: their number bounds
+        // the work (and the ledger entries) one request can cause.
+        let others = tx.templates_of(org).await?;
+        for pid in &purpose_ids {
+            let held = others
+                .iter()
+                .filter(|o| o.id != id && o.purpose_ids.contains(pid))
+                .count();
+            if held >= MAX_ATTRIBUTES_PER_PURPOSE {
+                return Err(Error::invalid(format!(
+                    "a purpose has at most {MAX_ATTRIBUTES_PER_PURPOSE} data attributes; \
+                     {pid} has them all"
+                )));
+            }
+        }
         Ok(Template {
             id,
             organization_id: org,
@@ -1153,6 +1171,11 @@ impl Services {
     ) -> Result<Vec<Template>> {
         if inputs.is_empty() {
             return Err(Error::invalid("Templates must list at least one template"));
+        }
+        if inputs.len() > MAX_ATTRIBUTES_PER_PURPOSE {
+            return Err(Error::invalid(format!(
+                "at most {MAX_ATTRIBUTES_PER_PURPOSE} templates at once"
+            )));
         }
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
