@@ -194,6 +194,12 @@ struct ServeArgs {
     /// database (docs/federation.md weighs the two).
     #[arg(long, env = "ACCORD_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// Days webhook deliveries are kept once delivered or given up (docs/operations.md).
+    #[arg(long, env = "ACCORD_DELIVERY_RETENTION_DAYS", default_value_t = 30)]
+    delivery_retention_days: u64,
+    /// Days organisations' action logs are kept (docs/operations.md).
+    #[arg(long, env = "ACCORD_LOG_RETENTION_DAYS", default_value_t = 365)]
+    log_retention_days: u64,
     /// Seconds between the background workers' looks for work left by other nodes
     /// (webhook retries, consent expiries).
     #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0)]
@@ -369,6 +375,10 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     config.oidc_allow_private = args.oidc_allow_private;
     config.secret_key = args.secret_key;
     config.worker_interval = Duration::from_secs_f64(args.worker_interval.clamp(0.05, 3600.0));
+    config.delivery_retention =
+        Duration::from_secs(args.delivery_retention_days.clamp(1, 36_500) * 24 * 3600);
+    config.log_retention =
+        Duration::from_secs(args.log_retention_days.clamp(1, 36_500) * 24 * 3600);
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {
         tracing::warn!("cheap password hashing for tests: never use this build in production");

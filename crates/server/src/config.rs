@@ -62,6 +62,10 @@ pub struct Config {
     pub oidc_allow_http: bool,
     /// Base64 of 32 bytes sealing stored secrets; `None`: a key kept in the database.
     pub secret_key: Option<String>,
+    /// Webhook deliveries delivered or given up are deleted after this.
+    pub delivery_retention: Duration,
+    /// Organisations' action logs are deleted after this.
+    pub log_retention: Duration,
     /// How often the background workers look for work another node left (deliveries,
     /// retries, expiries); work this node creates is picked up at once.
     pub worker_interval: Duration,
@@ -100,6 +104,8 @@ impl Config {
             password_hash: PasswordHashParams::OWASP,
             webhook_allow_private: false,
             worker_interval: Duration::from_secs(1),
+            delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            log_retention: Duration::from_secs(365 * 24 * 3600),
             oidc_allow_http: false,
             oidc_allow_private: false,
             secret_key: None,

@@ -79,6 +79,37 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
+/// What a retention sweep deletes, each older than the cut-off it is given
+/// (docs/operations.md, "Retention").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Sessions expired or revoked (their refresh tokens go with them).
+    EndedSessions,
+    /// Throttle rows whose window and lockout both ended.
+    QuietThrottles,
+    /// Outbox events already fanned out.
+    ProcessedOutbox,
+    /// Webhook deliveries delivered or given up.
+    FinishedDeliveries,
+    OrganizationLogs,
+    ExpiredResetTokens,
+    ExpiredLoginStates,
+    ExpiredEmailVerifications,
+}
+
+impl Sweep {
+    pub const ALL: [Sweep; 8] = [
+        Sweep::EndedSessions,
+        Sweep::QuietThrottles,
+        Sweep::ProcessedOutbox,
+        Sweep::FinishedDeliveries,
+        Sweep::OrganizationLogs,
+        Sweep::ExpiredResetTokens,
+        Sweep::ExpiredLoginStates,
+        Sweep::ExpiredEmailVerifications,
+    ];
+}
+
 /// An image as stored: bytes, sniffed content type, and who it belongs to
 /// (`org:<id>`, `user:<id>`, `type:<id>`).
 #[derive(Clone)]
@@ -452,6 +483,8 @@ pub trait Tx: Send {
     async fn insert_image(&mut self, image: &ImageRecord) -> Result<()>;
     async fn image_by_id(&mut self, id: &str) -> Result<Option<ImageRecord>>;
     async fn delete_image(&mut self, id: &str) -> Result<()>;
+    /// Deletes up to `limit` rows of one kind older than `before`; the number deleted.
+    async fn sweep(&mut self, what: Sweep, before: DateTime<Utc>, limit: i64) -> Result<u64>;
     async fn set_user_image(&mut self, user: UserId, image_id: Option<&str>) -> Result<()>;
 
     // Consents

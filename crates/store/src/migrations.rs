@@ -110,6 +110,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "ledger verification",
         include_str!("../migrations/sqlite/0016_ledger_verification.sql"),
     ),
+    (
+        17,
+        "retention",
+        include_str!("../migrations/sqlite/0017_retention.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -192,6 +197,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         16,
         "ledger verification",
         include_str!("../migrations/postgres/0016_ledger_verification.sql"),
+    ),
+    (
+        17,
+        "retention",
+        include_str!("../migrations/postgres/0017_retention.sql"),
     ),
 ]);
 

@@ -105,7 +105,7 @@ impl Consenting {
         )
     }
 
-    async fn set(
+    pub(crate) async fn set(
         &self,
         auth: &str,
         purpose: &str,

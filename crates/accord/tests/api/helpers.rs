@@ -140,6 +140,35 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// `SELECT COUNT(*) FROM <table>`, read directly.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Row as _;
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        match self.backend {
+            Backend::Sqlite => {
+                use sqlx::Connection as _;
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("sqlite");
+                sqlx::query(&sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count")
+                    .get("n")
+            }
+            Backend::Postgres => {
+                let mut c = pg_connect(&self.url).await;
+                sqlx::query(&sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count")
+                    .get("n")
+            }
+        }
+    }
+}
+
 async fn pg_connect(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection as _;
     sqlx::PgConnection::connect(url)
@@ -218,14 +247,14 @@ impl TestApp {
 
     /// A server whose clock moves only when the test says so.
     pub async fn spawn_with_clock(db: &TestDb, clock: accord_domain::FixedClock) -> Self {
-        Self::spawn_full(db, |_| {}, Arc::new(clock)).await
+        Self::spawn_full_with(db, |_| {}, Arc::new(clock)).await
     }
 
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
-        Self::spawn_full(db, tweak, Arc::new(SystemClock)).await
+        Self::spawn_full_with(db, tweak, Arc::new(SystemClock)).await
     }
 
-    async fn spawn_full(
+    pub async fn spawn_full_with(
         db: &TestDb,
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn accord_domain::Clock>,

@@ -19,6 +19,7 @@ pub mod paging;
 pub mod passwords;
 pub mod provider_http;
 pub mod push;
+pub mod retention;
 pub mod sealing;
 pub mod tokens;
 pub mod webhooks;
@@ -65,6 +66,8 @@ pub struct Services {
     pub sign_ins_in_flight: Arc<crate::per_source::PerSource>,
     /// Ledger verifications in progress on this node (one per organisation at a time).
     pub ledger_verifications: consents::RunningVerifications,
+    /// When this node last swept expired rows (by the injected clock).
+    pub last_sweep: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// Image decodes running on this node: one per core.
     pub image_decodes: tokio::sync::Semaphore,
     /// Places for webhook deliveries in flight on this node.
@@ -101,6 +104,7 @@ impl Services {
             rest_client_inflight: Default::default(),
             sign_ins_in_flight: crate::per_source::PerSource::new(SIGN_INS_IN_FLIGHT_PER_SOURCE),
             ledger_verifications: Default::default(),
+            last_sweep: Default::default(),
             image_decodes: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

@@ -387,6 +387,7 @@ impl Services {
         self.passwords
             .release_if_idle(std::time::Duration::from_secs(30));
         self.sweep_expired_consents().await?;
+        self.sweep_if_due().await?;
         self.run_outbox().await
     }
 
