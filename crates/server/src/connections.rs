@@ -137,7 +137,7 @@ async fn watch_connection<S, B>(
         tokio::select! {
             ended = connection.as_mut() => {
                 if let Err(e) = ended {
-                    tracing::debug!(error = %e, "connection ended with an error");
+                    tracing::debug!(error = ?e, "connection ended with an error");
                 }
                 return;
             }

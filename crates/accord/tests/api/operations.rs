@@ -253,6 +253,42 @@ async fn logs_carry_no_secrets(db: TestDb) {
         !log.contains("msg=\"forged"),
         "a client's text forged a log field:\n{log}"
     );
+    // Every line is a log record: no text (a mail's lines, a client's newline) starts one.
+    for line in log.lines() {
+        assert!(
+            line.starts_with(|c: char| c.is_ascii_digit()),
+            "a line that is no log record: {line:?}"
+        );
+    }
+    // The same in the JSON format: every line is one JSON object.
+    let json_server =
+        ServerProcess::start(&db.url, dir.join("json.log"), &[("ACCORD_LOG_JSON", "1")]);
+    let json_app = Remote(json_server.base.clone());
+    json_app
+        .put("/v1/user/password/forgot", json!({"username": alice}))
+        .await;
+    reqwest::Client::new()
+        .get(format!("{}/healthz", json_server.base))
+        .header("x-request-id", "x\"}{\"level\":\"ERROR\"")
+        .send()
+        .await
+        .unwrap();
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = json_server.log_text();
+        if log.contains("mail not sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(log.contains("mail not sent"), "{log}");
+    for line in log.lines() {
+        let record: Result<Value, _> = serde_json::from_str(line);
+        assert!(
+            record.is_ok_and(|r| r.is_object()),
+            "not one JSON record: {line:?}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(logs_carry_no_secrets);

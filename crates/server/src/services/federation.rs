@@ -102,7 +102,7 @@ fn refused(why: impl std::fmt::Display) -> Error {
 /// The provider failed us. What failed (the OS's or the library's words) goes to the log
 /// only: told to the caller, it would make a port scanner of the configuration.
 fn upstream(what: &str, detail: impl std::fmt::Display) -> Error {
-    tracing::warn!(endpoint = what, error = %detail, "identity provider call failed");
+    tracing::warn!(endpoint = what, error = ?detail.to_string(), "identity provider call failed");
     Error::Upstream(format!(
         "the identity provider's {what} could not be reached or gave no usable answer"
     ))
@@ -315,7 +315,7 @@ impl Services {
         let meta = ProviderMetadataWithLogout::discover_async(issuer, http)
             .await
             .map_err(|e| {
-                tracing::warn!(error = %error_chain(&e), "OpenID discovery failed");
+                tracing::warn!(error = ?error_chain(&e), "OpenID discovery failed");
                 Error::invalid(format!(
                     "discovery at {discovery_url} failed: the provider could not be reached, or \
                      its answer is not a discovery document of this issuer (the server's log \

@@ -86,9 +86,9 @@ pub struct LogMailer;
 impl Mailer for LogMailer {
     async fn send(&self, mail: OutgoingMail) -> Result<()> {
         tracing::info!(
-            to = %mask_email(&mail.to),
-            subject = %mail.subject,
-            body = %mail.redacted_body(),
+            to = ?mask_email(&mail.to),
+            subject = ?mail.subject,
+            body = ?mail.redacted_body(),
             "mail not sent: no SMTP server configured (ACCORD_SMTP_URL)"
         );
         Ok(())
