@@ -697,10 +697,10 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
     let auth = Some(("fuzz", "a-long-client-secret"));
     let mut rendered = 0;
     for kind in ["users", "organizations"] {
-        let list = crate::customerid::get(&f, &format!("/{kind}"), auth, None, false).await;
+        let list = crate::customerid::get(f, &format!("/{kind}"), auth, None, false).await;
         assert_eq!(list.status, StatusCode::OK, "{}", list.body);
         for id in crate::customerid::ids(&list) {
-            let one = crate::customerid::get(&f, &format!("/{kind}/{id}"), auth, None, false).await;
+            let one = crate::customerid::get(f, &format!("/{kind}/{id}"), auth, None, false).await;
             if let Err(e) = roxmltree::Document::parse(&one.body) {
                 failures.push(format!(
                     "GET /{kind}/{id} is not well-formed XML ({e}): {:?}",
