@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{email, join_all_spawned, TestDb};
+use crate::helpers::{email, join_all_spawned, report, TestDb};
 use crate::organizations::{user, Fixture, PW};
 
 /// An organisation with two purposes (Marketing needs consent; Payroll is a legal
@@ -1662,3 +1662,176 @@ async fn attributes_per_purpose_and_per_change_are_bounded(db: TestDb) {
     );
 }
 both_backends!(attributes_per_purpose_and_per_change_are_bounded);
+
+/// `n` chained entries for `org` (one person flipping one attribute), written straight
+/// into the database in batches, the head set to the last.
+async fn write_ledger(db: &TestDb, org: &str, n: i64) {
+    use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, GENESIS};
+    let at = chrono::Utc::now();
+    let mut prev = GENESIS.to_owned();
+    let mut rows = Vec::with_capacity(n as usize);
+    for seq in 1..=n {
+        let mut e = HistoryEntry {
+            id: format!("{org}-{seq:08}"),
+            seq,
+            organization_id: org.to_owned(),
+            user_id: "u".into(),
+            consent_id: "c".into(),
+            purpose_id: "p".into(),
+            attribute_id: format!("a{}", seq % 1000),
+            actor_id: "u".into(),
+            changed_by: ChangedBy::Individual,
+            old_value: None,
+            new_value: if seq % 2 == 0 {
+                ConsentValue::Allow
+            } else {
+                ConsentValue::Disallow
+            },
+            days: 0,
+            at,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        prev = e.hash.clone();
+        rows.push(e);
+    }
+    // 500 rows of 15 values a statement: under both backends' parameter limits.
+    let insert = |chunk: &[HistoryEntry]| {
+        let mut sql = "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, \
+                       attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) VALUES "
+            .to_owned();
+        for (i, _) in chunk.iter().enumerate() {
+            let b = i * 15;
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(
+                &(1..=15)
+                    .map(|k| format!("${}", b + k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            sql.push(')');
+        }
+        sql
+    };
+    macro_rules! bind_all {
+        ($q:expr, $chunk:expr) => {{
+            let mut q = $q;
+            for e in $chunk {
+                q = q
+                    .bind(e.id.clone())
+                    .bind(e.organization_id.clone())
+                    .bind(e.seq)
+                    .bind(e.user_id.clone())
+                    .bind(e.consent_id.clone())
+                    .bind(e.purpose_id.clone())
+                    .bind(e.attribute_id.clone())
+                    .bind(e.actor_id.clone())
+                    .bind(e.changed_by.as_str())
+                    .bind(None::<String>)
+                    .bind(e.new_value.as_str())
+                    .bind(e.days)
+                    .bind(e.at.timestamp_millis())
+                    .bind(e.prev_hash.clone())
+                    .bind(e.hash.clone());
+            }
+            q
+        }};
+    }
+    use sqlx::Connection as _;
+    match db.backend {
+        crate::helpers::Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            for chunk in rows.chunks(500) {
+                let sql = insert(chunk);
+                bind_all!(sqlx::query(&sql), chunk)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        crate::helpers::Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            for chunk in rows.chunks(500) {
+                let sql = insert(chunk);
+                bind_all!(sqlx::query(&sql), chunk)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+    }
+    db.execute(
+        "INSERT INTO consent_chain_heads (organization_id, seq, hash) VALUES ($1, 0, '') \
+         ON CONFLICT (organization_id) DO NOTHING",
+        &[org],
+    )
+    .await;
+    db.execute(
+        &format!("UPDATE consent_chain_heads SET seq = {n}, hash = $2 WHERE organization_id = $1"),
+        &[org, &prev],
+    )
+    .await;
+}
+
+/// Runs the CLI's verification (the service GET …/verify calls) as its own process: its
+/// verdict line, peak resident memory (bytes, VmHWM read until it exits) and wall time.
+fn verify_in_process(db: &TestDb, org: &str) -> (String, u64, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["admin", "verify-consent-ledger", "--org", org])
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        // VmHWM only grows; the last reading before the exit is the peak, give or take
+        // the last few milliseconds.
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        }) {
+            peak = kb * 1024;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        peak,
+        started.elapsed(),
+    )
+}
+
+/// Verification streams the ledger: ten times the entries take about the same memory.
+async fn ledger_verification_memory_does_not_grow_with_the_ledger(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let (small, large) = (f.org.clone(), f.other_org.clone());
+    write_ledger(&db, &small, 10_000).await;
+    write_ledger(&db, &large, 100_000).await;
+    let (verdict, small_rss, small_time) = verify_in_process(&db, &small);
+    assert_eq!(verdict, "intact: 10000 entries");
+    let (verdict, large_rss, large_time) = verify_in_process(&db, &large);
+    assert_eq!(verdict, "intact: 100000 entries");
+    report(&format!(
+        "ledger verification ({:?}): 10,000 entries {} MiB in {small_time:?}; 100,000 entries {} MiB in {large_time:?}",
+        db.backend,
+        small_rss >> 20,
+        large_rss >> 20
+    ));
+    assert!(
+        large_rss < small_rss + (16 << 20),
+        "peak RSS {} MiB for 100,000 entries against {} MiB for 10,000",
+        large_rss >> 20,
+        small_rss >> 20
+    );
+}
+both_backends!(ledger_verification_memory_does_not_grow_with_the_ledger);
