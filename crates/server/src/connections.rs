@@ -1,7 +1,8 @@
 //! Serving connections, with the guards `axum::serve` does not give (docs/security.md,
-//! "Connections"): a total and a per-address share of connection slots, a deadline for the
-//! first request head that covers protocol detection, an idle timeout between requests on
-//! HTTP/1 and HTTP/2 alike, and HTTP/2 keep-alive pings.
+//! "Slow and numerous clients"): a total and a per-source share of connection slots, a
+//! deadline for the first request head that covers protocol detection, an idle timeout
+//! with no request in flight (HTTP/1 keep-alive is also closed by hyper's header timer
+//! while it waits for the next head), and HTTP/2 keep-alive pings.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -190,9 +191,15 @@ impl Activity {
     /// When the connection may next be found idle: the head deadline before any request,
     /// the idle timeout after the last one.
     fn next_check(&self, timing: Timing) -> Instant {
-        match self.last_ms.load(Ordering::SeqCst) {
+        let due = match self.last_ms.load(Ordering::SeqCst) {
             0 => self.opened + timing.head,
             ms => self.opened + Duration::from_millis(ms) + timing.idle,
+        };
+        // A request in flight for longer than the idle time: look again later, not at once.
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            due.max(Instant::now() + timing.idle)
+        } else {
+            due
         }
     }
 

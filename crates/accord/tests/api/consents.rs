@@ -1051,6 +1051,24 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         .await
         .assert_error(400);
     }
+
+    // With the server stopped: an edit made then is named by the CLI as well.
+    let org = c.f.org.clone();
+    drop(c);
+    db.execute(
+        "UPDATE consent_history SET new_value = 'AskMe' WHERE organization_id = $1 AND seq = 1",
+        &[&org],
+    )
+    .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["admin", "verify-consent-ledger", "--org", &org])
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("BROKEN (altered) at position 1:"), "{stdout}");
 }
 both_backends!(every_kind_of_ledger_edit_is_caught);
 
