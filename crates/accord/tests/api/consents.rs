@@ -1068,7 +1068,10 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.starts_with("BROKEN (altered) at position 1:"), "{stdout}");
+    assert!(
+        stdout.starts_with("BROKEN (altered) at position 1:"),
+        "{stdout}"
+    );
 }
 both_backends!(every_kind_of_ledger_edit_is_caught);
 
