@@ -6,6 +6,7 @@ pub mod access;
 pub mod address;
 pub mod clock;
 pub mod consent;
+pub mod consent_change;
 pub mod customer_id;
 pub mod error;
 pub mod federation;

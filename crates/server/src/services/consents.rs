@@ -19,6 +19,7 @@ use accord_domain::consent::{
     compute_status, count, parse_days, purpose_summary, retention_expiry, ChangedBy,
     ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
 };
+use accord_domain::consent_change::{self, RecordState};
 use accord_domain::identity::User;
 use accord_domain::ledger::{check_value, ChainVerifier, Checkpoint, LedgerProblem};
 use accord_domain::organization::{Organization, Purpose, Template};
@@ -241,9 +242,9 @@ struct ChangeRequest {
 }
 
 /// Decides a consent change against the record as it stands in the committing
-/// transaction: the caller's credential and standing (the same rules as a read), then
-/// the values, their chained history entries and their events. Runs on the store's
-/// committer, so it only computes: no I/O, no signing.
+/// transaction: the caller's credential and standing (the same rules as a read) here,
+/// then the consent rule itself (`accord_domain::consent_change::decide`). Runs on the
+/// store's committer, so it only computes: no I/O, no signing.
 fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<ConsentWrites> {
     let now = req.clock.now();
     let read = state
@@ -283,96 +284,56 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
         .iter()
         .find(|p| p.id == purpose_id)
         .ok_or_else(|| Error::not_found("purpose not found"))?;
-    let in_purpose = || {
-        layout
-            .templates
-            .iter()
-            .filter(|t| t.purpose_ids.contains(&purpose.id))
-    };
-    let targets: Vec<&Template> = match &req.attributes {
-        None => in_purpose().map(|t| &**t).collect(),
-        Some(ids) if ids.is_empty() => {
-            return Err(Error::invalid(
-                "consentattributes must name at least one attribute",
-            ))
-        }
-        Some(ids) if ids.len() > super::organizations::MAX_ATTRIBUTES_PER_PURPOSE => {
-            return Err(Error::invalid(format!(
-                "consentattributes names at most {} attributes",
-                super::organizations::MAX_ATTRIBUTES_PER_PURPOSE
-            )))
-        }
-        Some(ids) => ids
-            .iter()
-            .enumerate()
-            // Each attribute once, however often it is named.
-            .filter(|(i, raw)| !ids[..*i].contains(raw))
-            .map(|(_, raw)| {
-                in_purpose()
-                    .find(|t| t.id.to_string() == *raw)
-                    .map(|t| &**t)
-                    .ok_or_else(|| {
-                        Error::not_found(format!("attribute {raw:?} not found in this purpose"))
-                    })
-            })
-            .collect::<Result<_>>()?,
-    };
-    let mut head = state.head.clone().ok_or_else(not_found)?;
-    let lawful = purpose.lawful_basis.is_lawful_usage();
+    let templates: Vec<&Template> = layout.templates.iter().map(|t| &**t).collect();
+    let head = state.head.as_ref().ok_or_else(not_found)?;
     let actor_id = req.credential.user().to_string();
-    let mut writes = ConsentWrites {
+    let decision = consent_change::decide(
+        &consent_change::ConsentChange {
+            organization: req.organization,
+            user: req.user,
+            consent_id: consent,
+            purpose,
+            templates: &templates,
+            attributes: req.attributes.as_deref(),
+            value: req.value,
+            days: req.days,
+            changed_by,
+            actor_id: &actor_id,
+        },
+        &RecordState {
+            values: &read.values,
+            head_seq: head.seq,
+            head_hash: &head.hash,
+            listened: &state.webhook_events,
+        },
+        now,
+        || uuid::Uuid::now_v7().to_string(),
+    )?;
+    // Queued only when a webhook listens: fanning an event out to nobody costs a durable
+    // write per change for nothing (docs/webhooks.md).
+    let outbox = match decision.announce {
+        Some(event) => decision
+            .history
+            .iter()
+            .map(|entry| {
+                super::webhooks::outbox_event(
+                    req.organization,
+                    event,
+                    super::webhooks::consent_event_data(entry),
+                    now,
+                )
+            })
+            .collect(),
+        None => vec![],
+    };
+    Ok(ConsentWrites {
         consent_id: consent.to_owned(),
         organization_id: req.organization,
         user_id: req.user,
-        ..Default::default()
-    };
-    for target in targets {
-        // What it read before, if it had ever been set (an expired one read Disallow).
-        let old = read
-            .values
-            .iter()
-            .find(|(p, a, _)| *p == purpose.id && *a == target.id)
-            .map(|(_, _, stored)| compute_status(Some(stored), lawful, now).consent);
-        let stored = StoredConsent {
-            value: req.value,
-            days: req.days,
-            changed_at: now,
-        };
-        writes.values.push((purpose.id, target.id, stored));
-        head.seq += 1;
-        let mut entry = HistoryEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            seq: head.seq,
-            organization_id: req.organization.to_string(),
-            user_id: req.user.to_string(),
-            consent_id: consent.to_owned(),
-            purpose_id: purpose.id.to_string(),
-            attribute_id: target.id.to_string(),
-            actor_id: actor_id.clone(),
-            changed_by,
-            old_value: old,
-            new_value: req.value,
-            days: req.days,
-            at: now,
-            prev_hash: head.hash.clone(),
-            hash: String::new(),
-        };
-        entry.hash = entry.compute_hash();
-        head.hash = entry.hash.clone();
-        // Queued only when a webhook listens: fanning an event out to nobody costs a
-        // durable write per change for nothing (docs/igrant.md, webhooks).
-        let event = accord_domain::webhook::EventType::for_consent(req.value);
-        if state.webhook_events.iter().any(|e| e == event.as_str()) {
-            writes.outbox.push(super::webhooks::outbox_event(
-                req.organization,
-                event,
-                super::webhooks::consent_event_data(&entry),
-                now,
-            ));
-        }
-        writes.history.push(entry);
-    }
-    Ok(writes)
+        values: decision.values,
+        history: decision.history,
+        outbox,
+    })
 }
 
 /// A recorded change: the layout and the record it was decided against, what it wrote,

@@ -15,8 +15,7 @@ use accord_store::{Mode, Tx};
 use super::identity::UserProfile;
 use super::{Actor, Services, UserActor};
 
-/// Data attributes (templates) one purpose may have.
-pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
+pub use accord_domain::consent_change::MAX_ATTRIBUTES_PER_PURPOSE;
 
 /// An organisation with everything its wire object shows.
 #[derive(Debug, Clone)]

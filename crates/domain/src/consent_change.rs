@@ -1,0 +1,422 @@
+//! The consent rule: what one change to a person's consent record writes. Pure: the
+//! record as it stands, the change and the time in; the new values, their chained
+//! history entries and whether to announce them out. Who may make the change is decided
+//! before (the service's access rules); how it is written, after (the store's batch).
+
+use chrono::{DateTime, Utc};
+
+use crate::consent::{compute_status, ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
+use crate::organization::{Purpose, Template};
+use crate::webhook::EventType;
+use crate::{Error, OrganizationId, Result, UserId};
+
+/// Data attributes (templates) one purpose may have, and one change may name.
+pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
+
+/// A change, as asked for.
+pub struct ConsentChange<'a> {
+    pub organization: OrganizationId,
+    pub user: UserId,
+    pub consent_id: &'a str,
+    pub purpose: &'a Purpose,
+    /// Every attribute of the organisation; those of `purpose` are the candidates.
+    pub templates: &'a [&'a Template],
+    /// The attributes named, as sent; `None`: every attribute of the purpose.
+    pub attributes: Option<&'a [String]>,
+    pub value: ConsentValue,
+    pub days: i64,
+    pub changed_by: ChangedBy,
+    pub actor_id: &'a str,
+}
+
+/// The record and the organisation's chain as the change finds them.
+pub struct RecordState<'a> {
+    /// The values set so far: (purpose, attribute, stored).
+    pub values: &'a [(OrganizationId, OrganizationId, StoredConsent)],
+    /// The chain head: the last entry's position and hash.
+    pub head_seq: i64,
+    pub head_hash: &'a str,
+    /// Event types an enabled webhook of the organisation listens to.
+    pub listened: &'a [String],
+}
+
+/// What the change writes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ConsentDecision {
+    /// (purpose, attribute, value) to set on the record.
+    pub values: Vec<(OrganizationId, OrganizationId, StoredConsent)>,
+    /// One entry per attribute, chained after the head in order.
+    pub history: Vec<HistoryEntry>,
+    /// The event each entry announces, when a webhook listens to it.
+    pub announce: Option<EventType>,
+}
+
+/// Decides a change: the attributes it touches (each once), what each read before (an
+/// expired time-limited consent read Disallow; an unset one its purpose's default), the
+/// new values, and one hash-chained history entry per attribute. `new_id` names entries.
+pub fn decide(
+    change: &ConsentChange<'_>,
+    record: &RecordState<'_>,
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> String,
+) -> Result<ConsentDecision> {
+    let purpose = change.purpose;
+    let in_purpose = || {
+        change
+            .templates
+            .iter()
+            .copied()
+            .filter(|t| t.purpose_ids.contains(&purpose.id))
+    };
+    let targets: Vec<&Template> = match change.attributes {
+        None => in_purpose().collect(),
+        Some([]) => {
+            return Err(Error::invalid(
+                "consentattributes must name at least one attribute",
+            ))
+        }
+        Some(ids) if ids.len() > MAX_ATTRIBUTES_PER_PURPOSE => {
+            return Err(Error::invalid(format!(
+                "consentattributes names at most {MAX_ATTRIBUTES_PER_PURPOSE} attributes"
+            )))
+        }
+        Some(ids) => ids
+            .iter()
+            .enumerate()
+            // Each attribute once, however often it is named.
+            .filter(|(i, raw)| !ids[..*i].contains(raw))
+            .map(|(_, raw)| {
+                in_purpose()
+                    .find(|t| t.id.to_string() == *raw)
+                    .ok_or_else(|| {
+                        Error::not_found(format!("attribute {raw:?} not found in this purpose"))
+                    })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let lawful = purpose.lawful_basis.is_lawful_usage();
+    let event = EventType::for_consent(change.value);
+    let mut decision = ConsentDecision {
+        announce: record
+            .listened
+            .iter()
+            .any(|e| e == event.as_str())
+            .then_some(event),
+        ..ConsentDecision::default()
+    };
+    let (mut seq, mut prev_hash) = (record.head_seq, record.head_hash.to_owned());
+    for target in targets {
+        let old = record
+            .values
+            .iter()
+            .find(|(p, a, _)| *p == purpose.id && *a == target.id)
+            .map(|(_, _, stored)| compute_status(Some(stored), lawful, now).consent);
+        decision.values.push((
+            purpose.id,
+            target.id,
+            StoredConsent {
+                value: change.value,
+                days: change.days,
+                changed_at: now,
+            },
+        ));
+        seq += 1;
+        let mut entry = HistoryEntry {
+            id: new_id(),
+            seq,
+            organization_id: change.organization.to_string(),
+            user_id: change.user.to_string(),
+            consent_id: change.consent_id.to_owned(),
+            purpose_id: purpose.id.to_string(),
+            attribute_id: target.id.to_string(),
+            actor_id: change.actor_id.to_owned(),
+            changed_by: change.changed_by,
+            old_value: old,
+            new_value: change.value,
+            days: change.days,
+            at: now,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        prev_hash = entry.hash.clone();
+        decision.history.push(entry);
+    }
+    Ok(decision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::GENESIS;
+    use crate::ledger::{check_value, ChainVerifier, CurrentValue, LedgerRow, RecordedValue};
+    use crate::organization::LawfulBasis;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
+    }
+
+    struct World {
+        org: OrganizationId,
+        purpose: Purpose,
+        templates: Vec<Template>,
+    }
+
+    fn world(lawful_basis: LawfulBasis, attributes: usize) -> World {
+        let org = OrganizationId::new();
+        let purpose = Purpose {
+            id: OrganizationId::new(),
+            organization_id: org,
+            name: "Marketing".into(),
+            description: String::new(),
+            lawful_basis,
+            policy_url: String::new(),
+            attribute_type: 0,
+            jurisdiction: String::new(),
+            disclosure: String::new(),
+            industry_scope: String::new(),
+            restriction: String::new(),
+            shared_3pp: false,
+        };
+        let mut templates: Vec<Template> = (0..attributes)
+            .map(|i| Template {
+                id: OrganizationId::new(),
+                organization_id: org,
+                consent: format!("A{i}"),
+                purpose_ids: vec![purpose.id],
+            })
+            .collect();
+        // One attribute of another purpose: never a candidate.
+        templates.push(Template {
+            id: OrganizationId::new(),
+            organization_id: org,
+            consent: "Elsewhere".into(),
+            purpose_ids: vec![OrganizationId::new()],
+        });
+        World {
+            org,
+            purpose,
+            templates,
+        }
+    }
+
+    fn change<'a>(
+        w: &'a World,
+        templates: &'a [&'a Template],
+        attributes: Option<&'a [String]>,
+        value: ConsentValue,
+        days: i64,
+    ) -> ConsentChange<'a> {
+        ConsentChange {
+            organization: w.org,
+            user: UserId::new(),
+            consent_id: "c1",
+            purpose: &w.purpose,
+            templates,
+            attributes,
+            value,
+            days,
+            changed_by: ChangedBy::Individual,
+            actor_id: "me",
+        }
+    }
+
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("h{n}")
+        }
+    }
+
+    #[test]
+    fn a_whole_purpose_changes_every_attribute_of_it_and_chains_after_the_head() {
+        let w = world(LawfulBasis::Consent, 3);
+        let templates: Vec<&Template> = w.templates.iter().collect();
+        let record = RecordState {
+            values: &[],
+            head_seq: 7,
+            head_hash: "prev",
+            listened: &[],
+        };
+        let d = decide(
+            &change(&w, &templates, None, ConsentValue::Allow, 0),
+            &record,
+            t0(),
+            ids(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.values.len(),
+            3,
+            "the purpose's three, not the other purpose's"
+        );
+        assert_eq!(
+            d.history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![8, 9, 10]
+        );
+        assert_eq!(d.history[0].prev_hash, "prev");
+        assert_eq!(d.history[1].prev_hash, d.history[0].hash);
+        assert!(d
+            .history
+            .iter()
+            .all(|e| e.hash == e.compute_hash() && e.at == t0()));
+        // Never set before: no old value (the read showed the default).
+        assert!(d.history.iter().all(|e| e.old_value.is_none()));
+        assert_eq!(d.announce, None, "nobody listens");
+    }
+
+    #[test]
+    fn named_attributes_once_each_and_unknown_or_too_many_refused() {
+        let w = world(LawfulBasis::Consent, 3);
+        let templates: Vec<&Template> = w.templates.iter().collect();
+        let record = RecordState {
+            values: &[],
+            head_seq: 0,
+            head_hash: GENESIS,
+            listened: &["consent.disallowed".to_owned()],
+        };
+        let a = w.templates[1].id.to_string();
+        let twice = [a.clone(), a.clone()];
+        let d = decide(
+            &change(&w, &templates, Some(&twice), ConsentValue::Disallow, 0),
+            &record,
+            t0(),
+            ids(),
+        )
+        .unwrap();
+        assert_eq!(d.history.len(), 1);
+        assert_eq!(d.announce, Some(EventType::ConsentDisallowed));
+        let elsewhere = [w.templates[3].id.to_string()];
+        let err = decide(
+            &change(&w, &templates, Some(&elsewhere), ConsentValue::Allow, 0),
+            &record,
+            t0(),
+            ids(),
+        );
+        assert!(matches!(err, Err(Error::NotFound(_))));
+        let none: [String; 0] = [];
+        assert!(decide(
+            &change(&w, &templates, Some(&none), ConsentValue::Allow, 0),
+            &record,
+            t0(),
+            ids()
+        )
+        .is_err());
+        let many = vec![a; MAX_ATTRIBUTES_PER_PURPOSE + 1];
+        assert!(decide(
+            &change(&w, &templates, Some(&many), ConsentValue::Allow, 0),
+            &record,
+            t0(),
+            ids()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_old_value_is_what_the_record_read() {
+        let w = world(LawfulBasis::Consent, 1);
+        let templates: Vec<&Template> = w.templates.iter().collect();
+        let target = w.templates[0].id;
+        // Allowed for 1 day, two days ago: it reads Disallow now.
+        let values = [(
+            w.purpose.id,
+            target,
+            StoredConsent {
+                value: ConsentValue::Allow,
+                days: 1,
+                changed_at: t0() - Duration::days(2),
+            },
+        )];
+        let record = RecordState {
+            values: &values,
+            head_seq: 1,
+            head_hash: "h",
+            listened: &[],
+        };
+        let d = decide(
+            &change(&w, &templates, None, ConsentValue::AskMe, 0),
+            &record,
+            t0(),
+            ids(),
+        )
+        .unwrap();
+        assert_eq!(d.history[0].old_value, Some(ConsentValue::Disallow));
+        // Still within its day: Allow.
+        let d = decide(
+            &change(&w, &templates, None, ConsentValue::AskMe, 0),
+            &record,
+            t0() - Duration::days(1) - Duration::hours(1),
+            ids(),
+        )
+        .unwrap();
+        assert_eq!(d.history[0].old_value, Some(ConsentValue::Allow));
+    }
+
+    /// A change, as the property generates it: which attributes (by index; empty: the whole
+    /// purpose), the value, the days, and how much time passes before it.
+    fn changes() -> impl Strategy<Value = Vec<(Vec<usize>, u8, i64, i64)>> {
+        prop::collection::vec(
+            (
+                prop::collection::vec(0usize..5, 0..4),
+                0u8..3,
+                prop_oneof![Just(0i64), 1i64..30],
+                0i64..100_000,
+            ),
+            1..40,
+        )
+    }
+
+    proptest! {
+        /// Any sequence of changes yields one gap-free chain, and every value on the record
+        /// is what its latest entry recorded.
+        #[test]
+        fn any_sequence_of_changes_keeps_one_chain_that_matches_the_values(seq in changes()) {
+            let w = world(LawfulBasis::Consent, 5);
+            let templates: Vec<&Template> = w.templates.iter().collect();
+            let mut values: Vec<(OrganizationId, OrganizationId, StoredConsent)> = vec![];
+            let mut chain: Vec<HistoryEntry> = vec![];
+            let (mut head_seq, mut head_hash) = (0, GENESIS.to_owned());
+            let mut now = t0();
+            let mut next = ids();
+            for (picked, value, days, wait) in seq {
+                now += Duration::seconds(wait);
+                let named: Vec<String> = picked.iter().map(|i| w.templates[*i].id.to_string()).collect();
+                let value = [ConsentValue::Allow, ConsentValue::Disallow, ConsentValue::AskMe][value as usize];
+                let record = RecordState { values: &values, head_seq, head_hash: &head_hash, listened: &[] };
+                let attributes = (!named.is_empty()).then_some(named.as_slice());
+                let d = decide(&change(&w, &templates, attributes, value, days), &record, now, &mut next).unwrap();
+                for (p, a, stored) in d.values {
+                    values.retain(|(vp, va, _)| !(*vp == p && *va == a));
+                    values.push((p, a, stored));
+                }
+                if let Some(last) = d.history.last() {
+                    head_seq = last.seq;
+                    head_hash = last.hash.clone();
+                }
+                chain.extend(d.history);
+            }
+            let mut verifier = ChainVerifier::new(&[]);
+            for e in &chain {
+                prop_assert!(verifier.feed(&LedgerRow::Entry(Box::new(e.clone()))));
+            }
+            let verdict = verifier.finish(Some((head_seq, head_hash)), chain.last().map(|e| e.seq));
+            prop_assert_eq!(verdict.problem, None);
+            for (p, a, stored) in &values {
+                let latest = chain.iter().rev().find(|e| e.purpose_id == p.to_string() && e.attribute_id == a.to_string());
+                let current = CurrentValue {
+                    consent_id: "c1".into(),
+                    purpose_id: p.to_string(),
+                    attribute_id: a.to_string(),
+                    value: stored.value.as_str().into(),
+                    days: stored.days,
+                    changed_at: stored.changed_at,
+                    recorded: latest.map(|e| RecordedValue { seq: e.seq, value: e.new_value.as_str().into(), days: e.days, at: e.at }),
+                };
+                prop_assert_eq!(check_value(&current), None);
+            }
+        }
+    }
+}
