@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::igrant;
-use crate::igrant::error::{normalize_errors, ErrorBody, IgrantError};
+use crate::igrant::error::{ErrorBody, IgrantError};
 use crate::services::Services;
 
 pub struct App {
@@ -49,7 +49,7 @@ fn router(services: Arc<Services>) -> Router {
     let (router, mut openapi) = OpenApiRouter::with_openapi(crate::api_doc::ApiDoc::openapi())
         .nest("/v1", igrant::router(config.json_body_limit))
         .nest(
-            "/customerid-rest/services/2.1",
+            CUSTOMERID_PREFIX,
             crate::customerid::router(config.json_body_limit),
         )
         .routes(routes!(healthz))
@@ -68,13 +68,14 @@ fn router(services: Arc<Services>) -> Router {
             }),
         )
         .fallback(igrant::error::not_found)
-        .layer(middleware::from_fn(normalize_errors))
         .layer(DefaultBodyLimit::max(config.json_body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
-            IgrantError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+            // A bare 500: `facade_errors` gives it the facade's error body.
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
+        .layer(middleware::from_fn(facade_errors))
         .layer(
             TraceLayer::new_for_http()
                 // Method, path (never the query string) and request ID; no headers, no bodies.
@@ -95,6 +96,20 @@ fn router(services: Arc<Services>) -> Router {
         .layer(middleware::from_fn(refuse_unsafe_request_id))
         .with_state(services)
 }
+
+/// Error answers no handler wrote (405 from routing, 408 from the timeout, 413 from a body
+/// limit, a caught panic) in the facade's own format: CustomerID's error document (XML, or
+/// JSON on request) under its prefix, iGrant's JSON elsewhere.
+async fn facade_errors(req: axum::extract::Request, next: middleware::Next) -> Response {
+    if req.uri().path().starts_with(CUSTOMERID_PREFIX) {
+        let format = crate::customerid::wire::Format::of(req.headers());
+        crate::customerid::error::with_error_document(format, next.run(req).await)
+    } else {
+        igrant::error::with_error_body(next.run(req).await)
+    }
+}
+
+const CUSTOMERID_PREFIX: &str = "/customerid-rest/services/2.1";
 
 /// A client's `X-Request-Id` is kept only if it is short and of a safe alphabet; otherwise
 /// it is dropped (a fresh one is made) and noted, escaped, so it cannot forge log lines.

@@ -87,7 +87,12 @@ pub async fn not_found(request: Request) -> CidError {
 /// documents in the client's format.
 pub async fn normalize_errors(request: Request, next: Next) -> Response {
     let format = Format::of(request.headers());
-    let response = next.run(request).await;
+    with_error_document(format, next.run(request).await)
+}
+
+/// An error response not written by the facade (a 405, 408, 413, a caught panic), as an
+/// error document in the caller's format.
+pub fn with_error_document(format: Format, response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

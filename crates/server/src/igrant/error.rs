@@ -2,9 +2,7 @@
 //! and 5xx it answers — its own, axum's rejections, and anything else a layer produces.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -103,10 +101,9 @@ impl IntoResponse for IgrantError {
     }
 }
 
-/// Gives error responses that were not written by us (405 from routing, 408 from the
+/// Gives an error response that was not written by us (405 from routing, 408 from the
 /// timeout, 413 from a body limit, a caught panic) the facade's JSON error body.
-pub async fn normalize_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+pub fn with_error_body(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
