@@ -471,34 +471,14 @@ fn run_consent_committer(
     }
 }
 
-/// SQLite's upkeep beside the writers: statistics for the planner (hourly), and the
-/// write-ahead log copied into the database once a second, sooner after a quiet
-/// spell when the committer commits. Writers keep SQLite's automatic checkpoints off, so
-/// none of them does this inside its commit: a PASSIVE checkpoint runs beside them.
-/// Checkpointing more often slowed the committer's own fsyncs behind the database
-/// file's (update-attribute p99 55 ms at 100 ms intervals, 9 ms at 1 s).
-///
-/// A log that writers never stop appending to is never wholly copied, and only a wholly
-/// copied log starts over: it grew to 5.6 GB in a 90-second benchmark. So once the log
-/// passes `RESTART_FRAMES`, the round catches up beside the writers, then copies the
-/// last few frames holding the write lock (a short pause for writers, about once a
-/// second under saturated writes), and the next writer starts the log over.
-///
-/// A wholly copied log still starts over only when no reader is reading from it, which
-/// never happens while reads overlap without pause (the log grew to 720 MB under 32
-/// concurrent consented-users pages at 1M users, whose audit rows are writes). So once
-/// the log passes twice the bound, the locked copy is a RESTART checkpoint: with writers
-/// held off, readers that start now read from the database file alone, and it waits for
-/// those already reading to finish (one query each), at most `RESTART_WAIT`, so a long
-/// reader costs writers a bounded pause and that round's restart, nothing more. Only
-/// then: made the rule for every round, the wait cost writers their p99 at 1M users
-/// (update-attribute 78 -> 148 ms, mixed 17 -> 255 ms).
-///
-/// SQLite syncs the database file only at the end of a checkpoint that copies the whole
-/// log, which is the locked one: with every page copied since the last such sync still
-/// unwritten, that sync held writers for 26-45 ms. The round therefore syncs the file
-/// itself before taking the lock, and the locked sync has only the last frames' pages
-/// left (4-8 ms held, measured under `update-attribute`).
+/// SQLite's upkeep beside the writers: planner statistics hourly, and the write-ahead log
+/// copied into the database once a second (sooner after a quiet spell) by a PASSIVE
+/// checkpoint beside the writers, whose automatic checkpoints are off. Past
+/// `RESTART_FRAMES` a round catches up, then copies the last frames holding the write lock
+/// so the log starts over; past `ESCALATE_FRAMES` that locked copy is a RESTART checkpoint,
+/// waiting at most `RESTART_WAIT` for readers still in the log. The file is synced before
+/// the lock is taken, so the locked sync is short. Why each step, measured: BENCHMARKS.md
+/// ("The write-ahead log, bounded" and "a log that never started over").
 fn run_checkpointer(
     conn: rusqlite::Connection,
     database: std::fs::File,
