@@ -238,8 +238,9 @@ impl Services {
     }
 
     /// Before any secret is checked: takes one of the source's sign-ins in flight (waiting
-    /// for one if it has them all: a burst from one source queues behind itself), and counts the attempt against the source address and, if given,
-    /// the account (or client) key, refusing (429) if either is locked or this locks it.
+    /// for one if it has them all: a burst from one source queues behind itself), and
+    /// counts the attempt against the source address and, if given, the account (or
+    /// client) key, refusing (429) if either is locked or this locks it.
     /// Success gives the address's count back ([`Self::sign_in_succeeded`]); a failure
     /// leaves it counted, so at most the limit's number of secrets are checked per window.
     pub(crate) async fn begin_sign_in(
