@@ -154,6 +154,18 @@ pub fn purpose_summary(statuses: &[ComputedStatus], lawful_usage: bool) -> Conse
     }
 }
 
+/// A purpose's `AllowAll` after a change: it has attributes, and every one reads Allow.
+pub fn all_allowed<'a>(statuses: impl IntoIterator<Item = &'a ComputedStatus>) -> bool {
+    let mut any = false;
+    for s in statuses {
+        if s.consent != ConsentValue::Allow {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
 /// `DataRetention.Expiry`: when retention is on, the purpose needs consent and something
 /// is consented, the latest change plus the retention period, as iGrant.io wrote it
 /// (`2020-11-14 03:03:10 +0000 UTC`); otherwise empty.
@@ -300,6 +312,24 @@ mod tests {
         }
         assert!(parse_days(-1).is_err());
         assert_eq!(parse_days(30).unwrap(), 30);
+    }
+
+    #[test]
+    fn allow_all_needs_attributes_and_every_one_allowed() {
+        let status = |consent| ComputedStatus {
+            consent,
+            ..compute_status(None, false, t0())
+        };
+        assert!(!all_allowed(&[]), "a purpose without attributes");
+        assert!(all_allowed(&[
+            status(ConsentValue::Allow),
+            status(ConsentValue::Allow)
+        ]));
+        assert!(!all_allowed(&[
+            status(ConsentValue::Allow),
+            status(ConsentValue::AskMe)
+        ]));
+        assert!(!all_allowed(&[status(ConsentValue::Disallow)]));
     }
 
     #[test]

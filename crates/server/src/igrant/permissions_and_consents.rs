@@ -414,10 +414,7 @@ async fn patch_purpose_consents(
         .filter(|p| p.purpose.id.to_string() == purpose)
         .map(|p| PatchedPurpose {
             id: p.purpose.id.to_string(),
-            allow_all: !p.attributes.is_empty()
-                && p.attributes
-                    .iter()
-                    .all(|a| a.status.consent == accord_domain::consent::ConsentValue::Allow),
+            allow_all: accord_domain::consent::all_allowed(p.attributes.iter().map(|a| &a.status)),
             consents: p
                 .attributes
                 .iter()
