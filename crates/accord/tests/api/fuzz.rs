@@ -294,7 +294,7 @@ fn parsers_survive_generated_input() {
         PARSER_CASES,
         any::<String>(),
         |s| {
-            let _ = accord_server::customerid::users::params(Some(s));
+            let _ = accord_server::customerid::extract::params(Some(s));
             Ok(())
         },
     );

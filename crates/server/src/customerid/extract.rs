@@ -102,7 +102,7 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
         state: &Arc<Services>,
     ) -> Result<Self, Self::Rejection> {
         let format = Format::of(req.headers());
-        let mut params = super::users::params(req.uri().query().map(str::to_owned));
+        let mut params = params(req.uri().query().map(str::to_owned));
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -124,7 +124,7 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
             "application/x-www-form-urlencoded" => {
                 let body = String::from_utf8(bytes.to_vec())
                     .map_err(|_| bad("the form is not UTF-8".into()))?;
-                params.extend(super::users::params(Some(body)));
+                params.extend(self::params(Some(body)));
             }
             "application/xml" | "text/xml" => {
                 params.extend(super::request_body::from_xml(&bytes).map_err(bad)?)
@@ -165,7 +165,7 @@ impl axum::extract::FromRequest<Arc<Services>> for CidParams {
 
 /// `entities=true`: the entities themselves instead of their IDs.
 pub fn wants_entities(q: Option<String>, format: Format) -> Result<bool, CidError> {
-    match super::users::params(q)
+    match params(q)
         .iter()
         .find(|(k, _)| k == "entities")
         .map(|(_, v)| v.to_ascii_lowercase())
@@ -179,4 +179,25 @@ pub fn wants_entities(q: Option<String>, format: Format) -> Result<bool, CidErro
             "entities must be true or false",
         )),
     }
+}
+
+/// Query parameters in order, percent-decoded (attribute names are free-form).
+pub fn params(raw: Option<String>) -> Vec<(String, String)> {
+    raw.map(|q| form_urlencoded_pairs(&q)).unwrap_or_default()
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }

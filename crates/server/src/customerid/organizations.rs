@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
+use super::extract::params;
 use super::extract::{Cid, CidParams};
-use super::users::params;
 use super::wire;
 use crate::services::Services;
 use axum::http::StatusCode;

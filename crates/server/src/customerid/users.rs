@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::{Cid, CidParams};
+use super::extract::{params, Cid, CidParams};
 use super::wire;
 use crate::services::Services;
 use axum::http::StatusCode;
@@ -18,27 +18,6 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(query_user, update_user, delete_user))
         .routes(routes!(reinvite_user))
-}
-
-/// Query parameters in order, percent-decoded (attribute names are free-form).
-pub fn params(raw: Option<String>) -> Vec<(String, String)> {
-    raw.map(|q| form_urlencoded_pairs(&q)).unwrap_or_default()
-}
-
-fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// GET104 List Users: filter by any builtin or custom attribute; `status` by code or name;
