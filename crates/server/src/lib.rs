@@ -6,6 +6,7 @@ pub mod body_limit;
 pub mod config;
 pub mod connections;
 pub mod customerid;
+pub mod http_status;
 pub mod igrant;
 pub mod per_source;
 pub mod services;

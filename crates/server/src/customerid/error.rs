@@ -48,7 +48,7 @@ impl CidError {
     }
 
     pub fn from_domain(format: Format, e: Error) -> Self {
-        let status = crate::igrant::error::status_of(&e);
+        let status = crate::http_status::status_of(&e);
         let message = match &e {
             Error::Internal(detail) => {
                 tracing::error!(cause = ?detail, "internal error");
@@ -57,7 +57,7 @@ impl CidError {
             other => other.to_string(),
         };
         Self {
-            retry_after_secs: crate::igrant::error::retry_after_of(&e),
+            retry_after_secs: crate::http_status::retry_after_of(&e),
             ..Self::new(format, status, message)
         }
     }
