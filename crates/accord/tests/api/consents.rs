@@ -774,12 +774,7 @@ async fn the_ledger_detects_tampering_and_receipts_verify(db: TestDb) {
         "{}",
         r.body
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["admin", "verify-consent-ledger", "--org", &c.f.org])
-        .env("ACCORD_DATABASE_URL", &db.url)
-        .env("ACCORD_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = ledger_cli(&db, &c.f.org, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("BROKEN"),
@@ -787,12 +782,7 @@ async fn the_ledger_detects_tampering_and_receipts_verify(db: TestDb) {
         String::from_utf8_lossy(&out.stdout)
     );
     // A clean organisation verifies with the CLI too.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["admin", "verify-consent-ledger", "--org", &c.f.other_org])
-        .env("ACCORD_DATABASE_URL", &db.url)
-        .env("ACCORD_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = ledger_cli(&db, &c.f.other_org, None);
     assert!(
         out.status.success(),
         "{}",
@@ -835,19 +825,7 @@ async fn ledger_verdict(
     });
     let file = std::env::temp_dir().join(format!("accord-cp-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&file, checkpoints.join("\n")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args([
-            "admin",
-            "verify-consent-ledger",
-            "--org",
-            &c.f.org,
-            "--checkpoints",
-        ])
-        .arg(&file)
-        .env("ACCORD_DATABASE_URL", &db.url)
-        .env("ACCORD_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = ledger_cli(db, &c.f.org, Some(&file));
     let _ = std::fs::remove_file(&file);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let cli = if out.status.success() {
@@ -1060,12 +1038,7 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         &[&org],
     )
     .await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["admin", "verify-consent-ledger", "--org", &org])
-        .env("ACCORD_DATABASE_URL", &db.url)
-        .env("ACCORD_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = ledger_cli(&db, &org, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -1760,31 +1733,24 @@ async fn write_ledger(db: &TestDb, org: &str, n: i64) {
         }};
     }
     use sqlx::Connection as _;
+    // The same batches on either backend's connection type.
+    macro_rules! insert_all {
+        ($connection:ty) => {{
+            let mut c = <$connection>::connect(&db.url).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            for chunk in rows.chunks(500) {
+                let sql = insert(chunk);
+                bind_all!(sqlx::query(&sql), chunk)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }};
+    }
     match db.backend {
-        crate::helpers::Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            let mut tx = c.begin().await.unwrap();
-            for chunk in rows.chunks(500) {
-                let sql = insert(chunk);
-                bind_all!(sqlx::query(&sql), chunk)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-            }
-            tx.commit().await.unwrap();
-        }
-        crate::helpers::Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            let mut tx = c.begin().await.unwrap();
-            for chunk in rows.chunks(500) {
-                let sql = insert(chunk);
-                bind_all!(sqlx::query(&sql), chunk)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-            }
-            tx.commit().await.unwrap();
-        }
+        crate::helpers::Backend::Sqlite => insert_all!(sqlx::SqliteConnection),
+        crate::helpers::Backend::Postgres => insert_all!(sqlx::PgConnection),
     }
     db.execute(
         "INSERT INTO consent_chain_heads (organization_id, seq, hash) VALUES ($1, 0, '') \
@@ -1797,6 +1763,24 @@ async fn write_ledger(db: &TestDb, org: &str, n: i64) {
         &[org, &prev],
     )
     .await;
+}
+
+/// `accord admin verify-consent-ledger --org ORG [--checkpoints FILE]`, as its own process
+/// on the test database.
+pub(crate) fn ledger_cli(
+    db: &TestDb,
+    org: &str,
+    checkpoints: Option<&std::path::Path>,
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord"));
+    cmd.args(["admin", "verify-consent-ledger", "--org", org]);
+    if let Some(file) = checkpoints {
+        cmd.arg("--checkpoints").arg(file);
+    }
+    cmd.env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .unwrap()
 }
 
 /// Runs the CLI's verification (the service GET …/verify calls) as its own process: its

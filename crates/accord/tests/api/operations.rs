@@ -160,6 +160,19 @@ async fn openapi_document_matches_the_routes(db: TestDb) {
 }
 both_backends!(openapi_document_matches_the_routes);
 
+/// The server's log once it holds `text` (bounded: 5 s), or as it is then.
+async fn log_once_it_says(server: &ServerProcess, text: &str) -> String {
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = server.log_text();
+        if log.contains(text) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    log
+}
+
 /// Passwords, tokens, keys and reset tokens never reach the log, even at debug level.
 async fn logs_carry_no_secrets(db: TestDb) {
     let dir = std::env::temp_dir().join(format!("accord-log-{}", uuid::Uuid::new_v4().simple()));
@@ -225,14 +238,7 @@ async fn logs_carry_no_secrets(db: TestDb) {
     .await;
 
     // Wait (bounded) for the background reset mail to be logged.
-    let mut log = String::new();
-    for _ in 0..100 {
-        log = server.log_text();
-        if log.contains("mail not sent") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let log = log_once_it_says(&server, "mail not sent").await;
     assert!(log.contains("mail not sent"), "reset mail logged:\n{log}");
     assert!(log.contains("<redacted>"), "reset token redacted:\n{log}");
     assert!(
@@ -280,14 +286,7 @@ async fn logs_carry_no_secrets(db: TestDb) {
         .send()
         .await
         .unwrap();
-    let mut log = String::new();
-    for _ in 0..100 {
-        log = json_server.log_text();
-        if log.contains("mail not sent") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let log = log_once_it_says(&json_server, "mail not sent").await;
     assert!(log.contains("mail not sent"), "{log}");
     for line in log.lines() {
         let record: Result<Value, _> = serde_json::from_str(line);
@@ -778,12 +777,7 @@ async fn a_year_of_use_leaves_only_what_the_rules_keep(db: TestDb) {
         .await;
     // The Dpo's session ended with the year; the ledger is checked from the CLI instead.
     r.assert_error(401);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["admin", "verify-consent-ledger", "--org", &c.f.org])
-        .env("ACCORD_DATABASE_URL", &db.url)
-        .env("ACCORD_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = crate::consents::ledger_cli(&db, &c.f.org, None);
     assert!(
         out.status.success(),
         "{}",

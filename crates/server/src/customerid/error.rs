@@ -2,7 +2,6 @@
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::wire::{self, Format};
@@ -81,13 +80,6 @@ pub async fn not_found(request: Request) -> CidError {
         StatusCode::NOT_FOUND,
         "no such resource",
     )
-}
-
-/// Errors not written by the facade (405 from routing, 413, timeouts) become error
-/// documents in the client's format.
-pub async fn normalize_errors(request: Request, next: Next) -> Response {
-    let format = Format::of(request.headers());
-    with_error_document(format, next.run(request).await)
 }
 
 /// An error response not written by the facade (a 405, 408, 413, a caught panic), as an

@@ -31,5 +31,4 @@ pub fn router(body_limit: usize) -> OpenApiRouter<Arc<Services>> {
             crate::body_limit::limit_body,
         ))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(error::normalize_errors))
 }
