@@ -11,12 +11,12 @@ use sqlx::PgPool;
 
 use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
 
-type DB = sqlx::Postgres;
-const FOR_UPDATE: &str = "FOR UPDATE";
+pub(crate) type DB = sqlx::Postgres;
+pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
-const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 /// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`.
-const RECORD_VALUES_JSON: &str =
+pub(crate) const RECORD_VALUES_JSON: &str =
     "(SELECT COALESCE(json_agg(json_build_array(v.purpose_id, v.attribute_id, \
      v.value, v.days, v.changed_at)), '[]')::text FROM consent_values v WHERE v.consent_id = c.id)";
 
@@ -84,7 +84,17 @@ impl Store for PostgresStore {
     }
 }
 
-include!("sql.rs");
+// Compiled once per backend on purpose (docs/ARCHITECTURE.md, "The store").
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+use crate::to_ms;
+use accord_domain::consent::ConsentValue;
+use accord_domain::identity::OrgRole;
+use sql::consent_read::*;
+use sql::statements::*;
+use sql::Uow;
+use sqlx::Row as _;
 
 /// The consent committer ([`crate::group_commit`]) of this node: a batch is one
 /// transaction holding its organisations' chain heads (locked in one order on every

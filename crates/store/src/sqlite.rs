@@ -13,14 +13,14 @@ use sqlx::SqlitePool;
 
 use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
 
-type DB = sqlx::Sqlite;
+pub(crate) type DB = sqlx::Sqlite;
 /// SQLite has no row locks; a write unit of work holds the database's write lock instead.
-const FOR_UPDATE: &str = "";
+pub(crate) const FOR_UPDATE: &str = "";
 /// A write unit of work is alone on SQLite: there is nobody to skip.
-const SKIP_LOCKED: &str = "";
+pub(crate) const SKIP_LOCKED: &str = "";
 /// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`
 /// (one row per read: every row is a hand-off from SQLite's connection thread).
-const RECORD_VALUES_JSON: &str =
+pub(crate) const RECORD_VALUES_JSON: &str =
     "(SELECT json_group_array(json_array(v.purpose_id, v.attribute_id, \
      v.value, v.days, v.changed_at)) FROM consent_values v WHERE v.consent_id = c.id)";
 
@@ -265,7 +265,19 @@ impl Store for SqliteStore {
     }
 }
 
-include!("sql.rs");
+// Compiled once per backend on purpose (docs/ARCHITECTURE.md, "The store").
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+use crate::{from_ms, to_ms};
+use accord_domain::consent::ConsentValue;
+use accord_domain::identity::{OrgRole, UserStatus};
+use accord_domain::session::{RefreshTokenRecord, Session};
+use accord_domain::webhook::ActionLog;
+use accord_domain::{SessionId, UserId};
+use sql::consent_read::*;
+use sql::statements::*;
+use sql::Uow;
 
 /// [`consent_read_sql`] on a rusqlite connection (the inline readers, the committer).
 fn consent_read_inline(

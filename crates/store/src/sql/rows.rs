@@ -1,0 +1,326 @@
+//! From rows to domain values: the one place a column is read.
+
+use super::prelude::*;
+
+pub(crate) const USER_COLUMNS: &str = "id, email, name, phone, password_hash, status, is_platform_admin, \
+     image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at, \
+     first_name, surname, home_organization_id, email_verified_at";
+
+pub(crate) fn uuid_col(row: &DbRow, col: &str) -> Result<uuid::Uuid> {
+    let s: String = row.col(col)?;
+    uuid::Uuid::parse_str(&s)
+        .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {col}: {e}")))
+}
+
+pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
+    let email: Option<String> = row.col("email")?;
+    let status: i64 = row.col("status")?;
+    Ok(User {
+        id: UserId(uuid_col(row, "id")?),
+        // Stored emails were validated on the way in; one that no longer parses (a
+        // stricter rule since) is kept rather than lost.
+        email: email.map(|e| Email::parse(&e).unwrap_or_else(|_| Email::unchecked(e))),
+        name: row.col("name")?,
+        phone: row.col("phone")?,
+        password_hash: row.col("password_hash")?,
+        status: UserStatus::from_code(status).unwrap_or(UserStatus::Disabled),
+        is_platform_admin: row.col("is_platform_admin")?,
+        image_id: row.col("image_id")?,
+        last_visit: row.opt_time("last_visit")?,
+        apikey_revision: row.col("apikey_revision")?,
+        apikey_issued_at: row.opt_time("apikey_issued_at")?,
+        client_token: row.col("client_token")?,
+        client_type: row.col("client_type")?,
+        created_at: row.time("created_at")?,
+        first_name: row.col("first_name")?,
+        surname: row.col("surname")?,
+        home_organization_id: opt_id(row, "home_organization_id")?,
+        email_verified_at: row.opt_time("email_verified_at")?,
+    })
+}
+
+pub(crate) fn session_from_row(row: &DbRow) -> Result<Session> {
+    Ok(Session {
+        id: SessionId(uuid_col(row, "id")?),
+        user_id: UserId(uuid_col(row, "user_id")?),
+        client_id: row.col("client_id")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+pub(crate) const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o.type_id, o.enabled, o.policy_url, \
+     o.eula_url, o.cover_image_id, o.logo_image_id, o.hlc_support, o.subscribe_method, o.subscribe_key, \
+     o.retention_period, o.retention_enabled, o.created_at, o.technical_name, o.parent_id";
+
+pub(crate) const PURPOSE_COLUMNS: &str =
+    "id, organization_id, name, description, lawful_basis, policy_url, \
+     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp";
+
+pub(crate) fn opt_id(row: &DbRow, col: &str) -> Result<Option<OrganizationId>> {
+    let s: Option<String> = row.col(col)?;
+    s.map(|s| {
+        uuid::Uuid::parse_str(&s)
+            .map(OrganizationId)
+            .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {col}: {e}")))
+    })
+    .transpose()
+}
+
+pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
+    Ok(Organization {
+        id: OrganizationId(uuid_col(row, "id")?),
+        name: row.col("name")?,
+        location: row.col("location")?,
+        description: row.col("description")?,
+        type_id: opt_id(row, "type_id")?,
+        enabled: row.col("enabled")?,
+        policy_url: row.col("policy_url")?,
+        eula_url: row.col("eula_url")?,
+        cover_image_id: row.col("cover_image_id")?,
+        logo_image_id: row.col("logo_image_id")?,
+        hlc_support: row.col("hlc_support")?,
+        subscribe_method: SubscribeMethod::from_id(row.col("subscribe_method")?)
+            .unwrap_or(SubscribeMethod::Undefined),
+        subscribe_key: row.col("subscribe_key")?,
+        retention_period_secs: row.col("retention_period")?,
+        retention_enabled: row.col("retention_enabled")?,
+        created_at: row.time("created_at")?,
+        technical_name: row.col("technical_name")?,
+        parent_id: opt_id(row, "parent_id")?,
+    })
+}
+
+pub(crate) fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
+    Ok(Purpose {
+        id: OrganizationId(uuid_col(row, "id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        name: row.col("name")?,
+        description: row.col("description")?,
+        lawful_basis: LawfulBasis::from_id(row.col("lawful_basis")?)
+            .unwrap_or(LawfulBasis::Consent),
+        policy_url: row.col("policy_url")?,
+        attribute_type: row.col("attribute_type")?,
+        jurisdiction: row.col("jurisdiction")?,
+        disclosure: row.col("disclosure")?,
+        industry_scope: row.col("industry_scope")?,
+        restriction: row.col("restriction")?,
+        shared_3pp: row.col("shared_3pp")?,
+    })
+}
+
+pub(crate) fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
+    Ok(OrganizationType {
+        id: OrganizationId(uuid_col(row, "id")?),
+        name: row.col("name")?,
+        image_id: row.col("image_id")?,
+    })
+}
+
+pub(crate) const HISTORY_COLUMNS: &str =
+    "id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, actor_id, \
+     changed_by, old_value, new_value, days, at, prev_hash, hash";
+
+pub(crate) fn consent_value(raw: &str) -> Result<ConsentValue> {
+    ConsentValue::parse(raw).map_err(|_| {
+        accord_domain::Error::internal(format!("bad consent value {raw:?} in the database"))
+    })
+}
+
+pub(crate) fn history_from_row(row: &DbRow) -> Result<HistoryEntry> {
+    let old: Option<String> = row.col("old_value")?;
+    let new: String = row.col("new_value")?;
+    let changed_by: String = row.col("changed_by")?;
+    Ok(HistoryEntry {
+        id: row.col("id")?,
+        seq: row.col("seq")?,
+        organization_id: row.col("organization_id")?,
+        user_id: row.col("user_id")?,
+        consent_id: row.col("consent_id")?,
+        purpose_id: row.col("purpose_id")?,
+        attribute_id: row.col("attribute_id")?,
+        actor_id: row.col("actor_id")?,
+        changed_by: ChangedBy::parse(&changed_by),
+        old_value: old.as_deref().map(consent_value).transpose()?,
+        new_value: consent_value(&new)?,
+        days: row.col("days")?,
+        at: row.time("at")?,
+        prev_hash: row.col("prev_hash")?,
+        hash: row.col("hash")?,
+    })
+}
+
+pub(crate) const WEBHOOK_COLUMNS: &str =
+    "id, organization_id, payload_url, subscribed_events, content_type, secret_key, \
+     disabled, skip_ssl_verification, created_at, consecutive_failures, backoff_until";
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, organization_id, outbox_id, event_type, body, status, attempts, \
+     next_attempt_at, last_status_code, last_error, created_at, delivered_at";
+
+pub(crate) fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
+    let events: String = row.col("subscribed_events")?;
+    Ok(Webhook {
+        id: row.col("id")?,
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        payload_url: row.col("payload_url")?,
+        events: events
+            .split_whitespace()
+            .filter_map(|e| EventType::parse(e).ok())
+            .collect(),
+        content_type: row.col("content_type")?,
+        secret_key: row.col("secret_key")?,
+        disabled: row.col("disabled")?,
+        skip_ssl_verification: row.col("skip_ssl_verification")?,
+        created_at: row.time("created_at")?,
+        consecutive_failures: row.col("consecutive_failures")?,
+        backoff_until: row.opt_time("backoff_until")?,
+    })
+}
+
+pub(crate) fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
+    let status: String = row.col("status")?;
+    Ok(Delivery {
+        id: row.col("id")?,
+        webhook_id: row.col("webhook_id")?,
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        outbox_id: row.col("outbox_id")?,
+        event_type: row.col("event_type")?,
+        body: row.col("body")?,
+        status: DeliveryStatus::parse(&status),
+        attempts: row.col("attempts")?,
+        next_attempt_at: row.time("next_attempt_at")?,
+        last_status_code: row.col("last_status_code")?,
+        last_error: row.col("last_error")?,
+        created_at: row.time("created_at")?,
+        delivered_at: row.opt_time("delivered_at")?,
+    })
+}
+
+pub(crate) fn events_text(events: &[EventType]) -> String {
+    events
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn offer_from_row(row: &DbRow) -> Result<Offer> {
+    let kind: i64 = row.col("kind")?;
+    Ok(Offer {
+        id: OfferId(uuid_col(row, "id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        user_id: UserId(uuid_col(row, "user_id")?),
+        kind: OfferKind::from_code(kind)
+            .ok_or_else(|| accord_domain::Error::internal(format!("unknown offer kind {kind}")))?,
+        offered_by: UserId(uuid_col(row, "offered_by")?),
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn notification_from_row(row: &DbRow) -> Result<Notification> {
+    let attrs: String = row.col("attribute_ids")?;
+    Ok(Notification {
+        id: row.col("id")?,
+        user_id: UserId(uuid_col(row, "user_id")?),
+        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        kind: row.col("kind")?,
+        purpose_id: {
+            let p: String = row.col("purpose_id")?;
+            (!p.is_empty())
+                .then(|| uuid_col(row, "purpose_id").map(OrganizationId))
+                .transpose()?
+        },
+        attribute_ids: attrs
+            .split_whitespace()
+            .filter_map(|a| uuid::Uuid::parse_str(a).ok().map(OrganizationId))
+            .collect(),
+        message: row.col("message")?,
+        created_at: row.time("created_at")?,
+        read_at: row.opt_time("read_at")?,
+    })
+}
+
+pub(crate) fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::Mandate> {
+    use accord_domain::customer_id::{Mandate, MandateType, Party};
+    let kind: String = r.col("kind")?;
+    let party = |org: &str, user: &str, email: Option<&str>| -> Result<Party> {
+        if let Some(o) = opt_id(r, org)? {
+            return Ok(Party::Organization(o));
+        }
+        let u: Option<String> = r.col(user)?;
+        if let Some(u) = u {
+            return Ok(Party::User(UserId(
+                uuid::Uuid::parse_str(&u).map_err(accord_domain::Error::internal)?,
+            )));
+        }
+        let e: Option<String> = match email {
+            Some(col) => r.col(col)?,
+            None => None,
+        };
+        e.map(Party::Email)
+            .ok_or_else(|| accord_domain::Error::internal("a mandate without a party"))
+    };
+    Ok(Mandate {
+        id: uuid_col(r, "id")?,
+        kind: MandateType::parse(&kind)
+            .map_err(|_| accord_domain::Error::internal("bad mandate type"))?,
+        mandater: party("mandater_organization_id", "mandater_user_id", None)?,
+        mandatee: party(
+            "mandatee_organization_id",
+            "mandatee_user_id",
+            Some("assignee_email"),
+        )?,
+        role_id: r.col("role_id")?,
+        assignee_email: r.col("assignee_email")?,
+        valid_from: r.opt_time("valid_from")?,
+        valid_until: r.opt_time("valid_until")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub(crate) const INVITATION_COLUMNS: &str =
+    "id, organization_id, role_id, user_id, email, expires_at, accepted_at, created_at";
+
+pub(crate) fn invitation_from_row(r: &DbRow) -> Result<accord_domain::customer_id::RoleInvitation> {
+    Ok(accord_domain::customer_id::RoleInvitation {
+        id: uuid_col(r, "id")?,
+        organization_id: opt_id(r, "organization_id")?,
+        role_id: r.col("role_id")?,
+        user_id: UserId(uuid_col(r, "user_id")?),
+        email: r.col("email")?,
+        expires_at: r.time("expires_at")?,
+        accepted_at: r.opt_time("accepted_at")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub(crate) const PROVIDER_COLUMNS: &str = "organization_id, issuer, authorization_url, token_url, logout_url, client_id, \
+     client_secret_sealed, jwks_url, userinfo_url, validate_signature, disable_userinfo, default_scope, \
+     token_auth_method, created_at, updated_at";
+
+pub(crate) fn provider_from_row(r: &DbRow) -> Result<IdentityProvider> {
+    let text = |c: &str| -> Result<String> { r.col(c) };
+    let method: String = text("token_auth_method")?;
+    Ok(IdentityProvider {
+        organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+        settings: ProviderSettings {
+            issuer: text("issuer")?,
+            authorization_url: text("authorization_url")?,
+            token_url: text("token_url")?,
+            logout_url: text("logout_url")?,
+            client_id: text("client_id")?,
+            jwks_url: text("jwks_url")?,
+            userinfo_url: text("userinfo_url")?,
+            validate_signature: r.col("validate_signature")?,
+            disable_userinfo: r.col("disable_userinfo")?,
+            default_scope: text("default_scope")?,
+            token_auth_method: TokenAuthMethod::parse(&method).map_err(|_| {
+                accord_domain::Error::internal(format!("bad token_auth_method {method:?}"))
+            })?,
+        },
+        client_secret_sealed: text("client_secret_sealed")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
