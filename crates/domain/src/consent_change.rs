@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::consent::{compute_status, ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
 use crate::organization::{Purpose, Template};
 use crate::webhook::EventType;
-use crate::{Error, OrganizationId, Result, UserId};
+use crate::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 
 /// Data attributes (templates) one purpose may have, and one change may name.
 pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
@@ -32,7 +32,7 @@ pub struct ConsentChange<'a> {
 /// The record and the organisation's chain as the change finds them.
 pub struct RecordState<'a> {
     /// The values set so far: (purpose, attribute, stored).
-    pub values: &'a [(OrganizationId, OrganizationId, StoredConsent)],
+    pub values: &'a [(PurposeId, AttributeId, StoredConsent)],
     /// The chain head: the last entry's position and hash.
     pub head_seq: i64,
     pub head_hash: &'a str,
@@ -44,7 +44,7 @@ pub struct RecordState<'a> {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ConsentDecision {
     /// (purpose, attribute, value) to set on the record.
-    pub values: Vec<(OrganizationId, OrganizationId, StoredConsent)>,
+    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
     /// One entry per attribute, chained after the head in order.
     pub history: Vec<HistoryEntry>,
     /// The event each entry announces, when a webhook listens to it.
@@ -167,7 +167,7 @@ mod tests {
     fn world(lawful_basis: LawfulBasis, attributes: usize) -> World {
         let org = OrganizationId::new();
         let purpose = Purpose {
-            id: OrganizationId::new(),
+            id: PurposeId::new(),
             organization_id: org,
             name: "Marketing".into(),
             description: String::new(),
@@ -182,7 +182,7 @@ mod tests {
         };
         let mut templates: Vec<Template> = (0..attributes)
             .map(|i| Template {
-                id: OrganizationId::new(),
+                id: AttributeId::new(),
                 organization_id: org,
                 consent: format!("A{i}"),
                 purpose_ids: vec![purpose.id],
@@ -190,10 +190,10 @@ mod tests {
             .collect();
         // One attribute of another purpose: never a candidate.
         templates.push(Template {
-            id: OrganizationId::new(),
+            id: AttributeId::new(),
             organization_id: org,
             consent: "Elsewhere".into(),
-            purpose_ids: vec![OrganizationId::new()],
+            purpose_ids: vec![PurposeId::new()],
         });
         World {
             org,
@@ -376,7 +376,7 @@ mod tests {
         fn any_sequence_of_changes_keeps_one_chain_that_matches_the_values(seq in changes()) {
             let w = world(LawfulBasis::Consent, 5);
             let templates: Vec<&Template> = w.templates.iter().collect();
-            let mut values: Vec<(OrganizationId, OrganizationId, StoredConsent)> = vec![];
+            let mut values: Vec<(PurposeId, AttributeId, StoredConsent)> = vec![];
             let mut chain: Vec<HistoryEntry> = vec![];
             let (mut head_seq, mut head_hash) = (0, GENESIS.to_owned());
             let mut now = t0();

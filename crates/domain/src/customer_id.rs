@@ -247,7 +247,7 @@ pub enum Party {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mandate {
-    pub id: uuid::Uuid,
+    pub id: crate::MandateId,
     pub kind: MandateType,
     pub mandater: Party,
     pub mandatee: Party,
@@ -277,8 +277,8 @@ impl Mandate {
 /// A user of a mandatee organisation passes the mandated role on to another user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delegation {
-    pub id: uuid::Uuid,
-    pub mandate_id: uuid::Uuid,
+    pub id: crate::DelegationId,
+    pub mandate_id: crate::MandateId,
     /// The user who passes the role on (`mandateruser`): someone of the mandatee organisation.
     pub delegator: crate::UserId,
     /// The user who receives it.
@@ -289,7 +289,7 @@ pub struct Delegation {
 /// An email address invited to a role of an organisation (or, with no role, to register).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleInvitation {
-    pub id: uuid::Uuid,
+    pub id: crate::RoleInvitationId,
     pub organization_id: Option<crate::OrganizationId>,
     pub role_id: Option<String>,
     /// The invited account (in status Waiting for registration until it registers).
@@ -368,7 +368,7 @@ mod tests {
         assert!(MandateType::parse("orgtoper").is_err());
         let now = Utc::now();
         let mut m = Mandate {
-            id: uuid::Uuid::now_v7(),
+            id: crate::MandateId::new(),
             kind: MandateType::OrgToPer,
             mandater: Party::Organization(crate::OrganizationId::new()),
             mandatee: Party::User(crate::UserId::new()),
@@ -392,7 +392,7 @@ mod tests {
         use chrono::{Duration, Utc};
         let now = Utc::now();
         let mut i = RoleInvitation {
-            id: uuid::Uuid::now_v7(),
+            id: crate::RoleInvitationId::new(),
             organization_id: None,
             role_id: None,
             user_id: crate::UserId::new(),

@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
+        typed_id!($(#[$doc])* $name, concat!(stringify!($name), " not found"));
+    };
+    ($(#[$doc:meta])* $name:ident, $not_found:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
@@ -16,6 +19,12 @@ macro_rules! typed_id {
         impl $name {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
             }
         }
 
@@ -45,7 +54,7 @@ macro_rules! typed_id {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Uuid::parse_str(s)
                     .map(Self)
-                    .map_err(|_| crate::Error::not_found(concat!(stringify!($name), " not found")))
+                    .map_err(|_| crate::Error::not_found($not_found))
             }
         }
     };
@@ -66,6 +75,58 @@ typed_id!(
 typed_id!(
     /// An organisation's offer to a person (a subscription or a role) they may accept.
     OfferId
+);
+
+typed_id!(
+    /// A purpose an organisation processes personal data for.
+    PurposeId,
+    "purpose not found"
+);
+typed_id!(
+    /// A data attribute (the iGrant spec's "template").
+    AttributeId,
+    "template not found"
+);
+typed_id!(
+    /// An organisation type.
+    OrganizationTypeId,
+    "organisation type not found"
+);
+
+typed_id!(
+    /// An organisation's webhook.
+    WebhookId,
+    "webhook not found"
+);
+typed_id!(
+    /// One event's delivery to one webhook.
+    DeliveryId,
+    "delivery not found"
+);
+typed_id!(
+    /// An event in the outbox, written with the change it announces.
+    OutboxEventId
+);
+typed_id!(
+    /// A message to a person.
+    NotificationId,
+    "notification not found"
+);
+
+typed_id!(
+    /// A CustomerID mandate: one party may act for another in a role.
+    MandateId,
+    "mandate not found"
+);
+typed_id!(
+    /// A CustomerID delegation of a mandate.
+    DelegationId,
+    "delegation not found"
+);
+typed_id!(
+    /// A CustomerID role invitation.
+    RoleInvitationId,
+    "role invitation not found"
 );
 
 #[cfg(test)]

@@ -20,4 +20,7 @@ pub mod webhook;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
-pub use ids::{OfferId, OrganizationId, SessionId, UserId};
+pub use ids::{
+    AttributeId, DelegationId, DeliveryId, MandateId, NotificationId, OfferId, OrganizationId,
+    OrganizationTypeId, OutboxEventId, PurposeId, RoleInvitationId, SessionId, UserId, WebhookId,
+};

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, OrganizationId, Result};
+use crate::{AttributeId, Error, OrganizationId, OrganizationTypeId, PurposeId, Result};
 
 /// How individuals may subscribe to an organisation (iGrant's subscribe methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl LawfulBasis {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationType {
-    pub id: OrganizationId,
+    pub id: OrganizationTypeId,
     pub name: String,
     pub image_id: Option<String>,
 }
@@ -104,7 +104,7 @@ pub struct Organization {
     pub name: String,
     pub location: String,
     pub description: String,
-    pub type_id: Option<OrganizationId>,
+    pub type_id: Option<OrganizationTypeId>,
     /// Open for subscriptions ("Enabled" in the spec).
     pub enabled: bool,
     pub policy_url: String,
@@ -153,7 +153,7 @@ impl Organization {
 /// A purpose the organisation processes personal data for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purpose {
-    pub id: OrganizationId,
+    pub id: PurposeId,
     pub organization_id: OrganizationId,
     pub name: String,
     pub description: String,
@@ -170,10 +170,10 @@ pub struct Purpose {
 /// A data attribute (the spec's "template"), e.g. "Age", and the purposes it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    pub id: OrganizationId,
+    pub id: AttributeId,
     pub organization_id: OrganizationId,
     pub consent: String,
-    pub purpose_ids: Vec<OrganizationId>,
+    pub purpose_ids: Vec<PurposeId>,
 }
 
 /// An http(s) URL, or an error naming the field.

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::consent::ConsentValue;
-use crate::{Error, OrganizationId, Result};
+use crate::{
+    AttributeId, DeliveryId, Error, NotificationId, OrganizationId, OutboxEventId, PurposeId,
+    Result, WebhookId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -59,7 +62,7 @@ impl EventType {
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Webhook {
-    pub id: String,
+    pub id: WebhookId,
     pub organization_id: OrganizationId,
     pub payload_url: String,
     pub events: Vec<EventType>,
@@ -112,7 +115,7 @@ impl std::fmt::Debug for Webhook {
 /// An event written in the same transaction as the change it announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
-    pub id: String,
+    pub id: OutboxEventId,
     pub organization_id: OrganizationId,
     pub event_type: String,
     /// The event's `data`, JSON.
@@ -147,10 +150,10 @@ impl DeliveryStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub id: String,
-    pub webhook_id: String,
+    pub id: DeliveryId,
+    pub webhook_id: WebhookId,
     pub organization_id: OrganizationId,
-    pub outbox_id: Option<String>,
+    pub outbox_id: Option<OutboxEventId>,
     pub event_type: String,
     /// The exact bytes sent (the signed envelope).
     pub body: String,
@@ -209,7 +212,7 @@ mod tests {
     fn an_endpoint_that_keeps_failing_backs_off_then_is_disabled() {
         let now = Utc::now();
         let mut w = Webhook {
-            id: "w".into(),
+            id: WebhookId::new(),
             organization_id: OrganizationId::new(),
             payload_url: "https://example.com/hook".into(),
             events: vec![],
@@ -242,8 +245,8 @@ mod tests {
     fn retries_back_off_then_give_up() {
         let now = Utc::now();
         let mut d = Delivery {
-            id: "d".into(),
-            webhook_id: "w".into(),
+            id: DeliveryId::new(),
+            webhook_id: WebhookId::new(),
             organization_id: OrganizationId::new(),
             outbox_id: None,
             event_type: "consent.allowed".into(),
@@ -279,13 +282,13 @@ mod tests {
 /// A message to an individual, e.g. an organisation asking for consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    pub id: String,
+    pub id: NotificationId,
     pub user_id: crate::UserId,
     pub organization_id: OrganizationId,
     pub kind: String,
     /// The purpose a consent request is about; `None` for an organisation's offer.
-    pub purpose_id: Option<OrganizationId>,
-    pub attribute_ids: Vec<OrganizationId>,
+    pub purpose_id: Option<PurposeId>,
+    pub attribute_ids: Vec<AttributeId>,
     pub message: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,

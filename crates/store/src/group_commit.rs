@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use accord_domain::consent::{HistoryEntry, StoredConsent};
 use accord_domain::webhook::OutboxEvent;
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{ConsentRead, ConsentReadQuery};
@@ -69,7 +69,7 @@ pub struct ConsentWrites {
     pub organization_id: OrganizationId,
     pub user_id: UserId,
     /// (purpose, attribute, value) set on the record.
-    pub values: Vec<(OrganizationId, OrganizationId, StoredConsent)>,
+    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
     pub history: Vec<HistoryEntry>,
     pub outbox: Vec<OutboxEvent>,
 }
@@ -91,8 +91,8 @@ pub(crate) struct ValueRow {
     pub consent_id: String,
     pub organization_id: OrganizationId,
     pub user_id: UserId,
-    pub purpose_id: OrganizationId,
-    pub attribute_id: OrganizationId,
+    pub purpose_id: PurposeId,
+    pub attribute_id: AttributeId,
     pub stored: StoredConsent,
 }
 
@@ -169,7 +169,7 @@ pub(crate) struct Batch {
     moved: HashMap<OrganizationId, ChainHead>,
     /// Final value rows, and where each (consent, purpose, attribute) is among them.
     pub values: Vec<ValueRow>,
-    value_index: HashMap<(String, OrganizationId, OrganizationId), usize>,
+    value_index: HashMap<(String, PurposeId, AttributeId), usize>,
     pub history: Vec<HistoryEntry>,
     pub outbox: Vec<OutboxEvent>,
     written: Vec<(usize, ConsentChangeOutcome)>,
@@ -400,7 +400,7 @@ mod tests {
         }
     }
 
-    fn read(values: Vec<(OrganizationId, OrganizationId, StoredConsent)>) -> ConsentRead {
+    fn read(values: Vec<(PurposeId, AttributeId, StoredConsent)>) -> ConsentRead {
         ConsentRead {
             caller_status: UserStatus::Enabled,
             caller_is_platform_admin: false,
@@ -413,12 +413,12 @@ mod tests {
         }
     }
 
-    fn purpose() -> OrganizationId {
-        OrganizationId(uuid::Uuid::from_u128(20))
+    fn purpose() -> PurposeId {
+        PurposeId(uuid::Uuid::from_u128(20))
     }
 
-    fn attribute() -> OrganizationId {
-        OrganizationId(uuid::Uuid::from_u128(30))
+    fn attribute() -> AttributeId {
+        AttributeId(uuid::Uuid::from_u128(30))
     }
 
     /// The ledger entry of a change of the test attribute, hashed.

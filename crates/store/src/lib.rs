@@ -12,7 +12,7 @@ use accord_domain::consent::StoredConsent;
 use accord_domain::identity::OrgRole;
 use accord_domain::session::{RefreshState, RefreshTokenRecord, Rotation, Session};
 use accord_domain::webhook::ActionLog;
-use accord_domain::{OrganizationId, Result, SessionId, UserId};
+use accord_domain::{AttributeId, OrganizationId, PurposeId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -164,7 +164,7 @@ pub struct ConsentRead {
     pub caller_roles: Vec<OrgRole>,
     pub consent_id: Option<String>,
     /// (purpose, attribute, value) of the record.
-    pub values: Vec<(OrganizationId, OrganizationId, StoredConsent)>,
+    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

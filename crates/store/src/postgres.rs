@@ -205,7 +205,7 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
             "INSERT INTO outbox (id, organization_id, event_type, data, created_at) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
         )
-        .bind(o.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .bind(o.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
         .bind(
             o.iter()
                 .map(|e| e.organization_id.to_string())

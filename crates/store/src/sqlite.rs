@@ -667,7 +667,7 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
     for o in &batch.outbox {
         outbox
             .execute(params![
-                o.id,
+                o.id.to_string(),
                 o.organization_id.to_string(),
                 o.event_type,
                 o.data,

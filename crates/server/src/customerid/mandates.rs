@@ -97,10 +97,11 @@ async fn delete_mandate(
     cid: Cid,
     Path(id): Path<String>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let id = s
-        .cid_delete_mandate(&cid.actor, &id)
+        .cid_delete_mandate(&cid.actor, id.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::modified(&cid.ctx, "Mandates", id, StatusCode::OK))
 }
 

@@ -108,10 +108,11 @@ async fn delete_role_invitation(
     cid: Cid,
     Path(id): Path<String>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let id = s
-        .cid_delete_role_invitation(&cid.actor, &id)
+        .cid_delete_role_invitation(&cid.actor, id.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::modified(
         &cid.ctx,
         "RoleInvitations",

@@ -172,7 +172,7 @@ async fn get_type_image(
 ) -> Result<Response, IgrantError> {
     // The URL is stable across uploads: revalidate rather than keep.
     Ok(image_response(
-        s.organization_type_image(&type_id).await?,
+        s.organization_type_image(type_id.parse()?).await?,
         &headers,
         "public, no-cache",
     ))
@@ -190,7 +190,9 @@ async fn set_type_image(
     form: Multipart,
 ) -> Result<Json<OrganizationType>, IgrantError> {
     let bytes = image_field(form, "orgimage").await?;
-    let t = s.set_organization_type_image(&a, &type_id, bytes).await?;
+    let t = s
+        .set_organization_type_image(&a, type_id.parse()?, bytes)
+        .await?;
     Ok(Json(OrganizationType::new(t, &s.config.public_url)))
 }
 

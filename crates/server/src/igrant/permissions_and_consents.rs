@@ -22,7 +22,7 @@ use crate::services::consents::{
 use crate::services::paging::PAGE_DEFAULT;
 use crate::services::Services;
 use accord_domain::consent::{ComputedStatus, HistoryEntry};
-use accord_domain::{OrganizationId, UserId};
+use accord_domain::{AttributeId, OrganizationId, UserId};
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
@@ -85,7 +85,7 @@ impl From<ComputedStatus> for AttributeStatus {
 pub struct AttributeConsent<'a> {
     #[serde(rename = "ID")]
     #[schema(value_type = String)]
-    id: OrganizationId,
+    id: AttributeId,
     #[serde(rename = "Description")]
     description: &'a str,
     /// The attribute's data value: not kept by Accord, always empty.
@@ -174,7 +174,7 @@ fn consents(record: &ConsentRecord, only: Option<&str>) -> Response {
         consents_and_purposes: record
             .purposes
             .iter()
-            .filter(|p| only.is_none_or(|id| p.purpose.id.to_string() == id))
+            .filter(|p| only.is_none_or(|id| id.parse().ok() == Some(p.purpose.id)))
             .map(ConsentsAndPurpose::from)
             .collect(),
     })
@@ -411,7 +411,7 @@ async fn patch_purpose_consents(
     let purposes = record
         .purposes
         .iter()
-        .filter(|p| p.purpose.id.to_string() == purpose)
+        .filter(|p| purpose.parse().ok() == Some(p.purpose.id))
         .map(|p| PatchedPurpose {
             id: p.purpose.id.to_string(),
             allow_all: accord_domain::consent::all_allowed(p.attributes.iter().map(|a| &a.status)),
@@ -979,7 +979,7 @@ pub struct Notification {
 
 fn notification(n: accord_domain::webhook::Notification) -> Notification {
     Notification {
-        id: n.id,
+        id: n.id.to_string(),
         kind: n.kind,
         org_id: n.organization_id.to_string(),
         purpose_id: n.purpose_id.map(|p| p.to_string()).unwrap_or_default(),
@@ -1050,7 +1050,7 @@ async fn mark_notification_read(
     IgrantJson(_b): IgrantJson<MarkReadBody>,
 ) -> Result<Json<NotificationEnvelope>, IgrantError> {
     Ok(Json(NotificationEnvelope {
-        notification: notification(s.mark_notification_read(&a, &id).await?),
+        notification: notification(s.mark_notification_read(&a, id.parse()?).await?),
     }))
 }
 

@@ -172,7 +172,7 @@ async fn create_type(
     params(("typeID" = String, Path)), responses((status = 200, body = OrganizationType), (status = 404, body = ErrorBody)))]
 async fn get_type(State(s): Svc, Path(id): Path<String>) -> Reply<OrganizationType> {
     Ok(Json(OrganizationType::new(
-        s.organization_type(&id).await?,
+        s.organization_type(id.parse()?).await?,
         &s.config.public_url,
     )))
 }
@@ -188,7 +188,8 @@ async fn update_type(
     IgrantJson(b): IgrantJson<TypeBody>,
 ) -> Reply<OrganizationType> {
     Ok(Json(OrganizationType::new(
-        s.rename_organization_type(&a, &id, &b.r#type).await?,
+        s.rename_organization_type(&a, id.parse()?, &b.r#type)
+            .await?,
         &s.config.public_url,
     )))
 }
@@ -202,7 +203,7 @@ async fn delete_type(
     Caller(a): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_organization_type(&a, &id).await?;
+    s.delete_organization_type(&a, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -800,7 +801,7 @@ async fn get_purpose(
     Path((org, id)): Path<(String, String)>,
 ) -> Reply<PurposeEnvelope> {
     Ok(Json(PurposeEnvelope {
-        purpose: s.purpose(&a, &org, &id).await?.into(),
+        purpose: s.purpose(&a, &org, id.parse()?).await?.into(),
     }))
 }
 
@@ -815,7 +816,10 @@ async fn replace_purpose(
     IgrantJson(b): IgrantJson<PurposeBody>,
 ) -> Reply<PurposeEnvelope> {
     Ok(Json(PurposeEnvelope {
-        purpose: s.replace_purpose(&a, &org, &id, b.into()).await?.into(),
+        purpose: s
+            .replace_purpose(&a, &org, id.parse()?, b.into())
+            .await?
+            .into(),
     }))
 }
 
@@ -828,7 +832,7 @@ async fn delete_purpose(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_purpose(&a, &org, &id).await?;
+    s.delete_purpose(&a, &org, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -922,7 +926,7 @@ async fn get_template(
     Path((org, id)): Path<(String, String)>,
 ) -> Reply<TemplateEnvelope> {
     Ok(Json(TemplateEnvelope {
-        template: s.template(&a, &org, &id).await?.into(),
+        template: s.template(&a, &org, id.parse()?).await?.into(),
     }))
 }
 
@@ -937,7 +941,10 @@ async fn replace_template(
     IgrantJson(b): IgrantJson<TemplateBody>,
 ) -> Reply<TemplateEnvelope> {
     Ok(Json(TemplateEnvelope {
-        template: s.replace_template(&a, &org, &id, b.into()).await?.into(),
+        template: s
+            .replace_template(&a, &org, id.parse()?, b.into())
+            .await?
+            .into(),
     }))
 }
 
@@ -950,6 +957,6 @@ async fn delete_template(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_template(&a, &org, &id).await?;
+    s.delete_template(&a, &org, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

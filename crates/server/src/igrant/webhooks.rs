@@ -56,7 +56,7 @@ pub struct Webhook {
 
 fn webhook(w: DomainWebhook, show_secret: bool) -> Webhook {
     Webhook {
-        id: w.id,
+        id: w.id.to_string(),
         org_id: w.organization_id.to_string(),
         payload_url: w.payload_url,
         subscribed_events: w.events.iter().map(|e| e.as_str()).collect(),
@@ -160,7 +160,10 @@ async fn get_webhook(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<Webhook>, IgrantError> {
-    Ok(Json(webhook(s.webhook(&a, &org, &id).await?, false)))
+    Ok(Json(webhook(
+        s.webhook(&a, &org, id.parse()?).await?,
+        false,
+    )))
 }
 
 /// Replace a webhook's settings (Admin); without SecretKey the key stays
@@ -175,7 +178,7 @@ async fn replace_webhook(
 ) -> Result<Json<Webhook>, IgrantError> {
     let new_key = b.secretkey.as_deref().is_some_and(|k| !k.is_empty());
     Ok(Json(webhook(
-        s.replace_webhook(&a, &org, &id, b.into()).await?,
+        s.replace_webhook(&a, &org, id.parse()?, b.into()).await?,
         new_key,
     )))
 }
@@ -188,7 +191,7 @@ async fn delete_webhook(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_webhook(&a, &org, &id).await?;
+    s.delete_webhook(&a, &org, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -222,8 +225,8 @@ pub struct Delivery {
 
 fn delivery(d: DomainDelivery) -> Delivery {
     Delivery {
-        id: d.id,
-        webhook_id: d.webhook_id,
+        id: d.id.to_string(),
+        webhook_id: d.webhook_id.to_string(),
         event_type: d.event_type,
         status: d.status.as_str(),
         attempts: d.attempts,
@@ -251,7 +254,7 @@ async fn ping_webhook(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryEnvelope>, IgrantError> {
     Ok(Json(DeliveryEnvelope {
-        delivery: delivery(s.ping_webhook(&a, &org, &id).await?),
+        delivery: delivery(s.ping_webhook(&a, &org, id.parse()?).await?),
     }))
 }
 
@@ -280,7 +283,7 @@ async fn list_deliveries(
     IgrantQuery(q): IgrantQuery<DeliveryQuery>,
 ) -> Result<Json<Deliveries>, IgrantError> {
     let list = s
-        .webhook_deliveries(&a, &org, &id, q.limit, q.startid.as_deref())
+        .webhook_deliveries(&a, &org, id.parse()?, q.limit, q.startid.as_deref())
         .await?;
     Ok(Json(Deliveries {
         deliveries: list.into_iter().map(delivery).collect(),
@@ -297,7 +300,10 @@ async fn get_delivery(
     Path((org, id, d)): Path<(String, String, String)>,
 ) -> Result<Json<DeliveryEnvelope>, IgrantError> {
     Ok(Json(DeliveryEnvelope {
-        delivery: delivery(s.webhook_delivery(&a, &org, &id, &d).await?),
+        delivery: delivery(
+            s.webhook_delivery(&a, &org, id.parse()?, d.parse()?)
+                .await?,
+        ),
     }))
 }
 
@@ -313,7 +319,7 @@ async fn redeliver(
     Ok((
         StatusCode::ACCEPTED,
         Json(DeliveryEnvelope {
-            delivery: delivery(s.redeliver(&a, &org, &id, &d).await?),
+            delivery: delivery(s.redeliver(&a, &org, id.parse()?, d.parse()?).await?),
         }),
     ))
 }

@@ -224,7 +224,7 @@ use accord_domain::organization::{
 
 use std::borrow::Cow;
 
-use accord_domain::OrganizationId;
+use accord_domain::PurposeId;
 
 use crate::services::organizations::OrganizationView;
 
@@ -264,7 +264,7 @@ impl OrganizationType {
 pub struct Purpose<'a> {
     #[serde(rename = "ID")]
     #[schema(value_type = String)]
-    pub id: OrganizationId,
+    pub id: PurposeId,
     #[serde(rename = "Name")]
     pub name: Cow<'a, str>,
     #[serde(rename = "Description")]

@@ -24,7 +24,7 @@ use accord_domain::identity::User;
 use accord_domain::ledger::{check_value, ChainVerifier, Checkpoint, LedgerProblem};
 use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::Clock;
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{
     ConsentChangeJob, ConsentChangeOutcome, ConsentChangeState, ConsentRead, ConsentReadQuery,
     ConsentWrites, HistoryFilter, Mode,
@@ -60,7 +60,7 @@ pub struct ConsentRecord {
 }
 
 impl ConsentRecord {
-    pub fn purpose(&self, id: OrganizationId) -> Option<&PurposeConsents> {
+    pub fn purpose(&self, id: PurposeId) -> Option<&PurposeConsents> {
         self.purposes.iter().find(|p| p.purpose.id == id)
     }
 }
@@ -143,7 +143,7 @@ fn access_to(own: bool, standing: &OrgStanding) -> Result<Access> {
     }
 }
 
-type Values = HashMap<(OrganizationId, OrganizationId), StoredConsent>;
+type Values = HashMap<(PurposeId, AttributeId), StoredConsent>;
 
 /// A record as it reads at `now`: every purpose with every attribute it names, each
 /// attribute's status computed from its stored value (or its absence).
@@ -201,7 +201,7 @@ fn assemble(
     }
 }
 
-fn id_of(raw: &str) -> Result<OrganizationId> {
+fn id_of<T: std::str::FromStr>(raw: &str) -> Result<T> {
     raw.parse().map_err(|_| not_found())
 }
 
@@ -664,14 +664,14 @@ impl Services {
     }
 
     fn history_filter(&self, q: &HistoryQuery<'_>) -> Result<HistoryFilter> {
-        let id = |field: &str, raw: Option<&str>| -> Result<Option<OrganizationId>> {
+        fn id<T: std::str::FromStr>(field: &str, raw: Option<&str>) -> Result<Option<T>> {
             raw.filter(|s| !s.is_empty())
                 .map(|s| {
                     s.parse()
                         .map_err(|_| Error::invalid(format!("{field} is not an ID")))
                 })
                 .transpose()
-        };
+        }
         Ok(HistoryFilter {
             user: None,
             organization: id("orgid", q.organization)?,
@@ -904,17 +904,19 @@ impl Services {
                 "you may not read who consents to this organisation".into(),
             ));
         }
+        let purpose: PurposeId = purpose.parse()?;
         let purposes = tx.purposes_of(org.id).await?;
         let purpose = purposes
             .iter()
-            .find(|p| p.id.to_string() == purpose)
+            .find(|p| p.id == purpose)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         let attribute = match attribute {
             Some(a) => {
+                let a: Option<AttributeId> = a.parse().ok();
                 let templates = tx.templates_of(org.id).await?;
                 let t = templates
                     .iter()
-                    .find(|t| t.id.to_string() == a && t.purpose_ids.contains(&purpose.id))
+                    .find(|t| Some(t.id) == a && t.purpose_ids.contains(&purpose.id))
                     .ok_or_else(|| Error::not_found("attribute not found in this purpose"))?;
                 Some(t.id)
             }

@@ -13,7 +13,7 @@ use std::io::Cursor;
 
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::throttle::ThrottlePolicy;
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{Error, OrganizationId, OrganizationTypeId, Result, UserId};
 use accord_store::{ImageRecord, Mode};
 use image::{ImageFormat, ImageReader, Limits};
 
@@ -189,7 +189,7 @@ impl Services {
     pub async fn set_organization_type_image(
         &self,
         actor: &Actor,
-        type_id: &str,
+        type_id: OrganizationTypeId,
         bytes: Vec<u8>,
     ) -> Result<accord_domain::organization::OrganizationType> {
         let standing = OrgStanding::platform(actor.user()?.is_platform_admin);
@@ -212,7 +212,10 @@ impl Services {
         Ok(t)
     }
 
-    pub async fn organization_type_image(&self, type_id: &str) -> Result<ImageRecord> {
+    pub async fn organization_type_image(
+        &self,
+        type_id: OrganizationTypeId,
+    ) -> Result<ImageRecord> {
         let t = self.organization_type(type_id).await?;
         let id = t
             .image_id

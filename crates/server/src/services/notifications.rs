@@ -7,7 +7,7 @@
 
 use accord_domain::access::OrgAction;
 use accord_domain::webhook::{EventType, Notification};
-use accord_domain::{Error, OrganizationId, Result};
+use accord_domain::{AttributeId, Error, NotificationId, PurposeId, Result};
 use accord_store::Mode;
 use serde_json::json;
 
@@ -42,11 +42,12 @@ impl Services {
                 "only the organisation's Admin requests consent".into(),
             ));
         }
+        let purpose: PurposeId = purpose.parse()?;
         let purpose = tx
             .purposes_of(org.id)
             .await?
             .into_iter()
-            .find(|p| p.id.to_string() == purpose)
+            .find(|p| p.id == purpose)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         if purpose.lawful_basis.is_lawful_usage() {
             return Err(Error::invalid(
@@ -54,11 +55,11 @@ impl Services {
             ));
         }
         let templates = tx.templates_of(org.id).await?;
-        let mut ids: Vec<OrganizationId> = vec![];
+        let mut ids: Vec<AttributeId> = vec![];
         for raw in attributes {
             let t = templates
                 .iter()
-                .find(|t| t.id.to_string() == *raw && t.purpose_ids.contains(&purpose.id))
+                .find(|t| raw.parse().ok() == Some(t.id) && t.purpose_ids.contains(&purpose.id))
                 .ok_or_else(|| {
                     Error::invalid(format!(
                         "attributeids: {raw:?} is no attribute of this purpose"
@@ -84,7 +85,7 @@ impl Services {
             .await?;
         for u in &users {
             tx.insert_notification(&Notification {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: NotificationId::new(),
                 user_id: u.id,
                 organization_id: org.id,
                 kind: EventType::ConsentRequested.as_str().to_owned(),
@@ -151,7 +152,7 @@ impl Services {
         let more = list.len() as i64 > limit;
         list.truncate(limit as usize);
         let next_start = if more {
-            list.last().map(|n| n.id.clone())
+            list.last().map(|n| n.id.to_string())
         } else {
             None
         };
@@ -162,7 +163,11 @@ impl Services {
     }
 
     /// Marks one of the caller's notifications read (404 for anyone else's).
-    pub async fn mark_notification_read(&self, actor: &Actor, id: &str) -> Result<Notification> {
+    pub async fn mark_notification_read(
+        &self,
+        actor: &Actor,
+        id: NotificationId,
+    ) -> Result<Notification> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Write).await?;
         if !tx

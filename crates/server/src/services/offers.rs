@@ -73,7 +73,7 @@ impl Services {
         };
         let message = format!("{} asks you {}", org.name, what(kind));
         tx.insert_notification(&Notification {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: accord_domain::NotificationId::new(),
             user_id: user.id,
             organization_id: org.id,
             kind: kind.event().to_owned(),

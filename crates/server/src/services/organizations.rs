@@ -9,7 +9,9 @@ use accord_domain::organization::{
     parse_http_url, subscribe_key_from_indices, LawfulBasis, OfferKind, Organization,
     OrganizationType, Purpose, SubscribeMethod, Template,
 };
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{
+    AttributeId, Error, OrganizationId, OrganizationTypeId, PurposeId, Result, UserId,
+};
 use accord_store::{Mode, Tx};
 
 use super::identity::UserProfile;
@@ -200,10 +202,7 @@ impl Services {
         Ok(types)
     }
 
-    pub async fn organization_type(&self, id: &str) -> Result<OrganizationType> {
-        let id = id
-            .parse()
-            .map_err(|_| Error::not_found("organisation type not found"))?;
+    pub async fn organization_type(&self, id: OrganizationTypeId) -> Result<OrganizationType> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let t = tx
             .org_type_by_id(id)
@@ -231,7 +230,7 @@ impl Services {
     ) -> Result<OrganizationType> {
         Self::require_platform_admin(actor)?;
         let t = OrganizationType {
-            id: OrganizationId::new(),
+            id: OrganizationTypeId::new(),
             name: required("type", name)?,
             image_id: None,
         };
@@ -244,7 +243,7 @@ impl Services {
     pub async fn rename_organization_type(
         &self,
         actor: &Actor,
-        id: &str,
+        id: OrganizationTypeId,
         name: &str,
     ) -> Result<OrganizationType> {
         Self::require_platform_admin(actor)?;
@@ -257,7 +256,11 @@ impl Services {
         Ok(t)
     }
 
-    pub async fn delete_organization_type(&self, actor: &Actor, id: &str) -> Result<()> {
+    pub async fn delete_organization_type(
+        &self,
+        actor: &Actor,
+        id: OrganizationTypeId,
+    ) -> Result<()> {
         Self::require_platform_admin(actor)?;
         let t = self.organization_type(id).await?;
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -280,7 +283,7 @@ impl Services {
         input: NewOrganization<'_>,
     ) -> Result<OrganizationView> {
         let me = actor.user()?;
-        let type_id: OrganizationId = input
+        let type_id: OrganizationTypeId = input
             .type_id
             .parse()
             .map_err(|_| Error::invalid("typeid names no organisation type"))?;
@@ -955,12 +958,7 @@ impl Services {
 
     // ---- purposes and templates ----
 
-    fn purpose_from(
-        &self,
-        org: OrganizationId,
-        id: OrganizationId,
-        p: PurposeInput,
-    ) -> Result<Purpose> {
+    fn purpose_from(&self, org: OrganizationId, id: PurposeId, p: PurposeInput) -> Result<Purpose> {
         Ok(Purpose {
             id,
             organization_id: org,
@@ -986,11 +984,11 @@ impl Services {
         Ok(self.organization(actor, org).await?.purposes)
     }
 
-    pub async fn purpose(&self, actor: &Actor, org: &str, id: &str) -> Result<Purpose> {
+    pub async fn purpose(&self, actor: &Actor, org: &str, id: PurposeId) -> Result<Purpose> {
         self.purposes(actor, org)
             .await?
             .into_iter()
-            .find(|p| p.id.to_string() == id)
+            .find(|p| p.id == id)
             .ok_or_else(|| Error::not_found("purpose not found"))
     }
 
@@ -1016,7 +1014,7 @@ impl Services {
             .await?;
         let mut created = vec![];
         for input in inputs {
-            let p = self.purpose_from(org.id, OrganizationId::new(), input)?;
+            let p = self.purpose_from(org.id, PurposeId::new(), input)?;
             tx.insert_purpose(&p, now).await?;
             created.push(p);
         }
@@ -1036,7 +1034,7 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
+        id: PurposeId,
         input: PurposeInput,
     ) -> Result<Purpose> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -1053,7 +1051,7 @@ impl Services {
             .purposes_of(org.id)
             .await?
             .into_iter()
-            .find(|p| p.id.to_string() == id)
+            .find(|p| p.id == id)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         let p = self.purpose_from(org.id, existing.id, input)?;
         tx.update_purpose(&p).await?;
@@ -1071,7 +1069,7 @@ impl Services {
 
     /// Deleted purposes stay in the database (consent history refers to them) but are no
     /// longer listed nor served by templates.
-    pub async fn delete_purpose(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
+    pub async fn delete_purpose(&self, actor: &Actor, org: &str, id: PurposeId) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, me) = self
             .org_for(
@@ -1082,9 +1080,6 @@ impl Services {
                 "change the purposes",
             )
             .await?;
-        let id: OrganizationId = id
-            .parse()
-            .map_err(|_| Error::not_found("purpose not found"))?;
         if !tx.delete_purpose(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("purpose not found"));
         }
@@ -1103,10 +1098,10 @@ impl Services {
         &self,
         tx: &mut dyn Tx,
         org: OrganizationId,
-        id: OrganizationId,
+        id: AttributeId,
         t: TemplateInput,
     ) -> Result<Template> {
-        let known: Vec<OrganizationId> = tx
+        let known: Vec<PurposeId> = tx
             .purposes_of(org)
             .await?
             .into_iter()
@@ -1114,10 +1109,7 @@ impl Services {
             .collect();
         let mut purpose_ids = vec![];
         for raw in &t.purpose_ids {
-            let pid = raw
-                .parse::<OrganizationId>()
-                .ok()
-                .filter(|p| known.contains(p));
+            let pid = raw.parse::<PurposeId>().ok().filter(|p| known.contains(p));
             let pid = pid.ok_or_else(|| {
                 Error::invalid(format!(
                     "PurposeIDs: {raw:?} is no purpose of this organisation"
@@ -1154,11 +1146,11 @@ impl Services {
         Ok(self.organization(actor, org).await?.templates)
     }
 
-    pub async fn template(&self, actor: &Actor, org: &str, id: &str) -> Result<Template> {
+    pub async fn template(&self, actor: &Actor, org: &str, id: AttributeId) -> Result<Template> {
         self.templates(actor, org)
             .await?
             .into_iter()
-            .find(|t| t.id.to_string() == id)
+            .find(|t| t.id == id)
             .ok_or_else(|| Error::not_found("template not found"))
     }
 
@@ -1190,7 +1182,7 @@ impl Services {
         let mut created = vec![];
         for input in inputs {
             let t = self
-                .template_from(tx.as_mut(), org.id, OrganizationId::new(), input)
+                .template_from(tx.as_mut(), org.id, AttributeId::new(), input)
                 .await?;
             tx.insert_template(&t, now).await?;
             created.push(t);
@@ -1211,7 +1203,7 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
+        id: AttributeId,
         input: TemplateInput,
     ) -> Result<Template> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -1228,7 +1220,7 @@ impl Services {
             .templates_of(org.id)
             .await?
             .into_iter()
-            .find(|t| t.id.to_string() == id)
+            .find(|t| t.id == id)
             .ok_or_else(|| Error::not_found("template not found"))?;
         let t = self
             .template_from(tx.as_mut(), org.id, existing.id, input)
@@ -1246,7 +1238,7 @@ impl Services {
         Ok(t)
     }
 
-    pub async fn delete_template(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
+    pub async fn delete_template(&self, actor: &Actor, org: &str, id: AttributeId) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, me) = self
             .org_for(
@@ -1257,9 +1249,6 @@ impl Services {
                 "change the templates",
             )
             .await?;
-        let id: OrganizationId = id
-            .parse()
-            .map_err(|_| Error::not_found("template not found"))?;
         if !tx.delete_template(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("template not found"));
         }

@@ -17,7 +17,7 @@ use accord_domain::access::OrgAction;
 use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry};
 use accord_domain::organization::parse_http_url;
 use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, OutboxEvent, Webhook};
-use accord_domain::{Error, OrganizationId, Result};
+use accord_domain::{DeliveryId, Error, OrganizationId, OutboxEventId, Result, WebhookId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
@@ -70,7 +70,7 @@ pub(crate) fn outbox_event(
     now: DateTime<Utc>,
 ) -> OutboxEvent {
     OutboxEvent {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: OutboxEventId::new(),
         organization_id: org,
         event_type: event.as_str().to_owned(),
         data: data.to_string(),
@@ -127,7 +127,7 @@ impl Services {
     fn webhook_from(
         &self,
         org: OrganizationId,
-        id: String,
+        id: WebhookId,
         input: WebhookInput,
         existing_secret: Option<String>,
     ) -> Result<Webhook> {
@@ -183,7 +183,7 @@ impl Services {
         Ok(hooks)
     }
 
-    pub async fn webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<Webhook> {
+    pub async fn webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<Webhook> {
         self.webhooks(actor, org)
             .await?
             .into_iter()
@@ -201,7 +201,7 @@ impl Services {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
         let me = actor.user()?.user_id.to_string();
-        let w = self.webhook_from(org, uuid::Uuid::now_v7().to_string(), input, None)?;
+        let w = self.webhook_from(org, WebhookId::new(), input, None)?;
         tx.insert_webhook(&w).await?;
         self.log_action(
             tx.as_mut(),
@@ -220,7 +220,7 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
+        id: WebhookId,
         input: WebhookInput,
     ) -> Result<Webhook> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -232,8 +232,7 @@ impl Services {
             .into_iter()
             .find(|w| w.id == id)
             .ok_or_else(|| Error::not_found("webhook not found"))?;
-        let mut w =
-            self.webhook_from(org, existing.id.clone(), input, Some(existing.secret_key))?;
+        let mut w = self.webhook_from(org, existing.id, input, Some(existing.secret_key))?;
         w.created_at = existing.created_at;
         tx.update_webhook(&w).await?;
         self.log_action(
@@ -248,7 +247,7 @@ impl Services {
         Ok(w)
     }
 
-    pub async fn delete_webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<()> {
+    pub async fn delete_webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
         let me = actor.user()?.user_id.to_string();
@@ -267,7 +266,7 @@ impl Services {
     }
 
     /// Sends a `ping` event now and answers with the attempt's outcome.
-    pub async fn ping_webhook(&self, actor: &Actor, org: &str, id: &str) -> Result<Delivery> {
+    pub async fn ping_webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<Delivery> {
         let w = self.webhook(actor, org, id).await?;
         let now = self.clock.now();
         let mut d = new_delivery(
@@ -300,7 +299,7 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
+        id: WebhookId,
         limit: Option<i64>,
         before: Option<&str>,
     ) -> Result<Vec<Delivery>> {
@@ -308,7 +307,7 @@ impl Services {
         let limit = super::paging::page_limit(limit)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let list = tx
-            .deliveries_of(&w.id, before.filter(|b| !b.is_empty()), limit)
+            .deliveries_of(w.id, before.filter(|b| !b.is_empty()), limit)
             .await?;
         tx.commit().await?;
         Ok(list)
@@ -318,13 +317,13 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
-        delivery: &str,
+        id: WebhookId,
+        delivery: DeliveryId,
     ) -> Result<Delivery> {
         let w = self.webhook(actor, org, id).await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let d = tx
-            .delivery_by_id(&w.id, delivery)
+            .delivery_by_id(w.id, delivery)
             .await?
             .ok_or_else(|| Error::not_found("delivery not found"))?;
         tx.commit().await?;
@@ -336,8 +335,8 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        id: &str,
-        delivery: &str,
+        id: WebhookId,
+        delivery: DeliveryId,
     ) -> Result<Delivery> {
         let mut d = self.webhook_delivery(actor, org, id, delivery).await?;
         d.status = DeliveryStatus::Pending;
@@ -418,7 +417,7 @@ impl Services {
                 });
                 tx.insert_delivery(&new_delivery(
                     w,
-                    Some(&e.id),
+                    Some(e.id),
                     &e.event_type,
                     data.clone(),
                     now,
@@ -426,7 +425,7 @@ impl Services {
                 .await?;
             }
         }
-        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        let ids: Vec<OutboxEventId> = events.iter().map(|e| e.id).collect();
         tx.mark_outbox_processed(&ids, now).await?;
         tx.commit().await?;
         Ok(events.len())
@@ -457,7 +456,7 @@ impl Services {
             };
             let this = Arc::clone(self);
             tokio::spawn(async move {
-                let id = d.id.clone();
+                let id = d.id;
                 if let Err(e) = this.deliver(d).await {
                     tracing::warn!(delivery = %id, error = ?e, "delivery not recorded; it will be retried");
                 }
@@ -480,7 +479,7 @@ impl Services {
         tx.commit().await?;
         match hook {
             Some(w) if !w.disabled => {
-                let id = d.id.clone();
+                let id = d.id;
                 let attempt = self.attempt(&w, &mut d);
                 tokio::pin!(attempt);
                 let mut renew = tokio::time::interval(StdDuration::from_secs(LEASE as u64 / 3));
@@ -491,7 +490,7 @@ impl Services {
                         _ = renew.tick() => {
                             let mut tx = self.store.begin(Mode::Write).await?;
                             let until = self.clock.now() + Duration::seconds(LEASE);
-                            tx.renew_delivery_lease(&id, until).await?;
+                            tx.renew_delivery_lease(id, until).await?;
                             tx.commit().await?;
                         }
                     }
@@ -525,7 +524,7 @@ impl Services {
     /// (a failure backs it off; at the threshold it is disabled, logged for its Admin).
     async fn attempt(&self, w: &Webhook, d: &mut Delivery) {
         let now = self.clock.now();
-        match self.post(w, &d.body, &d.event_type, &d.id).await {
+        match self.post(w, &d.body, &d.event_type, d.id).await {
             Ok(code) if (200..300).contains(&code) => d.delivered(now, code.into()),
             Ok(code) => d.failed(
                 now,
@@ -536,12 +535,17 @@ impl Services {
         }
         tracing::info!(webhook = %w.id, delivery = %d.id, event = %d.event_type, status = d.status.as_str(), attempts = d.attempts, "webhook delivery");
         let ok = d.status == DeliveryStatus::Delivered;
-        if let Err(e) = self.record_endpoint_health(&w.id, ok, &d.last_error).await {
+        if let Err(e) = self.record_endpoint_health(w.id, ok, &d.last_error).await {
             tracing::warn!(webhook = %w.id, error = ?e, "endpoint health not recorded");
         }
     }
 
-    async fn record_endpoint_health(&self, webhook: &str, ok: bool, error: &str) -> Result<()> {
+    async fn record_endpoint_health(
+        &self,
+        webhook: WebhookId,
+        ok: bool,
+        error: &str,
+    ) -> Result<()> {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let Some(mut w) = tx.lock_webhook(webhook).await? else {
@@ -571,7 +575,7 @@ impl Services {
         w: &Webhook,
         body: &str,
         event: &str,
-        delivery: &str,
+        delivery: DeliveryId,
     ) -> std::result::Result<u16, String> {
         let url = reqwest::Url::parse(&w.payload_url).map_err(|e| format!("bad URL: {e}"))?;
         let host = url.host_str().ok_or("URL without a host")?.to_owned();
@@ -604,7 +608,7 @@ impl Services {
             .header("User-Agent", "Accord-Webhook")
             .header("X-Accord-Signature", signature)
             .header("X-Accord-Event", event)
-            .header("X-Accord-Delivery", delivery)
+            .header("X-Accord-Delivery", delivery.to_string())
             .body(body.to_owned())
             .send()
             .await
@@ -660,7 +664,7 @@ impl Services {
 
 fn new_delivery(
     w: &Webhook,
-    outbox: Option<&str>,
+    outbox: Option<OutboxEventId>,
     event: &str,
     data: Value,
     now: DateTime<Utc>,
@@ -674,10 +678,10 @@ fn new_delivery(
     })
     .to_string();
     Delivery {
-        id: uuid::Uuid::now_v7().to_string(),
-        webhook_id: w.id.clone(),
+        id: DeliveryId::new(),
+        webhook_id: w.id,
         organization_id: w.organization_id,
-        outbox_id: outbox.map(str::to_owned),
+        outbox_id: outbox,
         event_type: event.to_owned(),
         body,
         status: DeliveryStatus::Pending,

@@ -184,7 +184,7 @@ impl AccountsTx for Uow {
                 .bind(to_ms(now)),
             )
             .await?;
-        row.map(|r| Ok((UserId(uuid_col(&r, "user_id")?), r.col("email_key")?)))
+        row.map(|r| Ok((r.id("user_id")?, r.col("email_key")?)))
             .transpose()
     }
 
@@ -222,7 +222,7 @@ impl AccountsTx for Uow {
                 .bind(token_hash),
             )
             .await?;
-        row.map(|r| uuid_col(&r, "user_id").map(UserId)).transpose()
+        row.map(|r| r.id::<UserId>("user_id")).transpose()
     }
 
     async fn throttle_state(&mut self, key: &str, fresh: &ThrottleState) -> Result<ThrottleState> {

@@ -15,7 +15,7 @@ impl ActivityTx for Uow {
             "INSERT INTO notifications (id, user_id, organization_id, kind, purpose_id, attribute_ids, message, created_at, read_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&n.id)
+        .bind(n.id.to_string())
         .bind(n.user_id.to_string())
         .bind(n.organization_id.to_string())
         .bind(&n.kind)
@@ -45,22 +45,26 @@ impl ActivityTx for Uow {
     async fn mark_notification_read(
         &mut self,
         user: UserId,
-        id: &str,
+        id: NotificationId,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         self.execute(sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
             .bind(to_ms(at))
-            .bind(id)
+            .bind(id.to_string())
             .bind(user.to_string())).await.map(|n| n > 0)
     }
 
-    async fn notification_by_id(&mut self, user: UserId, id: &str) -> Result<Option<Notification>> {
+    async fn notification_by_id(
+        &mut self,
+        user: UserId,
+        id: NotificationId,
+    ) -> Result<Option<Notification>> {
         self.fetch_optional(sqlx::query(
             "SELECT id, user_id, organization_id, kind, purpose_id, attribute_ids, message, created_at, read_at \
              FROM notifications WHERE user_id = $1 AND id = $2",
         )
         .bind(user.to_string())
-        .bind(id)).await?
+        .bind(id.to_string())).await?
         .as_ref()
         .map(notification_from_row)
         .transpose()
@@ -97,7 +101,7 @@ impl ActivityTx for Uow {
             .map(|r| {
                 Ok(ActionLog {
                     id: r.col("id")?,
-                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    organization_id: r.id("organization_id")?,
                     kind: r.col("kind")?,
                     actor_id: r.col("actor_id")?,
                     message: r.col("message")?,

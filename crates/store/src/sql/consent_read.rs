@@ -87,8 +87,8 @@ impl ConsentReadRow {
             .iter()
             .map(|(purpose, attribute, value, days, changed_at)| {
                 Ok((
-                    OrganizationId(id(purpose)?),
-                    OrganizationId(id(attribute)?),
+                    PurposeId(id(purpose)?),
+                    AttributeId(id(attribute)?),
                     StoredConsent {
                         value: consent_value(value)?,
                         days: *days,

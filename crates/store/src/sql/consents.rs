@@ -230,8 +230,8 @@ impl ConsentsTx for Uow {
     async fn consented_users(
         &mut self,
         org: OrganizationId,
-        purpose: OrganizationId,
-        attribute: Option<OrganizationId>,
+        purpose: PurposeId,
+        attribute: Option<AttributeId>,
         now: DateTime<Utc>,
         after: Option<UserId>,
         limit: i64,
@@ -289,10 +289,10 @@ impl ConsentsTx for Uow {
                 let value: String = r.col("value")?;
                 Ok(ExpiringConsent {
                     consent_id: r.col("consent_id")?,
-                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
-                    user_id: UserId(uuid_col(r, "user_id")?),
-                    purpose_id: OrganizationId(uuid_col(r, "purpose_id")?),
-                    attribute_id: OrganizationId(uuid_col(r, "attribute_id")?),
+                    organization_id: r.id("organization_id")?,
+                    user_id: r.id("user_id")?,
+                    purpose_id: r.id("purpose_id")?,
+                    attribute_id: r.id("attribute_id")?,
                     stored: StoredConsent {
                         value: consent_value(&value)?,
                         days: r.col("days")?,
@@ -322,8 +322,8 @@ impl ConsentsTx for Uow {
     async fn users_lacking_consent(
         &mut self,
         org: OrganizationId,
-        purpose: OrganizationId,
-        attributes: &[OrganizationId],
+        purpose: PurposeId,
+        attributes: &[AttributeId],
         now: DateTime<Utc>,
     ) -> Result<Vec<User>> {
         let cols = USER_COLUMNS

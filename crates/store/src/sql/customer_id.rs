@@ -23,7 +23,7 @@ impl CustomerIdTx for Uow {
             id: r.col("id")?,
             name: r.col("name")?,
             secret_hash: r.col("secret_hash")?,
-            organization_id: opt_id(&r, "organization_id")?,
+            organization_id: r.opt_id("organization_id")?,
             created_at: r.time("created_at")?,
         }))
     }
@@ -58,8 +58,8 @@ impl CustomerIdTx for Uow {
         rows.iter()
             .map(|r| {
                 Ok(TreeNode {
-                    id: OrganizationId(uuid_col(r, "id")?),
-                    parent_id: opt_id(r, "parent_id")?,
+                    id: r.id("id")?,
+                    parent_id: r.opt_id("parent_id")?,
                     technical_name: r.col("technical_name")?,
                     name: r.col("name")?,
                 })
@@ -106,7 +106,7 @@ impl CustomerIdTx for Uow {
             q.push(" LIMIT ").push_bind(search.max_results);
         }
         let rows = self.fetch_all(q.build()).await?;
-        rows.iter().map(|r| uuid_col(r, "id").map(UserId)).collect()
+        rows.iter().map(|r| r.id::<UserId>("id")).collect()
     }
 
     async fn search_organizations(&mut self, search: &Search) -> Result<Vec<OrganizationId>> {
@@ -145,9 +145,7 @@ impl CustomerIdTx for Uow {
             q.push(" LIMIT ").push_bind(search.max_results);
         }
         let rows = self.fetch_all(q.build()).await?;
-        rows.iter()
-            .map(|r| uuid_col(r, "id").map(OrganizationId))
-            .collect()
+        rows.iter().map(|r| r.id::<OrganizationId>("id")).collect()
     }
 
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>> {
@@ -159,8 +157,8 @@ impl CustomerIdTx for Uow {
         rows.iter()
             .map(|r| {
                 Ok(accord_domain::customer_id::Role {
-                    id: uuid_col(r, "id")?,
-                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    id: r.id("id")?,
+                    organization_id: r.id("organization_id")?,
                     name: r.col("name")?,
                 })
             })

@@ -72,7 +72,7 @@ impl FederationTx for Uow {
         row.map(|r| {
             Ok(LoginState {
                 state_hash: r.col("state_hash")?,
-                organization_id: OrganizationId(uuid_col(&r, "organization_id")?),
+                organization_id: r.id("organization_id")?,
                 nonce: r.col("nonce")?,
                 pkce_verifier: r.col("pkce_verifier")?,
                 redirect_uri: r.col("redirect_uri")?,
@@ -108,7 +108,7 @@ impl FederationTx for Uow {
         .bind(org.to_string())
         .bind(issuer)
         .bind(subject)).await?;
-        row.map(|r| uuid_col(&r, "user_id").map(UserId)).transpose()
+        row.map(|r| r.id::<UserId>("user_id")).transpose()
     }
 
     async fn insert_external_identity(&mut self, e: &ExternalIdentity) -> Result<()> {

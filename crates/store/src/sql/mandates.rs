@@ -39,8 +39,8 @@ impl MandatesTx for Uow {
         .bind(to_ms(m.created_at))).await.map(|_| ())
     }
 
-    async fn delete_mandate(&mut self, id: &str) -> Result<bool> {
-        self.execute(sqlx::query("DELETE FROM mandates WHERE id = $1").bind(id))
+    async fn delete_mandate(&mut self, id: MandateId) -> Result<bool> {
+        self.execute(sqlx::query("DELETE FROM mandates WHERE id = $1").bind(id.to_string()))
             .await
             .map(|n| n > 0)
     }
@@ -76,8 +76,8 @@ impl MandatesTx for Uow {
         .bind(to_ms(d.created_at))).await.map(|_| ())
     }
 
-    async fn delete_delegation(&mut self, id: &str) -> Result<bool> {
-        self.execute(sqlx::query("DELETE FROM delegations WHERE id = $1").bind(id))
+    async fn delete_delegation(&mut self, id: DelegationId) -> Result<bool> {
+        self.execute(sqlx::query("DELETE FROM delegations WHERE id = $1").bind(id.to_string()))
             .await
             .map(|n| n > 0)
     }
@@ -87,10 +87,10 @@ impl MandatesTx for Uow {
         rows.iter()
             .map(|r| {
                 Ok(accord_domain::customer_id::Delegation {
-                    id: uuid_col(r, "id")?,
-                    mandate_id: uuid_col(r, "mandate_id")?,
-                    delegator: UserId(uuid_col(r, "delegator_user_id")?),
-                    delegate: UserId(uuid_col(r, "delegate_user_id")?),
+                    id: r.id("id")?,
+                    mandate_id: r.id("mandate_id")?,
+                    delegator: r.id("delegator_user_id")?,
+                    delegate: r.id("delegate_user_id")?,
                     created_at: r.time("created_at")?,
                 })
             })
@@ -117,8 +117,8 @@ impl MandatesTx for Uow {
         .bind(to_ms(i.created_at))).await.map(|_| ())
     }
 
-    async fn delete_role_invitation(&mut self, id: &str) -> Result<bool> {
-        self.execute(sqlx::query("DELETE FROM role_invitations WHERE id = $1").bind(id))
+    async fn delete_role_invitation(&mut self, id: RoleInvitationId) -> Result<bool> {
+        self.execute(sqlx::query("DELETE FROM role_invitations WHERE id = $1").bind(id.to_string()))
             .await
             .map(|n| n > 0)
     }
@@ -159,7 +159,7 @@ impl MandatesTx for Uow {
         )
         .bind(token_hash)
         .bind(to_ms(now))).await?;
-        row.map(|r| uuid_col(&r, "user_id").map(UserId)).transpose()
+        row.map(|r| r.id::<UserId>("user_id")).transpose()
     }
 
     async fn renew_invitations(

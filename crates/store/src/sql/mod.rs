@@ -47,7 +47,11 @@ mod prelude {
     pub(crate) use accord_domain::webhook::{
         ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook,
     };
-    pub(crate) use accord_domain::{OfferId, OrganizationId, Result, SessionId, UserId};
+    pub(crate) use accord_domain::{
+        AttributeId, DelegationId, DeliveryId, MandateId, NotificationId, OfferId, OrganizationId,
+        OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleInvitationId, SessionId, UserId,
+        WebhookId,
+    };
     pub(crate) use async_trait::async_trait;
     pub(crate) use chrono::{DateTime, Utc};
     pub(crate) use sqlx::Row;
@@ -121,6 +125,20 @@ pub(crate) trait Columns {
     fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
         Ok(self.col::<Option<i64>>(name)?.map(from_ms))
     }
+    /// A typed ID stored as text.
+    fn id<T: From<uuid::Uuid>>(&self, name: &str) -> Result<T> {
+        parse_uuid(name, &self.col::<String>(name)?).map(T::from)
+    }
+    /// A typed ID stored as text, or NULL.
+    fn opt_id<T: From<uuid::Uuid>>(&self, name: &str) -> Result<Option<T>> {
+        let raw = self.col::<Option<String>>(name)?;
+        raw.map(|s| parse_uuid(name, &s).map(T::from)).transpose()
+    }
+}
+
+fn parse_uuid(column: &str, raw: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw)
+        .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {column}: {e}")))
 }
 
 impl Columns for DbRow {

@@ -19,7 +19,7 @@ impl OrganizationsTx for Uow {
             let role_id: i64 = row.col("role_id")?;
             if let Some(role) = OrgRole::from_id(role_id) {
                 grants.push(RoleGrant {
-                    organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+                    organization_id: row.id("organization_id")?,
                     role,
                 });
             }
@@ -35,7 +35,7 @@ impl OrganizationsTx for Uow {
             .bind(to_ms(at))).await.map(|_| ())
     }
 
-    async fn org_type_by_id(&mut self, id: OrganizationId) -> Result<Option<OrganizationType>> {
+    async fn org_type_by_id(&mut self, id: OrganizationTypeId) -> Result<Option<OrganizationType>> {
         self.fetch_optional(
             sqlx::query("SELECT id, name, image_id FROM organization_types WHERE id = $1")
                 .bind(id.to_string()),
@@ -66,7 +66,7 @@ impl OrganizationsTx for Uow {
         .map(|_| ())
     }
 
-    async fn delete_org_type(&mut self, id: OrganizationId) -> Result<bool> {
+    async fn delete_org_type(&mut self, id: OrganizationTypeId) -> Result<bool> {
         self.execute(
             sqlx::query("DELETE FROM organization_types WHERE id = $1").bind(id.to_string()),
         )
@@ -74,7 +74,7 @@ impl OrganizationsTx for Uow {
         .map(|n| n > 0)
     }
 
-    async fn org_type_in_use(&mut self, id: OrganizationId) -> Result<bool> {
+    async fn org_type_in_use(&mut self, id: OrganizationTypeId) -> Result<bool> {
         let row = self
             .fetch_optional(
                 sqlx::query("SELECT 1 AS one FROM organizations WHERE type_id = $1 LIMIT 1")
@@ -177,7 +177,7 @@ impl OrganizationsTx for Uow {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             if let Some(role) = OrgRole::from_id(row.col("role_id")?) {
-                out.push((UserId(uuid_col(row, "user_id")?), role));
+                out.push((row.id("user_id")?, role));
             }
         }
         Ok(out)

@@ -71,7 +71,7 @@ impl PurposesTx for Uow {
     async fn delete_purpose(
         &mut self,
         org: OrganizationId,
-        id: OrganizationId,
+        id: PurposeId,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let r = self.execute(sqlx::query(
@@ -109,7 +109,7 @@ impl PurposesTx for Uow {
             .await?;
         let mut out: Vec<Template> = Vec::new();
         for row in &rows {
-            let id = OrganizationId(uuid_col(row, "id")?);
+            let id = row.id("id")?;
             if out.last().is_none_or(|t| t.id != id) {
                 out.push(Template {
                     id,
@@ -123,7 +123,7 @@ impl PurposesTx for Uow {
                 let p = uuid::Uuid::parse_str(&p).map_err(|e| {
                     accord_domain::Error::internal(format!("bad uuid in purpose_id: {e}"))
                 })?;
-                t.purpose_ids.push(OrganizationId(p));
+                t.purpose_ids.push(PurposeId(p));
             }
         }
         Ok(out)
@@ -143,7 +143,7 @@ impl PurposesTx for Uow {
     async fn delete_template(
         &mut self,
         org: OrganizationId,
-        id: OrganizationId,
+        id: AttributeId,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let r = self.execute(sqlx::query(

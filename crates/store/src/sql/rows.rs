@@ -6,17 +6,11 @@ pub(crate) const USER_COLUMNS: &str = "id, email, name, phone, password_hash, st
      image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at, \
      first_name, surname, home_organization_id, email_verified_at";
 
-pub(crate) fn uuid_col(row: &DbRow, col: &str) -> Result<uuid::Uuid> {
-    let s: String = row.col(col)?;
-    uuid::Uuid::parse_str(&s)
-        .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {col}: {e}")))
-}
-
 pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
     let email: Option<String> = row.col("email")?;
     let status: i64 = row.col("status")?;
     Ok(User {
-        id: UserId(uuid_col(row, "id")?),
+        id: row.id("id")?,
         // Stored emails were validated on the way in; one that no longer parses (a
         // stricter rule since) is kept rather than lost.
         email: email.map(|e| Email::parse(&e).unwrap_or_else(|_| Email::unchecked(e))),
@@ -34,15 +28,15 @@ pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
         created_at: row.time("created_at")?,
         first_name: row.col("first_name")?,
         surname: row.col("surname")?,
-        home_organization_id: opt_id(row, "home_organization_id")?,
+        home_organization_id: row.opt_id("home_organization_id")?,
         email_verified_at: row.opt_time("email_verified_at")?,
     })
 }
 
 pub(crate) fn session_from_row(row: &DbRow) -> Result<Session> {
     Ok(Session {
-        id: SessionId(uuid_col(row, "id")?),
-        user_id: UserId(uuid_col(row, "user_id")?),
+        id: row.id("id")?,
+        user_id: row.id("user_id")?,
         client_id: row.col("client_id")?,
         created_at: row.time("created_at")?,
         expires_at: row.time("expires_at")?,
@@ -58,23 +52,13 @@ pub(crate) const PURPOSE_COLUMNS: &str =
     "id, organization_id, name, description, lawful_basis, policy_url, \
      attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp";
 
-pub(crate) fn opt_id(row: &DbRow, col: &str) -> Result<Option<OrganizationId>> {
-    let s: Option<String> = row.col(col)?;
-    s.map(|s| {
-        uuid::Uuid::parse_str(&s)
-            .map(OrganizationId)
-            .map_err(|e| accord_domain::Error::internal(format!("bad uuid in {col}: {e}")))
-    })
-    .transpose()
-}
-
 pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
-        id: OrganizationId(uuid_col(row, "id")?),
+        id: row.id("id")?,
         name: row.col("name")?,
         location: row.col("location")?,
         description: row.col("description")?,
-        type_id: opt_id(row, "type_id")?,
+        type_id: row.opt_id("type_id")?,
         enabled: row.col("enabled")?,
         policy_url: row.col("policy_url")?,
         eula_url: row.col("eula_url")?,
@@ -88,14 +72,14 @@ pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
         retention_enabled: row.col("retention_enabled")?,
         created_at: row.time("created_at")?,
         technical_name: row.col("technical_name")?,
-        parent_id: opt_id(row, "parent_id")?,
+        parent_id: row.opt_id("parent_id")?,
     })
 }
 
 pub(crate) fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
     Ok(Purpose {
-        id: OrganizationId(uuid_col(row, "id")?),
-        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        id: row.id("id")?,
+        organization_id: row.id("organization_id")?,
         name: row.col("name")?,
         description: row.col("description")?,
         lawful_basis: LawfulBasis::from_id(row.col("lawful_basis")?)
@@ -112,7 +96,7 @@ pub(crate) fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
 
 pub(crate) fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
     Ok(OrganizationType {
-        id: OrganizationId(uuid_col(row, "id")?),
+        id: row.id("id")?,
         name: row.col("name")?,
         image_id: row.col("image_id")?,
     })
@@ -161,8 +145,8 @@ pub(crate) const DELIVERY_COLUMNS: &str =
 pub(crate) fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
     let events: String = row.col("subscribed_events")?;
     Ok(Webhook {
-        id: row.col("id")?,
-        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        id: row.id("id")?,
+        organization_id: row.id("organization_id")?,
         payload_url: row.col("payload_url")?,
         events: events
             .split_whitespace()
@@ -181,10 +165,10 @@ pub(crate) fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
 pub(crate) fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
     let status: String = row.col("status")?;
     Ok(Delivery {
-        id: row.col("id")?,
-        webhook_id: row.col("webhook_id")?,
-        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
-        outbox_id: row.col("outbox_id")?,
+        id: row.id("id")?,
+        webhook_id: row.id("webhook_id")?,
+        organization_id: row.id("organization_id")?,
+        outbox_id: row.opt_id("outbox_id")?,
         event_type: row.col("event_type")?,
         body: row.col("body")?,
         status: DeliveryStatus::parse(&status),
@@ -208,12 +192,12 @@ pub(crate) fn events_text(events: &[EventType]) -> String {
 pub(crate) fn offer_from_row(row: &DbRow) -> Result<Offer> {
     let kind: i64 = row.col("kind")?;
     Ok(Offer {
-        id: OfferId(uuid_col(row, "id")?),
-        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
-        user_id: UserId(uuid_col(row, "user_id")?),
+        id: row.id("id")?,
+        organization_id: row.id("organization_id")?,
+        user_id: row.id("user_id")?,
         kind: OfferKind::from_code(kind)
             .ok_or_else(|| accord_domain::Error::internal(format!("unknown offer kind {kind}")))?,
-        offered_by: UserId(uuid_col(row, "offered_by")?),
+        offered_by: row.id("offered_by")?,
         created_at: row.time("created_at")?,
     })
 }
@@ -221,19 +205,17 @@ pub(crate) fn offer_from_row(row: &DbRow) -> Result<Offer> {
 pub(crate) fn notification_from_row(row: &DbRow) -> Result<Notification> {
     let attrs: String = row.col("attribute_ids")?;
     Ok(Notification {
-        id: row.col("id")?,
-        user_id: UserId(uuid_col(row, "user_id")?),
-        organization_id: OrganizationId(uuid_col(row, "organization_id")?),
+        id: row.id("id")?,
+        user_id: row.id("user_id")?,
+        organization_id: row.id("organization_id")?,
         kind: row.col("kind")?,
         purpose_id: {
             let p: String = row.col("purpose_id")?;
-            (!p.is_empty())
-                .then(|| uuid_col(row, "purpose_id").map(OrganizationId))
-                .transpose()?
+            (!p.is_empty()).then(|| row.id("purpose_id")).transpose()?
         },
         attribute_ids: attrs
             .split_whitespace()
-            .filter_map(|a| uuid::Uuid::parse_str(a).ok().map(OrganizationId))
+            .filter_map(|a| uuid::Uuid::parse_str(a).ok().map(AttributeId))
             .collect(),
         message: row.col("message")?,
         created_at: row.time("created_at")?,
@@ -245,14 +227,12 @@ pub(crate) fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::
     use accord_domain::customer_id::{Mandate, MandateType, Party};
     let kind: String = r.col("kind")?;
     let party = |org: &str, user: &str, email: Option<&str>| -> Result<Party> {
-        if let Some(o) = opt_id(r, org)? {
+        if let Some(o) = r.opt_id(org)? {
             return Ok(Party::Organization(o));
         }
         let u: Option<String> = r.col(user)?;
         if let Some(u) = u {
-            return Ok(Party::User(UserId(
-                uuid::Uuid::parse_str(&u).map_err(accord_domain::Error::internal)?,
-            )));
+            return Ok(Party::User(u.parse()?));
         }
         let e: Option<String> = match email {
             Some(col) => r.col(col)?,
@@ -262,7 +242,7 @@ pub(crate) fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::
             .ok_or_else(|| accord_domain::Error::internal("a mandate without a party"))
     };
     Ok(Mandate {
-        id: uuid_col(r, "id")?,
+        id: r.id("id")?,
         kind: MandateType::parse(&kind)
             .map_err(|_| accord_domain::Error::internal("bad mandate type"))?,
         mandater: party("mandater_organization_id", "mandater_user_id", None)?,
@@ -284,10 +264,10 @@ pub(crate) const INVITATION_COLUMNS: &str =
 
 pub(crate) fn invitation_from_row(r: &DbRow) -> Result<accord_domain::customer_id::RoleInvitation> {
     Ok(accord_domain::customer_id::RoleInvitation {
-        id: uuid_col(r, "id")?,
-        organization_id: opt_id(r, "organization_id")?,
+        id: r.id("id")?,
+        organization_id: r.opt_id("organization_id")?,
         role_id: r.col("role_id")?,
-        user_id: UserId(uuid_col(r, "user_id")?),
+        user_id: r.id("user_id")?,
         email: r.col("email")?,
         expires_at: r.time("expires_at")?,
         accepted_at: r.opt_time("accepted_at")?,
@@ -303,7 +283,7 @@ pub(crate) fn provider_from_row(r: &DbRow) -> Result<IdentityProvider> {
     let text = |c: &str| -> Result<String> { r.col(c) };
     let method: String = text("token_auth_method")?;
     Ok(IdentityProvider {
-        organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+        organization_id: r.id("organization_id")?,
         settings: ProviderSettings {
             issuer: text("issuer")?,
             authorization_url: text("authorization_url")?,

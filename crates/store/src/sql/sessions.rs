@@ -89,7 +89,7 @@ impl SessionsTx for Uow {
         };
         Ok(Some(RefreshTokenRecord {
             token_hash: row.col("token_hash")?,
-            session_id: SessionId(uuid_col(&row, "session_id")?),
+            session_id: row.id("session_id")?,
             expires_at: row.time("expires_at")?,
             used_at: row.opt_time("used_at")?,
         }))

@@ -9,7 +9,7 @@ impl WebhooksTx for Uow {
             "INSERT INTO webhooks (id, organization_id, payload_url, subscribed_events, content_type, secret_key, \
              disabled, skip_ssl_verification, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&w.id)
+        .bind(w.id.to_string())
         .bind(w.organization_id.to_string())
         .bind(&w.payload_url)
         .bind(events_text(&w.events))
@@ -42,16 +42,16 @@ impl WebhooksTx for Uow {
         .bind(&w.secret_key)
         .bind(w.disabled)
         .bind(w.skip_ssl_verification)
-        .bind(&w.id)
+        .bind(w.id.to_string())
         .bind(w.organization_id.to_string())
         .bind(w.consecutive_failures)
         .bind(w.backoff_until.map(to_ms))).await.map(|_| ())
     }
 
-    async fn delete_webhook(&mut self, org: OrganizationId, id: &str) -> Result<bool> {
+    async fn delete_webhook(&mut self, org: OrganizationId, id: WebhookId) -> Result<bool> {
         self.execute(
             sqlx::query("DELETE FROM webhooks WHERE id = $1 AND organization_id = $2")
-                .bind(id)
+                .bind(id.to_string())
                 .bind(org.to_string()),
         )
         .await
@@ -61,7 +61,7 @@ impl WebhooksTx for Uow {
     async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()> {
         self.execute(
             sqlx::query(INSERT_OUTBOX_SQL)
-                .bind(&e.id)
+                .bind(e.id.to_string())
                 .bind(e.organization_id.to_string())
                 .bind(&e.event_type)
                 .bind(&e.data)
@@ -80,8 +80,8 @@ impl WebhooksTx for Uow {
         rows.iter()
             .map(|r| {
                 Ok(OutboxEvent {
-                    id: r.col("id")?,
-                    organization_id: OrganizationId(uuid_col(r, "organization_id")?),
+                    id: r.id("id")?,
+                    organization_id: r.id("organization_id")?,
                     event_type: r.col("event_type")?,
                     data: r.col("data")?,
                     created_at: r.time("created_at")?,
@@ -90,7 +90,11 @@ impl WebhooksTx for Uow {
             .collect()
     }
 
-    async fn mark_outbox_processed(&mut self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+    async fn mark_outbox_processed(
+        &mut self,
+        ids: &[OutboxEventId],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -98,7 +102,7 @@ impl WebhooksTx for Uow {
         q.push_bind(to_ms(at)).push(" WHERE id IN (");
         let mut list = q.separated(", ");
         for id in ids {
-            list.push_bind(id);
+            list.push_bind(id.to_string());
         }
         q.push(")");
         self.execute(q.build()).await.map(|_| ())
@@ -110,10 +114,10 @@ impl WebhooksTx for Uow {
              attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
         )
-        .bind(&d.id)
-        .bind(&d.webhook_id)
+        .bind(d.id.to_string())
+        .bind(d.webhook_id.to_string())
         .bind(d.organization_id.to_string())
-        .bind(&d.outbox_id)
+        .bind(d.outbox_id.map(|o| o.to_string()))
         .bind(&d.event_type)
         .bind(&d.body)
         .bind(d.status.as_str())
@@ -160,7 +164,7 @@ impl WebhooksTx for Uow {
                  AND (lease_until IS NULL OR lease_until < $3)",
             )
             .bind(to_ms(lease_until))
-            .bind(&d.id)
+            .bind(d.id.to_string())
             .bind(to_ms(now))).await?;
             if won == 1 {
                 claimed.push(d);
@@ -169,17 +173,23 @@ impl WebhooksTx for Uow {
         Ok(claimed)
     }
 
-    async fn renew_delivery_lease(&mut self, id: &str, lease_until: DateTime<Utc>) -> Result<()> {
+    async fn renew_delivery_lease(
+        &mut self,
+        id: DeliveryId,
+        lease_until: DateTime<Utc>,
+    ) -> Result<()> {
         self.execute(sqlx::query(
             "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'pending'",
         )
         .bind(to_ms(lease_until))
-        .bind(id)).await.map(|_| ())
+        .bind(id.to_string())).await.map(|_| ())
     }
 
-    async fn lock_webhook(&mut self, id: &str) -> Result<Option<Webhook>> {
+    async fn lock_webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>> {
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 {FOR_UPDATE}");
-        let row = self.fetch_optional(sqlx::query(&sql).bind(id)).await?;
+        let row = self
+            .fetch_optional(sqlx::query(&sql).bind(id.to_string()))
+            .await?;
         row.as_ref().map(webhook_from_row).transpose()
     }
 
@@ -188,7 +198,7 @@ impl WebhooksTx for Uow {
             .bind(w.disabled)
             .bind(w.consecutive_failures)
             .bind(w.backoff_until.map(to_ms))
-            .bind(&w.id)).await.map(|_| ())
+            .bind(w.id.to_string())).await.map(|_| ())
     }
 
     async fn save_delivery(&mut self, d: &Delivery) -> Result<()> {
@@ -202,12 +212,12 @@ impl WebhooksTx for Uow {
         .bind(d.last_status_code)
         .bind(&d.last_error)
         .bind(d.delivered_at.map(to_ms))
-        .bind(&d.id)).await.map(|_| ())
+        .bind(d.id.to_string())).await.map(|_| ())
     }
 
     async fn deliveries_of(
         &mut self,
-        webhook: &str,
+        webhook: WebhookId,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Delivery>> {
@@ -218,7 +228,7 @@ impl WebhooksTx for Uow {
         let rows = self
             .fetch_all(
                 sqlx::query(&sql)
-                    .bind(webhook)
+                    .bind(webhook.to_string())
                     .bind(before.unwrap_or(""))
                     .bind(limit),
             )
@@ -226,14 +236,22 @@ impl WebhooksTx for Uow {
         rows.iter().map(delivery_from_row).collect()
     }
 
-    async fn delivery_by_id(&mut self, webhook: &str, id: &str) -> Result<Option<Delivery>> {
+    async fn delivery_by_id(
+        &mut self,
+        webhook: WebhookId,
+        id: DeliveryId,
+    ) -> Result<Option<Delivery>> {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
         );
-        self.fetch_optional(sqlx::query(&sql).bind(webhook).bind(id))
-            .await?
-            .as_ref()
-            .map(delivery_from_row)
-            .transpose()
+        self.fetch_optional(
+            sqlx::query(&sql)
+                .bind(webhook.to_string())
+                .bind(id.to_string()),
+        )
+        .await?
+        .as_ref()
+        .map(delivery_from_row)
+        .transpose()
     }
 }

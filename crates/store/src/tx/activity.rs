@@ -15,10 +15,14 @@ pub trait ActivityTx: Send {
     async fn mark_notification_read(
         &mut self,
         user: UserId,
-        id: &str,
+        id: NotificationId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
-    async fn notification_by_id(&mut self, user: UserId, id: &str) -> Result<Option<Notification>>;
+    async fn notification_by_id(
+        &mut self,
+        user: UserId,
+        id: NotificationId,
+    ) -> Result<Option<Notification>>;
     async fn insert_action_log(&mut self, log: &ActionLog) -> Result<()>;
     /// The organisation's log, newest first, strictly before `before`.
     async fn action_logs(

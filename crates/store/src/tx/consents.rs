@@ -7,7 +7,7 @@ use super::prelude::*;
 pub struct HistoryFilter {
     pub user: Option<UserId>,
     pub organization: Option<OrganizationId>,
-    pub purpose: Option<OrganizationId>,
+    pub purpose: Option<PurposeId>,
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub before: Option<String>,
@@ -20,8 +20,8 @@ pub struct ExpiringConsent {
     pub consent_id: String,
     pub organization_id: OrganizationId,
     pub user_id: UserId,
-    pub purpose_id: OrganizationId,
-    pub attribute_id: OrganizationId,
+    pub purpose_id: PurposeId,
+    pub attribute_id: AttributeId,
     pub stored: StoredConsent,
 }
 
@@ -70,8 +70,8 @@ pub trait ConsentsTx: Send {
     async fn consented_users(
         &mut self,
         org: OrganizationId,
-        purpose: OrganizationId,
-        attribute: Option<OrganizationId>,
+        purpose: PurposeId,
+        attribute: Option<AttributeId>,
         now: DateTime<Utc>,
         after: Option<UserId>,
         limit: i64,
@@ -95,8 +95,8 @@ pub trait ConsentsTx: Send {
     async fn users_lacking_consent(
         &mut self,
         org: OrganizationId,
-        purpose: OrganizationId,
-        attributes: &[OrganizationId],
+        purpose: PurposeId,
+        attributes: &[AttributeId],
         now: DateTime<Utc>,
     ) -> Result<Vec<User>>;
 }

@@ -5,14 +5,14 @@ use super::prelude::*;
 #[async_trait]
 pub trait MandatesTx: Send {
     async fn insert_mandate(&mut self, m: &accord_domain::customer_id::Mandate) -> Result<()>;
-    async fn delete_mandate(&mut self, id: &str) -> Result<bool>;
+    async fn delete_mandate(&mut self, id: MandateId) -> Result<bool>;
     /// Every mandate (the caller filters by scope); ascending ID.
     async fn mandates(&mut self) -> Result<Vec<accord_domain::customer_id::Mandate>>;
     /// A mandate to an email address becomes a mandate to the account that now holds it.
     async fn attach_mandates_to(&mut self, user: UserId, email_key: &str) -> Result<()>;
     async fn insert_delegation(&mut self, d: &accord_domain::customer_id::Delegation)
         -> Result<()>;
-    async fn delete_delegation(&mut self, id: &str) -> Result<bool>;
+    async fn delete_delegation(&mut self, id: DelegationId) -> Result<bool>;
     /// Every delegation (the caller filters by scope); ascending ID.
     async fn delegations(&mut self) -> Result<Vec<accord_domain::customer_id::Delegation>>;
     async fn insert_role_invitation(
@@ -20,7 +20,7 @@ pub trait MandatesTx: Send {
         i: &accord_domain::customer_id::RoleInvitation,
         token_hash: &str,
     ) -> Result<()>;
-    async fn delete_role_invitation(&mut self, id: &str) -> Result<bool>;
+    async fn delete_role_invitation(&mut self, id: RoleInvitationId) -> Result<bool>;
     /// Every role invitation (the caller filters by scope); ascending ID.
     async fn role_invitations(&mut self)
         -> Result<Vec<accord_domain::customer_id::RoleInvitation>>;

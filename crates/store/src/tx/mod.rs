@@ -46,7 +46,11 @@ mod prelude {
     pub use accord_domain::session::{RefreshTokenRecord, Session};
     pub use accord_domain::throttle::ThrottleState;
     pub use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
-    pub use accord_domain::{OfferId, OrganizationId, Result, SessionId, UserId};
+    pub use accord_domain::{
+        AttributeId, DelegationId, DeliveryId, MandateId, NotificationId, OfferId, OrganizationId,
+        OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleInvitationId, SessionId, UserId,
+        WebhookId,
+    };
     pub use async_trait::async_trait;
     pub use chrono::{DateTime, Utc};
 }

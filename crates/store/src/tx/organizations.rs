@@ -6,11 +6,11 @@ use super::prelude::*;
 pub trait OrganizationsTx: Send {
     async fn role_grants_of(&mut self, id: UserId) -> Result<Vec<RoleGrant>>;
     async fn insert_org_type(&mut self, t: &OrganizationType, at: DateTime<Utc>) -> Result<()>;
-    async fn org_type_by_id(&mut self, id: OrganizationId) -> Result<Option<OrganizationType>>;
+    async fn org_type_by_id(&mut self, id: OrganizationTypeId) -> Result<Option<OrganizationType>>;
     async fn org_types(&mut self) -> Result<Vec<OrganizationType>>;
     async fn update_org_type(&mut self, t: &OrganizationType) -> Result<()>;
-    async fn delete_org_type(&mut self, id: OrganizationId) -> Result<bool>;
-    async fn org_type_in_use(&mut self, id: OrganizationId) -> Result<bool>;
+    async fn delete_org_type(&mut self, id: OrganizationTypeId) -> Result<bool>;
+    async fn org_type_in_use(&mut self, id: OrganizationTypeId) -> Result<bool>;
     async fn insert_organization(&mut self, org: &Organization) -> Result<()>;
     async fn organization_by_id(&mut self, id: OrganizationId) -> Result<Option<Organization>>;
     /// Writes every mutable column of `org`.

@@ -13,7 +13,7 @@ pub trait PurposesTx: Send {
     async fn delete_purpose(
         &mut self,
         org: OrganizationId,
-        id: OrganizationId,
+        id: PurposeId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
     async fn insert_template(&mut self, t: &Template, at: DateTime<Utc>) -> Result<()>;
@@ -22,7 +22,7 @@ pub trait PurposesTx: Send {
     async fn delete_template(
         &mut self,
         org: OrganizationId,
-        id: OrganizationId,
+        id: AttributeId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
 }

@@ -7,11 +7,15 @@ pub trait WebhooksTx: Send {
     async fn insert_webhook(&mut self, w: &Webhook) -> Result<()>;
     async fn webhooks_of(&mut self, org: OrganizationId) -> Result<Vec<Webhook>>;
     async fn update_webhook(&mut self, w: &Webhook) -> Result<()>;
-    async fn delete_webhook(&mut self, org: OrganizationId, id: &str) -> Result<bool>;
+    async fn delete_webhook(&mut self, org: OrganizationId, id: WebhookId) -> Result<bool>;
     async fn insert_outbox(&mut self, e: &OutboxEvent) -> Result<()>;
     /// Unprocessed events, oldest first; rows other nodes hold are skipped.
     async fn claim_outbox(&mut self, limit: i64) -> Result<Vec<OutboxEvent>>;
-    async fn mark_outbox_processed(&mut self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
+    async fn mark_outbox_processed(
+        &mut self,
+        ids: &[OutboxEventId],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
     /// Idempotent per (outbox event, webhook).
     async fn insert_delivery(&mut self, d: &Delivery) -> Result<()>;
     /// Takes a lease on due deliveries (pending, due, not leased by a live node, their
@@ -25,18 +29,26 @@ pub trait WebhooksTx: Send {
         per_organization: i64,
     ) -> Result<Vec<Delivery>>;
     /// Extends the lease of a delivery still in flight.
-    async fn renew_delivery_lease(&mut self, id: &str, lease_until: DateTime<Utc>) -> Result<()>;
+    async fn renew_delivery_lease(
+        &mut self,
+        id: DeliveryId,
+        lease_until: DateTime<Utc>,
+    ) -> Result<()>;
     /// The webhook, locked until the unit of work ends (its health is read and written).
-    async fn lock_webhook(&mut self, id: &str) -> Result<Option<Webhook>>;
+    async fn lock_webhook(&mut self, id: WebhookId) -> Result<Option<Webhook>>;
     /// Writes a webhook's health: failures in a row, back-off, and whether it is disabled.
     async fn save_webhook_health(&mut self, w: &Webhook) -> Result<()>;
     /// Writes the outcome of an attempt and drops the lease.
     async fn save_delivery(&mut self, d: &Delivery) -> Result<()>;
     async fn deliveries_of(
         &mut self,
-        webhook: &str,
+        webhook: WebhookId,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Delivery>>;
-    async fn delivery_by_id(&mut self, webhook: &str, id: &str) -> Result<Option<Delivery>>;
+    async fn delivery_by_id(
+        &mut self,
+        webhook: WebhookId,
+        id: DeliveryId,
+    ) -> Result<Option<Delivery>>;
 }

@@ -75,7 +75,7 @@ impl Services {
             .mandates()
             .await?
             .into_iter()
-            .find(|m| m.id.to_string() == mandate_id)
+            .find(|m| mandate_id.parse().ok() == Some(m.id))
             .ok_or_else(|| Error::invalid("mandate names no mandate"))?;
         let Party::Organization(mandatee) = mandate.mandatee else {
             return Err(Error::invalid(
@@ -117,7 +117,7 @@ impl Services {
             return Err(Error::invalid("user names nobody you can see"));
         }
         let d = Delegation {
-            id: uuid::Uuid::now_v7(),
+            id: DelegationId::new(),
             mandate_id: mandate.id,
             delegator,
             delegate,
@@ -145,14 +145,14 @@ impl Services {
     }
 
     /// Delete Delegation: the caller must see the organisation that received the mandate.
-    pub async fn cid_delete_delegation(&self, actor: &Actor, id: &str) -> Result<String> {
+    pub async fn cid_delete_delegation(&self, actor: &Actor, id: DelegationId) -> Result<String> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
         let d = tx
             .delegations()
             .await?
             .into_iter()
-            .find(|d| d.id.to_string() == id)
+            .find(|d| d.id == id)
             .ok_or_else(|| not_found("delegation"))?;
         let mandate = tx
             .mandates()
@@ -178,7 +178,7 @@ impl Services {
             .await?;
         }
         tx.commit().await?;
-        Ok(id.to_owned())
+        Ok(id.to_string())
     }
 
     /// GET116: one delegation visible to the caller.

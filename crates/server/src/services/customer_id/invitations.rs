@@ -126,7 +126,7 @@ impl Services {
         let token = random_secret();
         let expires_at = self.invitation_expiry(now)?;
         let invitation = RoleInvitation {
-            id: uuid::Uuid::now_v7(),
+            id: RoleInvitationId::new(),
             organization_id: Some(org),
             role_id: Some(role.to_owned()),
             user_id: user.id,
@@ -256,14 +256,18 @@ impl Services {
     }
 
     /// Delete Role Invitation: its link stops working; the account it created stays.
-    pub async fn cid_delete_role_invitation(&self, actor: &Actor, id: &str) -> Result<String> {
+    pub async fn cid_delete_role_invitation(
+        &self,
+        actor: &Actor,
+        id: RoleInvitationId,
+    ) -> Result<String> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
         let i = tx
             .role_invitations()
             .await?
             .into_iter()
-            .find(|i| i.id.to_string() == id)
+            .find(|i| i.id == id)
             .ok_or_else(|| not_found("role invitation"))?;
         if !self.invitation_visible(tx.as_mut(), &scope, &i).await? {
             return Err(not_found("role invitation"));
@@ -280,7 +284,7 @@ impl Services {
             .await?;
         }
         tx.commit().await?;
-        Ok(id.to_owned())
+        Ok(id.to_string())
     }
 
     /// PUT117 Reinvite User: a new link to the user's current address; the old link stops
@@ -335,7 +339,7 @@ impl Services {
         } else {
             // Created waiting (Create User with status 5): an invitation to register only.
             let invitation = RoleInvitation {
-                id: uuid::Uuid::now_v7(),
+                id: RoleInvitationId::new(),
                 organization_id: user.home_organization_id,
                 role_id: None,
                 user_id: user.id,

@@ -235,7 +235,7 @@ impl Services {
             }
         }
         let m = Mandate {
-            id: uuid::Uuid::now_v7(),
+            id: MandateId::new(),
             kind,
             mandater,
             mandatee,
@@ -259,14 +259,14 @@ impl Services {
     }
 
     /// Delete Mandate: the caller must see its mandater.
-    pub async fn cid_delete_mandate(&self, actor: &Actor, id: &str) -> Result<String> {
+    pub async fn cid_delete_mandate(&self, actor: &Actor, id: MandateId) -> Result<String> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (scope, _) = self.cid_scope(tx.as_mut(), actor).await?;
         let m = tx
             .mandates()
             .await?
             .into_iter()
-            .find(|m| m.id.to_string() == id)
+            .find(|m| m.id == id)
             .ok_or_else(|| not_found("mandate"))?;
         if !self.party_visible(tx.as_mut(), &scope, &m.mandater).await? {
             return Err(not_found("mandate"));
@@ -291,7 +291,7 @@ impl Services {
             .await?;
         }
         tx.commit().await?;
-        Ok(id.to_owned())
+        Ok(id.to_string())
     }
 
     /// GET111: one mandate visible to the caller. `entities`: its mandater, mandatee and

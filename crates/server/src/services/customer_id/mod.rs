@@ -22,7 +22,10 @@ use accord_domain::customer_id::{
     OrganizationField, Party, Role, UserField,
 };
 use accord_domain::identity::{OrgRole, Password, User, UserStatus};
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{
+    DelegationId, Error, MandateId, OrganizationId, OrganizationTypeId, Result, RoleInvitationId,
+    UserId,
+};
 use accord_store::{Mode, RestClientRecord, Search, SearchField, TreeNode, Tx};
 
 use super::contention::retry_on_contention;

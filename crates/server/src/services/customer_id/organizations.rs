@@ -3,7 +3,7 @@
 use super::*;
 
 impl Services {
-    async fn type_named(&self, tx: &mut dyn Tx, name: &str) -> Result<Option<OrganizationId>> {
+    async fn type_named(&self, tx: &mut dyn Tx, name: &str) -> Result<Option<OrganizationTypeId>> {
         if name.is_empty() {
             return Ok(None);
         }

@@ -66,7 +66,7 @@ impl Services {
         if !reaches {
             let me = Party::User(user.id);
             let mandates = tx.mandates().await?;
-            let delegated: Vec<uuid::Uuid> = tx
+            let delegated: Vec<MandateId> = tx
                 .delegations()
                 .await?
                 .iter()
