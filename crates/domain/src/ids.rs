@@ -70,7 +70,8 @@ typed_id!(
 );
 typed_id!(
     /// An organisation.
-    OrganizationId
+    OrganizationId,
+    "organisation not found"
 );
 typed_id!(
     /// An organisation's offer to a person (a subscription or a role) they may accept.

@@ -109,7 +109,7 @@ async fn org_image(
 ) -> Result<Json<OrganizationEnvelope>, IgrantError> {
     let bytes = image_field(form, "orgimage").await?;
     let view = s
-        .set_organization_image(&caller.0, &org, kind, bytes)
+        .set_organization_image(&caller.0, org.parse()?, kind, bytes)
         .await?;
     Ok(Json(OrganizationEnvelope {
         organization: Organization::new(view, &s.config.public_url),

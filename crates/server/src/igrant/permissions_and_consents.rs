@@ -527,7 +527,7 @@ pub struct ConsentedUsers {
 async fn consented(
     s: &Services,
     a: &crate::services::Actor,
-    org: &str,
+    org: OrganizationId,
     purpose: &str,
     attribute: Option<&str>,
     q: PageQuery,
@@ -567,7 +567,7 @@ async fn purpose_consented_users(
     Path((org, purpose)): Path<(String, String)>,
     IgrantQuery(q): IgrantQuery<PageQuery>,
 ) -> Result<Json<ConsentedUsers>, IgrantError> {
-    consented(&s, &a, &org, &purpose, None, q).await
+    consented(&s, &a, org.parse()?, &purpose, None, q).await
 }
 
 /// Get all consented users (Attribute): Admin, Dpo, Developer; keyset-paginated
@@ -580,7 +580,7 @@ async fn attribute_consented_users(
     Path((org, purpose, attribute)): Path<(String, String, String)>,
     IgrantQuery(q): IgrantQuery<PageQuery>,
 ) -> Result<Json<ConsentedUsers>, IgrantError> {
-    consented(&s, &a, &org, &purpose, Some(&attribute), q).await
+    consented(&s, &a, org.parse()?, &purpose, Some(&attribute), q).await
 }
 
 // ---- history, verification, receipts ----
@@ -780,7 +780,7 @@ async fn organization_consent_history(
     IgrantQuery(q): IgrantQuery<HistoryParams>,
 ) -> Result<Json<ConsentHistory>, IgrantError> {
     let page = s
-        .organization_consent_history(&a, &org, query_of(&q))
+        .organization_consent_history(&a, org.parse()?, query_of(&q))
         .await?;
     let base = history_base(
         &s.config.public_url,
@@ -856,7 +856,7 @@ async fn verify_consent_ledger(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<LedgerVerification>, IgrantError> {
-    let report = s.verify_consent_ledger(&a, &org, &[]).await?;
+    let report = s.verify_consent_ledger(&a, org.parse()?, &[]).await?;
     Ok(Json(report.into()))
 }
 
@@ -879,7 +879,9 @@ async fn verify_consent_ledger_against(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<LedgerCheckpointsBody>,
 ) -> Result<Json<LedgerVerification>, IgrantError> {
-    let report = s.verify_consent_ledger(&a, &org, &b.checkpoints).await?;
+    let report = s
+        .verify_consent_ledger(&a, org.parse()?, &b.checkpoints)
+        .await?;
     Ok(Json(report.into()))
 }
 
@@ -907,7 +909,7 @@ async fn consent_ledger_checkpoint(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<LedgerCheckpointReply>, IgrantError> {
-    let c = s.consent_ledger_checkpoint(&a, &org).await?;
+    let c = s.consent_ledger_checkpoint(&a, org.parse()?).await?;
     Ok(Json(LedgerCheckpointReply {
         checkpoint: c.token,
         seq: c.seq,
@@ -944,7 +946,7 @@ async fn request_consent(
     IgrantJson(b): IgrantJson<ConsentRequestBody>,
 ) -> Result<(StatusCode, Json<ConsentRequestReply>), IgrantError> {
     let n = s
-        .request_consent(&a, &org, &purpose, &b.attributeids)
+        .request_consent(&a, org.parse()?, &purpose, &b.attributeids)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -1091,7 +1093,7 @@ async fn organization_logs(
     IgrantQuery(q): IgrantQuery<PageQuery>,
 ) -> Result<Json<ActionLogs>, IgrantError> {
     let page = s
-        .organization_logs(&a, &org, q.limit, q.startid.as_deref())
+        .organization_logs(&a, org.parse()?, q.limit, q.startid.as_deref())
         .await?;
     let base = format!(
         "{}/v1/organizations/{org}/logs?limit={}",

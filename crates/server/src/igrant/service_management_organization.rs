@@ -255,7 +255,7 @@ async fn get_organization(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<OrganizationEnvelope> {
-    let view = s.organization(&a, &org).await?;
+    let view = s.organization(&a, org.parse()?).await?;
     Ok(Json(envelope(&s, view)))
 }
 
@@ -292,7 +292,7 @@ async fn update_organization(
         policy_url: b.policyurl.as_deref(),
         data_retention: b.dataretention.map(|r| (r.retentionperiod, r.enabled)),
     };
-    let view = s.update_organization(&a, &org, patch).await?;
+    let view = s.update_organization(&a, org.parse()?, patch).await?;
     Ok((StatusCode::ACCEPTED, Json(envelope(&s, view))))
 }
 
@@ -311,7 +311,7 @@ async fn set_eula_url(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<EulaBody>,
 ) -> Result<(StatusCode, Json<OrganizationEnvelope>), IgrantError> {
-    let view = s.set_eula_url(&a, &org, Some(&b.eulaurl)).await?;
+    let view = s.set_eula_url(&a, org.parse()?, Some(&b.eulaurl)).await?;
     Ok((StatusCode::ACCEPTED, Json(envelope(&s, view))))
 }
 
@@ -324,7 +324,7 @@ async fn delete_eula_url(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<(StatusCode, Json<OrganizationEnvelope>), IgrantError> {
-    let view = s.set_eula_url(&a, &org, None).await?;
+    let view = s.set_eula_url(&a, org.parse()?, None).await?;
     Ok((StatusCode::ACCEPTED, Json(envelope(&s, view))))
 }
 
@@ -347,7 +347,7 @@ async fn get_subscribe_key(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<SubscribeKey> {
-    let (key, m) = s.subscribe_key(&a, &org).await?;
+    let (key, m) = s.subscribe_key(&a, org.parse()?).await?;
     Ok(Json(SubscribeKey {
         key,
         method: m.name(),
@@ -363,7 +363,7 @@ async fn renew_subscribe_key(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<SubscribeKey> {
-    let (key, m) = s.renew_subscribe_key(&a, &org).await?;
+    let (key, m) = s.renew_subscribe_key(&a, org.parse()?).await?;
     Ok(Json(SubscribeKey {
         key,
         method: m.name(),
@@ -379,7 +379,7 @@ async fn get_subscribe_method(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<Method> {
-    Ok(Json(method(s.subscribe_method(&a, &org).await?)))
+    Ok(Json(method(s.subscribe_method(&a, org.parse()?).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -397,7 +397,7 @@ async fn set_subscribe_method(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<SubscribeMethodBody>,
 ) -> Result<StatusCode, IgrantError> {
-    s.set_subscribe_method(&a, &org, b.subscribemethodid)
+    s.set_subscribe_method(&a, org.parse()?, b.subscribemethodid)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -418,7 +418,7 @@ async fn get_subscription(
     Path(org): Path<String>,
 ) -> Reply<SubscriptionStatus> {
     Ok(Json(SubscriptionStatus {
-        enabled: s.subscription_enabled(&a, &org).await?,
+        enabled: s.subscription_enabled(&a, org.parse()?).await?,
     }))
 }
 
@@ -431,7 +431,7 @@ async fn enable_subscription(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<OrganizationEnvelope> {
-    let view = s.set_subscription_enabled(&a, &org, true).await?;
+    let view = s.set_subscription_enabled(&a, org.parse()?, true).await?;
     Ok(Json(envelope(&s, view)))
 }
 
@@ -444,7 +444,7 @@ async fn disable_subscription(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Reply<OrganizationEnvelope> {
-    let view = s.set_subscription_enabled(&a, &org, false).await?;
+    let view = s.set_subscription_enabled(&a, org.parse()?, false).await?;
     Ok(Json(envelope(&s, view)))
 }
 
@@ -461,7 +461,7 @@ pub struct Admins {
     params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
     responses((status = 200, body = Admins), (status = 403, body = ErrorBody)))]
 async fn list_admins(State(s): Svc, Caller(a): Caller, Path(org): Path<String>) -> Reply<Admins> {
-    let holders = s.organization_admins(&a, &org).await?;
+    let holders = s.organization_admins(&a, org.parse()?).await?;
     Ok(Json(Admins {
         admins: holders
             .into_iter()
@@ -496,7 +496,7 @@ async fn add_admin(
 ) -> Result<(StatusCode, Json<OrganizationEnvelope>), IgrantError> {
     Ok(
         match s
-            .add_organization_admin(&a, &org, &b.userid, b.roleid)
+            .add_organization_admin(&a, org.parse()?, &b.userid, b.roleid)
             .await?
         {
             RoleChange::Granted(view) => (StatusCode::OK, Json(envelope(&s, view))),
@@ -520,7 +520,9 @@ async fn remove_admin(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<RemoveAdminBody>,
 ) -> Reply<OrganizationEnvelope> {
-    let view = s.remove_organization_admin(&a, &org, &b.userid).await?;
+    let view = s
+        .remove_organization_admin(&a, org.parse()?, &b.userid)
+        .await?;
     Ok(Json(envelope(&s, view)))
 }
 
@@ -566,7 +568,7 @@ async fn list_users(
     IgrantQuery(q): IgrantQuery<PageQuery>,
 ) -> Reply<OrgUsers> {
     let page = s
-        .organization_users(&a, &org, q.limit, q.startid.as_deref())
+        .organization_users(&a, org.parse()?, q.limit, q.startid.as_deref())
         .await?;
     let limit = q.limit.unwrap_or(crate::services::paging::PAGE_DEFAULT);
     let base = format!(
@@ -614,7 +616,12 @@ async fn add_user(
 ) -> Result<Response, IgrantError> {
     Ok(
         match s
-            .subscribe_user(&a, &org, b.userid.as_deref(), b.subscribekey.as_deref())
+            .subscribe_user(
+                &a,
+                org.parse()?,
+                b.userid.as_deref(),
+                b.subscribekey.as_deref(),
+            )
             .await?
         {
             Subscription::Subscribed(profile) => Json(UserEnvelope {
@@ -648,7 +655,7 @@ async fn count_users(
     Path(org): Path<String>,
 ) -> Reply<UserCount> {
     Ok(Json(UserCount {
-        count: s.organization_user_count(&a, &org).await?,
+        count: s.organization_user_count(&a, org.parse()?).await?,
     }))
 }
 
@@ -661,7 +668,7 @@ async fn remove_user(
     Caller(a): Caller,
     Path((org, user)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.unsubscribe_user(&a, &org, &user).await?;
+    s.unsubscribe_user(&a, org.parse()?, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -674,7 +681,7 @@ async fn add_anonymous_user(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<(StatusCode, Json<User>), IgrantError> {
-    let profile = s.create_anonymous_user(&a, &org).await?;
+    let profile = s.create_anonymous_user(&a, org.parse()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(User::from_profile(profile, &s.config.public_url)),
@@ -758,7 +765,7 @@ async fn list_purposes(
 ) -> Reply<Purposes> {
     Ok(Json(Purposes {
         purposes: s
-            .purposes(&a, &org)
+            .purposes(&a, org.parse()?)
             .await?
             .into_iter()
             .map(Purpose::from)
@@ -779,7 +786,7 @@ async fn create_purposes(
     let created = s
         .create_purposes(
             &a,
-            &org,
+            org.parse()?,
             b.purposes.into_iter().map(PurposeInput::from).collect(),
         )
         .await?;
@@ -801,7 +808,7 @@ async fn get_purpose(
     Path((org, id)): Path<(String, String)>,
 ) -> Reply<PurposeEnvelope> {
     Ok(Json(PurposeEnvelope {
-        purpose: s.purpose(&a, &org, id.parse()?).await?.into(),
+        purpose: s.purpose(&a, org.parse()?, id.parse()?).await?.into(),
     }))
 }
 
@@ -817,7 +824,7 @@ async fn replace_purpose(
 ) -> Reply<PurposeEnvelope> {
     Ok(Json(PurposeEnvelope {
         purpose: s
-            .replace_purpose(&a, &org, id.parse()?, b.into())
+            .replace_purpose(&a, org.parse()?, id.parse()?, b.into())
             .await?
             .into(),
     }))
@@ -832,7 +839,7 @@ async fn delete_purpose(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_purpose(&a, &org, id.parse()?).await?;
+    s.delete_purpose(&a, org.parse()?, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -883,7 +890,7 @@ async fn list_templates(
 ) -> Reply<Templates> {
     Ok(Json(Templates {
         templates: s
-            .templates(&a, &org)
+            .templates(&a, org.parse()?)
             .await?
             .into_iter()
             .map(Template::from)
@@ -904,7 +911,7 @@ async fn create_templates(
     let created = s
         .create_templates(
             &a,
-            &org,
+            org.parse()?,
             b.templates.into_iter().map(TemplateInput::from).collect(),
         )
         .await?;
@@ -926,7 +933,7 @@ async fn get_template(
     Path((org, id)): Path<(String, String)>,
 ) -> Reply<TemplateEnvelope> {
     Ok(Json(TemplateEnvelope {
-        template: s.template(&a, &org, id.parse()?).await?.into(),
+        template: s.template(&a, org.parse()?, id.parse()?).await?.into(),
     }))
 }
 
@@ -942,7 +949,7 @@ async fn replace_template(
 ) -> Reply<TemplateEnvelope> {
     Ok(Json(TemplateEnvelope {
         template: s
-            .replace_template(&a, &org, id.parse()?, b.into())
+            .replace_template(&a, org.parse()?, id.parse()?, b.into())
             .await?
             .into(),
     }))
@@ -957,6 +964,6 @@ async fn delete_template(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_template(&a, &org, id.parse()?).await?;
+    s.delete_template(&a, org.parse()?, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -394,7 +394,7 @@ async fn leave_roles(
     Caller(actor): Caller,
     Path(org): Path<String>,
 ) -> Result<StatusCode, IgrantError> {
-    services.leave_roles(&actor, &org).await?;
+    services.leave_roles(&actor, org.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -129,7 +129,7 @@ async fn list_webhooks(
 ) -> Result<Json<Webhooks>, IgrantError> {
     Ok(Json(Webhooks {
         webhooks: s
-            .webhooks(&a, &org)
+            .webhooks(&a, org.parse()?)
             .await?
             .into_iter()
             .map(|w| webhook(w, false))
@@ -148,7 +148,10 @@ async fn create_webhook(
 ) -> Result<(StatusCode, Json<Webhook>), IgrantError> {
     Ok((
         StatusCode::CREATED,
-        Json(webhook(s.create_webhook(&a, &org, b.into()).await?, true)),
+        Json(webhook(
+            s.create_webhook(&a, org.parse()?, b.into()).await?,
+            true,
+        )),
     ))
 }
 
@@ -161,7 +164,7 @@ async fn get_webhook(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<Webhook>, IgrantError> {
     Ok(Json(webhook(
-        s.webhook(&a, &org, id.parse()?).await?,
+        s.webhook(&a, org.parse()?, id.parse()?).await?,
         false,
     )))
 }
@@ -178,7 +181,8 @@ async fn replace_webhook(
 ) -> Result<Json<Webhook>, IgrantError> {
     let new_key = b.secretkey.as_deref().is_some_and(|k| !k.is_empty());
     Ok(Json(webhook(
-        s.replace_webhook(&a, &org, id.parse()?, b.into()).await?,
+        s.replace_webhook(&a, org.parse()?, id.parse()?, b.into())
+            .await?,
         new_key,
     )))
 }
@@ -191,7 +195,7 @@ async fn delete_webhook(
     Caller(a): Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_webhook(&a, &org, id.parse()?).await?;
+    s.delete_webhook(&a, org.parse()?, id.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -254,7 +258,7 @@ async fn ping_webhook(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryEnvelope>, IgrantError> {
     Ok(Json(DeliveryEnvelope {
-        delivery: delivery(s.ping_webhook(&a, &org, id.parse()?).await?),
+        delivery: delivery(s.ping_webhook(&a, org.parse()?, id.parse()?).await?),
     }))
 }
 
@@ -283,7 +287,7 @@ async fn list_deliveries(
     IgrantQuery(q): IgrantQuery<DeliveryQuery>,
 ) -> Result<Json<Deliveries>, IgrantError> {
     let list = s
-        .webhook_deliveries(&a, &org, id.parse()?, q.limit, q.startid.as_deref())
+        .webhook_deliveries(&a, org.parse()?, id.parse()?, q.limit, q.startid.as_deref())
         .await?;
     Ok(Json(Deliveries {
         deliveries: list.into_iter().map(delivery).collect(),
@@ -301,7 +305,7 @@ async fn get_delivery(
 ) -> Result<Json<DeliveryEnvelope>, IgrantError> {
     Ok(Json(DeliveryEnvelope {
         delivery: delivery(
-            s.webhook_delivery(&a, &org, id.parse()?, d.parse()?)
+            s.webhook_delivery(&a, org.parse()?, id.parse()?, d.parse()?)
                 .await?,
         ),
     }))
@@ -319,7 +323,10 @@ async fn redeliver(
     Ok((
         StatusCode::ACCEPTED,
         Json(DeliveryEnvelope {
-            delivery: delivery(s.redeliver(&a, &org, id.parse()?, d.parse()?).await?),
+            delivery: delivery(
+                s.redeliver(&a, org.parse()?, id.parse()?, d.parse()?)
+                    .await?,
+            ),
         }),
     ))
 }

@@ -646,7 +646,7 @@ impl Services {
     pub async fn organization_consent_history(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         q: HistoryQuery<'_>,
     ) -> Result<HistoryPage> {
         let mut tx = self.store.begin(Mode::Read).await?;
@@ -716,7 +716,7 @@ impl Services {
     pub async fn verify_consent_ledger(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         checkpoints: &[String],
     ) -> Result<LedgerReport> {
         let mut tx = self.store.begin(Mode::Read).await?;
@@ -832,7 +832,7 @@ impl Services {
     pub async fn consent_ledger_checkpoint(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<LedgerCheckpoint> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
@@ -867,7 +867,7 @@ impl Services {
         let me = actor.user()?;
         if e.user_id != me.user_id.to_string() {
             let (_, standing, _) = self
-                .standing_in(tx.as_mut(), actor, &e.organization_id)
+                .standing_in(tx.as_mut(), actor, e.organization_id.parse()?)
                 .await?;
             if !standing.may(OrgAction::ReadConsentHistory) {
                 return Err(Error::not_found("history entry not found"));
@@ -883,7 +883,7 @@ impl Services {
     pub async fn consented_users(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         purpose: &str,
         attribute: Option<&str>,
         limit: Option<i64>,

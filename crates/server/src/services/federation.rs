@@ -80,7 +80,7 @@ pub struct LoginStart {
 
 /// A code to exchange, with where it came from.
 pub struct CodeExchange<'a> {
-    pub org: &'a str,
+    pub org: OrganizationId,
     pub code: &'a str,
     pub redirect_uri: &'a str,
     pub state: Option<&'a str>,
@@ -117,7 +117,11 @@ impl Services {
         )
     }
 
-    async fn org_for_configuration(&self, actor: &Actor, org: &str) -> Result<OrganizationId> {
+    async fn org_for_configuration(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<OrganizationId> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
             .org_for(
@@ -132,7 +136,11 @@ impl Services {
         Ok(org.id)
     }
 
-    pub async fn identity_provider(&self, actor: &Actor, org: &str) -> Result<ProviderSettings> {
+    pub async fn identity_provider(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<ProviderSettings> {
         let org = self.org_for_configuration(actor, org).await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let provider = tx.identity_provider(org).await?;
@@ -142,7 +150,7 @@ impl Services {
             .ok_or_else(|| Error::not_found("this organisation has no identity provider"))
     }
 
-    pub async fn idp_redirect_uri(&self, actor: &Actor, org: &str) -> Result<String> {
+    pub async fn idp_redirect_uri(&self, actor: &Actor, org: OrganizationId) -> Result<String> {
         let org = self.org_for_configuration(actor, org).await?;
         Ok(self.federation_callback_uri(org))
     }
@@ -152,7 +160,7 @@ impl Services {
     pub async fn put_identity_provider(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         input: ProviderInput,
         replace: bool,
     ) -> Result<ProviderSettings> {
@@ -239,7 +247,7 @@ impl Services {
         Ok(provider.settings)
     }
 
-    pub async fn delete_identity_provider(&self, actor: &Actor, org: &str) -> Result<()> {
+    pub async fn delete_identity_provider(&self, actor: &Actor, org: OrganizationId) -> Result<()> {
         let org = self.org_for_configuration(actor, org).await?;
         let mut tx = self.store.begin(Mode::Write).await?;
         if !tx.delete_identity_provider(org).await? {
@@ -360,8 +368,7 @@ impl Services {
         }))
     }
 
-    async fn provider_of(&self, org: &str) -> Result<IdentityProvider> {
-        let org = crate::services::organizations::parse_org_id(org)?;
+    async fn provider_of(&self, org: OrganizationId) -> Result<IdentityProvider> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let provider = tx.identity_provider(org).await?;
         tx.commit().await?;
@@ -375,7 +382,7 @@ impl Services {
     pub async fn start_federated_login(
         &self,
         caller: &Actor,
-        org: &str,
+        org: OrganizationId,
         redirect_uri: &str,
         login_hint: Option<&str>,
     ) -> Result<LoginStart> {
@@ -706,11 +713,10 @@ impl Services {
     pub async fn federated_logout(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         post_logout_redirect_uri: Option<&str>,
     ) -> Result<Option<String>> {
         let me = actor.user()?;
-        let org = crate::services::organizations::parse_org_id(org)?;
         let Some(session_id) = me.session_id else {
             return Err(Error::invalid(
                 "an APIKey has no session to end; log out with the access token",

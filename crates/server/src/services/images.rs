@@ -135,7 +135,7 @@ impl Services {
     pub async fn set_organization_image(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         kind: OrgImageKind,
         bytes: Vec<u8>,
     ) -> Result<OrganizationView> {

@@ -58,7 +58,7 @@ impl Services {
     pub async fn organization_logs(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         limit: Option<i64>,
         start: Option<&str>,
     ) -> Result<LogPage> {

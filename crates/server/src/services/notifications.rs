@@ -7,7 +7,7 @@
 
 use accord_domain::access::OrgAction;
 use accord_domain::webhook::{EventType, Notification};
-use accord_domain::{AttributeId, Error, NotificationId, PurposeId, Result};
+use accord_domain::{AttributeId, Error, NotificationId, OrganizationId, PurposeId, Result};
 use accord_store::Mode;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ impl Services {
     pub async fn request_consent(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         purpose: &str,
         attributes: &[String],
     ) -> Result<usize> {

@@ -197,9 +197,12 @@ impl Services {
     /// The caller gives up every role they hold in the organisation. Always allowed, the
     /// last Admin's included: the organisation is then closed to configuration until a
     /// platform admin offers the Admin role to someone who accepts.
-    pub async fn leave_roles(&self, actor: &Actor, org: &str) -> Result<()> {
+    pub async fn leave_roles(
+        &self,
+        actor: &Actor,
+        org: accord_domain::OrganizationId,
+    ) -> Result<()> {
         let me = actor.user()?;
-        let org = super::organizations::parse_org_id(org)?;
         let mut tx = self.store.begin(Mode::Write).await?;
         if !tx.revoke_roles(org, me.user_id).await? {
             return Err(Error::not_found("you hold no role in this organisation"));

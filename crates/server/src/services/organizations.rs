@@ -108,11 +108,6 @@ fn forbidden(what: &str) -> Error {
     Error::Forbidden(format!("you may not {what} of this organisation"))
 }
 
-pub(crate) fn parse_org_id(raw: &str) -> Result<OrganizationId> {
-    raw.parse()
-        .map_err(|_| Error::not_found("organisation not found"))
-}
-
 impl Services {
     pub(crate) fn random_subscribe_key(&self) -> String {
         use rand::Rng as _;
@@ -126,11 +121,11 @@ impl Services {
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<(Organization, OrgStanding, UserActor)> {
         let me = actor.user()?.clone();
         let org = tx
-            .organization_by_id(parse_org_id(org)?)
+            .organization_by_id(org)
             .await?
             .ok_or_else(|| Error::not_found("organisation not found"))?;
         let roles = tx
@@ -155,7 +150,7 @@ impl Services {
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         action: OrgAction,
         what: &str,
     ) -> Result<(Organization, UserActor)> {
@@ -329,7 +324,11 @@ impl Services {
 
     /// Any signed-in user may read an organisation's profile (to decide whether to
     /// subscribe); its key and role holders only those who may read its configuration.
-    pub async fn organization(&self, actor: &Actor, org: &str) -> Result<OrganizationView> {
+    pub async fn organization(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<OrganizationView> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org).await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
@@ -341,7 +340,7 @@ impl Services {
     async fn configure(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         what: &str,
         change: impl FnOnce(&mut Organization) -> Result<()> + Send,
     ) -> Result<OrganizationView> {
@@ -368,7 +367,7 @@ impl Services {
     pub async fn update_organization(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         patch: OrganizationPatch<'_>,
     ) -> Result<OrganizationView> {
         let name = patch.name.map(|n| required("name", n)).transpose()?;
@@ -421,7 +420,7 @@ impl Services {
     pub async fn set_eula_url(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         url: Option<&str>,
     ) -> Result<OrganizationView> {
         let url = url
@@ -443,7 +442,7 @@ impl Services {
     pub async fn subscribe_key(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<(String, SubscribeMethod)> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
@@ -463,7 +462,7 @@ impl Services {
     pub async fn renew_subscribe_key(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<(String, SubscribeMethod)> {
         let key = self.random_subscribe_key();
         let view = self
@@ -481,7 +480,11 @@ impl Services {
         ))
     }
 
-    pub async fn subscribe_method(&self, actor: &Actor, org: &str) -> Result<SubscribeMethod> {
+    pub async fn subscribe_method(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<SubscribeMethod> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
             .org_for(
@@ -497,7 +500,12 @@ impl Services {
     }
 
     /// Key-based: a fresh key; any other method: no key.
-    pub async fn set_subscribe_method(&self, actor: &Actor, org: &str, method: i64) -> Result<()> {
+    pub async fn set_subscribe_method(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        method: i64,
+    ) -> Result<()> {
         let method = SubscribeMethod::from_id(method)?;
         let key = self.random_subscribe_key();
         self.configure(
@@ -518,7 +526,7 @@ impl Services {
         .map(|_| ())
     }
 
-    pub async fn subscription_enabled(&self, actor: &Actor, org: &str) -> Result<bool> {
+    pub async fn subscription_enabled(&self, actor: &Actor, org: OrganizationId) -> Result<bool> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
             .org_for(
@@ -537,7 +545,7 @@ impl Services {
     pub async fn set_subscription_enabled(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         enabled: bool,
     ) -> Result<OrganizationView> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -569,7 +577,7 @@ impl Services {
     pub async fn organization_admins(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<Vec<(UserId, OrgRole)>> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
@@ -593,7 +601,7 @@ impl Services {
     pub async fn add_organization_admin(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         user: &str,
         role: i64,
     ) -> Result<RoleChange> {
@@ -659,7 +667,7 @@ impl Services {
     pub async fn remove_organization_admin(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         user: &str,
     ) -> Result<OrganizationView> {
         let user: UserId = user
@@ -687,9 +695,7 @@ impl Services {
             ));
         }
         // The caller may have removed themselves: what they see now is as a non-member.
-        let (org, standing, _) = self
-            .standing_in(tx.as_mut(), actor, &org.id.to_string())
-            .await?;
+        let (org, standing, _) = self.standing_in(tx.as_mut(), actor, org.id).await?;
         let view = self.organization_view(tx.as_mut(), org, &standing).await?;
         self.log_action(
             tx.as_mut(),
@@ -713,7 +719,7 @@ impl Services {
     pub async fn subscribe_user(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         user: Option<&str>,
         key: Option<&str>,
     ) -> Result<Subscription> {
@@ -831,7 +837,7 @@ impl Services {
     pub async fn organization_users(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         limit: Option<i64>,
         start: Option<&str>,
     ) -> Result<UserPage> {
@@ -866,7 +872,7 @@ impl Services {
         Ok(UserPage { users, next_start })
     }
 
-    pub async fn organization_user_count(&self, actor: &Actor, org: &str) -> Result<i64> {
+    pub async fn organization_user_count(&self, actor: &Actor, org: OrganizationId) -> Result<i64> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (org, _) = self
             .org_for(
@@ -891,7 +897,12 @@ impl Services {
 
     /// Ends a subscription: the user themselves, or an Admin of the organisation. The
     /// consent record goes with it (docs/consents.md).
-    pub async fn unsubscribe_user(&self, actor: &Actor, org: &str, user: &str) -> Result<()> {
+    pub async fn unsubscribe_user(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        user: &str,
+    ) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, standing, me) = self.standing_in(tx.as_mut(), actor, org).await?;
         let user: UserId = user
@@ -927,7 +938,11 @@ impl Services {
 
     /// A user with no email or password, subscribed to the organisation, for data wallets
     /// and kiosks. It signs in with the APIKey created here (returned once, to the Admin).
-    pub async fn create_anonymous_user(&self, actor: &Actor, org: &str) -> Result<UserProfile> {
+    pub async fn create_anonymous_user(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<UserProfile> {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, _) = self
@@ -980,11 +995,16 @@ impl Services {
     }
 
     /// Purposes and templates are public parts of an organisation's profile.
-    pub async fn purposes(&self, actor: &Actor, org: &str) -> Result<Vec<Purpose>> {
+    pub async fn purposes(&self, actor: &Actor, org: OrganizationId) -> Result<Vec<Purpose>> {
         Ok(self.organization(actor, org).await?.purposes)
     }
 
-    pub async fn purpose(&self, actor: &Actor, org: &str, id: PurposeId) -> Result<Purpose> {
+    pub async fn purpose(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+    ) -> Result<Purpose> {
         self.purposes(actor, org)
             .await?
             .into_iter()
@@ -995,7 +1015,7 @@ impl Services {
     pub async fn create_purposes(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         inputs: Vec<PurposeInput>,
     ) -> Result<Vec<Purpose>> {
         if inputs.is_empty() {
@@ -1033,7 +1053,7 @@ impl Services {
     pub async fn replace_purpose(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: PurposeId,
         input: PurposeInput,
     ) -> Result<Purpose> {
@@ -1069,7 +1089,12 @@ impl Services {
 
     /// Deleted purposes stay in the database (consent history refers to them) but are no
     /// longer listed nor served by templates.
-    pub async fn delete_purpose(&self, actor: &Actor, org: &str, id: PurposeId) -> Result<()> {
+    pub async fn delete_purpose(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+    ) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, me) = self
             .org_for(
@@ -1142,11 +1167,16 @@ impl Services {
         })
     }
 
-    pub async fn templates(&self, actor: &Actor, org: &str) -> Result<Vec<Template>> {
+    pub async fn templates(&self, actor: &Actor, org: OrganizationId) -> Result<Vec<Template>> {
         Ok(self.organization(actor, org).await?.templates)
     }
 
-    pub async fn template(&self, actor: &Actor, org: &str, id: AttributeId) -> Result<Template> {
+    pub async fn template(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AttributeId,
+    ) -> Result<Template> {
         self.templates(actor, org)
             .await?
             .into_iter()
@@ -1157,7 +1187,7 @@ impl Services {
     pub async fn create_templates(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         inputs: Vec<TemplateInput>,
     ) -> Result<Vec<Template>> {
         if inputs.is_empty() {
@@ -1202,7 +1232,7 @@ impl Services {
     pub async fn replace_template(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: AttributeId,
         input: TemplateInput,
     ) -> Result<Template> {
@@ -1238,7 +1268,12 @@ impl Services {
         Ok(t)
     }
 
-    pub async fn delete_template(&self, actor: &Actor, org: &str, id: AttributeId) -> Result<()> {
+    pub async fn delete_template(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AttributeId,
+    ) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let (org, me) = self
             .org_for(

@@ -113,7 +113,7 @@ impl Services {
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
     ) -> Result<OrganizationId> {
         let (org, standing, _) = self.standing_in(tx, actor, org).await?;
         if !standing.may(OrgAction::Configure) {
@@ -175,7 +175,7 @@ impl Services {
         })
     }
 
-    pub async fn webhooks(&self, actor: &Actor, org: &str) -> Result<Vec<Webhook>> {
+    pub async fn webhooks(&self, actor: &Actor, org: OrganizationId) -> Result<Vec<Webhook>> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
         let hooks = tx.webhooks_of(org).await?;
@@ -183,7 +183,12 @@ impl Services {
         Ok(hooks)
     }
 
-    pub async fn webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<Webhook> {
+    pub async fn webhook(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: WebhookId,
+    ) -> Result<Webhook> {
         self.webhooks(actor, org)
             .await?
             .into_iter()
@@ -195,7 +200,7 @@ impl Services {
     pub async fn create_webhook(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         input: WebhookInput,
     ) -> Result<Webhook> {
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -219,7 +224,7 @@ impl Services {
     pub async fn replace_webhook(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: WebhookId,
         input: WebhookInput,
     ) -> Result<Webhook> {
@@ -247,7 +252,12 @@ impl Services {
         Ok(w)
     }
 
-    pub async fn delete_webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<()> {
+    pub async fn delete_webhook(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: WebhookId,
+    ) -> Result<()> {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.webhook_org(tx.as_mut(), actor, org).await?;
         let me = actor.user()?.user_id.to_string();
@@ -266,7 +276,12 @@ impl Services {
     }
 
     /// Sends a `ping` event now and answers with the attempt's outcome.
-    pub async fn ping_webhook(&self, actor: &Actor, org: &str, id: WebhookId) -> Result<Delivery> {
+    pub async fn ping_webhook(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: WebhookId,
+    ) -> Result<Delivery> {
         let w = self.webhook(actor, org, id).await?;
         let now = self.clock.now();
         let mut d = new_delivery(
@@ -298,7 +313,7 @@ impl Services {
     pub async fn webhook_deliveries(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: WebhookId,
         limit: Option<i64>,
         before: Option<&str>,
@@ -316,7 +331,7 @@ impl Services {
     pub async fn webhook_delivery(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: WebhookId,
         delivery: DeliveryId,
     ) -> Result<Delivery> {
@@ -334,7 +349,7 @@ impl Services {
     pub async fn redeliver(
         &self,
         actor: &Actor,
-        org: &str,
+        org: OrganizationId,
         id: WebhookId,
         delivery: DeliveryId,
     ) -> Result<Delivery> {

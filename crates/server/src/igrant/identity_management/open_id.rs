@@ -125,7 +125,9 @@ async fn add_idp(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<IdpBody>,
 ) -> Result<(StatusCode, Json<Idp>), IgrantError> {
-    let settings = s.put_identity_provider(&a, &org, b.into(), false).await?;
+    let settings = s
+        .put_identity_provider(&a, org.parse()?, b.into(), false)
+        .await?;
     Ok((StatusCode::CREATED, Json(settings.into())))
 }
 
@@ -143,7 +145,9 @@ async fn update_idp(
     Path(org): Path<String>,
     IgrantJson(b): IgrantJson<IdpBody>,
 ) -> Result<Json<Idp>, IgrantError> {
-    let settings = s.put_identity_provider(&a, &org, b.into(), true).await?;
+    let settings = s
+        .put_identity_provider(&a, org.parse()?, b.into(), true)
+        .await?;
     Ok(Json(settings.into()))
 }
 
@@ -160,7 +164,7 @@ async fn get_idp(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<Idp>, IgrantError> {
-    Ok(Json(s.identity_provider(&a, &org).await?.into()))
+    Ok(Json(s.identity_provider(&a, org.parse()?).await?.into()))
 }
 
 /// Delete external IDP (Admin)
@@ -176,7 +180,7 @@ async fn delete_idp(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<StatusCode, IgrantError> {
-    s.delete_identity_provider(&a, &org).await?;
+    s.delete_identity_provider(&a, org.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,7 +202,7 @@ async fn redirect_uri(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<RedirectUriBody>, IgrantError> {
-    let redirect_uri = s.idp_redirect_uri(&a, &org).await?;
+    let redirect_uri = s.idp_redirect_uri(&a, org.parse()?).await?;
     Ok(Json(RedirectUriBody { redirect_uri }))
 }
 
@@ -238,7 +242,12 @@ async fn authorize(
     IgrantQuery(q): IgrantQuery<AuthorizeParams>,
 ) -> Result<Json<AuthorizeBody>, IgrantError> {
     let start = s
-        .start_federated_login(&caller, &org, &q.redirect_uri, q.login_hint.as_deref())
+        .start_federated_login(
+            &caller,
+            org.parse()?,
+            &q.redirect_uri,
+            q.login_hint.as_deref(),
+        )
         .await?;
     Ok(Json(AuthorizeBody {
         authorization_url: start.authorization_url,
@@ -281,7 +290,7 @@ async fn exchange(
 ) -> Result<Response, IgrantError> {
     let (profile, tokens) = s
         .exchange_federated_code(CodeExchange {
-            org: &org,
+            org: org.parse()?,
             code: &q.code,
             redirect_uri: &q.redirect_uri,
             state: q.state.as_deref(),
@@ -337,11 +346,11 @@ async fn callback(
             "code and state are required",
         ));
     };
-    let org_id = crate::services::organizations::parse_org_id(&org)?;
+    let org_id: accord_domain::OrganizationId = org.parse()?;
     let redirect_uri = s.federation_callback_uri(org_id);
     let (profile, tokens) = s
         .exchange_federated_code(CodeExchange {
-            org: &org,
+            org: org_id,
             code: &code,
             redirect_uri: &redirect_uri,
             state: Some(&state),
@@ -385,7 +394,7 @@ async fn logout(
     IgrantQuery(q): IgrantQuery<LogoutParams>,
 ) -> Result<Response, IgrantError> {
     let url = s
-        .federated_logout(&a, &org, q.post_logout_redirect_uri.as_deref())
+        .federated_logout(&a, org.parse()?, q.post_logout_redirect_uri.as_deref())
         .await?;
     Ok(match url {
         Some(logout_url) => Json(LogoutBody { logout_url }).into_response(),
