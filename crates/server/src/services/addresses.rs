@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, Result, UserId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
@@ -100,22 +99,6 @@ impl Services {
         if let Err(e) = self.send_email_verification(user).await {
             tracing::error!(error = ?e, "verification mail failed");
         }
-    }
-
-    /// A few mails of a kind per target address and window (`key` names both), silently:
-    /// nobody floods a mailbox through us. Counts this one; `false` when over.
-    pub(crate) async fn mail_allowed(
-        &self,
-        tx: &mut dyn Tx,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let (state, verdict) = tx
-            .throttle_state(key, &ThrottleState::fresh(now))
-            .await?
-            .attempt(now, &ThrottlePolicy::ACCOUNT);
-        tx.put_throttle_state(key, &state).await?;
-        Ok(verdict.is_ok())
     }
 
     /// Asks for a new verification mail for the caller's address (answers at once).

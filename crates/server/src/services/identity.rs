@@ -14,13 +14,14 @@ use accord_domain::identity::{
     PHONE_MAX_CHARS,
 };
 use accord_domain::organization::SubscribedOrg;
-use accord_domain::session::{RefreshTokenRecord, Rotation, Session};
-use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
-use accord_domain::{Error, Result, SessionId, UserId};
+use accord_domain::session::Rotation;
+use accord_domain::throttle::ThrottlePolicy;
+use accord_domain::{Error, Result, UserId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
 
 use super::mail::OutgoingMail;
+use super::sign_in::{live, refused};
 use super::tokens::{random_secret, secret_hash};
 use super::{Actor, Credential, Services, UserActor};
 
@@ -69,37 +70,6 @@ const INVALID_CREDENTIALS: &str = "invalid username or password";
 
 fn unauthenticated(message: &str) -> Error {
     Error::Unauthenticated(message.into())
-}
-
-pub(crate) fn refused(credential: &Credential) -> Error {
-    unauthenticated(match credential {
-        Credential::AccessToken { .. } => "session expired or revoked",
-        Credential::ApiKey { .. } => "APIKey revoked or rotated",
-    })
-}
-
-/// Whether a signed credential is still good, from what the database says of its
-/// account (status, the APIKey's revision if one is issued) and session: the one rule,
-/// whichever way those facts were read.
-pub(crate) fn live(
-    credential: &Credential,
-    status: UserStatus,
-    api_key: Option<i64>,
-    session: Option<&Session>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let good = status.may_log_in()
-        && match credential {
-            Credential::AccessToken { user, .. } => {
-                session.is_some_and(|s| s.is_active(now) && s.user_id == *user)
-            }
-            Credential::ApiKey { revision, .. } => api_key == Some(*revision),
-        };
-    if good {
-        Ok(())
-    } else {
-        Err(refused(credential))
-    }
 }
 
 impl Services {
@@ -153,19 +123,6 @@ impl Services {
             orgs: vec![],
             api_key: None,
         })
-    }
-
-    /// Counts an attempt against `key` (every attempt, not only failures): 429 once over.
-    pub(crate) async fn charge(&self, key: &str, policy: &ThrottlePolicy) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let (state, verdict) = tx
-            .throttle_state(key, &ThrottleState::fresh(now))
-            .await?
-            .attempt(now, policy);
-        tx.put_throttle_state(key, &state).await?;
-        tx.commit().await?;
-        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
     }
 
     /// Password login. Unknown user, wrong password and a disabled account all answer the
@@ -235,131 +192,6 @@ impl Services {
         let profile = self.profile_of(tx.as_mut(), user, true).await?;
         tx.commit().await?;
         Ok((profile, tokens))
-    }
-
-    /// Before any secret is checked: takes one of the source's sign-ins in flight (waiting
-    /// for one if it has them all: a burst from one source queues behind itself), and
-    /// counts the attempt against the source address and, if given, the account (or
-    /// client) key, refusing (429) if either is locked or this locks it.
-    /// Success gives the address's count back ([`Self::sign_in_succeeded`]); a failure
-    /// leaves it counted, so at most the limit's number of secrets are checked per window.
-    pub(crate) async fn begin_sign_in(
-        &self,
-        source: IpAddr,
-        account_key: Option<String>,
-    ) -> Result<SignInAttempt> {
-        let in_flight = self.sign_ins_in_flight.take(source).await;
-        let attempt = SignInAttempt {
-            address_key: format!("address:{}", source_group(source)),
-            account_key,
-            _in_flight: in_flight,
-        };
-        let now = self.now();
-        let fresh = ThrottleState::fresh(now);
-        let mut tx = self.store.begin(Mode::Write).await?;
-        let (address, mut verdict) = tx
-            .throttle_state(&attempt.address_key, &fresh)
-            .await?
-            .attempt(now, &self.address_policy());
-        tx.put_throttle_state(&attempt.address_key, &address)
-            .await?;
-        if let (Ok(()), Some(key)) = (verdict, &attempt.account_key) {
-            let (account, account_verdict) = tx
-                .throttle_state(key, &fresh)
-                .await?
-                .attempt(now, &ThrottlePolicy::ACCOUNT);
-            tx.put_throttle_state(key, &account).await?;
-            verdict = account_verdict;
-        }
-        tx.commit().await?;
-        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
-        Ok(attempt)
-    }
-
-    /// How many failed sign-ins (password, federated, REST client) one source address may
-    /// make per window before it is locked out.
-    pub(crate) fn address_policy(&self) -> ThrottlePolicy {
-        ThrottlePolicy::per_address(self.config.failures_per_address)
-    }
-
-    /// A sign-in succeeded, in `tx`: the source's attempt is given back and the attempts
-    /// counted against its account (or client) are forgotten.
-    pub(crate) async fn sign_in_succeeded(
-        &self,
-        tx: &mut dyn Tx,
-        attempt: &SignInAttempt,
-    ) -> Result<()> {
-        let now = self.now();
-        let fresh = ThrottleState::fresh(now);
-        let address = tx.throttle_state(&attempt.address_key, &fresh).await?;
-        tx.put_throttle_state(&attempt.address_key, &address.refund())
-            .await?;
-        if let Some(key) = &attempt.account_key {
-            tx.put_throttle_state(key, &fresh).await?;
-        }
-        Ok(())
-    }
-
-    /// `client_id` says how the session began: empty for a password login, `idp:<org>`
-    /// through an organisation's identity provider.
-    pub(crate) async fn open_session(
-        &self,
-        tx: &mut dyn Tx,
-        user: UserId,
-        now: DateTime<Utc>,
-        client_id: &str,
-    ) -> Result<TokenPair> {
-        let refresh_ttl =
-            Duration::from_std(self.config.refresh_token_ttl).map_err(Error::internal)?;
-        let session = Session {
-            id: SessionId::new(),
-            user_id: user,
-            client_id: client_id.to_owned(),
-            created_at: now,
-            expires_at: now + refresh_ttl,
-            revoked_at: None,
-        };
-        tx.insert_session(&session).await?;
-        self.issue_tokens(tx, &session, now).await
-    }
-
-    /// A new access token and a new refresh token for the session. The session's lifetime
-    /// is fixed at login (like an SSO session maximum): refreshing does not extend it.
-    async fn issue_tokens(
-        &self,
-        tx: &mut dyn Tx,
-        session: &Session,
-        now: DateTime<Utc>,
-    ) -> Result<TokenPair> {
-        let refresh_token = random_secret();
-        tx.insert_refresh_token(&RefreshTokenRecord {
-            token_hash: secret_hash(&refresh_token),
-            session_id: session.id,
-            expires_at: session.expires_at,
-            used_at: None,
-        })
-        .await?;
-        self.token_pair(session, refresh_token, now)
-    }
-
-    /// The answer of a login or a refresh: a fresh access token beside the refresh token
-    /// stored for the session.
-    fn token_pair(
-        &self,
-        session: &Session,
-        refresh_token: String,
-        now: DateTime<Utc>,
-    ) -> Result<TokenPair> {
-        let session_left = (session.expires_at - now).num_seconds().max(0);
-        let expires_in = (self.config.access_token_ttl.as_secs() as i64).min(session_left);
-        Ok(TokenPair {
-            access_token: self
-                .tokens
-                .access_token(session.user_id, session.id, now, expires_in)?,
-            expires_in,
-            refresh_token,
-            refresh_expires_in: session_left,
-        })
     }
 
     /// Rotates a refresh token. Presenting one that was already rotated means it leaked:
@@ -449,12 +281,6 @@ impl Services {
             session_id: credential.session(),
             is_platform_admin: user.is_platform_admin,
         }))
-    }
-
-    pub(crate) fn api_key_of(&self, user: &User) -> Result<Option<String>> {
-        user.apikey_issued_at
-            .map(|at| self.tokens.api_key(user.id, user.apikey_revision, at))
-            .transpose()
     }
 
     async fn own_profile(&self, tx: &mut dyn Tx, id: UserId) -> Result<UserProfile> {
@@ -597,24 +423,6 @@ impl Services {
         tx.commit().await
     }
 
-    /// A password was set (changed, reset, or set by a REST client or an administrator):
-    /// every other way into the account closes. Every session but `keep` (the caller's
-    /// own, when they changed it themselves) ends, and with them their refresh tokens;
-    /// the APIKey is revoked (a kiosk or wallet gets a new one with
-    /// `POST /v1/user/apikey`); every outstanding reset and verification token is void.
-    pub(crate) async fn close_other_doors(
-        &self,
-        tx: &mut dyn Tx,
-        user: UserId,
-        keep: Option<SessionId>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        tx.revoke_sessions_of_user(user, now, keep).await?;
-        tx.revoke_apikey(user).await?;
-        tx.void_password_resets(user).await?;
-        tx.void_email_verifications(user).await
-    }
-
     /// Starts a password reset. Answers the same, at once, whether or not the account
     /// exists: the lookup, the token and the mail happen in the background.
     pub fn forgot_password(self: &std::sync::Arc<Self>, username: &str) {
@@ -731,12 +539,4 @@ impl Services {
         tx.commit().await?;
         Ok((profile.user.id, true))
     }
-}
-
-/// A sign-in attempt counted before its secret is checked ([`Services::begin_sign_in`]);
-/// holds one of its source's sign-ins in flight until dropped.
-pub(crate) struct SignInAttempt {
-    address_key: String,
-    account_key: Option<String>,
-    _in_flight: crate::per_source::Share,
 }

@@ -4,7 +4,7 @@
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::webhook::ActionLog;
 use accord_domain::{Error, OrganizationId, Result};
-use accord_store::{Mode, Tx};
+use accord_store::Mode;
 
 use super::{Actor, Services};
 
@@ -14,47 +14,6 @@ pub struct LogPage {
 }
 
 impl Services {
-    /// Appends to the organisation's log inside the caller's unit of work.
-    pub(crate) async fn log_action(
-        &self,
-        tx: &mut dyn Tx,
-        org: OrganizationId,
-        kind: &str,
-        actor: &str,
-        message: &str,
-    ) -> Result<()> {
-        tx.insert_action_log(&self.action_log(org, kind, actor, message))
-            .await
-    }
-
-    fn action_log(&self, org: OrganizationId, kind: &str, actor: &str, message: &str) -> ActionLog {
-        ActionLog {
-            id: uuid::Uuid::now_v7().to_string(),
-            organization_id: org,
-            kind: kind.to_owned(),
-            actor_id: actor.to_owned(),
-            message: message.to_owned(),
-            created_at: self.clock.now(),
-        }
-    }
-
-    /// For reads: the log entry gets a unit of work of its own.
-    pub(crate) async fn log_read(
-        &self,
-        org: OrganizationId,
-        kind: &str,
-        actor: &Actor,
-        message: &str,
-    ) -> Result<()> {
-        let actor_id = actor
-            .user()
-            .map(|u| u.user_id.to_string())
-            .unwrap_or_default();
-        self.store
-            .append_action_log(&self.action_log(org, kind, &actor_id, message))
-            .await
-    }
-
     pub async fn organization_logs(
         &self,
         actor: &Actor,

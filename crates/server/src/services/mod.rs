@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod addresses;
+pub mod consent_history;
 pub mod consents;
 pub(crate) mod contention;
 pub mod customer_id;
@@ -18,9 +19,13 @@ pub mod organizations;
 pub mod paging;
 pub mod passwords;
 pub mod provider_http;
+pub mod purposes;
 pub mod push;
 pub mod retention;
 pub mod sealing;
+mod shared;
+pub(crate) mod sign_in;
+pub mod subscribers;
 pub mod tokens;
 pub mod webhooks;
 
@@ -65,7 +70,7 @@ pub struct Services {
     /// from one client waits for no one but itself (docs/security.md, "Throttles").
     pub sign_ins_in_flight: Arc<crate::per_source::PerSource>,
     /// Ledger verifications in progress on this node (one per organisation at a time).
-    pub ledger_verifications: consents::RunningVerifications,
+    pub ledger_verifications: consent_history::RunningVerifications,
     /// When this node last swept expired rows (by the injected clock).
     pub last_sweep: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// Image decodes running on this node: one per core.

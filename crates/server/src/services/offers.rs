@@ -110,19 +110,6 @@ impl Services {
             }))
     }
 
-    /// Sends a mail in the background: a failure is logged, not answered (what it tells
-    /// stands elsewhere too: an offer among the notifications, an invitation to resend),
-    /// and the answer's timing does not tell whether a mail went out.
-    pub(crate) fn mail_in_background(&self, mail: Option<OutgoingMail>) {
-        let Some(mail) = mail else { return };
-        let mailer = std::sync::Arc::clone(&self.mailer);
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = ?e, "mail failed");
-            }
-        });
-    }
-
     /// The caller's open offers, oldest first.
     pub async fn my_offers(&self, actor: &Actor) -> Result<Vec<OfferView>> {
         let me = actor.user()?;

@@ -1,0 +1,292 @@
+//! "Service management (Organization)": an organisation's purposes and templates (data
+//! attributes).
+
+use super::*;
+
+pub(super) fn router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_purposes, create_purposes))
+        .routes(routes!(get_purpose, replace_purpose, delete_purpose))
+        .routes(routes!(list_templates, create_templates))
+        .routes(routes!(get_template, replace_template, delete_template))
+}
+
+// ---- purposes ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct PurposeBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// 0 Consent (default), 1 Contract, 2 Legal obligation, 3 Vital interest, 4 Public task, 5 Legitimate interest.
+    lawfulbasisofprocessing: Option<i64>,
+    /// Older clients: `true` without a basis means legitimate interest.
+    lawfulusage: Option<bool>,
+    #[serde(default)]
+    policyurl: String,
+    #[serde(default)]
+    attributetype: i64,
+    #[serde(default)]
+    jurisdiction: String,
+    #[serde(default)]
+    disclosure: String,
+    #[serde(default)]
+    industryscope: String,
+    #[serde(default)]
+    restriction: String,
+    #[serde(default)]
+    shared3pp: bool,
+}
+
+impl From<PurposeBody> for PurposeInput {
+    fn from(b: PurposeBody) -> Self {
+        let basis = match (b.lawfulbasisofprocessing, b.lawfulusage) {
+            (Some(basis), _) => basis,
+            (None, Some(true)) => LawfulBasis::LegitimateInterest.id(),
+            (None, _) => LawfulBasis::Consent.id(),
+        };
+        PurposeInput {
+            name: b.name,
+            description: b.description,
+            lawful_basis: basis,
+            policy_url: b.policyurl,
+            attribute_type: b.attributetype,
+            jurisdiction: b.jurisdiction,
+            disclosure: b.disclosure,
+            industry_scope: b.industryscope,
+            restriction: b.restriction,
+            shared_3pp: b.shared3pp,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PurposesBody {
+    purposes: Vec<PurposeBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Purposes {
+    #[serde(rename = "Purposes")]
+    purposes: Vec<Purpose<'static>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PurposeEnvelope {
+    #[serde(rename = "Purpose")]
+    purpose: Purpose<'static>,
+}
+
+/// List an organisation's purposes (any signed-in user)
+#[utoipa::path(get, path = "/organizations/{organizationID}/purposes", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Purposes), (status = 404, body = ErrorBody)))]
+async fn list_purposes(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+) -> Reply<Purposes> {
+    Ok(Json(Purposes {
+        purposes: s
+            .purposes(&a, org.parse()?)
+            .await?
+            .into_iter()
+            .map(Purpose::from)
+            .collect(),
+    }))
+}
+
+/// Create purposes (Admin)
+#[utoipa::path(post, path = "/organizations/{organizationID}/purposes", tag = "Service management (Organization)", request_body = PurposesBody,
+    params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 201, body = Purposes), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_purposes(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+    IgrantJson(b): IgrantJson<PurposesBody>,
+) -> Result<(StatusCode, Json<Purposes>), IgrantError> {
+    let created = s
+        .create_purposes(
+            &a,
+            org.parse()?,
+            b.purposes.into_iter().map(PurposeInput::from).collect(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Purposes {
+            purposes: created.into_iter().map(Purpose::from).collect(),
+        }),
+    ))
+}
+
+/// Get a purpose
+#[utoipa::path(get, path = "/organizations/{organizationID}/purposes/{purposeID}", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("purposeID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposeEnvelope), (status = 404, body = ErrorBody)))]
+async fn get_purpose(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Reply<PurposeEnvelope> {
+    Ok(Json(PurposeEnvelope {
+        purpose: s.purpose(&a, org.parse()?, id.parse()?).await?.into(),
+    }))
+}
+
+/// Replace a purpose (Admin)
+#[utoipa::path(put, path = "/organizations/{organizationID}/purposes/{purposeID}", tag = "Service management (Organization)", request_body = PurposeBody,
+    params(("organizationID" = String, Path), ("purposeID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposeEnvelope), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn replace_purpose(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+    IgrantJson(b): IgrantJson<PurposeBody>,
+) -> Reply<PurposeEnvelope> {
+    Ok(Json(PurposeEnvelope {
+        purpose: s
+            .replace_purpose(&a, org.parse()?, id.parse()?, b.into())
+            .await?
+            .into(),
+    }))
+}
+
+/// Delete a purpose (Admin); kept for the consent history, no longer listed
+#[utoipa::path(delete, path = "/organizations/{organizationID}/purposes/{purposeID}", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("purposeID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_purpose(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<StatusCode, IgrantError> {
+    s.delete_purpose(&a, org.parse()?, id.parse()?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- templates (data attributes) ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct TemplateBody {
+    /// The data attribute's name, e.g. "Age".
+    consent: String,
+    #[serde(default)]
+    purposeids: Vec<String>,
+}
+
+impl From<TemplateBody> for TemplateInput {
+    fn from(b: TemplateBody) -> Self {
+        TemplateInput {
+            consent: b.consent,
+            purpose_ids: b.purposeids,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TemplatesBody {
+    templates: Vec<TemplateBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Templates {
+    #[serde(rename = "Templates")]
+    templates: Vec<Template>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateEnvelope {
+    #[serde(rename = "Template")]
+    template: Template,
+}
+
+/// List an organisation's data attributes (any signed-in user)
+#[utoipa::path(get, path = "/organizations/{organizationID}/templates", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Templates), (status = 404, body = ErrorBody)))]
+async fn list_templates(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+) -> Reply<Templates> {
+    Ok(Json(Templates {
+        templates: s
+            .templates(&a, org.parse()?)
+            .await?
+            .into_iter()
+            .map(Template::from)
+            .collect(),
+    }))
+}
+
+/// Create data attributes (Admin); every purpose ID must be the organisation's
+#[utoipa::path(post, path = "/organizations/{organizationID}/templates", tag = "Service management (Organization)", request_body = TemplatesBody,
+    params(("organizationID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 201, body = Templates), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_templates(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path(org): Path<String>,
+    IgrantJson(b): IgrantJson<TemplatesBody>,
+) -> Result<(StatusCode, Json<Templates>), IgrantError> {
+    let created = s
+        .create_templates(
+            &a,
+            org.parse()?,
+            b.templates.into_iter().map(TemplateInput::from).collect(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Templates {
+            templates: created.into_iter().map(Template::from).collect(),
+        }),
+    ))
+}
+
+/// Get a data attribute
+#[utoipa::path(get, path = "/organizations/{organizationID}/templates/{templateID}", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("templateID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = TemplateEnvelope), (status = 404, body = ErrorBody)))]
+async fn get_template(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Reply<TemplateEnvelope> {
+    Ok(Json(TemplateEnvelope {
+        template: s.template(&a, org.parse()?, id.parse()?).await?.into(),
+    }))
+}
+
+/// Replace a data attribute (Admin)
+#[utoipa::path(put, path = "/organizations/{organizationID}/templates/{templateID}", tag = "Service management (Organization)", request_body = TemplateBody,
+    params(("organizationID" = String, Path), ("templateID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = TemplateEnvelope), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn replace_template(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+    IgrantJson(b): IgrantJson<TemplateBody>,
+) -> Reply<TemplateEnvelope> {
+    Ok(Json(TemplateEnvelope {
+        template: s
+            .replace_template(&a, org.parse()?, id.parse()?, b.into())
+            .await?
+            .into(),
+    }))
+}
+
+/// Delete a data attribute (Admin)
+#[utoipa::path(delete, path = "/organizations/{organizationID}/templates/{templateID}", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("templateID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_template(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<StatusCode, IgrantError> {
+    s.delete_template(&a, org.parse()?, id.parse()?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,358 @@
+//! An organisation's purposes and data attributes (the spec's templates): public parts
+//! of its profile; its Admin changes them.
+
+use accord_domain::access::OrgAction;
+use accord_domain::organization::{parse_http_url, LawfulBasis, Purpose, Template};
+use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result};
+use accord_store::{Mode, Tx};
+
+use super::organizations::{required, text};
+use super::{Actor, Services};
+
+pub use accord_domain::consent_change::MAX_ATTRIBUTES_PER_PURPOSE;
+
+/// A purpose as a client describes it (create and replace).
+pub struct PurposeInput {
+    pub name: String,
+    pub description: String,
+    pub lawful_basis: i64,
+    pub policy_url: String,
+    pub attribute_type: i64,
+    pub jurisdiction: String,
+    pub disclosure: String,
+    pub industry_scope: String,
+    pub restriction: String,
+    pub shared_3pp: bool,
+}
+
+pub struct TemplateInput {
+    pub consent: String,
+    pub purpose_ids: Vec<String>,
+}
+
+impl Services {
+    fn purpose_from(&self, org: OrganizationId, id: PurposeId, p: PurposeInput) -> Result<Purpose> {
+        Ok(Purpose {
+            id,
+            organization_id: org,
+            name: required("Name", &p.name)?,
+            description: text("Description", &p.description, 4096)?,
+            lawful_basis: LawfulBasis::from_id(p.lawful_basis)?,
+            policy_url: if p.policy_url.trim().is_empty() {
+                String::new()
+            } else {
+                parse_http_url("PolicyURL", &p.policy_url)?
+            },
+            attribute_type: p.attribute_type,
+            jurisdiction: text("Jurisdiction", &p.jurisdiction, 256)?,
+            disclosure: text("Disclosure", &p.disclosure, 256)?,
+            industry_scope: text("IndustryScope", &p.industry_scope, 256)?,
+            restriction: text("Restriction", &p.restriction, 256)?,
+            shared_3pp: p.shared_3pp,
+        })
+    }
+
+    /// Purposes and templates are public parts of an organisation's profile.
+    pub async fn purposes(&self, actor: &Actor, org: OrganizationId) -> Result<Vec<Purpose>> {
+        Ok(self.organization(actor, org).await?.purposes)
+    }
+
+    pub async fn purpose(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+    ) -> Result<Purpose> {
+        self.purposes(actor, org)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| Error::not_found("purpose not found"))
+    }
+
+    pub async fn create_purposes(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        inputs: Vec<PurposeInput>,
+    ) -> Result<Vec<Purpose>> {
+        if inputs.is_empty() {
+            return Err(Error::invalid("Purposes must list at least one purpose"));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the purposes",
+            )
+            .await?;
+        let mut created = vec![];
+        for input in inputs {
+            let p = self.purpose_from(org.id, PurposeId::new(), input)?;
+            tx.insert_purpose(&p, now).await?;
+            created.push(p);
+        }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("created {} purposes", created.len()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn replace_purpose(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+        input: PurposeInput,
+    ) -> Result<Purpose> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the purposes",
+            )
+            .await?;
+        let existing = tx
+            .purposes_of(org.id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        let p = self.purpose_from(org.id, existing.id, input)?;
+        tx.update_purpose(&p).await?;
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("replaced purpose {}", p.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    /// Deleted purposes stay in the database (consent history refers to them) but are no
+    /// longer listed nor served by templates.
+    pub async fn delete_purpose(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+    ) -> Result<()> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the purposes",
+            )
+            .await?;
+        if !tx.delete_purpose(org.id, id, self.clock.now()).await? {
+            return Err(Error::not_found("purpose not found"));
+        }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("deleted purpose {id}"),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn template_from(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrganizationId,
+        id: AttributeId,
+        t: TemplateInput,
+    ) -> Result<Template> {
+        let known: Vec<PurposeId> = tx
+            .purposes_of(org)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let mut purpose_ids = vec![];
+        for raw in &t.purpose_ids {
+            let pid = raw.parse::<PurposeId>().ok().filter(|p| known.contains(p));
+            let pid = pid.ok_or_else(|| {
+                Error::invalid(format!(
+                    "PurposeIDs: {raw:?} is no purpose of this organisation"
+                ))
+            })?;
+            if !purpose_ids.contains(&pid) {
+                purpose_ids.push(pid);
+            }
+        }
+        // Every consent change may touch each attribute of a purpose: their number bounds
+        // the work (and the ledger entries) one request can cause.
+        let others = tx.templates_of(org).await?;
+        for pid in &purpose_ids {
+            let held = others
+                .iter()
+                .filter(|o| o.id != id && o.purpose_ids.contains(pid))
+                .count();
+            if held >= MAX_ATTRIBUTES_PER_PURPOSE {
+                return Err(Error::invalid(format!(
+                    "a purpose has at most {MAX_ATTRIBUTES_PER_PURPOSE} data attributes; \
+                     {pid} has them all"
+                )));
+            }
+        }
+        Ok(Template {
+            id,
+            organization_id: org,
+            consent: required("Consent", &t.consent)?,
+            purpose_ids,
+        })
+    }
+
+    pub async fn templates(&self, actor: &Actor, org: OrganizationId) -> Result<Vec<Template>> {
+        Ok(self.organization(actor, org).await?.templates)
+    }
+
+    pub async fn template(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AttributeId,
+    ) -> Result<Template> {
+        self.templates(actor, org)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::not_found("template not found"))
+    }
+
+    pub async fn create_templates(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        inputs: Vec<TemplateInput>,
+    ) -> Result<Vec<Template>> {
+        if inputs.is_empty() {
+            return Err(Error::invalid("Templates must list at least one template"));
+        }
+        if inputs.len() > MAX_ATTRIBUTES_PER_PURPOSE {
+            return Err(Error::invalid(format!(
+                "at most {MAX_ATTRIBUTES_PER_PURPOSE} templates at once"
+            )));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the templates",
+            )
+            .await?;
+        let mut created = vec![];
+        for input in inputs {
+            let t = self
+                .template_from(tx.as_mut(), org.id, AttributeId::new(), input)
+                .await?;
+            tx.insert_template(&t, now).await?;
+            created.push(t);
+        }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("created {} data attributes", created.len()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn replace_template(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AttributeId,
+        input: TemplateInput,
+    ) -> Result<Template> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the templates",
+            )
+            .await?;
+        let existing = tx
+            .templates_of(org.id)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::not_found("template not found"))?;
+        let t = self
+            .template_from(tx.as_mut(), org.id, existing.id, input)
+            .await?;
+        tx.update_template(&t).await?;
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("replaced data attribute {}", t.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    pub async fn delete_template(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AttributeId,
+    ) -> Result<()> {
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (org, me) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::Configure,
+                "change the templates",
+            )
+            .await?;
+        if !tx.delete_template(org.id, id, self.clock.now()).await? {
+            return Err(Error::not_found("template not found"));
+        }
+        self.log_action(
+            tx.as_mut(),
+            org.id,
+            "configuration",
+            &me.user_id.to_string(),
+            &format!("deleted data attribute {id}"),
+        )
+        .await?;
+        tx.commit().await
+    }
+}
