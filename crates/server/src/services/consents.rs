@@ -258,10 +258,10 @@ fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<Cons
             .history
             .iter()
             .map(|entry| {
-                super::webhooks::outbox_event(
+                super::events::outbox_event(
                     req.organization,
                     event,
-                    super::webhooks::consent_event_data(entry),
+                    super::events::consent_event_data(entry),
                     now,
                 )
             })

@@ -103,7 +103,7 @@ impl Services {
             "attributeIDs": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "notifiedUsers": users.len(),
         });
-        super::webhooks::emit(tx.as_mut(), org.id, EventType::ConsentRequested, data, now).await?;
+        super::events::emit(tx.as_mut(), org.id, EventType::ConsentRequested, data, now).await?;
         self.log_action(
             tx.as_mut(),
             org.id,

@@ -159,7 +159,7 @@ impl Services {
         }
         if tx.subscribe(org.id, user, now).await? {
             let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
-            super::webhooks::emit(
+            super::events::emit(
                 tx,
                 org.id,
                 accord_domain::webhook::EventType::OrgSubscribed,

@@ -182,7 +182,7 @@ impl Services {
         tx.delete_consent_record(org.id, user).await?;
         let now = self.clock.now();
         let data = serde_json::json!({"organisationID": org.id.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
-        super::webhooks::emit(
+        super::events::emit(
             tx.as_mut(),
             org.id,
             accord_domain::webhook::EventType::OrgUnsubscribed,

@@ -16,7 +16,7 @@ use std::time::Duration as StdDuration;
 use accord_domain::access::OrgAction;
 use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry};
 use accord_domain::organization::parse_http_url;
-use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, OutboxEvent, Webhook};
+use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, Webhook};
 use accord_domain::{DeliveryId, Error, OrganizationId, OutboxEventId, Result, WebhookId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
@@ -49,50 +49,6 @@ const DELIVERIES_PER_ORGANIZATION: i64 = 4;
 const OUTBOX_ROUND: i64 = 500;
 /// How long a woken worker lets a burst's events gather before its round.
 const OUTBOX_GATHER: StdDuration = StdDuration::from_millis(100);
-
-/// Writes an event into the outbox, inside the caller's unit of work.
-pub(crate) async fn emit(
-    tx: &mut dyn Tx,
-    org: OrganizationId,
-    event: EventType,
-    data: Value,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    tx.insert_outbox(&outbox_event(org, event, data, now)).await
-}
-
-/// An event for the outbox, for writes that queue their rows themselves (the consent
-/// committer).
-pub(crate) fn outbox_event(
-    org: OrganizationId,
-    event: EventType,
-    data: Value,
-    now: DateTime<Utc>,
-) -> OutboxEvent {
-    OutboxEvent {
-        id: OutboxEventId::new(),
-        organization_id: org,
-        event_type: event.as_str().to_owned(),
-        data: data.to_string(),
-        created_at: now,
-    }
-}
-
-/// The event data of a recorded consent change.
-pub(crate) fn consent_event_data(e: &HistoryEntry) -> Value {
-    json!({
-        "historyID": e.id,
-        "organisationID": e.organization_id,
-        "userID": e.user_id,
-        "consentID": e.consent_id,
-        "purposeID": e.purpose_id,
-        "attributeID": e.attribute_id,
-        "consented": e.new_value.as_str(),
-        "days": e.days,
-        "changedBy": e.changed_by.as_str(),
-        "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-}
 
 /// `X-Accord-Signature: t=<unix>,sig=<hex HMAC-SHA256(secret, t + "." + body)>`
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
@@ -664,11 +620,11 @@ impl Services {
             tx.insert_history(&entry).await?;
             tx.set_chain_head(c.organization_id, entry.seq, &entry.hash)
                 .await?;
-            emit(
+            super::events::emit(
                 tx.as_mut(),
                 c.organization_id,
                 EventType::ConsentExpired,
-                consent_event_data(&entry),
+                super::events::consent_event_data(&entry),
                 now,
             )
             .await?;
