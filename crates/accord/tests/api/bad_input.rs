@@ -228,8 +228,7 @@ fn futures_stream(
 /// cap (`ACCORD_MAX_LIST`, 1 here) and a `maxResults` above it.
 async fn every_list_caps_its_size(db: TestDb) {
     let app = TestApp::spawn_with(&db, |c| c.max_list = 1).await;
-    let c =
-        crate::consents::Consenting::new(crate::organizations::Fixture::on(app, &db).await).await;
+    let c = crate::helpers::Consenting::new(crate::helpers::Fixture::on(app, &db).await).await;
     let f = &c.f;
     let r = f
         .call(

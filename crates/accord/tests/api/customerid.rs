@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
+use crate::helpers::{user, Fixture};
 use crate::helpers::{Reply, TestDb};
-use crate::organizations::{user, Fixture};
 
 pub(crate) const BASE: &str = "/customerid-rest/services/2.1";
 const NS: &str = "http://schema.ubisecure.com/customerid/api";
@@ -90,7 +90,7 @@ pub(crate) async fn seed(db: &TestDb, f: &Fixture) -> (String, String, String) {
     db.execute("INSERT INTO organization_attributes (organization_id, name, position, value) VALUES ($1, 'vatNumber', 0, 'FI1234567')", &[&child]).await;
     let third = f
         .app
-        .register(&crate::helpers::email("third"), crate::organizations::PW)
+        .register(&crate::helpers::email("third"), crate::helpers::PW)
         .await;
     db.execute(
         "UPDATE users SET home_organization_id = $1, status = 5 WHERE id = $2",
@@ -1777,10 +1777,7 @@ async fn mandates_are_given_listed_and_withdrawn(db: TestDb) {
     // not to whoever registers it first (trust model, chain 13).
     let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
     assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);
-    let newcomer = f
-        .app
-        .register(&newcomer_shouted, crate::organizations::PW)
-        .await;
+    let newcomer = f.app.register(&newcomer_shouted, crate::helpers::PW).await;
     let r = get(&f, &format!("/mandates/{to_email}"), Some(all), None, false).await;
     assert!(!r.body.contains(r#"name="mandatee""#), "{}", r.body);
     assert!(r.body.contains("<Value>pending</Value>"), "{}", r.body);

@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
 use crate::customerid::{add_rest_client, get, ids, BASE};
+use crate::helpers::Fixture;
 use crate::helpers::{email, Reply, TestDb};
-use crate::organizations::Fixture;
 
 async fn body(
     f: &Fixture,
@@ -177,7 +177,7 @@ both_backends!(request_bodies_in_xml_and_json_and_hostile_ones);
 /// What XML cannot carry (ESC, other C0 controls, U+FFFF) is refused at write, so every
 /// later answer stays well-formed.
 async fn values_xml_cannot_carry_are_refused(db: TestDb) {
-    let f = crate::organizations::Fixture::new(&db).await;
+    let f = crate::helpers::Fixture::new(&db).await;
     let (_, child, _) = crate::customerid::seed(&db, &f).await;
     crate::customerid::add_rest_client(&db, "all", "a-long-client-secret", None);
     let all = ("all", "a-long-client-secret");

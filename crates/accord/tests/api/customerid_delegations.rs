@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::customerid::{add_rest_client, get, ids, seed, send};
+use crate::helpers::Fixture;
 use crate::helpers::{email, TestDb};
-use crate::organizations::Fixture;
 
 async fn delegations_pass_a_mandated_role_on(db: TestDb) {
     let f = Fixture::new(&db).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::customerid::{add_rest_client, get, ids, seed, send, BASE};
 use crate::helpers::{email, smtp, TestDb};
-use crate::organizations::{Fixture, PW};
+use crate::helpers::{Fixture, PW};
 
 /// The token in an invitation mail's link (`…/v1/invitations/{token}/accept`).
 fn invitation_token(mail: &str) -> String {

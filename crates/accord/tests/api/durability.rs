@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
-use crate::consents::Consenting;
+use crate::helpers::Consenting;
 use crate::helpers::{email, TestApp, TestDb};
+use crate::helpers::{user, Fixture};
 use crate::operations::Remote;
-use crate::organizations::{user, Fixture};
 use crate::process::ServerProcess;
 
 const PW: &str = "correct horse battery";
@@ -224,8 +224,8 @@ async fn acknowledged_consent_changes_survive_kill_9_mid_load(db: TestDb) {
         for (w, (token, user, _, attribute)) in writers.iter().enumerate() {
             let record = c.f.call(Method::GET, &c.consents(user), token, None).await;
             assert_eq!(record.status, StatusCode::OK, "{}", record.body);
-            let now = crate::consents::attribute_in(
-                crate::consents::purpose_in(&record.json, &c.marketing),
+            let now = crate::helpers::attribute_in(
+                crate::helpers::purpose_in(&record.json, &c.marketing),
                 attribute,
             )["Status"]["Consent"]
                 .as_str()

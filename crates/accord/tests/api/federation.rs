@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::{bearer, email, Reply, TestApp, TestDb};
+use crate::helpers::{Fixture, PW};
 use crate::oidc::{param, provider, Browser, Tamper, TokenProxy};
-use crate::organizations::{Fixture, PW};
 
 /// Where the tests' "application" receives the provider's redirect (nothing listens:
 /// the browser stand-in stops before it).

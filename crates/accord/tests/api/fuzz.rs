@@ -16,10 +16,10 @@ use accord_server::igrant::extract::parse_body;
 use accord_server::services::images::reencode_image;
 
 use crate::both_backends;
-use crate::consents::Consenting;
+use crate::helpers::Consenting;
+use crate::helpers::Fixture;
 use crate::helpers::{email, report, TestApp, TestDb};
 use crate::images::png;
-use crate::organizations::Fixture;
 
 /// Cases per property of the parsers, and generated bodies per endpoint over HTTP.
 const PARSER_CASES: u32 = 5_000;

@@ -6,8 +6,8 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
+use crate::helpers::{user, Fixture};
 use crate::helpers::{Reply, TestDb};
-use crate::organizations::{user, Fixture};
 
 /// A valid 1×1 PNG.
 pub(crate) fn png() -> Vec<u8> {

@@ -300,7 +300,7 @@ impl World {
                 Some(json!({"userid": ids[who], "roleid": role})),
             )
             .await;
-            crate::organizations::accept_offers(app, &bearer(who)).await;
+            crate::helpers::accept_offers(app, &bearer(who)).await;
         }
         must(
             app,

@@ -695,7 +695,7 @@ both_backends!(a_spray_of_failed_logins_leaves_bounded_rows);
 /// ledger stays whole.
 async fn a_year_of_use_leaves_only_what_the_rules_keep(db: TestDb) {
     let clock = accord_domain::FixedClock::new(chrono::Utc::now());
-    let f = crate::organizations::Fixture::with_clock(&db, clock.clone()).await;
+    let f = crate::helpers::Fixture::with_clock(&db, clock.clone()).await;
     let receiver = crate::receiver::Receiver::start().await;
     crate::webhooks::make_webhook(
         &f,
@@ -703,7 +703,7 @@ async fn a_year_of_use_leaves_only_what_the_rules_keep(db: TestDb) {
         &["consent.allowed", "consent.disallowed"],
     )
     .await;
-    let c = crate::consents::Consenting::new(f).await;
+    let c = crate::helpers::Consenting::new(f).await;
     for value in ["Allow", "Disallow", "Allow", "Disallow"] {
         c.set(&c.f.individual, &c.marketing, &c.age, value, 0).await;
     }
@@ -777,7 +777,7 @@ async fn a_year_of_use_leaves_only_what_the_rules_keep(db: TestDb) {
         .await;
     // The Dpo's session ended with the year; the ledger is checked from the CLI instead.
     r.assert_error(401);
-    let out = crate::consents::ledger_cli(&db, &c.f.org, None);
+    let out = crate::helpers::ledger_cli(&db, &c.f.org, None);
     assert!(
         out.status.success(),
         "{}",

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::TestDb;
-use crate::organizations::{user, Fixture};
+use crate::helpers::{user, Fixture};
 
 async fn permission_variants(db: TestDb) {
     let f = Fixture::new(&db).await;
@@ -142,7 +142,7 @@ async fn a_role_is_accepted_and_always_left(db: TestDb) {
         .to_owned();
     let r = offer(&dpo_id, &f.platform).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    assert_eq!(crate::organizations::accept_offers(&f.app, &f.dpo).await, 1);
+    assert_eq!(crate::helpers::accept_offers(&f.app, &f.dpo).await, 1);
     let r = f
         .call(Method::PATCH, &f.org_path(""), &f.dpo, Some(rename))
         .await;
@@ -181,10 +181,7 @@ async fn pending_and_provisioned_people(db: TestDb) {
     let me = f.call(Method::GET, "/v1/user", &pending, None).await;
     assert_eq!(me.json["Orgs"], json!([]), "{}", me.body);
     // The person alone turns the offer into a subscription.
-    assert_eq!(
-        crate::organizations::accept_offers(&f.app, &pending).await,
-        1
-    );
+    assert_eq!(crate::helpers::accept_offers(&f.app, &pending).await, 1);
     let r = f.call(Method::GET, &consents, &f.admin, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 

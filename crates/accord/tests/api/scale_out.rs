@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::consents::Consenting;
+use crate::helpers::Consenting;
 use crate::helpers::{email, TestApp, TestDb};
-use crate::organizations::{user, Fixture, PW};
+use crate::helpers::{user, Fixture, PW};
 use crate::process::ServerProcess;
 use crate::receiver::Receiver;
 
@@ -109,8 +109,8 @@ async fn two_processes_on_one_postgresql() {
                         .expect("answered");
                     assert_eq!(r.status(), StatusCode::OK, "read through {read}");
                     let record: Value = r.json().await.unwrap();
-                    let now = crate::consents::attribute_in(
-                        crate::consents::purpose_in(&record, &marketing),
+                    let now = crate::helpers::attribute_in(
+                        crate::helpers::purpose_in(&record, &marketing),
                         &attribute,
                     )["Status"]["Consent"]
                         .clone();
@@ -174,7 +174,7 @@ async fn two_processes_on_one_postgresql() {
     // shows in the next read through the other (both nodes read the record first).
     let record = c.consents(&c.f.individual_id);
     let attributes_of = |body: &Value| {
-        crate::consents::purpose_in(body, &c.marketing)["Consents"]
+        crate::helpers::purpose_in(body, &c.marketing)["Consents"]
             .as_array()
             .unwrap()
             .len()

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::customerid::{add_rest_client, seed, send};
 use crate::helpers::{bearer, email, query_param, smtp, TestApp, TestDb};
-use crate::organizations::{Fixture, PW};
+use crate::helpers::{Fixture, PW};
 
 const NEW_PW: &str = "a brand new passphrase";
 
@@ -572,7 +572,7 @@ both_backends!(a_bound_client_reaches_no_one_beyond_its_subtree);
 /// Chain 14: a Developer, refused the list of users, read every subscriber's email, phone
 /// and name through the consented users of a purpose whose basis is not consent.
 async fn a_developer_sees_ids_not_people(db: TestDb) {
-    let c = crate::consents::Consenting::new(Fixture::new(&db).await).await;
+    let c = crate::helpers::Consenting::new(Fixture::new(&db).await).await;
     let f = &c.f;
     f.call(Method::GET, &f.org_path("/users"), &f.developer, None)
         .await
@@ -603,7 +603,7 @@ both_backends!(a_developer_sees_ids_not_people);
 /// Chain 15: after a person set Disallow and left, the Admin set Allow on their record (200,
 /// with a receipt); returning, the person appeared as consenting.
 async fn an_organisation_writes_no_consent_for_someone_who_left(db: TestDb) {
-    let c = crate::consents::Consenting::new(Fixture::new(&db).await).await;
+    let c = crate::helpers::Consenting::new(Fixture::new(&db).await).await;
     let f = &c.f;
     let me = &f.individual_id;
     let attribute = |record: &str| {
@@ -655,8 +655,8 @@ async fn an_organisation_writes_no_consent_for_someone_who_left(db: TestDb) {
         .call(Method::GET, &c.consents(me), &f.individual, None)
         .await;
     assert_eq!(record.status, StatusCode::OK, "{}", record.body);
-    let marketing = crate::consents::purpose_in(&record.json, &c.marketing);
-    let email_attr = crate::consents::attribute_in(marketing, &c.email_attr);
+    let marketing = crate::helpers::purpose_in(&record.json, &c.marketing);
+    let email_attr = crate::helpers::attribute_in(marketing, &c.email_attr);
     assert_ne!(
         email_attr["Status"]["Consented"], "Allow",
         "{}",

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{email, TestApp, TestDb};
-use crate::organizations::{Fixture, PW};
+use crate::helpers::{Fixture, PW};
 use crate::process::ServerProcess;
 use crate::receiver::{signature_valid, Receiver, Tarpit};
 
@@ -457,7 +457,7 @@ async fn no_event_is_lost_to_kill_9(db: TestDb) {
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = ServerProcess::start(&db.url, dir.join("a.log"), &[]);
     let remote = TestApp::remote(&server.base);
-    let (admin_auth, _) = crate::organizations::user(&remote, "admin").await;
+    let (admin_auth, _) = crate::helpers::user(&remote, "admin").await;
     let platform = db_platform_admin(&db, &remote).await;
     let r = remote
         .call(
@@ -494,7 +494,7 @@ async fn no_event_is_lost_to_kill_9(db: TestDb) {
             None,
         )
         .await;
-    let (user_auth, user_id) = crate::organizations::user(&remote, "subscriber").await;
+    let (user_auth, user_id) = crate::helpers::user(&remote, "subscriber").await;
     let r = remote
         .call(
             Method::POST,

@@ -1,6 +1,9 @@
 //! The black-box harness: a real server on a loopback port, a fresh database per test on
 //! each backend, a real SMTP server (aiosmtpd) catching mail.
 
+mod fixtures;
+pub use fixtures::*;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
