@@ -23,5 +23,6 @@ mod organizations;
 mod passwords;
 mod permissions;
 mod scale_out;
+mod store_stories;
 mod trust;
 mod webhooks;
