@@ -820,3 +820,68 @@ async fn timeouts_answer_in_the_facades_format(db: TestDb) {
     }
 }
 both_backends!(timeouts_answer_in_the_facades_format);
+
+/// A body with every UUID replaced by `[id N]`, numbered by first appearance, and the
+/// fixtures' random address parts by `[random]`: the answer's shape and which IDs repeat,
+/// without what changes from run to run.
+fn with_ids_numbered(body: &str) -> String {
+    fn is_uuid(s: &[u8]) -> bool {
+        s.len() == 36
+            && s.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    }
+    let bytes = body.as_bytes();
+    let (mut out, mut seen, mut i) = (String::new(), Vec::<&str>::new(), 0);
+    // The fixtures' addresses end in 12 random hex digits (`helpers::email`).
+    let random_mail = |s: &[u8]| {
+        s.len() == 14 && s[0] == b'-' && s[13] == b'@' && s[1..13].iter().all(u8::is_ascii_hexdigit)
+    };
+    while i < bytes.len() {
+        if i + 14 <= bytes.len() && random_mail(&bytes[i..i + 14]) {
+            out.push_str("-[random]@");
+            i += 14;
+        } else if i + 36 <= bytes.len() && is_uuid(&bytes[i..i + 36]) {
+            let id = &body[i..i + 36];
+            let n = seen.iter().position(|s| *s == id).unwrap_or_else(|| {
+                seen.push(id);
+                seen.len() - 1
+            });
+            out.push_str(&format!("[id {n}]"));
+            i += 36;
+        } else {
+            let c = body[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// One representative answer per facade and format, as reviewed (`cargo insta review` after
+/// an intended change): the iGrant consent record (JSON), and a CustomerID user in XML and
+/// in JSON. A new record and a user carry no times, so only the IDs are numbered.
+async fn answers_keep_their_reviewed_shape(db: TestDb) {
+    let f = crate::helpers::Fixture::new(&db).await;
+    let individual = f.individual_id.clone();
+    let c = crate::helpers::Consenting::new(f).await;
+    let record = c.record().await;
+    insta::assert_snapshot!(
+        "igrant_consent_record_json",
+        with_ids_numbered(&serde_json::to_string_pretty(&record).unwrap())
+    );
+    crate::customerid::add_rest_client(&db, "snapshots", "a-long-client-secret", None);
+    let auth = Some(("snapshots", "a-long-client-secret"));
+    let path = format!("/users/{individual}");
+    let xml = crate::customerid::get(&c.f, &path, auth, None, false).await;
+    assert_eq!(xml.status, StatusCode::OK, "{}", xml.body);
+    insta::assert_snapshot!("customerid_user_xml", with_ids_numbered(&xml.body));
+    let json = crate::customerid::get(&c.f, &path, auth, None, true).await;
+    assert_eq!(json.status, StatusCode::OK, "{}", json.body);
+    insta::assert_snapshot!(
+        "customerid_user_json",
+        with_ids_numbered(&serde_json::to_string_pretty(&json.json).unwrap())
+    );
+}
+both_backends!(answers_keep_their_reviewed_shape);
