@@ -3,6 +3,7 @@
 pub mod api_doc;
 pub mod app;
 pub mod body_limit;
+pub mod client_address;
 pub mod config;
 pub mod connections;
 pub mod customerid;

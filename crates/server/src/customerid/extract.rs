@@ -9,6 +9,7 @@ use base64::Engine as _;
 
 use super::error::CidError;
 use super::wire::{Context, Format};
+use crate::services::customer_id::SearchCriteria;
 use crate::services::{Actor, Services};
 
 /// The authenticated caller (HTTP Basic for REST clients, Bearer for platform admins)
@@ -64,11 +65,7 @@ impl FromRequestParts<Arc<Services>> for Cid {
                 let (name, secret) = decoded
                     .split_once(':')
                     .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
-                let source =
-                    crate::igrant::extract::SourceAddr::from_request_parts(parts, services)
-                        .await
-                        .map(|s| s.0)
-                        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                let source = crate::client_address::of(parts, services.config.trust_forwarded_for);
                 services
                     .authenticate_rest_client(name, secret, source)
                     .await
@@ -200,4 +197,97 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// A search's query, parsed: the flags the operation allows (`exactMatch`, `recursive`),
+/// `maxResults`, and every other parameter as an attribute criterion (each at most once).
+pub fn search_criteria(
+    params: &[(String, String)],
+    allowed_flags: &[&str],
+) -> accord_domain::Result<SearchCriteria> {
+    use accord_domain::Error;
+    let mut c = SearchCriteria {
+        exact: false,
+        max_results: 0,
+        recursive: false,
+        attributes: vec![],
+    };
+    let bool_of = |name: &str, v: &str| match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::invalid(format!("{name} must be true or false"))),
+    };
+    for (name, value) in params {
+        if c.attributes.iter().any(|(n, _)| n == name) {
+            return Err(Error::invalid(format!("{name} given twice")));
+        }
+        match name.as_str() {
+            "exactMatch" if allowed_flags.contains(&"exactMatch") => {
+                c.exact = bool_of(name, value)?
+            }
+            "recursive" if allowed_flags.contains(&"recursive") => {
+                c.recursive = bool_of(name, value)?
+            }
+            "maxResults" => {
+                c.max_results = value
+                    .parse()
+                    .ok()
+                    .filter(|n: &i64| *n >= 0)
+                    .ok_or_else(|| Error::invalid("maxResults must be a whole number, 0 or more"))?
+            }
+            _ => c.attributes.push((name.clone(), value.clone())),
+        }
+    }
+    Ok(c)
+}
+
+/// The raw query of a search, parsed into its criteria; a bad one is answered in the
+/// caller's format.
+pub fn criteria(
+    raw: Option<String>,
+    allowed_flags: &[&str],
+    cid: &Cid,
+) -> Result<SearchCriteria, CidError> {
+    search_criteria(&params(raw), allowed_flags)
+        .map_err(|e| CidError::from_domain(cid.ctx.format, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_in_order() {
+        assert_eq!(
+            params(Some("email=a%40b.co&firstname=Ma+ija&x=%zz".into())),
+            vec![
+                ("email".into(), "a@b.co".into()),
+                ("firstname".into(), "Ma ija".into()),
+                ("x".into(), "%zz".into())
+            ]
+        );
+        assert!(params(None).is_empty());
+        // Hostile input: a % before a multi-byte character, a trailing %, invalid UTF-8.
+        assert_eq!(params(Some("a=%é&b=%&c=%ff".into()))[0].1, "%é");
+        assert_eq!(params(Some("b=%".into()))[0].1, "%");
+        assert_eq!(params(Some("c=%ff".into()))[0].1, "\u{fffd}");
+    }
+
+    #[test]
+    fn criteria_parse_flags_and_refuse_duplicates() {
+        let p = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let c = search_criteria(
+            &p(&[("exactMatch", "TRUE"), ("maxResults", "5"), ("email", "a@")]),
+            &["exactMatch"],
+        )
+        .unwrap();
+        assert!(c.exact && c.max_results == 5 && c.attributes.len() == 1);
+        assert!(search_criteria(&p(&[("maxResults", "-1")]), &[]).is_err());
+        assert!(search_criteria(&p(&[("exactMatch", "yes")]), &["exactMatch"]).is_err());
+        assert!(search_criteria(&p(&[("email", "a"), ("email", "b")]), &[]).is_err());
+    }
 }

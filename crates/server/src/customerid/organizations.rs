@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::params;
+use super::extract::criteria;
 use super::extract::{Cid, CidParams};
 use super::wire;
 use crate::services::Services;
@@ -36,7 +36,7 @@ async fn list_organizations(
     RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
     let ids = s
-        .cid_organizations(&cid.actor, &params(q))
+        .cid_organizations(&cid.actor, &criteria(q, &["exactMatch"], &cid)?)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::id_list(
@@ -72,7 +72,11 @@ async fn organization_users(
     RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
     let ids = s
-        .cid_organization_users(&cid.actor, &id, &params(q))
+        .cid_organization_users(
+            &cid.actor,
+            &id,
+            &criteria(q, &["recursive", "exactMatch"], &cid)?,
+        )
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::id_list(

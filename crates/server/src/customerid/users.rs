@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::CidError;
-use super::extract::{params, Cid, CidParams};
+use super::extract::{criteria, Cid, CidParams};
 use super::wire;
 use crate::services::Services;
 use axum::http::StatusCode;
@@ -31,7 +31,7 @@ async fn list_users(
     RawQuery(q): RawQuery,
 ) -> Result<Response, CidError> {
     let ids = s
-        .cid_users(&cid.actor, &params(q))
+        .cid_users(&cid.actor, &criteria(q, &["exactMatch"], &cid)?)
         .await
         .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
     Ok(wire::id_list(
@@ -137,26 +137,4 @@ async fn reinvite_user(
         &r.user_id.to_string(),
         &r.email,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_decode_in_order() {
-        assert_eq!(
-            params(Some("email=a%40b.co&firstname=Ma+ija&x=%zz".into())),
-            vec![
-                ("email".into(), "a@b.co".into()),
-                ("firstname".into(), "Ma ija".into()),
-                ("x".into(), "%zz".into())
-            ]
-        );
-        assert!(params(None).is_empty());
-        // Hostile input: a % before a multi-byte character, a trailing %, invalid UTF-8.
-        assert_eq!(params(Some("a=%é&b=%&c=%ff".into()))[0].1, "%é");
-        assert_eq!(params(Some("b=%".into()))[0].1, "%");
-        assert_eq!(params(Some("c=%ff".into()))[0].1, "\u{fffd}");
-    }
 }

@@ -2,11 +2,11 @@
 //! every failure a JSON error) and the caller (authentication; authorization is the
 //! services' business).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -204,25 +204,10 @@ impl FromRequestParts<Arc<Services>> for SourceAddr {
         parts: &mut Parts,
         services: &Arc<Services>,
     ) -> Result<Self, Self::Rejection> {
-        if services.config.trust_forwarded_for {
-            // Only the last entry was written by our proxy; earlier ones are the client's word.
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .next_back()
-                .and_then(|a| a.trim().parse::<IpAddr>().ok());
-            if let Some(addr) = forwarded {
-                return Ok(SourceAddr(addr));
-            }
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(SourceAddr(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+        Ok(SourceAddr(crate::client_address::of(
+            parts,
+            services.config.trust_forwarded_for,
+        )))
     }
 }
 

@@ -106,49 +106,15 @@ fn push_custom(attrs: &mut Attributes, custom: Vec<(String, String)>) {
     }
 }
 
-/// Query parameters of a search, parsed: `exactMatch`, `maxResults`, `recursive`, and
-/// attribute criteria.
-struct Criteria {
-    exact: bool,
-    max_results: i64,
-    recursive: bool,
-    attributes: Vec<(String, String)>,
-}
-
-fn criteria(params: &[(String, String)], allowed_flags: &[&str]) -> Result<Criteria> {
-    let mut c = Criteria {
-        exact: false,
-        max_results: 0,
-        recursive: false,
-        attributes: vec![],
-    };
-    let bool_of = |name: &str, v: &str| match v.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::invalid(format!("{name} must be true or false"))),
-    };
-    for (name, value) in params {
-        if c.attributes.iter().any(|(n, _)| n == name) {
-            return Err(Error::invalid(format!("{name} given twice")));
-        }
-        match name.as_str() {
-            "exactMatch" if allowed_flags.contains(&"exactMatch") => {
-                c.exact = bool_of(name, value)?
-            }
-            "recursive" if allowed_flags.contains(&"recursive") => {
-                c.recursive = bool_of(name, value)?
-            }
-            "maxResults" => {
-                c.max_results = value
-                    .parse()
-                    .ok()
-                    .filter(|n: &i64| *n >= 0)
-                    .ok_or_else(|| Error::invalid("maxResults must be a whole number, 0 or more"))?
-            }
-            _ => c.attributes.push((name.clone(), value.clone())),
-        }
-    }
-    Ok(c)
+/// What a search asks for, parsed by the facade from its query: prefix or exact
+/// matching, the most results wanted (0: no limit), whether sub-organisations count, and
+/// attribute criteria (name, value) all of which must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchCriteria {
+    pub exact: bool,
+    pub max_results: i64,
+    pub recursive: bool,
+    pub attributes: Vec<(String, String)>,
 }
 
 impl Services {
@@ -428,7 +394,12 @@ impl Services {
     /// The search for users, and the organisations their home must be among when the
     /// criteria name the home organisation by `organization` or `organizationEntityName`
     /// (resolved against the tree, as those names are).
-    fn user_search(c: &Criteria, tree: &[TreeNode], scope: Scope, limit: i64) -> Result<Search> {
+    fn user_search(
+        c: &SearchCriteria,
+        tree: &[TreeNode],
+        scope: Scope,
+        limit: i64,
+    ) -> Result<Search> {
         let mut search = Search {
             exact: c.exact,
             max_results: limit,
@@ -494,16 +465,11 @@ impl Services {
     }
 
     /// GET104: users matching every criterion (prefix matching unless `exactMatch=true`).
-    pub async fn cid_users(
-        &self,
-        actor: &Actor,
-        params: &[(String, String)],
-    ) -> Result<Vec<UserId>> {
-        let c = criteria(params, &["exactMatch"])?;
+    pub async fn cid_users(&self, actor: &Actor, c: &SearchCriteria) -> Result<Vec<UserId>> {
         let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
-        let search = Self::user_search(&c, &tree, scope, cap.query_limit())?;
+        let search = Self::user_search(c, &tree, scope, cap.query_limit())?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
         cap.answer(ids, "users")
@@ -514,9 +480,8 @@ impl Services {
         &self,
         actor: &Actor,
         org: &str,
-        params: &[(String, String)],
+        c: &SearchCriteria,
     ) -> Result<Vec<UserId>> {
-        let c = criteria(params, &["recursive", "exactMatch"])?;
         let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (scope, tree) = self.cid_scope(tx.as_mut(), actor).await?;
@@ -529,7 +494,7 @@ impl Services {
         } else {
             vec![org]
         };
-        let search = Self::user_search(&c, &tree, Some(homes), cap.query_limit())?;
+        let search = Self::user_search(c, &tree, Some(homes), cap.query_limit())?;
         let ids = tx.search_users(&search).await?;
         tx.commit().await?;
         cap.answer(ids, "users")
@@ -552,9 +517,8 @@ impl Services {
     pub async fn cid_organizations(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        c: &SearchCriteria,
     ) -> Result<Vec<OrganizationId>> {
-        let c = criteria(params, &["exactMatch"])?;
         let cap = ListCap::new(self.config.max_list, c.max_results)?;
         let mut search = Search {
             exact: c.exact,
@@ -719,23 +683,5 @@ mod tests {
         assert_eq!(entity_name(&tree, id(3)), "5555555-6/1234567-1/Sales");
         assert_eq!(subtree(&tree, id(1)), vec![id(1), id(2), id(3)]);
         assert_eq!(subtree(&tree, id(4)), vec![id(4)]);
-    }
-
-    #[test]
-    fn criteria_parse_flags_and_refuse_duplicates() {
-        let p = |v: &[(&str, &str)]| {
-            v.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect::<Vec<_>>()
-        };
-        let c = criteria(
-            &p(&[("exactMatch", "TRUE"), ("maxResults", "5"), ("email", "a@")]),
-            &["exactMatch"],
-        )
-        .unwrap();
-        assert!(c.exact && c.max_results == 5 && c.attributes.len() == 1);
-        assert!(criteria(&p(&[("maxResults", "-1")]), &[]).is_err());
-        assert!(criteria(&p(&[("exactMatch", "yes")]), &["exactMatch"]).is_err());
-        assert!(criteria(&p(&[("email", "a"), ("email", "b")]), &[]).is_err());
     }
 }
