@@ -284,11 +284,10 @@ async fn every_list_caps_its_size(db: TestDb) {
     }
 
     // The CustomerID searches: seven users and two organisations, a cap of one.
-    crate::customerid::add_rest_client(&db, "capped", "a-long-client-secret", None);
+    crate::helpers::add_rest_client(&db, "capped", "a-long-client-secret", None);
     let auth = Some(("capped", "a-long-client-secret"));
-    let get =
-        |path: String| async move { crate::customerid::get(f, &path, auth, None, false).await };
-    let (parent, _, _) = crate::customerid::seed(&db, f).await;
+    let get = |path: String| async move { crate::helpers::get(f, &path, auth, None, false).await };
+    let (parent, _, _) = crate::helpers::seed(&db, f).await;
     for path in [
         "/users".to_owned(),
         "/organizations".to_owned(),
@@ -300,16 +299,13 @@ async fn every_list_caps_its_size(db: TestDb) {
         let sep = if path.contains('?') { '&' } else { '?' };
         let r = get(format!("{path}{sep}maxResults=1")).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-        assert_eq!(crate::customerid::ids(&r).len(), 1, "{path}: {}", r.body);
+        assert_eq!(crate::helpers::ids(&r).len(), 1, "{path}: {}", r.body);
         let r = get(format!("{path}{sep}maxResults=2")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
     }
     // A search the cap does not reach answers as before.
     let r = get(format!("/users?id={}", f.admin_id)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        crate::customerid::ids(&r),
-        std::slice::from_ref(&f.admin_id)
-    );
+    assert_eq!(crate::helpers::ids(&r), std::slice::from_ref(&f.admin_id));
 }
 both_backends!(every_list_caps_its_size);

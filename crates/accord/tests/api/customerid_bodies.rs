@@ -4,8 +4,8 @@
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
-use crate::customerid::{add_rest_client, get, ids, BASE};
 use crate::helpers::Fixture;
+use crate::helpers::{add_rest_client, get, ids, BASE};
 use crate::helpers::{email, Reply, TestDb};
 
 async fn body(
@@ -178,11 +178,11 @@ both_backends!(request_bodies_in_xml_and_json_and_hostile_ones);
 /// later answer stays well-formed.
 async fn values_xml_cannot_carry_are_refused(db: TestDb) {
     let f = crate::helpers::Fixture::new(&db).await;
-    let (_, child, _) = crate::customerid::seed(&db, &f).await;
-    crate::customerid::add_rest_client(&db, "all", "a-long-client-secret", None);
+    let (_, child, _) = crate::helpers::seed(&db, &f).await;
+    crate::helpers::add_rest_client(&db, "all", "a-long-client-secret", None);
     let all = ("all", "a-long-client-secret");
     for hostile in ["a\u{1b}[31mb", "a\u{0}b", "a\u{8}b", "a\u{FFFF}b"] {
-        let r = crate::customerid::send(
+        let r = crate::helpers::send(
             &f,
             reqwest::Method::PUT,
             &format!("/users/{}", f.admin_id),
@@ -199,7 +199,7 @@ async fn values_xml_cannot_carry_are_refused(db: TestDb) {
         assert!(r.body.contains("<error>"), "{}", r.body);
     }
     // Tab, newline and any other text are kept, and the answer that carries them is XML.
-    let r = crate::customerid::send(
+    let r = crate::helpers::send(
         &f,
         reqwest::Method::PUT,
         &format!("/users/{}", f.admin_id),
@@ -208,7 +208,7 @@ async fn values_xml_cannot_carry_are_refused(db: TestDb) {
     )
     .await;
     assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
-    let r = crate::customerid::get(
+    let r = crate::helpers::get(
         &f,
         &format!("/users/{}", f.admin_id),
         Some(all),

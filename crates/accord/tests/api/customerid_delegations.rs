@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::customerid::{add_rest_client, get, ids, seed, send};
 use crate::helpers::Fixture;
+use crate::helpers::{add_rest_client, get, ids, seed, send};
 use crate::helpers::{email, TestDb};
 
 async fn delegations_pass_a_mandated_role_on(db: TestDb) {

@@ -12,9 +12,9 @@
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
-use crate::customerid::{add_rest_client, get, ids, send, BASE};
 use crate::helpers::Fixture;
 use crate::helpers::TestDb;
+use crate::helpers::{add_rest_client, get, ids, send, BASE};
 
 /// A spec sample as the exact bytes Accord writes.
 fn expected(sample: &str, substitutions: &[(&str, &str)]) -> String {

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::customerid::{add_rest_client, get, ids, seed, send, BASE};
+use crate::helpers::{add_rest_client, get, ids, seed, send, BASE};
 use crate::helpers::{email, smtp, TestDb};
 use crate::helpers::{Fixture, PW};
 

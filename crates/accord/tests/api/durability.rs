@@ -6,9 +6,9 @@ use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
 use crate::helpers::Consenting;
+use crate::helpers::Remote;
 use crate::helpers::{email, TestApp, TestDb};
 use crate::helpers::{user, Fixture};
-use crate::operations::Remote;
 use crate::process::ServerProcess;
 
 const PW: &str = "correct horse battery";

@@ -16,10 +16,10 @@ use accord_server::igrant::extract::parse_body;
 use accord_server::services::images::reencode_image;
 
 use crate::both_backends;
+use crate::helpers::png;
 use crate::helpers::Consenting;
 use crate::helpers::Fixture;
 use crate::helpers::{email, report, TestApp, TestDb};
-use crate::images::png;
 
 /// Cases per property of the parsers, and generated bodies per endpoint over HTTP.
 const PARSER_CASES: u32 = 5_000;
@@ -387,7 +387,7 @@ async fn check(what: &str, reply: reqwest::Response, xml_facade: bool) -> Result
 async fn generated_requests_never_break_the_server(db: TestDb) {
     let c = Consenting::new(Fixture::on(TestApp::spawn(&db).await, &db).await).await;
     let f = &c.f;
-    crate::customerid::add_rest_client(&db, "fuzz", "a-long-client-secret", None);
+    crate::helpers::add_rest_client(&db, "fuzz", "a-long-client-secret", None);
     let mut runner = TestRunner::new(Config {
         failure_persistence: None,
         ..Config::default()
@@ -595,7 +595,7 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
         }
     }
     // CustomerID writes: parameters as a form, an XML or a JSON entity document, or noise.
-    let cid = crate::customerid::BASE;
+    let cid = crate::helpers::BASE;
     let cid_writes: Vec<(Method, String, &'static [&'static str], &str)> = vec![
         (
             Method::POST,
@@ -721,10 +721,10 @@ async fn generated_requests_never_break_the_server(db: TestDb) {
     assert!(stored > 0, "no hostile text was stored");
     let mut rendered = 0;
     for kind in ["users", "organizations"] {
-        let list = crate::customerid::get(f, &format!("/{kind}"), auth, None, false).await;
+        let list = crate::helpers::get(f, &format!("/{kind}"), auth, None, false).await;
         assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-        for id in crate::customerid::ids(&list) {
-            let one = crate::customerid::get(f, &format!("/{kind}/{id}"), auth, None, false).await;
+        for id in crate::helpers::ids(&list) {
+            let one = crate::helpers::get(f, &format!("/{kind}/{id}"), auth, None, false).await;
             if let Err(e) = roxmltree::Document::parse(&one.body) {
                 failures.push(format!(
                     "GET /{kind}/{id} is not well-formed XML ({e}): {:?}",

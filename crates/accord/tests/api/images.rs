@@ -1,20 +1,13 @@
 //! Images: validated by content, size-limited, re-encoded (no trailing bytes, no
 //! metadata), served with type, ETag, caching and no-sniffing headers; bounded work.
 
-use base64::Engine as _;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
+use crate::helpers::png;
 use crate::helpers::{user, Fixture};
 use crate::helpers::{Reply, TestDb};
-
-/// A valid 1×1 PNG.
-pub(crate) fn png() -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-        .unwrap()
-}
 
 fn is_png(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x89PNG\r\n\x1a\n")

@@ -18,8 +18,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::helpers::png;
 use crate::helpers::{email, Reply, TestApp, TestDb};
-use crate::images::png;
 
 const PW: &str = "correct horse battery";
 const REST: (&str, &str) = ("matrix", "a-long-client-secret");
@@ -898,7 +898,7 @@ fn documented() -> BTreeMap<String, [u16; 13]> {
 
 async fn the_permission_matrix(db: TestDb) {
     let app = TestApp::spawn(&db).await;
-    crate::customerid::add_rest_client(&db, REST.0, REST.1, None);
+    crate::helpers::add_rest_client(&db, REST.0, REST.1, None);
     let matrix = documented();
     // Every operation the server offers has a row, and every row is an operation.
     let openapi: Value = app

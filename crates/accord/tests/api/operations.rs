@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
+use crate::helpers::Remote;
 use crate::helpers::{bearer, email, Backend, TestApp, TestDb};
 use crate::process::ServerProcess;
 
@@ -347,31 +348,6 @@ async fn sigterm_finishes_in_flight_requests(db: TestDb) {
 }
 both_backends!(sigterm_finishes_in_flight_requests);
 
-/// A tiny client for a server in another process.
-pub struct Remote(pub String);
-
-impl Remote {
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.0))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .put(format!("{}{path}", self.0))
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
 /// `accord migrate` prepares an empty database and exits; running it again is a no-op;
 /// a server then starts on it.
 async fn migrate_runs_the_migrations_alone(db: TestDb) {
@@ -697,7 +673,7 @@ async fn a_year_of_use_leaves_only_what_the_rules_keep(db: TestDb) {
     let clock = accord_domain::FixedClock::new(chrono::Utc::now());
     let f = crate::helpers::Fixture::with_clock(&db, clock.clone()).await;
     let receiver = crate::receiver::Receiver::start().await;
-    crate::webhooks::make_webhook(
+    crate::helpers::make_webhook(
         &f,
         &receiver.url,
         &["consent.allowed", "consent.disallowed"],
@@ -792,7 +768,7 @@ both_backends!(a_year_of_use_leaves_only_what_the_rules_keep);
 async fn timeouts_answer_in_the_facades_format(db: TestDb) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let app = TestApp::spawn_with(&db, |c| c.request_timeout = Duration::from_millis(300)).await;
-    crate::customerid::add_rest_client(&db, "slow", "a-long-client-secret", None);
+    crate::helpers::add_rest_client(&db, "slow", "a-long-client-secret", None);
     let addr = app.base.trim_start_matches("http://").to_owned();
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode("slow:a-long-client-secret");
@@ -871,13 +847,13 @@ async fn answers_keep_their_reviewed_shape(db: TestDb) {
         "igrant_consent_record_json",
         with_ids_numbered(&serde_json::to_string_pretty(&record).unwrap())
     );
-    crate::customerid::add_rest_client(&db, "snapshots", "a-long-client-secret", None);
+    crate::helpers::add_rest_client(&db, "snapshots", "a-long-client-secret", None);
     let auth = Some(("snapshots", "a-long-client-secret"));
     let path = format!("/users/{individual}");
-    let xml = crate::customerid::get(&c.f, &path, auth, None, false).await;
+    let xml = crate::helpers::get(&c.f, &path, auth, None, false).await;
     assert_eq!(xml.status, StatusCode::OK, "{}", xml.body);
     insta::assert_snapshot!("customerid_user_xml", with_ids_numbered(&xml.body));
-    let json = crate::customerid::get(&c.f, &path, auth, None, true).await;
+    let json = crate::helpers::get(&c.f, &path, auth, None, true).await;
     assert_eq!(json.status, StatusCode::OK, "{}", json.body);
     insta::assert_snapshot!(
         "customerid_user_json",

@@ -6,8 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::customerid::{add_rest_client, seed, send};
-use crate::helpers::{bearer, email, query_param, smtp, TestApp, TestDb};
+use crate::helpers::mailed_token;
+use crate::helpers::{add_rest_client, seed, send};
+use crate::helpers::{bearer, email, smtp, TestApp, TestDb};
 use crate::helpers::{Fixture, PW};
 
 const NEW_PW: &str = "a brand new passphrase";
@@ -26,22 +27,6 @@ async fn reset_token(app: &TestApp, to: &str, n: usize) -> String {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     mailed_token(to, "Reset your password", n).await
 }
-
-/// The token of the newest of `n` mails to `to` with `subject`.
-pub(crate) async fn mailed_token(to: &str, subject: &str, n: usize) -> String {
-    let mails = smtp().wait_for_subject(to, subject, n).await;
-    // Maildir order is not arrival order: the token not seen before is the new one.
-    let mut seen = SEEN.lock().unwrap();
-    let token = mails
-        .iter()
-        .filter_map(|m| query_param(m, "token"))
-        .find(|t| !seen.contains(t))
-        .expect("a new token");
-    seen.push(token.clone());
-    token
-}
-
-static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> crate::helpers::Reply {
     app.post(
@@ -180,7 +165,7 @@ async fn a_password_or_email_set_by_a_rest_client_closes_the_other_doors(db: Tes
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let id = crate::customerid::ids(&r)[0].clone();
+    let id = crate::helpers::ids(&r)[0].clone();
     let login = f.app.login(&maija, PW).await;
     let key = new_api_key(&f.app, &bearer(&login)).await;
     let token = reset_token(&f.app, &maija, 1).await;
@@ -323,7 +308,7 @@ async fn an_address_is_proven_by_its_mailed_link(db: TestDb) {
         ],
     )
     .await;
-    let bob_id = crate::customerid::ids(&r)[0].clone();
+    let bob_id = crate::helpers::ids(&r)[0].clone();
     let bob_session = bearer(&f.app.login(&bob, PW).await);
     let r = f
         .call(
@@ -358,7 +343,7 @@ async fn an_address_is_proven_by_its_mailed_link(db: TestDb) {
         .post("/v1/user/email/verify", json!({ "token": new_token }))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = crate::customerid::get(&f, &format!("/users/{bob_id}"), Some(bound), None, false).await;
+    let r = crate::helpers::get(&f, &format!("/users/{bob_id}"), Some(bound), None, false).await;
     assert!(
         r.body
             .contains(r#"<Attribute name="emailVerified"><Value>TRUE</Value></Attribute>"#),
@@ -427,15 +412,14 @@ async fn rest_client_secrets_are_throttled(db: TestDb) {
     let try_secret = |secret: &'static str| {
         let f = &f;
         async move {
-            crate::customerid::get(f, "/organizations", Some(("backend", secret)), None, false)
-                .await
+            crate::helpers::get(f, "/organizations", Some(("backend", secret)), None, false).await
         }
     };
     // A burst with the right secret on a cold cache is one verification, not many
     // attempts: all served.
     let url = f
         .app
-        .url(&format!("{}/organizations", crate::customerid::BASE));
+        .url(&format!("{}/organizations", crate::helpers::BASE));
     let burst = crate::helpers::join_all_spawned((0..12).map(|_| {
         let (client, url) = (f.app.client.clone(), url.clone());
         async move {
@@ -457,7 +441,7 @@ async fn rest_client_secrets_are_throttled(db: TestDb) {
     assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
     assert_eq!(statuses[5], 429, "{statuses:?}");
     // Locked: the right secret is refused too until the lock ends (unless cached).
-    let r = crate::customerid::get(
+    let r = crate::helpers::get(
         &f,
         "/organizations",
         Some(("backend", "a-long-client-secret")),
@@ -504,7 +488,7 @@ async fn a_bound_client_reaches_no_one_beyond_its_subtree(db: TestDb) {
             )
             .await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-            crate::customerid::ids(&r)[0].clone()
+            crate::helpers::ids(&r)[0].clone()
         }
     };
     // Homed in the child, with a role in the parent (outside the client's subtree).

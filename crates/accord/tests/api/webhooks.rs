@@ -6,25 +6,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
+use crate::helpers::make_webhook;
 use crate::helpers::{email, TestApp, TestDb};
 use crate::helpers::{Fixture, PW};
 use crate::process::ServerProcess;
 use crate::receiver::{signature_valid, Receiver, Tarpit};
-
-pub(crate) async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
-    let r = f
-        .call(
-            Method::POST,
-            &f.org_path("/webhooks"),
-            &f.admin,
-            Some(json!({"PayloadURL": url, "SubscribedEvents": events})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let secret = r.json["SecretKey"].as_str().unwrap().to_owned();
-    assert!(secret.len() >= 32, "a generated secret is shown once");
-    (r.json["ID"].as_str().unwrap().to_owned(), secret)
-}
 
 /// Subscribes the fixture's individual and sets one attribute; returns the consent path.
 async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {

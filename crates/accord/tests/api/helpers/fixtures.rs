@@ -2,10 +2,11 @@
 //! (`Fixture`), the same with purposes and attributes to consent to (`Consenting`), and
 //! small steps many scenarios take.
 
+use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{bearer, email, Reply, TestApp, TestDb};
+use super::{bearer, email, query_param, smtp, Reply, TestApp, TestDb};
 
 pub const PW: &str = "correct horse battery";
 
@@ -348,3 +349,66 @@ pub async fn create_org(app: &TestApp, auth: &str, type_id: &str, name: &str) ->
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.json["ID"].as_str().unwrap().to_owned()
 }
+
+/// A valid 1×1 PNG.
+pub fn png() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap()
+}
+
+pub async fn make_webhook(f: &Fixture, url: &str, events: &[&str]) -> (String, String) {
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/webhooks"),
+            &f.admin,
+            Some(json!({"PayloadURL": url, "SubscribedEvents": events})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let secret = r.json["SecretKey"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 32, "a generated secret is shown once");
+    (r.json["ID"].as_str().unwrap().to_owned(), secret)
+}
+
+/// A tiny client for a server in another process.
+pub struct Remote(pub String);
+
+impl Remote {
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.0))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .put(format!("{}{path}", self.0))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The token of the newest of `n` mails to `to` with `subject`.
+pub async fn mailed_token(to: &str, subject: &str, n: usize) -> String {
+    let mails = smtp().wait_for_subject(to, subject, n).await;
+    // Maildir order is not arrival order: the token not seen before is the new one.
+    let mut seen = SEEN.lock().unwrap();
+    let token = mails
+        .iter()
+        .filter_map(|m| query_param(m, "token"))
+        .find(|t| !seen.contains(t))
+        .expect("a new token");
+    seen.push(token.clone());
+    token
+}
+
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());

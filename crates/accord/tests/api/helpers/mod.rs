@@ -1,7 +1,9 @@
 //! The black-box harness: a real server on a loopback port, a fresh database per test on
 //! each backend, a real SMTP server (aiosmtpd) catching mail.
 
+mod customerid;
 mod fixtures;
+pub use customerid::*;
 pub use fixtures::*;
 
 use std::net::SocketAddr;
