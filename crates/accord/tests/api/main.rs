@@ -12,6 +12,7 @@ mod customerid_bodies;
 mod customerid_delegations;
 mod customerid_golden;
 mod customerid_invitations;
+mod customerid_mandates;
 mod durability;
 mod federation;
 mod fuzz;
