@@ -5,10 +5,16 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::access::{OrgAction, OrgStanding};
 use crate::consent::{compute_status, ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
+use crate::identity::OrgRole;
+use crate::organization::OrgLayout;
 use crate::organization::{Purpose, Template};
-use crate::webhook::EventType;
+use crate::session::Credential;
+use crate::session::Session;
+use crate::webhook::{EventType, OutboxEvent};
 use crate::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
+use std::sync::Arc;
 
 /// Data attributes (templates) one purpose may have, and one change may name.
 pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
@@ -145,12 +151,211 @@ pub fn decide(
     Ok(decision)
 }
 
+// ---- What a change is decided against, and what it writes (the consent committer's
+// batch hands these over; the store re-exports them) ----
+
+/// Everything a consent read or change needs that changes per request, read in one
+/// statement: the caller's account and session, their roles in the organisation, the
+/// organisation's layout version, the record and its values.
+#[derive(Debug, Clone)]
+pub struct ConsentRead {
+    pub caller_status: crate::identity::UserStatus,
+    pub caller_is_platform_admin: bool,
+    /// The revision of the caller's APIKey, if one is issued.
+    pub caller_api_key: Option<i64>,
+    pub session: Option<Session>,
+    /// `None` when the organisation does not exist.
+    pub layout_version: Option<i64>,
+    /// The caller's roles in the organisation (Admin and Dpo are the ones a read needs).
+    pub caller_roles: Vec<OrgRole>,
+    pub consent_id: Option<String>,
+    /// (purpose, attribute, value) of the record.
+    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
+}
+
+/// The head of an organisation's consent ledger: the last entry's sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// What a change is decided against: the record and its reader as they stand inside the
+/// batch (earlier changes of the same batch applied), and the organisation's chain head.
+pub struct ConsentChangeState {
+    /// `None` when the caller's account does not exist.
+    pub read: Option<ConsentRead>,
+    /// `None` when the organisation does not exist.
+    pub head: Option<ChainHead>,
+    /// The event types an enabled webhook of the organisation subscribes to, as of the
+    /// batch: an event nobody listens to need not be queued.
+    pub webhook_events: Vec<String>,
+}
+
+/// What a decided change writes. History entries must continue the chain head they were
+/// decided against, in order.
+#[derive(Debug, Clone, Default)]
+pub struct ConsentWrites {
+    pub consent_id: String,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
+    /// (purpose, attribute, value) set on the record.
+    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
+    pub history: Vec<HistoryEntry>,
+    pub outbox: Vec<OutboxEvent>,
+}
+
+// ---- The whole decision of one submitted change ----
+
+/// How the caller stands towards one person's consents with one organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentAccess {
+    Own,
+    Admin,
+    Dpo,
+}
+
+/// The one answer for a record the caller may not see or that does not exist.
+pub fn consent_not_found() -> Error {
+    Error::not_found("consent not found")
+}
+
+/// How the caller stands towards one person's record: their own, or an Admin's or Dpo's
+/// of the organisation; 404 for anyone else.
+pub fn consent_access(own: bool, standing: &OrgStanding) -> Result<ConsentAccess> {
+    if own {
+        Ok(ConsentAccess::Own)
+    } else if standing.may(OrgAction::ChangeConsentsOfOthers) {
+        Ok(ConsentAccess::Admin)
+    } else if standing.may(OrgAction::ReadConsentsOfOthers) {
+        Ok(ConsentAccess::Dpo)
+    } else {
+        Err(consent_not_found())
+    }
+}
+
+/// A change as submitted to the consent committer: everything [`decide_request`] needs,
+/// owned.
+pub struct ChangeRequest {
+    pub credential: Credential,
+    pub organization: OrganizationId,
+    pub user: UserId,
+    pub consent: String,
+    pub purpose: String,
+    /// `None`: every attribute of the purpose.
+    pub attributes: Option<Vec<String>>,
+    pub value: ConsentValue,
+    pub days: i64,
+    /// `None` when the organisation was not found while preparing.
+    pub layout: Option<Arc<OrgLayout>>,
+}
+
+/// Decides a consent change against the record as it stands in the committing
+/// transaction: the caller's credential and standing (the same rules as a read) here,
+/// then the consent rule itself ([`decide`]). Runs on the store's consent committer,
+/// inside the batch's transaction: it only computes.
+pub fn decide_request(
+    req: &ChangeRequest,
+    state: &ConsentChangeState,
+    now: DateTime<Utc>,
+    new_id: impl FnMut() -> String,
+) -> Result<ConsentWrites> {
+    let read = state
+        .read
+        .as_ref()
+        .ok_or_else(|| crate::session::refused(&req.credential))?;
+    crate::session::live(
+        &req.credential,
+        read.caller_status,
+        read.caller_api_key,
+        read.session.as_ref(),
+        now,
+    )?;
+    read.layout_version.ok_or_else(consent_not_found)?;
+    let standing = OrgStanding {
+        roles: read.caller_roles.clone(),
+        platform_admin: read.caller_is_platform_admin,
+    };
+    let access = consent_access(req.user == req.credential.user(), &standing)?;
+    let consent = read.consent_id.as_deref().ok_or_else(consent_not_found)?;
+    if consent != req.consent {
+        return Err(consent_not_found());
+    }
+    let changed_by = match access {
+        ConsentAccess::Own => ChangedBy::Individual,
+        ConsentAccess::Admin => ChangedBy::OrganisationAdmin,
+        ConsentAccess::Dpo => {
+            return Err(Error::Forbidden(
+                "a Dpo reads consents but does not change them".into(),
+            ))
+        }
+    };
+    let layout = req.layout.as_deref().ok_or_else(consent_not_found)?;
+    let purpose_id: PurposeId = req.purpose.parse().map_err(|_| consent_not_found())?;
+    let purpose = layout
+        .purposes
+        .iter()
+        .find(|p| p.id == purpose_id)
+        .ok_or_else(|| Error::not_found("purpose not found"))?;
+    let templates: Vec<&Template> = layout.templates.iter().map(|t| &**t).collect();
+    let head = state.head.as_ref().ok_or_else(consent_not_found)?;
+    let actor_id = req.credential.user().to_string();
+    let decision = decide(
+        &ConsentChange {
+            organization: req.organization,
+            user: req.user,
+            consent_id: consent,
+            purpose,
+            templates: &templates,
+            attributes: req.attributes.as_deref(),
+            value: req.value,
+            days: req.days,
+            changed_by,
+            actor_id: &actor_id,
+        },
+        &RecordState {
+            values: &read.values,
+            head_seq: head.seq,
+            head_hash: &head.hash,
+            listened: &state.webhook_events,
+        },
+        now,
+        new_id,
+    )?;
+    // Queued only when a webhook listens: fanning an event out to nobody costs a durable
+    // write per change for nothing (docs/webhooks.md).
+    let outbox = match decision.announce {
+        Some(event) => decision
+            .history
+            .iter()
+            .map(|entry| {
+                OutboxEvent::new(
+                    req.organization,
+                    event,
+                    &crate::webhook::consent_event_data(entry),
+                    now,
+                )
+            })
+            .collect(),
+        None => vec![],
+    };
+    Ok(ConsentWrites {
+        consent_id: consent.to_owned(),
+        organization_id: req.organization,
+        user_id: req.user,
+        values: decision.values,
+        history: decision.history,
+        outbox,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::consent::GENESIS;
     use crate::ledger::{check_value, ChainVerifier, CurrentValue, LedgerRow, RecordedValue};
     use crate::organization::LawfulBasis;
+    use crate::SessionId;
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
 
@@ -229,6 +434,180 @@ mod tests {
             n += 1;
             format!("h{n}")
         }
+    }
+
+    // ---- decide_request: the whole decision of a submitted change ----
+
+    struct Submitted {
+        request: ChangeRequest,
+        state: ConsentChangeState,
+    }
+
+    /// The individual changes the whole purpose of their own record through an access
+    /// token whose session is live; a webhook listens to `consent.allowed`.
+    fn submitted() -> Submitted {
+        let w = world(LawfulBasis::Consent, 2);
+        let user = UserId::new();
+        let session = SessionId::new();
+        let layout = OrgLayout {
+            version: 3,
+            organization: crate::organization::Organization {
+                id: w.org,
+                ..crate::organization::Organization::new(t0())
+            },
+            purposes: vec![Arc::new(w.purpose.clone())],
+            templates: w.templates.iter().cloned().map(Arc::new).collect(),
+        };
+        Submitted {
+            request: ChangeRequest {
+                credential: Credential::AccessToken { user, session },
+                organization: w.org,
+                user,
+                consent: "c1".into(),
+                purpose: w.purpose.id.to_string(),
+                attributes: None,
+                value: ConsentValue::Allow,
+                days: 0,
+                layout: Some(Arc::new(layout)),
+            },
+            state: ConsentChangeState {
+                read: Some(ConsentRead {
+                    caller_status: crate::identity::UserStatus::Enabled,
+                    caller_is_platform_admin: false,
+                    caller_api_key: None,
+                    session: Some(Session {
+                        id: session,
+                        user_id: user,
+                        client_id: "app".into(),
+                        created_at: t0(),
+                        expires_at: t0() + Duration::hours(1),
+                        revoked_at: None,
+                    }),
+                    layout_version: Some(3),
+                    caller_roles: vec![],
+                    consent_id: Some("c1".into()),
+                    values: vec![],
+                }),
+                head: Some(ChainHead {
+                    seq: 4,
+                    hash: "head".into(),
+                }),
+                webhook_events: vec![EventType::ConsentAllowed.as_str().into()],
+            },
+        }
+    }
+
+    fn status(result: Result<ConsentWrites>) -> &'static str {
+        match result {
+            Ok(_) => "written",
+            Err(Error::Unauthenticated(_)) => "401",
+            Err(Error::Forbidden(_)) => "403",
+            Err(Error::NotFound(_)) => "404",
+            Err(_) => "other",
+        }
+    }
+
+    #[test]
+    fn the_individuals_change_writes_values_chained_entries_and_listened_events() {
+        let s = submitted();
+        let w = decide_request(&s.request, &s.state, t0(), ids()).unwrap();
+        assert_eq!((w.values.len(), w.history.len(), w.outbox.len()), (2, 2, 2));
+        assert_eq!(w.history[0].seq, 5);
+        assert_eq!(w.history[0].prev_hash, "head");
+        assert!(w
+            .history
+            .iter()
+            .all(|e| e.changed_by == ChangedBy::Individual));
+        assert!(w
+            .outbox
+            .iter()
+            .all(|e| e.event_type == "consent.allowed" && e.created_at == t0()));
+        let mut quiet = submitted();
+        quiet.state.webhook_events.clear();
+        let w = decide_request(&quiet.request, &quiet.state, t0(), ids()).unwrap();
+        assert!(
+            w.outbox.is_empty(),
+            "an event nobody listens to is not queued"
+        );
+    }
+
+    #[test]
+    fn a_dead_credential_is_refused_before_anything_else() {
+        let mut s = submitted();
+        s.state
+            .read
+            .as_mut()
+            .unwrap()
+            .session
+            .as_mut()
+            .unwrap()
+            .revoked_at = Some(t0());
+        s.request.purpose = "not an ID".into();
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "401"
+        );
+        let mut s = submitted();
+        s.state.read = None; // the account is gone
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "401"
+        );
+        let s = submitted();
+        let later = t0() + Duration::hours(2); // the session expired
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, later, ids())),
+            "401"
+        );
+    }
+
+    #[test]
+    fn others_change_a_record_only_as_its_organisations_admin() {
+        let mut s = submitted();
+        s.request.user = UserId::new(); // someone else's record
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "404"
+        );
+        s.state.read.as_mut().unwrap().caller_roles = vec![OrgRole::Dpo];
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "403"
+        );
+        s.state.read.as_mut().unwrap().caller_roles = vec![OrgRole::Admin];
+        let w = decide_request(&s.request, &s.state, t0(), ids()).unwrap();
+        assert!(w
+            .history
+            .iter()
+            .all(|e| e.changed_by == ChangedBy::OrganisationAdmin));
+    }
+
+    #[test]
+    fn an_unknown_record_purpose_or_organisation_is_not_found() {
+        let mut s = submitted();
+        s.request.consent = "c2".into();
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "404"
+        );
+        let mut s = submitted();
+        s.request.purpose = PurposeId::new().to_string();
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "404"
+        );
+        let mut s = submitted();
+        s.state.read.as_mut().unwrap().layout_version = None;
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "404"
+        );
+        let mut s = submitted();
+        s.request.layout = None;
+        assert_eq!(
+            status(decide_request(&s.request, &s.state, t0(), ids())),
+            "404"
+        );
     }
 
     #[test]

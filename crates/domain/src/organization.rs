@@ -194,6 +194,17 @@ pub fn parse_http_url(field: &str, raw: &str) -> Result<String> {
     }
 }
 
+/// An organisation's layout at a version: its settings, purposes and templates, as consents
+/// are read and changed against them. Purposes and templates are shared: every consent
+/// record read from the layout points at them rather than copying them.
+#[derive(Debug)]
+pub struct OrgLayout {
+    pub version: i64,
+    pub organization: Organization,
+    pub purposes: Vec<std::sync::Arc<Purpose>>,
+    pub templates: Vec<std::sync::Arc<Template>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

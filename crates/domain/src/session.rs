@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::identity::UserStatus;
-use crate::{SessionId, UserId};
+use crate::{Error, Result, SessionId, UserId};
 
 /// Every access token names its session; revoking the session revokes them all at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,66 @@ impl Rotation {
             }
             _ => Self::Refused,
         }
+    }
+}
+
+/// A bearer credential whose signature has been checked but not yet its liveness (the
+/// session not revoked or expired, the APIKey not rotated, the account enabled). Read
+/// paths that fetch everything in one statement check liveness in that same statement
+/// (`Services::consents`) instead of a round trip of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    AccessToken { user: UserId, session: SessionId },
+    ApiKey { user: UserId, revision: i64 },
+}
+
+impl Credential {
+    pub fn user(&self) -> UserId {
+        match self {
+            Credential::AccessToken { user, .. } | Credential::ApiKey { user, .. } => *user,
+        }
+    }
+
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Credential::AccessToken { session, .. } => Some(*session),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> Error {
+    Error::Unauthenticated(message.into())
+}
+
+pub fn refused(credential: &Credential) -> Error {
+    unauthenticated(match credential {
+        Credential::AccessToken { .. } => "session expired or revoked",
+        Credential::ApiKey { .. } => "APIKey revoked or rotated",
+    })
+}
+
+/// Whether a signed credential is still good, from what the database says of its
+/// account (status, the APIKey's revision if one is issued) and session: the one rule,
+/// whichever way those facts were read.
+pub fn live(
+    credential: &Credential,
+    status: UserStatus,
+    api_key: Option<i64>,
+    session: Option<&Session>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let good = status.may_log_in()
+        && match credential {
+            Credential::AccessToken { user, .. } => {
+                session.is_some_and(|s| s.is_active(now) && s.user_id == *user)
+            }
+            Credential::ApiKey { revision, .. } => api_key == Some(*revision),
+        };
+    if good {
+        Ok(())
+    } else {
+        Err(refused(credential))
     }
 }
 

@@ -123,6 +123,40 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
 }
 
+impl OutboxEvent {
+    /// An event for the outbox, written in the unit of work of the change it announces.
+    pub fn new(
+        org: OrganizationId,
+        event: EventType,
+        data: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: OutboxEventId::new(),
+            organization_id: org,
+            event_type: event.as_str().to_owned(),
+            data: data.to_string(),
+            created_at: now,
+        }
+    }
+}
+
+/// The event data of a recorded consent change.
+pub fn consent_event_data(e: &crate::consent::HistoryEntry) -> serde_json::Value {
+    serde_json::json!({
+        "historyID": e.id,
+        "organisationID": e.organization_id,
+        "userID": e.user_id,
+        "consentID": e.consent_id,
+        "purposeID": e.purpose_id,
+        "attributeID": e.attribute_id,
+        "consented": e.new_value.as_str(),
+        "days": e.days,
+        "changedBy": e.changed_by.as_str(),
+        "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
     Pending,

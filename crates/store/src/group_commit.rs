@@ -20,31 +20,12 @@ use accord_domain::webhook::OutboxEvent;
 use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{ConsentRead, ConsentReadQuery};
+use crate::{ChainHead, ConsentChangeState, ConsentRead, ConsentReadQuery, ConsentWrites};
 
 /// The most changes one transaction records: bounds the wait of the last in a batch.
 pub(crate) const MAX_BATCH: usize = 128;
 /// Changes queued for the committer before senders wait (back-pressure).
 pub(crate) const QUEUE: usize = 4096;
-
-/// The head of an organisation's consent ledger: the last entry's sequence number and hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainHead {
-    pub seq: i64,
-    pub hash: String,
-}
-
-/// What a change is decided against: the record and its reader as they stand inside the
-/// batch (earlier changes of the same batch applied), and the organisation's chain head.
-pub struct ConsentChangeState {
-    /// `None` when the caller's account does not exist.
-    pub read: Option<ConsentRead>,
-    /// `None` when the organisation does not exist.
-    pub head: Option<ChainHead>,
-    /// The event types an enabled webhook of the organisation subscribes to, as of the
-    /// batch: an event nobody listens to need not be queued.
-    pub webhook_events: Vec<String>,
-}
 
 /// Decides a change: what to write, or why not. Runs on the committer, inside the
 /// batch's transaction, so it must be quick and must not block: domain rules only.
@@ -59,19 +40,6 @@ pub struct ConsentChangeJob {
     /// without deciding.
     pub layout_version: i64,
     pub decide: ConsentDecider,
-}
-
-/// What a decided change writes. History entries must continue the chain head they were
-/// decided against, in order.
-#[derive(Debug, Clone, Default)]
-pub struct ConsentWrites {
-    pub consent_id: String,
-    pub organization_id: OrganizationId,
-    pub user_id: UserId,
-    /// (purpose, attribute, value) set on the record.
-    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
-    pub history: Vec<HistoryEntry>,
-    pub outbox: Vec<OutboxEvent>,
 }
 
 /// How a change ended, once its batch committed.

@@ -8,18 +8,16 @@
 
 use std::sync::Arc;
 
-use accord_domain::consent::StoredConsent;
-use accord_domain::identity::OrgRole;
 use accord_domain::session::{RefreshState, RefreshTokenRecord, Rotation, Session};
 use accord_domain::webhook::ActionLog;
-use accord_domain::{AttributeId, OrganizationId, PurposeId, Result, SessionId, UserId};
+use accord_domain::{OrganizationId, Result, SessionId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use group_commit::{
-    ChainHead, ConsentChangeJob, ConsentChangeOutcome, ConsentChangeState, ConsentDecider,
-    ConsentWrites,
+pub use accord_domain::consent_change::{
+    ChainHead, ConsentChangeState, ConsentRead, ConsentWrites,
 };
+pub use group_commit::{ConsentChangeJob, ConsentChangeOutcome, ConsentDecider};
 
 mod group_commit;
 pub mod tx;
@@ -149,22 +147,6 @@ pub struct ConsentReadQuery {
     pub session: Option<SessionId>,
     pub organization: OrganizationId,
     pub user: UserId,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConsentRead {
-    pub caller_status: accord_domain::identity::UserStatus,
-    pub caller_is_platform_admin: bool,
-    /// The revision of the caller's APIKey, if one is issued.
-    pub caller_api_key: Option<i64>,
-    pub session: Option<Session>,
-    /// `None` when the organisation does not exist.
-    pub layout_version: Option<i64>,
-    /// The caller's roles in the organisation (Admin and Dpo are the ones a read needs).
-    pub caller_roles: Vec<OrgRole>,
-    pub consent_id: Option<String>,
-    /// (purpose, attribute, value) of the record.
-    pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.

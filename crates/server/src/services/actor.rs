@@ -40,27 +40,4 @@ impl Actor {
     }
 }
 
-/// A bearer credential whose signature has been checked but not yet its liveness (the
-/// session not revoked or expired, the APIKey not rotated, the account enabled). Read
-/// paths that fetch everything in one statement check liveness in that same statement
-/// (`Services::consents`) instead of a round trip of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
-    AccessToken { user: UserId, session: SessionId },
-    ApiKey { user: UserId, revision: i64 },
-}
-
-impl Credential {
-    pub fn user(&self) -> UserId {
-        match self {
-            Credential::AccessToken { user, .. } | Credential::ApiKey { user, .. } => *user,
-        }
-    }
-
-    pub fn session(&self) -> Option<SessionId> {
-        match self {
-            Credential::AccessToken { session, .. } => Some(*session),
-            Credential::ApiKey { .. } => None,
-        }
-    }
-}
+pub use accord_domain::session::Credential;

@@ -16,17 +16,15 @@ use std::sync::Arc;
 
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::consent::{
-    compute_status, count, parse_days, purpose_summary, retention_expiry, ChangedBy,
-    ComputedStatus, ConsentValue, HistoryEntry, StoredConsent,
+    compute_status, count, parse_days, purpose_summary, retention_expiry, ComputedStatus,
+    ConsentValue, HistoryEntry, StoredConsent,
 };
-use accord_domain::consent_change::{self, RecordState};
+use accord_domain::consent_change::{self};
 use accord_domain::identity::User;
 use accord_domain::organization::{Organization, Purpose, Template};
-use accord_domain::Clock;
 use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{
-    ConsentChangeJob, ConsentChangeOutcome, ConsentChangeState, ConsentRead, ConsentReadQuery,
-    ConsentWrites, Mode,
+    ConsentChangeJob, ConsentChangeOutcome, ConsentRead, ConsentReadQuery, ConsentWrites, Mode,
 };
 use chrono::{DateTime, Utc};
 
@@ -77,32 +75,6 @@ pub struct ConsentPath<'a> {
 pub struct ConsentChange {
     pub entry: HistoryEntry,
     pub receipt: String,
-}
-
-/// How the caller stands towards one person's consents with one organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Own,
-    Admin,
-    Dpo,
-}
-
-fn not_found() -> Error {
-    Error::not_found("consent not found")
-}
-
-/// How the caller stands towards one person's record: their own, or an Admin's or Dpo's
-/// of the organisation; 404 for anyone else.
-fn access_to(own: bool, standing: &OrgStanding) -> Result<Access> {
-    if own {
-        Ok(Access::Own)
-    } else if standing.may(OrgAction::ChangeConsentsOfOthers) {
-        Ok(Access::Admin)
-    } else if standing.may(OrgAction::ReadConsentsOfOthers) {
-        Ok(Access::Dpo)
-    } else {
-        Err(not_found())
-    }
 }
 
 type Values = HashMap<(PurposeId, AttributeId), StoredConsent>;
@@ -167,117 +139,6 @@ fn id_of<T: std::str::FromStr>(raw: &str) -> Result<T> {
     raw.parse().map_err(|_| not_found())
 }
 
-/// A change as submitted to the committer: everything [`decide_change`] needs, owned.
-struct ChangeRequest {
-    credential: Credential,
-    organization: OrganizationId,
-    user: UserId,
-    consent: String,
-    purpose: String,
-    /// `None`: every attribute of the purpose.
-    attributes: Option<Vec<String>>,
-    value: ConsentValue,
-    days: i64,
-    /// `None` when the organisation was not found while preparing.
-    layout: Option<Arc<OrgLayout>>,
-    clock: Arc<dyn Clock>,
-}
-
-/// Decides a consent change against the record as it stands in the committing
-/// transaction: the caller's credential and standing (the same rules as a read) here,
-/// then the consent rule itself (`accord_domain::consent_change::decide`). Runs on the
-/// store's committer, so it only computes: no I/O, no signing.
-fn decide_change(req: &ChangeRequest, state: &ConsentChangeState) -> Result<ConsentWrites> {
-    let now = req.clock.now();
-    let read = state
-        .read
-        .as_ref()
-        .ok_or_else(|| super::sign_in::refused(&req.credential))?;
-    super::sign_in::live(
-        &req.credential,
-        read.caller_status,
-        read.caller_api_key,
-        read.session.as_ref(),
-        now,
-    )?;
-    read.layout_version.ok_or_else(not_found)?;
-    let standing = OrgStanding {
-        roles: read.caller_roles.clone(),
-        platform_admin: read.caller_is_platform_admin,
-    };
-    let access = access_to(req.user == req.credential.user(), &standing)?;
-    let consent = read.consent_id.as_deref().ok_or_else(not_found)?;
-    if consent != req.consent {
-        return Err(not_found());
-    }
-    let changed_by = match access {
-        Access::Own => ChangedBy::Individual,
-        Access::Admin => ChangedBy::OrganisationAdmin,
-        Access::Dpo => {
-            return Err(Error::Forbidden(
-                "a Dpo reads consents but does not change them".into(),
-            ))
-        }
-    };
-    let layout = req.layout.as_deref().ok_or_else(not_found)?;
-    let purpose_id = id_of(&req.purpose)?;
-    let purpose = layout
-        .purposes
-        .iter()
-        .find(|p| p.id == purpose_id)
-        .ok_or_else(|| Error::not_found("purpose not found"))?;
-    let templates: Vec<&Template> = layout.templates.iter().map(|t| &**t).collect();
-    let head = state.head.as_ref().ok_or_else(not_found)?;
-    let actor_id = req.credential.user().to_string();
-    let decision = consent_change::decide(
-        &consent_change::ConsentChange {
-            organization: req.organization,
-            user: req.user,
-            consent_id: consent,
-            purpose,
-            templates: &templates,
-            attributes: req.attributes.as_deref(),
-            value: req.value,
-            days: req.days,
-            changed_by,
-            actor_id: &actor_id,
-        },
-        &RecordState {
-            values: &read.values,
-            head_seq: head.seq,
-            head_hash: &head.hash,
-            listened: &state.webhook_events,
-        },
-        now,
-        || uuid::Uuid::now_v7().to_string(),
-    )?;
-    // Queued only when a webhook listens: fanning an event out to nobody costs a durable
-    // write per change for nothing (docs/webhooks.md).
-    let outbox = match decision.announce {
-        Some(event) => decision
-            .history
-            .iter()
-            .map(|entry| {
-                super::events::outbox_event(
-                    req.organization,
-                    event,
-                    super::events::consent_event_data(entry),
-                    now,
-                )
-            })
-            .collect(),
-        None => vec![],
-    };
-    Ok(ConsentWrites {
-        consent_id: consent.to_owned(),
-        organization_id: req.organization,
-        user_id: req.user,
-        values: decision.values,
-        history: decision.history,
-        outbox,
-    })
-}
-
 /// A recorded change: the layout and the record it was decided against, what it wrote,
 /// and its entries with their receipts.
 struct RecordedChange {
@@ -308,6 +169,10 @@ impl RecordedChange {
         );
         (record, self.changes)
     }
+}
+
+fn not_found() -> Error {
+    consent_change::consent_not_found()
 }
 
 impl Services {
@@ -350,7 +215,7 @@ impl Services {
             roles: read.caller_roles,
             platform_admin: read.caller_is_platform_admin,
         };
-        access_to(user == credential.user(), &standing)?;
+        consent_change::consent_access(user == credential.user(), &standing)?;
         let id = read.consent_id.ok_or_else(not_found)?;
         if consent.is_some_and(|c| c != id) {
             return Err(not_found());
@@ -462,7 +327,7 @@ impl Services {
         // A layout change between preparing and deciding sends the change back once or
         // twice; more means the organisation is being edited without pause.
         for _ in 0..3 {
-            let request = ChangeRequest {
+            let request = consent_change::ChangeRequest {
                 credential: *credential,
                 organization: org,
                 user,
@@ -472,8 +337,8 @@ impl Services {
                 value,
                 days,
                 layout: layout.clone(),
-                clock: Arc::clone(&self.clock),
             };
+            let clock = Arc::clone(&self.clock);
             let job = ConsentChangeJob {
                 query: ConsentReadQuery {
                     caller: credential.user(),
@@ -482,7 +347,11 @@ impl Services {
                     user,
                 },
                 layout_version: layout.as_ref().map_or(-1, |l| l.version),
-                decide: Box::new(move |state| decide_change(&request, state)),
+                // The batch runs the domain's decision and nothing else of ours.
+                decide: Box::new(move |state| {
+                    let new_id = || uuid::Uuid::now_v7().to_string();
+                    consent_change::decide_request(&request, state, clock.now(), new_id)
+                }),
             };
             match self.store.change_consent(job).await? {
                 ConsentChangeOutcome::Written { read, writes } => {

@@ -7,22 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::OrganizationId;
 
 /// Layouts kept before the cache starts over (a bound, not a tuning knob: a layout is a
 /// few KiB, and organisations with readers come back within one read).
 const MAX_CACHED: usize = 10_000;
 
-/// Purposes and templates are shared: every consent record read from the layout points
-/// at them rather than copying them (BENCHMARKS.md, `read-consents`).
-#[derive(Debug)]
-pub struct OrgLayout {
-    pub version: i64,
-    pub organization: Organization,
-    pub purposes: Vec<Arc<Purpose>>,
-    pub templates: Vec<Arc<Template>>,
-}
+pub use accord_domain::organization::OrgLayout;
 
 #[derive(Default)]
 pub struct Layouts(Mutex<HashMap<OrganizationId, Arc<OrgLayout>>>);

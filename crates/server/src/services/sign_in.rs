@@ -7,7 +7,6 @@
 use std::net::IpAddr;
 
 use accord_domain::address::source_group;
-use accord_domain::identity::UserStatus;
 use accord_domain::session::{RefreshTokenRecord, Session};
 use accord_domain::throttle::{ThrottlePolicy, ThrottleState};
 use accord_domain::{Error, Result, SessionId, UserId};
@@ -16,42 +15,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::identity::TokenPair;
 use super::tokens::{random_secret, secret_hash};
-use super::{Credential, Services};
+use super::Services;
 
-fn unauthenticated(message: &str) -> Error {
-    Error::Unauthenticated(message.into())
-}
-
-pub(crate) fn refused(credential: &Credential) -> Error {
-    unauthenticated(match credential {
-        Credential::AccessToken { .. } => "session expired or revoked",
-        Credential::ApiKey { .. } => "APIKey revoked or rotated",
-    })
-}
-
-/// Whether a signed credential is still good, from what the database says of its
-/// account (status, the APIKey's revision if one is issued) and session: the one rule,
-/// whichever way those facts were read.
-pub(crate) fn live(
-    credential: &Credential,
-    status: UserStatus,
-    api_key: Option<i64>,
-    session: Option<&Session>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let good = status.may_log_in()
-        && match credential {
-            Credential::AccessToken { user, .. } => {
-                session.is_some_and(|s| s.is_active(now) && s.user_id == *user)
-            }
-            Credential::ApiKey { revision, .. } => api_key == Some(*revision),
-        };
-    if good {
-        Ok(())
-    } else {
-        Err(refused(credential))
-    }
-}
+pub(crate) use accord_domain::session::{live, refused};
 
 /// A sign-in attempt counted before its secret is checked ([`Services::begin_sign_in`]);
 /// holds one of its source's sign-ins in flight until dropped.
