@@ -19,7 +19,7 @@ use accord_domain::consent::{
     compute_status, count, parse_days, purpose_summary, retention_expiry, ComputedStatus,
     ConsentValue, HistoryEntry, StoredConsent,
 };
-use accord_domain::consent_change::{self};
+use accord_domain::consent_change;
 use accord_domain::identity::User;
 use accord_domain::organization::{Organization, Purpose, Template};
 use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
