@@ -7,6 +7,9 @@ use crate::helpers::{add_rest_client, get, ids, seed, send, user, Fixture, BASE}
 use crate::helpers::{Reply, TestDb};
 
 const NS: &str = "http://schema.ubisecure.com/customerid/api";
+/// A REST client for everything, and one bound to the child organisation.
+const ALL: (&str, &str) = ("all", "a-long-client-secret");
+const BOUND: (&str, &str) = ("child-only", "another-long-secret");
 
 async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
     let f = Fixture::new(&db).await;
@@ -439,34 +442,68 @@ async fn roles_of_organisations_and_users(db: TestDb) {
 }
 both_backends!(roles_of_organisations_and_users);
 
-async fn organisations_are_created_updated_and_deleted(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let (parent, child, _) = seed(&db, &f).await;
-    add_rest_client(&db, "all", "a-long-client-secret", None);
-    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
-    let all = ("all", "a-long-client-secret");
-    let bound = ("child-only", "another-long-secret");
-    use reqwest::Method;
+/// The CustomerID seed (a parent and its child), a client for everything and one bound
+/// to the child, and "Sales Unit" made under the child through POST100: a form body, a
+/// custom attribute with two values.
+struct SalesUnit {
+    f: Fixture,
+    parent: String,
+    child: String,
+    unit: String,
+}
 
-    // POST100: request parameters in a form body; a custom attribute with two values.
-    let form = [
-        ("friendlyName", "Sales Unit"),
-        ("technicalName", "Sales"),
-        ("parentOrganizationId", child.as_str()),
-        ("organizationClass", "retail"),
-        ("region", "North"),
-        ("region", "East"),
-    ];
-    let r = send(&f, Method::POST, "/organizations", all, &form).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let new = ids(&r)[0].clone();
-    assert_eq!(
-        r.body,
-        format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><Organizations xmlns="{NS}" inResponseTo="/2.1/organizations" method="POST"><Id>{new}</Id></Organizations>"#
-        )
-    );
-    let r = get(&f, &format!("/organizations/{new}"), Some(all), None, false).await;
+impl SalesUnit {
+    async fn new(db: &TestDb) -> Self {
+        let f = Fixture::new(db).await;
+        let (parent, child, _) = seed(db, &f).await;
+        add_rest_client(db, ALL.0, ALL.1, None);
+        add_rest_client(db, BOUND.0, BOUND.1, Some(&child));
+        let form = [
+            ("friendlyName", "Sales Unit"),
+            ("technicalName", "Sales"),
+            ("parentOrganizationId", child.as_str()),
+            ("organizationClass", "retail"),
+            ("region", "North"),
+            ("region", "East"),
+        ];
+        let r = send(&f, reqwest::Method::POST, "/organizations", ALL, &form).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let unit = ids(&r)[0].clone();
+        assert_eq!(
+            r.body,
+            format!(
+                r#"<?xml version="1.0" encoding="utf-8"?><Organizations xmlns="{NS}" inResponseTo="/2.1/organizations" method="POST"><Id>{unit}</Id></Organizations>"#
+            )
+        );
+        Self {
+            f,
+            parent,
+            child,
+            unit,
+        }
+    }
+
+    async fn status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        client: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> StatusCode {
+        send(&self.f, method, path, client, form).await.status
+    }
+}
+
+async fn a_new_organisation_reads_back_in_both_facades(db: TestDb) {
+    let s = SalesUnit::new(&db).await;
+    let r = get(
+        &s.f,
+        &format!("/organizations/{}", s.unit),
+        Some(ALL),
+        None,
+        false,
+    )
+    .await;
     for part in [
         r#"<Attribute name="entityName"><Value>5555555-6/1234567-1/Sales</Value></Attribute>"#,
         r#"<Attribute name="organizationClass"><Value>Retail</Value></Attribute>"#,
@@ -475,99 +512,57 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
         assert!(r.body.contains(part), "{part} in {}", r.body);
     }
     // One domain: the iGrant facade sees it.
-    let r = f
-        .call(
-            Method::GET,
-            &format!("/v1/organizations/{new}"),
-            &f.individual,
-            None,
-        )
-        .await;
+    let path = format!("/v1/organizations/{}", s.unit);
+    let r =
+        s.f.call(reqwest::Method::GET, &path, &s.f.individual, None)
+            .await;
     assert_eq!(r.json["Organization"]["Name"], "Sales Unit", "{}", r.body);
+}
+both_backends!(a_new_organisation_reads_back_in_both_facades);
 
-    // Refusals.
-    let r = send(
-        &f,
-        Method::POST,
-        "/organizations",
-        all,
-        &[
-            ("friendlyName", "Again"),
-            ("technicalName", "sales"),
-            ("parentOrganizationId", child.as_str()),
-        ],
-    )
-    .await;
+async fn bad_organisations_are_refused(db: TestDb) {
+    use reqwest::Method;
+    let s = SalesUnit::new(&db).await;
+    let form = [
+        ("friendlyName", "Again"),
+        ("technicalName", "sales"),
+        ("parentOrganizationId", s.child.as_str()),
+    ];
+    let r = send(&s.f, Method::POST, "/organizations", ALL, &form).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(r.body.contains("<code>Already exists</code>"));
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/organizations",
-            all,
-            &[("technicalName", "x")]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/organizations",
-            all,
-            &[("friendlyName", "x"), ("organizationType", "Nope")]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/organizations",
-            all,
-            &[("friendlyName", "x"), ("bad name", "v")]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/organizations",
-            bound,
-            &[("friendlyName", "x")]
-        )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/organizations",
-            bound,
-            &[
+    for (client, form, status) in [
+        (ALL, vec![("technicalName", "x")], StatusCode::BAD_REQUEST),
+        (
+            ALL,
+            vec![("friendlyName", "x"), ("organizationType", "Nope")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            ALL,
+            vec![("friendlyName", "x"), ("bad name", "v")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (BOUND, vec![("friendlyName", "x")], StatusCode::FORBIDDEN),
+        (
+            BOUND,
+            vec![
                 ("friendlyName", "x"),
-                ("parentOrganizationId", parent.as_str())
-            ]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
+                ("parentOrganizationId", s.parent.as_str()),
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let got = s
+            .status(Method::POST, "/organizations", client, &form)
+            .await;
+        assert_eq!(got, status, "{form:?}");
+    }
     let r = Reply::from(
-        f.app
+        s.f.app
             .client
-            .post(f.app.url(&format!("{BASE}/organizations")))
-            .basic_auth(all.0, Some(all.1))
+            .post(s.f.app.url(&format!("{BASE}/organizations")))
+            .basic_auth(ALL.0, Some(ALL.1))
             .json(&serde_json::json!({"friendlyName": "x"}))
             .send()
             .await
@@ -582,10 +577,10 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
         r.body
     );
     let r = Reply::from(
-        f.app
+        s.f.app
             .client
-            .post(f.app.url(&format!("{BASE}/organizations")))
-            .basic_auth(all.0, Some(all.1))
+            .post(s.f.app.url(&format!("{BASE}/organizations")))
+            .basic_auth(ALL.0, Some(ALL.1))
             .header("content-type", "text/plain")
             .body("friendlyName=x")
             .send()
@@ -594,39 +589,29 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+}
+both_backends!(bad_organisations_are_refused);
 
-    // PUT: replace, remove with an empty value, leave the rest.
-    let r = send(
-        &f,
-        Method::PUT,
-        &format!("/organizations/{new}"),
-        bound,
-        &[
-            ("friendlyName", "Sales North"),
-            ("organizationClass", ""),
-            ("technicalName", "SalesN"),
-        ],
-    )
-    .await;
+/// PUT: defined attributes replaced, an empty value removes one, the rest stay; no
+/// cycles; nothing outside the client's subtree.
+async fn an_organisation_is_updated_within_the_clients_subtree(db: TestDb) {
+    use reqwest::Method;
+    let s = SalesUnit::new(&db).await;
+    let path = format!("/organizations/{}", s.unit);
+    let form = [
+        ("friendlyName", "Sales North"),
+        ("organizationClass", ""),
+        ("technicalName", "SalesN"),
+    ];
+    let r = send(&s.f, Method::PUT, &path, BOUND, &form).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains(r#"method="PUT""#));
-    let r = send(
-        &f,
-        Method::PUT,
-        &format!("/organizations/{new}?region="),
-        bound,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = get(
-        &f,
-        &format!("/organizations/{new}"),
-        Some(bound),
-        None,
-        false,
-    )
-    .await;
+    let cleared = format!("{path}?region=");
+    assert_eq!(
+        s.status(Method::PUT, &cleared, BOUND, &[]).await,
+        StatusCode::OK
+    );
+    let r = get(&s.f, &path, Some(BOUND), None, false).await;
     assert!(
         r.body
             .contains(r#"<Attribute name="friendlyName"><Value>Sales North</Value></Attribute>"#),
@@ -639,87 +624,47 @@ async fn organisations_are_created_updated_and_deleted(db: TestDb) {
         "{}",
         r.body
     );
-    assert_eq!(
-        send(
-            &f,
-            Method::PUT,
-            &format!("/organizations/{new}"),
-            all,
-            &[("friendlyName", "")]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
+    let emptied = s
+        .status(Method::PUT, &path, ALL, &[("friendlyName", "")])
+        .await;
+    assert_eq!(emptied, StatusCode::BAD_REQUEST);
     // No cycles: the parent cannot move below its child.
+    let child = format!("/organizations/{}", s.child);
+    let below = [("parentOrganizationId", s.unit.as_str())];
     assert_eq!(
-        send(
-            &f,
-            Method::PUT,
-            &format!("/organizations/{child}"),
-            all,
-            &[("parentOrganizationId", new.as_str())]
-        )
-        .await
-        .status,
+        s.status(Method::PUT, &child, ALL, &below).await,
         StatusCode::BAD_REQUEST
     );
+    let parent = format!("/organizations/{}", s.parent);
+    let mine = [("friendlyName", "Mine")];
     assert_eq!(
-        send(
-            &f,
-            Method::PUT,
-            &format!("/organizations/{parent}"),
-            bound,
-            &[("friendlyName", "Mine")]
-        )
-        .await
-        .status,
-        StatusCode::NOT_FOUND
-    );
-
-    // DELETE: leaves only; not the client's own root.
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/organizations/{child}"),
-            all,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/organizations/{child}"),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
-    let r = send(
-        &f,
-        Method::DELETE,
-        &format!("/organizations/{new}"),
-        bound,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.contains(r#"method="DELETE""#) && ids(&r) == vec![new.clone()]);
-    assert_eq!(
-        get(&f, &format!("/organizations/{new}"), Some(all), None, false)
-            .await
-            .status,
+        s.status(Method::PUT, &parent, BOUND, &mine).await,
         StatusCode::NOT_FOUND
     );
 }
-both_backends!(organisations_are_created_updated_and_deleted);
+both_backends!(an_organisation_is_updated_within_the_clients_subtree);
+
+/// DELETE: leaves only, and not the client's own root.
+async fn only_leaves_are_deleted(db: TestDb) {
+    use reqwest::Method;
+    let s = SalesUnit::new(&db).await;
+    let child = format!("/organizations/{}", s.child);
+    assert_eq!(
+        s.status(Method::DELETE, &child, ALL, &[]).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.status(Method::DELETE, &child, BOUND, &[]).await,
+        StatusCode::FORBIDDEN
+    );
+    let path = format!("/organizations/{}", s.unit);
+    let r = send(&s.f, Method::DELETE, &path, BOUND, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(r#"method="DELETE""#) && ids(&r) == vec![s.unit.clone()]);
+    let gone = get(&s.f, &path, Some(ALL), None, false).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+both_backends!(only_leaves_are_deleted);
 
 /// The deadlock the permission matrix once met: the webhook worker holds a delivery of the
 /// organisation's and then writes to the organisation's log, while a DELETE holds the
