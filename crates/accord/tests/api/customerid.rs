@@ -775,33 +775,79 @@ async fn deleting_an_organisation_survives_a_deadlock_with_the_webhook_worker() 
     assert_eq!(logged, 1);
 }
 
-async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let (_, child, _) = seed(&db, &f).await;
-    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
-    let bound = ("child-only", "another-long-secret");
-    use reqwest::Method;
-    let email = crate::helpers::email("maija");
-    let form = [
-        ("email", email.as_str()),
-        ("firstname", "Maija"),
-        ("surname", "Meikäläinen"),
-        ("organizationId", child.as_str()),
-        ("password", "a long passphrase"),
-        ("department", "Sales"),
-    ];
-    let r = send(&f, Method::POST, "/users", bound, &form).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let id = ids(&r)[0].clone();
-    assert!(r
-        .body
-        .contains(r#"inResponseTo="/2.1/users" method="POST""#));
+const MAIJAS_PASSWORD: &str = "a long passphrase";
 
-    // A user created here signs in through the iGrant facade, with the name CustomerID gave.
-    let login = f.app.login(&email, "a long passphrase").await;
+/// Maija, made through the client bound to the child organisation (POST101) with a
+/// password and a custom attribute.
+struct Maija {
+    f: Fixture,
+    child: String,
+    email: String,
+    id: String,
+}
+
+impl Maija {
+    async fn new(db: &TestDb) -> Self {
+        let f = Fixture::new(db).await;
+        let (_, child, _) = seed(db, &f).await;
+        add_rest_client(db, BOUND.0, BOUND.1, Some(&child));
+        let email = crate::helpers::email("maija");
+        let form = [
+            ("email", email.as_str()),
+            ("firstname", "Maija"),
+            ("surname", "Meikäläinen"),
+            ("organizationId", child.as_str()),
+            ("password", MAIJAS_PASSWORD),
+            ("department", "Sales"),
+        ];
+        let r = send(&f, reqwest::Method::POST, "/users", BOUND, &form).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(r
+            .body
+            .contains(r#"inResponseTo="/2.1/users" method="POST""#));
+        let id = ids(&r)[0].clone();
+        Self {
+            f,
+            child,
+            email,
+            id,
+        }
+    }
+
+    async fn put(&self, query: &str, form: &[(&str, &str)]) -> StatusCode {
+        let path = format!("/users/{}{query}", self.id);
+        send(&self.f, reqwest::Method::PUT, &path, BOUND, form)
+            .await
+            .status
+    }
+
+    async fn read(&self) -> Reply {
+        get(
+            &self.f,
+            &format!("/users/{}", self.id),
+            Some(BOUND),
+            None,
+            false,
+        )
+        .await
+    }
+
+    async fn cannot_sign_in(&self) {
+        let body = serde_json::json!({"username": self.email, "password": MAIJAS_PASSWORD});
+        self.f
+            .app
+            .post("/v1/users/login", body)
+            .await
+            .assert_error(401);
+    }
+}
+
+/// A user created here signs in through the iGrant facade, with the name CustomerID gave.
+async fn a_user_made_through_customerid_signs_in_on_the_igrant_facade(db: TestDb) {
+    let m = Maija::new(&db).await;
+    let login = m.f.app.login(&m.email, MAIJAS_PASSWORD).await;
     assert_eq!(login["User"]["Name"], "Maija Meikäläinen");
-    let bearer = crate::helpers::bearer(&login);
-    let r = get(&f, &format!("/users/{id}"), Some(bound), None, false).await;
+    let r = m.read().await;
     assert!(
         r.body
             .contains(r#"<Attribute name="department"><Value>Sales</Value></Attribute>"#),
@@ -811,95 +857,61 @@ async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
     assert!(r
         .body
         .contains(r#"<Attribute name="status"><Value>Enabled</Value></Attribute>"#));
+}
+both_backends!(a_user_made_through_customerid_signs_in_on_the_igrant_facade);
 
-    // Refusals.
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/users",
-            bound,
-            &[
-                ("email", email.as_str()),
-                ("organizationId", child.as_str())
-            ]
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/users",
-            bound,
-            &[
-                ("firstname", "No email"),
-                ("organizationId", child.as_str())
-            ]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/users",
-            bound,
-            &[("email", "x@example.com")]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST,
-        "a bound client places users in its tree"
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/users",
-            bound,
-            &[
+async fn bad_users_are_refused(db: TestDb) {
+    let m = Maija::new(&db).await;
+    let child = m.child.as_str();
+    for (form, status, why) in [
+        (
+            vec![("email", m.email.as_str()), ("organizationId", child)],
+            StatusCode::CONFLICT,
+            "the address is taken",
+        ),
+        (
+            vec![("firstname", "No email"), ("organizationId", child)],
+            StatusCode::BAD_REQUEST,
+            "no address",
+        ),
+        (
+            vec![("email", "x@example.com")],
+            StatusCode::BAD_REQUEST,
+            "a bound client places users in its tree",
+        ),
+        (
+            vec![
                 ("email", "y@example.com"),
-                ("organizationId", child.as_str()),
-                ("cn", "mine")
-            ]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/users",
-            bound,
-            &[
+                ("organizationId", child),
+                ("cn", "mine"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "cn is ours",
+        ),
+        (
+            vec![
                 ("email", "z@example.com"),
-                ("organizationId", child.as_str()),
-                ("password", "short")
-            ]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
+                ("organizationId", child),
+                ("password", "short"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "the password policy",
+        ),
+    ] {
+        let r = send(&m.f, reqwest::Method::POST, "/users", BOUND, &form).await;
+        assert_eq!(r.status, status, "{why}: {}", r.body);
+    }
+}
+both_backends!(bad_users_are_refused);
 
-    // PUT: replace, remove, keep; disabling ends sessions and sign-in on both facades.
-    let r = send(
-        &f,
-        Method::PUT,
-        &format!("/users/{id}?department="),
-        bound,
-        &[("mobile", "+358 40 1"), ("status", "disabled")],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = get(&f, &format!("/users/{id}"), Some(bound), None, false).await;
+/// PUT: defined attributes replaced, an empty value removes one, the rest stay;
+/// disabling ends sessions and sign-in on both facades; another user's address is taken.
+async fn a_user_is_updated_and_disabling_closes_both_facades(db: TestDb) {
+    let m = Maija::new(&db).await;
+    let bearer = crate::helpers::bearer(&m.f.app.login(&m.email, MAIJAS_PASSWORD).await);
+    let changes = [("mobile", "+358 40 1"), ("status", "disabled")];
+    assert_eq!(m.put("?department=", &changes).await, StatusCode::OK);
+    let r = m.read().await;
     assert!(
         r.body
             .contains(r#"<Attribute name="mobile"><Value>+358 40 1</Value></Attribute>"#)
@@ -912,76 +924,38 @@ async fn users_are_created_updated_disabled_and_deleted(db: TestDb) {
         "{}",
         r.body
     );
-    f.app.get("/v1/user", Some(&bearer)).await.assert_error(401);
-    f.app
-        .post(
-            "/v1/users/login",
-            serde_json::json!({"username": email, "password": "a long passphrase"}),
-        )
+    m.f.app
+        .get("/v1/user", Some(&bearer))
         .await
         .assert_error(401);
-    assert_eq!(
-        ids(&get(&f, "/users?status=disabled", Some(bound), None, false).await),
-        vec![id.clone()]
-    );
-    let r = send(
-        &f,
-        Method::PUT,
-        &format!("/users/{id}"),
-        bound,
-        &[("status", "enabled")],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK);
-    f.app.login(&email, "a long passphrase").await;
-    // Another user's email is taken.
-    let admin_email = f.call(Method::GET, "/v1/user", &f.admin, None).await.json["Email"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        send(
-            &f,
-            Method::PUT,
-            &format!("/users/{id}"),
-            bound,
-            &[("email", admin_email.as_str())]
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-
-    // DELETE: gone; the last Admin of an organisation stays.
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/users/{}", f.admin_id),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-    let r = send(&f, Method::DELETE, &format!("/users/{id}"), bound, &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        get(&f, &format!("/users/{id}"), Some(bound), None, false)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    f.app
-        .post(
-            "/v1/users/login",
-            serde_json::json!({"username": email, "password": "a long passphrase"}),
-        )
-        .await
-        .assert_error(401);
+    m.cannot_sign_in().await;
+    let disabled = get(&m.f, "/users?status=disabled", Some(BOUND), None, false).await;
+    assert_eq!(ids(&disabled), vec![m.id.clone()]);
+    assert_eq!(m.put("", &[("status", "enabled")]).await, StatusCode::OK);
+    m.f.app.login(&m.email, MAIJAS_PASSWORD).await;
+    let me =
+        m.f.call(reqwest::Method::GET, "/v1/user", &m.f.admin, None)
+            .await;
+    let admin_email = me.json["Email"].as_str().unwrap().to_owned();
+    let taken = m.put("", &[("email", admin_email.as_str())]).await;
+    assert_eq!(taken, StatusCode::CONFLICT);
 }
-both_backends!(users_are_created_updated_disabled_and_deleted);
+both_backends!(a_user_is_updated_and_disabling_closes_both_facades);
+
+/// DELETE: gone, and signed out of both facades; the last Admin of an organisation stays.
+async fn a_deleted_user_is_gone_but_the_last_admin_stays(db: TestDb) {
+    use reqwest::Method;
+    let m = Maija::new(&db).await;
+    let admin = format!("/users/{}", m.f.admin_id);
+    let r = send(&m.f, Method::DELETE, &admin, BOUND, &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let path = format!("/users/{}", m.id);
+    let r = send(&m.f, Method::DELETE, &path, BOUND, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(m.read().await.status, StatusCode::NOT_FOUND);
+    m.cannot_sign_in().await;
+}
+both_backends!(a_deleted_user_is_gone_but_the_last_admin_stays);
 
 async fn roles_are_created_assigned_and_removed(db: TestDb) {
     let f = Fixture::new(&db).await;
