@@ -957,200 +957,166 @@ async fn a_deleted_user_is_gone_but_the_last_admin_stays(db: TestDb) {
 }
 both_backends!(a_deleted_user_is_gone_but_the_last_admin_stays);
 
-async fn roles_are_created_assigned_and_removed(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let (parent, child, _) = seed(&db, &f).await;
-    add_rest_client(&db, "child-only", "another-long-secret", Some(&child));
-    let bound = ("child-only", "another-long-secret");
-    use accord_domain::identity::OrgRole::{Admin, Dpo};
-    use reqwest::Method;
-    let role_of = |role: accord_domain::identity::OrgRole, org: &str| {
-        role.role_of(org.parse().unwrap()).id.to_string()
-    };
+/// The bound client's SALES role of the child organisation, and a member it made who
+/// holds SALES and the child's iGrant Dpo role.
+struct Roles {
+    f: Fixture,
+    parent: String,
+    child: String,
+    sales: String,
+    member: String,
+    member_email: String,
+}
 
-    let r = send(
-        &f,
-        Method::POST,
-        "/roles",
-        bound,
-        &[("name", "SALES"), ("organizationId", child.as_str())],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let sales = ids(&r)[0].clone();
-    assert!(r
-        .body
-        .contains(r#"inResponseTo="/2.1/roles" method="POST""#));
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/roles",
-            bound,
-            &[("name", "sales"), ("organizationId", child.as_str())]
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/roles",
-            bound,
-            &[("name", "admin"), ("organizationId", child.as_str())]
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-    assert_eq!(
-        send(&f, Method::POST, "/roles", bound, &[("name", "X")])
-            .await
-            .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::POST,
-            "/roles",
-            bound,
-            &[("name", "X"), ("organizationId", parent.as_str())]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-
-    // A user created here gets SALES and the iGrant Dpo role of the child.
-    let email = crate::helpers::email("member");
-    let r = send(
-        &f,
-        Method::POST,
-        "/users",
-        bound,
-        &[
-            ("email", email.as_str()),
+impl Roles {
+    async fn new(db: &TestDb) -> Self {
+        use reqwest::Method;
+        let f = Fixture::new(db).await;
+        let (parent, child, _) = seed(db, &f).await;
+        add_rest_client(db, BOUND.0, BOUND.1, Some(&child));
+        let form = [("name", "SALES"), ("organizationId", child.as_str())];
+        let r = send(&f, Method::POST, "/roles", BOUND, &form).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(r
+            .body
+            .contains(r#"inResponseTo="/2.1/roles" method="POST""#));
+        let sales = ids(&r)[0].clone();
+        let member_email = crate::helpers::email("member");
+        let form = [
+            ("email", member_email.as_str()),
             ("organizationId", child.as_str()),
             ("password", "a long passphrase"),
-        ],
-    )
-    .await;
-    let member = ids(&r)[0].clone();
-    for role in [sales.clone(), role_of(Dpo, &child)] {
-        let r = send(
-            &f,
-            Method::PUT,
-            &format!("/users/{member}/roles/{role}"),
-            bound,
-            &[],
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert!(r.body.contains(r#"method="PUT""#) && ids(&r) == vec![role.clone()]);
+        ];
+        let member = ids(&send(&f, Method::POST, "/users", BOUND, &form).await)[0].clone();
+        let roles = Self {
+            f,
+            parent,
+            child,
+            sales,
+            member,
+            member_email,
+        };
+        for role in [roles.sales.clone(), roles.of(Dpo, &roles.child)] {
+            let path = format!("/users/{}/roles/{role}", roles.member);
+            let r = send(&roles.f, Method::PUT, &path, BOUND, &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert!(r.body.contains(r#"method="PUT""#) && ids(&r) == vec![role.clone()]);
+        }
+        roles
     }
-    let mut held = ids(&get(
-        &f,
-        &format!("/users/{member}/roles"),
-        Some(bound),
-        None,
-        false,
-    )
-    .await);
-    held.sort();
-    let mut want = vec![sales.clone(), role_of(Dpo, &child)];
+
+    /// An iGrant role's derived ID in an organisation.
+    fn of(&self, role: accord_domain::identity::OrgRole, org: &str) -> String {
+        role.role_of(org.parse().unwrap()).id.to_string()
+    }
+
+    async fn status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> StatusCode {
+        send(&self.f, method, path, BOUND, form).await.status
+    }
+
+    async fn held(&self) -> Vec<String> {
+        let path = format!("/users/{}/roles", self.member);
+        let mut held = ids(&get(&self.f, &path, Some(BOUND), None, false).await);
+        held.sort();
+        held
+    }
+}
+
+use accord_domain::identity::OrgRole::{Admin, Dpo};
+
+async fn bad_roles_are_refused(db: TestDb) {
+    use reqwest::Method;
+    let r = Roles::new(&db).await;
+    let (child, parent) = (r.child.as_str(), r.parent.as_str());
+    for (form, status, why) in [
+        (
+            vec![("name", "sales"), ("organizationId", child)],
+            StatusCode::CONFLICT,
+            "names are case-insensitive",
+        ),
+        (
+            vec![("name", "admin"), ("organizationId", child)],
+            StatusCode::CONFLICT,
+            "the iGrant roles are taken",
+        ),
+        (
+            vec![("name", "X")],
+            StatusCode::BAD_REQUEST,
+            "no organisation",
+        ),
+        (
+            vec![("name", "X"), ("organizationId", parent)],
+            StatusCode::BAD_REQUEST,
+            "outside the subtree",
+        ),
+    ] {
+        assert_eq!(
+            r.status(Method::POST, "/roles", &form).await,
+            status,
+            "{why}"
+        );
+    }
+}
+both_backends!(bad_roles_are_refused);
+
+/// One domain: the iGrant facade sees the Dpo role a REST client gave, and admits the
+/// member as an organisation admin.
+async fn roles_given_here_hold_on_the_igrant_facade(db: TestDb) {
+    let r = Roles::new(&db).await;
+    let mut want = vec![r.sales.clone(), r.of(Dpo, &r.child)];
     want.sort();
-    assert_eq!(held, want);
-    // One domain: the iGrant facade sees the Dpo role, and admits the member as an organisation admin.
-    let r = f
-        .app
-        .post(
-            "/v1/users/admin/login",
-            serde_json::json!({"username": email, "password": "a long passphrase"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.json["User"]["Roles"]
+    assert_eq!(r.held().await, want);
+    let login =
+        r.f.app
+            .post(
+                "/v1/users/admin/login",
+                serde_json::json!({"username": r.member_email, "password": "a long passphrase"}),
+            )
+            .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(login.json["User"]["Roles"]
         .as_array()
         .unwrap()
-        .contains(&serde_json::json!({"RoleID": 2, "OrgID": child})));
-
-    // Removing: membership by membership; never the last Admin; the iGrant roles stay roles.
-    let r = send(
-        &f,
-        Method::DELETE,
-        &format!("/users/{member}/roles/{}", role_of(Dpo, &child)),
-        bound,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/users/{member}/roles/{}", role_of(Dpo, &child)),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/users/{}/roles/{}", f.admin_id, role_of(Admin, &child)),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::DELETE,
-            &format!("/roles/{}", role_of(Dpo, &child)),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        send(
-            &f,
-            Method::PUT,
-            &format!("/users/{member}/roles/{}", role_of(Admin, &parent)),
-            bound,
-            &[]
-        )
-        .await
-        .status,
-        StatusCode::NOT_FOUND
-    );
-    let r = send(&f, Method::DELETE, &format!("/roles/{sales}"), bound, &[]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        get(&f, &format!("/roles/{sales}"), Some(bound), None, false)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert!(ids(&get(
-        &f,
-        &format!("/users/{member}/roles"),
-        Some(bound),
-        None,
-        false
-    )
-    .await)
-    .is_empty());
+        .contains(&serde_json::json!({"RoleID": 2, "OrgID": r.child})));
 }
-both_backends!(roles_are_created_assigned_and_removed);
+both_backends!(roles_given_here_hold_on_the_igrant_facade);
+
+/// Removing: membership by membership; never the last Admin; the iGrant roles stay
+/// roles; a deleted role is gone from its members.
+async fn roles_are_removed_membership_by_membership(db: TestDb) {
+    use reqwest::Method;
+    let (delete, put) = (Method::DELETE, Method::PUT);
+    let r = Roles::new(&db).await;
+    let dpo = format!("/users/{}/roles/{}", r.member, r.of(Dpo, &r.child));
+    assert_eq!(r.status(delete.clone(), &dpo, &[]).await, StatusCode::OK);
+    assert_eq!(
+        r.status(delete.clone(), &dpo, &[]).await,
+        StatusCode::NOT_FOUND
+    );
+    let last_admin = format!("/users/{}/roles/{}", r.f.admin_id, r.of(Admin, &r.child));
+    assert_eq!(
+        r.status(delete.clone(), &last_admin, &[]).await,
+        StatusCode::BAD_REQUEST
+    );
+    let igrant_role = format!("/roles/{}", r.of(Dpo, &r.child));
+    assert_eq!(
+        r.status(delete.clone(), &igrant_role, &[]).await,
+        StatusCode::BAD_REQUEST
+    );
+    let outside = format!("/users/{}/roles/{}", r.member, r.of(Admin, &r.parent));
+    assert_eq!(
+        r.status(put.clone(), &outside, &[]).await,
+        StatusCode::NOT_FOUND
+    );
+    let sales = format!("/roles/{}", r.sales);
+    assert_eq!(r.status(delete.clone(), &sales, &[]).await, StatusCode::OK);
+    let gone = get(&r.f, &sales, Some(BOUND), None, false).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(r.held().await.is_empty());
+}
+both_backends!(roles_are_removed_membership_by_membership);
