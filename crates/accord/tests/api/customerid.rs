@@ -1,5 +1,6 @@
 //! The CustomerID facade's reads, authentication and wire format (XML and JSON).
 
+use accord_domain::identity::OrgRole::{Admin, Dpo};
 use reqwest::StatusCode;
 
 use crate::both_backends;
@@ -1026,8 +1027,6 @@ impl Roles {
         held
     }
 }
-
-use accord_domain::identity::OrgRole::{Admin, Dpo};
 
 async fn bad_roles_are_refused(db: TestDb) {
     use reqwest::Method;

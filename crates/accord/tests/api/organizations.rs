@@ -867,17 +867,68 @@ async fn anonymous_users_sign_in_with_their_api_key(db: TestDb) {
 }
 both_backends!(anonymous_users_sign_in_with_their_api_key);
 
-async fn purposes_and_templates(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let purposes = f.org_path("/purposes");
-    let body = json!({"Purposes": [
-        {"Name": "Marketing", "Description": "Offers", "LawfulBasisOfProcessing": 0, "PolicyURL": "https://dmart.example/p"},
-        {"Name": "Payroll", "LawfulBasisOfProcessing": 2, "Jurisdiction": "SE", "Shared3PP": true},
-        {"Name": "Old client", "LawfulUsage": true}
-    ]});
-    let r = f.call(Method::POST, &purposes, &f.admin, Some(body)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let created = r.json["Purposes"].as_array().unwrap().clone();
+/// DMart's three purposes (Marketing by consent, Payroll by contract, an old client's
+/// lawful usage) and two data attributes: Age (Marketing, Payroll) and Email (Marketing).
+struct Layout {
+    f: Fixture,
+    marketing: String,
+    payroll: String,
+    age: String,
+}
+
+impl Layout {
+    async fn new(db: &TestDb) -> (Self, Vec<Value>) {
+        let f = Fixture::new(db).await;
+        let body = json!({"Purposes": [
+            {"Name": "Marketing", "Description": "Offers", "LawfulBasisOfProcessing": 0, "PolicyURL": "https://dmart.example/p"},
+            {"Name": "Payroll", "LawfulBasisOfProcessing": 2, "Jurisdiction": "SE", "Shared3PP": true},
+            {"Name": "Old client", "LawfulUsage": true}
+        ]});
+        let r = f
+            .call(Method::POST, &f.org_path("/purposes"), &f.admin, Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let created = r.json["Purposes"].as_array().unwrap().clone();
+        let marketing = created[0]["ID"].as_str().unwrap().to_owned();
+        let payroll = created[1]["ID"].as_str().unwrap().to_owned();
+        let templates = json!({"Templates": [
+            {"Consent": "Age", "PurposeIDs": [marketing, payroll]},
+            {"Consent": "Email", "PurposeIDs": [marketing]}
+        ]});
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/templates"),
+                &f.admin,
+                Some(templates),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            r.json["Templates"][0]["PurposeIDs"],
+            json!([marketing, payroll])
+        );
+        let age = r.json["Templates"][0]["ID"].as_str().unwrap().to_owned();
+        (
+            Self {
+                f,
+                marketing,
+                payroll,
+                age,
+            },
+            created,
+        )
+    }
+
+    async fn call(&self, method: Method, rest: &str, auth: &str, body: Option<Value>) -> Reply {
+        self.f
+            .call(method, &self.f.org_path(rest), auth, body)
+            .await
+    }
+}
+
+async fn purposes_carry_their_lawful_basis(db: TestDb) {
+    let (_, created) = Layout::new(&db).await;
     assert_eq!(created.len(), 3);
     assert_eq!(
         (
@@ -894,66 +945,90 @@ async fn purposes_and_templates(db: TestDb) {
         (Some(true), Some(true))
     );
     assert_eq!(created[2]["LawfulBasisOfProcessing"], 5);
-    let marketing = created[0]["ID"].as_str().unwrap().to_owned();
-    let payroll = created[1]["ID"].as_str().unwrap().to_owned();
+}
+both_backends!(purposes_carry_their_lawful_basis);
 
+async fn bad_purposes_and_templates_are_refused(db: TestDb) {
+    let (l, _) = Layout::new(&db).await;
+    let admin = l.f.admin.clone();
     for bad in [
         json!({"Purposes": [{"Name": "x", "LawfulBasisOfProcessing": 6}]}),
         json!({"Purposes": []}),
         json!({"Purposes": [{"Description": "no name"}]}),
         json!({"Purposes": [{"Name": "x", "PolicyURL": "file:///etc/passwd"}]}),
     ] {
-        f.call(Method::POST, &purposes, &f.admin, Some(bad))
+        l.call(Method::POST, "/purposes", &admin, Some(bad))
             .await
             .assert_error(400);
     }
-    f.call(
+    let dpo_writes = json!({"Purposes": [{"Name": "x"}]});
+    l.call(Method::POST, "/purposes", &l.f.dpo, Some(dpo_writes))
+        .await
+        .assert_error(403);
+    let unknown =
+        json!({"Templates": [{"Consent": "X", "PurposeIDs": [uuid::Uuid::now_v7().to_string()]}]});
+    l.call(Method::POST, "/templates", &admin, Some(unknown))
+        .await
+        .assert_error(400);
+    let foreign = json!({"Templates": [{"Consent": "X", "PurposeIDs": ["not-an-id"]}]});
+    l.call(Method::POST, "/templates", &admin, Some(foreign))
+        .await
+        .assert_error(400);
+    let developer_writes = json!({"Templates": [{"Consent": "X"}]});
+    l.call(
         Method::POST,
-        &purposes,
-        &f.dpo,
-        Some(json!({"Purposes": [{"Name": "x"}]})),
+        "/templates",
+        &l.f.developer,
+        Some(developer_writes),
     )
     .await
     .assert_error(403);
+}
+both_backends!(bad_purposes_and_templates_are_refused);
 
-    // Everyone signed in reads them.
-    let r = f.call(Method::GET, &purposes, &f.individual, None).await;
+/// Everyone signed in reads them; another organisation's purpose is not found here.
+async fn purposes_and_templates_are_read_by_everyone_signed_in(db: TestDb) {
+    let (l, _) = Layout::new(&db).await;
+    let r = l
+        .call(Method::GET, "/purposes", &l.f.individual, None)
+        .await;
     assert_eq!(r.json["Purposes"].as_array().unwrap().len(), 3);
-    let one = f
+    let one = l
         .call(
             Method::GET,
-            &f.org_path(&format!("/purposes/{marketing}")),
-            &f.individual,
+            &format!("/purposes/{}", l.marketing),
+            &l.f.individual,
             None,
         )
         .await;
     assert_eq!(one.json["Purpose"]["Name"], "Marketing");
-    f.call(
-        Method::GET,
-        &f.org_path(&format!("/purposes/{}", uuid::Uuid::now_v7())),
-        &f.admin,
-        None,
-    )
-    .await
-    .assert_error(404);
-    // Another organisation's purpose is not found here.
-    f.call(
-        Method::GET,
-        &format!("/v1/organizations/{}/purposes/{marketing}", f.other_org),
-        &f.outsider,
-        None,
-    )
-    .await
-    .assert_error(404);
-
-    let r = f
-        .call(
-            Method::PUT,
-            &f.org_path(&format!("/purposes/{marketing}")),
-            &f.admin,
-            Some(json!({"Name": "Marketing and campaign", "LawfulBasisOfProcessing": 5})),
-        )
+    let nobody = format!("/purposes/{}", uuid::Uuid::now_v7());
+    l.call(Method::GET, &nobody, &l.f.admin, None)
+        .await
+        .assert_error(404);
+    let elsewhere = format!(
+        "/v1/organizations/{}/purposes/{}",
+        l.f.other_org, l.marketing
+    );
+    l.f.call(Method::GET, &elsewhere, &l.f.outsider, None)
+        .await
+        .assert_error(404);
+    let templates = l
+        .call(Method::GET, "/templates", &l.f.individual, None)
         .await;
+    assert_eq!(templates.json["Templates"].as_array().unwrap().len(), 2);
+    // The organisation object carries both.
+    let org = l.call(Method::GET, "", &l.f.individual, None).await.json["Organization"].clone();
+    assert_eq!(org["Purposes"].as_array().unwrap().len(), 3);
+    assert_eq!(org["Templates"].as_array().unwrap().len(), 2);
+}
+both_backends!(purposes_and_templates_are_read_by_everyone_signed_in);
+
+async fn purposes_and_templates_are_replaced(db: TestDb) {
+    let (l, _) = Layout::new(&db).await;
+    let renamed = json!({"Name": "Marketing and campaign", "LawfulBasisOfProcessing": 5});
+    let path = format!("/purposes/{}", l.marketing);
+    let r = l.call(Method::PUT, &path, &l.f.admin, Some(renamed)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         (
@@ -962,121 +1037,43 @@ async fn purposes_and_templates(db: TestDb) {
         ),
         (Some("Marketing and campaign"), Some(true))
     );
-
-    // Templates name data attributes and the purposes they serve.
-    let templates = f.org_path("/templates");
-    let r = f.call(Method::POST, &templates, &f.admin, Some(json!({"Templates": [{"Consent": "Age", "PurposeIDs": [marketing, payroll]}, {"Consent": "Email", "PurposeIDs": [marketing]}]}))).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let age = r.json["Templates"][0]["ID"].as_str().unwrap().to_owned();
-    assert_eq!(
-        r.json["Templates"][0]["PurposeIDs"],
-        json!([marketing, payroll])
-    );
-    let unknown =
-        json!({"Templates": [{"Consent": "X", "PurposeIDs": [uuid::Uuid::now_v7().to_string()]}]});
-    f.call(Method::POST, &templates, &f.admin, Some(unknown))
-        .await
-        .assert_error(400);
-    let foreign = json!({"Templates": [{"Consent": "X", "PurposeIDs": ["not-an-id"]}]});
-    f.call(Method::POST, &templates, &f.admin, Some(foreign))
-        .await
-        .assert_error(400);
-    f.call(
-        Method::POST,
-        &templates,
-        &f.developer,
-        Some(json!({"Templates": [{"Consent": "X"}]})),
-    )
-    .await
-    .assert_error(403);
-    let r = f
+    let range = json!({"Consent": "Age range", "PurposeIDs": [l.payroll]});
+    let r = l
         .call(
             Method::PUT,
-            &f.org_path(&format!("/templates/{age}")),
-            &f.admin,
-            Some(json!({"Consent": "Age range", "PurposeIDs": [payroll]})),
+            &format!("/templates/{}", l.age),
+            &l.f.admin,
+            Some(range),
         )
         .await;
     assert_eq!(
         r.json["Template"],
-        json!({"ID": age, "Consent": "Age range", "PurposeIDs": [payroll]})
+        json!({"ID": l.age, "Consent": "Age range", "PurposeIDs": [l.payroll]})
     );
-    assert_eq!(
-        f.call(Method::GET, &templates, &f.individual, None)
-            .await
-            .json["Templates"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-
-    // The organisation object carries both.
-    let org = f
-        .call(Method::GET, &f.org_path(""), &f.individual, None)
-        .await
-        .json["Organization"]
-        .clone();
-    assert_eq!(org["Purposes"].as_array().unwrap().len(), 3);
-    assert_eq!(org["Templates"].as_array().unwrap().len(), 2);
-
-    // Deleting a purpose hides it (it is kept for the consent history) and drops it from templates.
-    assert_eq!(
-        f.call(
-            Method::DELETE,
-            &f.org_path(&format!("/purposes/{payroll}")),
-            &f.admin,
-            None
-        )
-        .await
-        .status,
-        StatusCode::NO_CONTENT
-    );
-    f.call(
-        Method::GET,
-        &f.org_path(&format!("/purposes/{payroll}")),
-        &f.admin,
-        None,
-    )
-    .await
-    .assert_error(404);
-    f.call(
-        Method::DELETE,
-        &f.org_path(&format!("/purposes/{payroll}")),
-        &f.admin,
-        None,
-    )
-    .await
-    .assert_error(404);
-    assert_eq!(
-        f.call(
-            Method::GET,
-            &f.org_path(&format!("/templates/{age}")),
-            &f.admin,
-            None
-        )
-        .await
-        .json["Template"]["PurposeIDs"],
-        json!([])
-    );
-    assert_eq!(
-        f.call(
-            Method::DELETE,
-            &f.org_path(&format!("/templates/{age}")),
-            &f.admin,
-            None
-        )
-        .await
-        .status,
-        StatusCode::NO_CONTENT
-    );
-    f.call(
-        Method::GET,
-        &f.org_path(&format!("/templates/{age}")),
-        &f.admin,
-        None,
-    )
-    .await
-    .assert_error(404);
 }
-both_backends!(purposes_and_templates);
+both_backends!(purposes_and_templates_are_replaced);
+
+/// Deleting a purpose hides it (it is kept for the consent history) and drops it from
+/// templates; a deleted template is gone.
+async fn deleting_a_purpose_hides_it_and_frees_its_templates(db: TestDb) {
+    let (l, _) = Layout::new(&db).await;
+    let admin = l.f.admin.clone();
+    let payroll = format!("/purposes/{}", l.payroll);
+    let r = l.call(Method::DELETE, &payroll, &admin, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    l.call(Method::GET, &payroll, &admin, None)
+        .await
+        .assert_error(404);
+    l.call(Method::DELETE, &payroll, &admin, None)
+        .await
+        .assert_error(404);
+    let age = format!("/templates/{}", l.age);
+    let r = l.call(Method::GET, &age, &admin, None).await;
+    assert_eq!(r.json["Template"]["PurposeIDs"], json!([l.marketing]));
+    let r = l.call(Method::DELETE, &age, &admin, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    l.call(Method::GET, &age, &admin, None)
+        .await
+        .assert_error(404);
+}
+both_backends!(deleting_a_purpose_hides_it_and_frees_its_templates);
