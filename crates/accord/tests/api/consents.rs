@@ -98,7 +98,14 @@ async fn a_new_record_reads_the_defaults(db: TestDb) {
 }
 both_backends!(a_new_record_reads_the_defaults);
 
-async fn consents_change_and_purposes_summarise(db: TestDb) {
+/// A purpose's one-word status (`GET …/purposes/{id}/status`).
+async fn purpose_status(c: &Consenting, auth: &str) -> String {
+    let path = format!("{}/status", c.purpose(&c.marketing));
+    let r = c.f.call(Method::GET, &path, auth, None).await;
+    r.json["Consented"].as_str().unwrap().to_owned()
+}
+
+async fn an_attribute_change_is_counted_and_receipted(db: TestDb) {
     let c = Consenting::new(Fixture::new(&db).await).await;
     let reply = c
         .set(&c.f.individual, &c.marketing, &c.age, "allow", 0)
@@ -123,41 +130,30 @@ async fn consents_change_and_purposes_summarise(db: TestDb) {
         attribute_in(purpose_in(&record, &c.payroll), &c.age)["Status"]["Consent"],
         "Allow"
     );
-
-    let status = |body: Value| body["Consented"].as_str().unwrap().to_owned();
-    let status_path = format!("{}/status", c.purpose(&c.marketing));
     assert_eq!(
-        status(
-            c.f.call(Method::GET, &status_path, &c.f.individual, None)
-                .await
-                .json
-        ),
+        purpose_status(&c, &c.f.individual).await,
         "AskMe",
         "mixed reads AskMe"
     );
+}
+both_backends!(an_attribute_change_is_counted_and_receipted);
+
+/// `POST …/status` sets every attribute of the purpose; the status reads Allow, Disallow,
+/// or AskMe when mixed; the purpose view counts the same.
+async fn a_purpose_status_sets_and_summarises_its_attributes(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let status_path = format!("{}/status", c.purpose(&c.marketing));
+    let allow = Some(json!({"consented": "Allow"}));
     let r =
-        c.f.call(
-            Method::POST,
-            &status_path,
-            &c.f.individual,
-            Some(json!({"consented": "Allow"})),
-        )
-        .await;
+        c.f.call(Method::POST, &status_path, &c.f.individual, allow)
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json["ConsentsAndPurposes"].as_array().unwrap().len(), 1);
     assert_eq!(
         r.json["ConsentsAndPurposes"][0]["Count"],
         json!({"Total": 3, "Consented": 3})
     );
-    assert_eq!(
-        status(
-            c.f.call(Method::GET, &status_path, &c.f.individual, None)
-                .await
-                .json
-        ),
-        "Allow"
-    );
-
+    assert_eq!(purpose_status(&c, &c.f.individual).await, "Allow");
     // Several attributes at once: the spec's body and answer.
     let body = json!({"consentattributes": [{"attributeid": c.email_attr}, {"attributeid": c.zip}], "consented": "Disallow"});
     let r =
@@ -182,31 +178,13 @@ async fn consents_change_and_purposes_summarise(db: TestDb) {
         .unwrap();
     assert_eq!(zip["Status"]["Consented"], "Disallow");
     assert_eq!(r.json["Receipts"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        status(
-            c.f.call(Method::GET, &status_path, &c.f.dpo, None)
-                .await
-                .json
-        ),
-        "AskMe"
-    );
+    assert_eq!(purpose_status(&c, &c.f.dpo).await, "AskMe");
+    let disallow = Some(json!({"consented": "DISALLOW"}));
     let r =
-        c.f.call(
-            Method::POST,
-            &status_path,
-            &c.f.individual,
-            Some(json!({"consented": "DISALLOW"})),
-        )
-        .await;
+        c.f.call(Method::POST, &status_path, &c.f.individual, disallow)
+            .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        status(
-            c.f.call(Method::GET, &status_path, &c.f.individual, None)
-                .await
-                .json
-        ),
-        "Disallow"
-    );
+    assert_eq!(purpose_status(&c, &c.f.individual).await, "Disallow");
     // The purpose view.
     let r =
         c.f.call(Method::GET, &c.purpose(&c.marketing), &c.f.individual, None)
@@ -218,8 +196,12 @@ async fn consents_change_and_purposes_summarise(db: TestDb) {
         ),
         (Some(c.consent.as_str()), Some(0))
     );
+}
+both_backends!(a_purpose_status_sets_and_summarises_its_attributes);
 
-    // Bad input.
+async fn bad_consent_changes_are_refused(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let age = c.attribute(&c.marketing, &c.age);
     for body in [
         json!({"consented": "maybe"}),
         json!({"consented": "Allow", "days": -1}),
@@ -227,76 +209,51 @@ async fn consents_change_and_purposes_summarise(db: TestDb) {
         json!({"consented": 1}),
         json!({"days": 3}),
     ] {
-        c.f.call(
-            Method::PATCH,
-            &c.attribute(&c.marketing, &c.age),
-            &c.f.individual,
-            Some(body),
-        )
-        .await
-        .assert_error(400);
+        c.f.call(Method::PATCH, &age, &c.f.individual, Some(body))
+            .await
+            .assert_error(400);
     }
     let ok = Some(json!({"consented": "Allow"}));
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&c.marketing, &uuid::Uuid::now_v7().to_string()),
-        &c.f.individual,
-        ok.clone(),
-    )
-    .await
-    .assert_error(404);
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&uuid::Uuid::now_v7().to_string(), &c.age),
-        &c.f.individual,
-        ok.clone(),
-    )
-    .await
-    .assert_error(404);
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&c.payroll, &c.zip),
-        &c.f.individual,
-        ok.clone(),
-    )
-    .await
-    .assert_error(404);
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    for path in [
+        c.attribute(&c.marketing, &nowhere),
+        c.attribute(&nowhere, &c.age),
+        c.attribute(&c.payroll, &c.zip),
+    ] {
+        c.f.call(Method::PATCH, &path, &c.f.individual, ok.clone())
+            .await
+            .assert_error(404);
+    }
+    let none_named = Some(json!({"consentattributes": [], "consented": "Allow"}));
     c.f.call(
         Method::PATCH,
         &c.purpose(&c.marketing),
         &c.f.individual,
-        Some(json!({"consentattributes": [], "consented": "Allow"})),
+        none_named,
     )
     .await
     .assert_error(400);
-    // Who may change: the individual and the Admin (for them); not the Dpo, not others.
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&c.marketing, &c.age),
-        &c.f.dpo,
-        ok.clone(),
-    )
-    .await
-    .assert_error(403);
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&c.marketing, &c.age),
-        &c.f.outsider,
-        ok.clone(),
-    )
-    .await
-    .assert_error(404);
-    c.f.call(
-        Method::PATCH,
-        &c.attribute(&c.marketing, &c.age),
-        &c.f.developer,
-        ok.clone(),
-    )
-    .await
-    .assert_error(404);
-    c.set(&c.f.admin, &c.marketing, &c.age, "AskMe", 0).await;
 }
-both_backends!(consents_change_and_purposes_summarise);
+both_backends!(bad_consent_changes_are_refused);
+
+/// Who may change: the individual and the Admin (for them); not the Dpo, not others.
+async fn only_the_individual_and_the_admin_change_a_record(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let age = c.attribute(&c.marketing, &c.age);
+    let ok = Some(json!({"consented": "Allow"}));
+    c.f.call(Method::PATCH, &age, &c.f.dpo, ok.clone())
+        .await
+        .assert_error(403);
+    for other in [&c.f.outsider, &c.f.developer] {
+        c.f.call(Method::PATCH, &age, other, ok.clone())
+            .await
+            .assert_error(404);
+    }
+    c.set(&c.f.admin, &c.marketing, &c.age, "AskMe", 0).await;
+    c.set(&c.f.individual, &c.marketing, &c.age, "Allow", 0)
+        .await;
+}
+both_backends!(only_the_individual_and_the_admin_change_a_record);
 
 async fn time_limited_consent_expires_without_anyone_touching_it(db: TestDb) {
     let clock = accord_domain::FixedClock::new(Utc::now());
