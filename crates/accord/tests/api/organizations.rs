@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::{accept_offers, user, Fixture, Reply, TestApp, TestDb};
 
-async fn organisations_are_created_read_and_changed(db: TestDb) {
+/// The spec's Organization object, every field, as its Admin reads it.
+async fn an_organisation_reads_with_every_field_of_the_spec(db: TestDb) {
     let f = Fixture::new(&db).await;
     let r = f.call(Method::GET, &f.org_path(""), &f.admin, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -56,7 +57,11 @@ async fn organisations_are_created_read_and_changed(db: TestDb) {
         "{admins:?}"
     );
     assert_eq!(admins.len(), 3);
+}
+both_backends!(an_organisation_reads_with_every_field_of_the_spec);
 
+async fn its_creator_holds_the_admin_role_and_others_read_only_the_profile(db: TestDb) {
+    let f = Fixture::new(&db).await;
     // The creator's User object lists the role.
     let me = f.call(Method::GET, "/v1/user", &f.admin, None).await;
     assert!(me.json["Roles"]
@@ -82,8 +87,11 @@ async fn organisations_are_created_read_and_changed(db: TestDb) {
     )
     .await
     .assert_error(404);
+}
+both_backends!(its_creator_holds_the_admin_role_and_others_read_only_the_profile);
 
-    // Bad input on create.
+async fn bad_organisations_are_not_created(db: TestDb) {
+    let f = Fixture::new(&db).await;
     let body = json!({"name": "X", "location": "Y", "typeid": uuid::Uuid::now_v7().to_string()});
     f.call(Method::POST, "/v1/organizations", &f.individual, Some(body))
         .await
@@ -104,8 +112,12 @@ async fn organisations_are_created_read_and_changed(db: TestDb) {
     )
     .await
     .assert_error(400);
+}
+both_backends!(bad_organisations_are_not_created);
 
-    // PATCH: 202, absent fields unchanged.
+/// PATCH: 202, absent fields unchanged; safe URLs only; the Dpo may not.
+async fn an_organisation_is_patched_by_its_admin_only(db: TestDb) {
+    let f = Fixture::new(&db).await;
     let r = f
         .call(
             Method::PATCH,
@@ -140,8 +152,11 @@ async fn organisations_are_created_read_and_changed(db: TestDb) {
     )
     .await
     .assert_error(403);
+}
+both_backends!(an_organisation_is_patched_by_its_admin_only);
 
-    // EULA URL.
+async fn an_organisation_sets_and_clears_its_eula_url(db: TestDb) {
+    let f = Fixture::new(&db).await;
     let r = f
         .call(
             Method::POST,
@@ -179,7 +194,7 @@ async fn organisations_are_created_read_and_changed(db: TestDb) {
         (StatusCode::ACCEPTED, Some(""))
     );
 }
-both_backends!(organisations_are_created_read_and_changed);
+both_backends!(an_organisation_sets_and_clears_its_eula_url);
 
 async fn reference_data_and_organisation_types(db: TestDb) {
     let f = Fixture::new(&db).await;
