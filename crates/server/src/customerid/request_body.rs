@@ -40,7 +40,7 @@ pub fn from_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
             Event::Start(e) => {
                 match depth {
                     0 if seen_root => return Err("more than one root element".into()),
-                    0 => seen_root = true,
+                    0 => seen_root = root(&e)?,
                     1 => attribute = Some((attribute_name(&e)?, 0)),
                     2 => {
                         expect(&e, "Value")?;
@@ -52,7 +52,7 @@ pub fn from_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
             }
             Event::Empty(e) => match depth {
                 0 if seen_root => return Err("more than one root element".into()),
-                0 => seen_root = true,
+                0 => seen_root = root(&e)?,
                 1 => params.push((attribute_name(&e)?, String::new())),
                 2 => {
                     expect(&e, "Value")?;
@@ -112,6 +112,22 @@ pub fn from_xml(body: &[u8]) -> Result<Vec<(String, String)>, String> {
         return Err("the document is incomplete".into());
     }
     Ok(params)
+}
+
+/// The root element, whatever its name, if the name is an XML name: quick-xml reads any
+/// bytes up to `>` as a tag, so `<"<!DOCTYPE …>"/>` would otherwise pass as an element.
+fn root(e: &BytesStart<'_>) -> Result<bool, String> {
+    let name = e.name();
+    let name = name.as_ref();
+    let start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80;
+    let rest = |c: &u8| start(*c) || c.is_ascii_digit() || *c == b'-' || *c == b'.';
+    match name.split_first() {
+        Some((first, tail)) if start(*first) && tail.iter().all(rest) => Ok(true),
+        _ => Err(format!(
+            "<{}> is not an element name",
+            String::from_utf8_lossy(name)
+        )),
+    }
 }
 
 fn expect(e: &BytesStart<'_>, name: &str) -> Result<(), String> {
@@ -216,6 +232,11 @@ mod tests {
     fn hostile_and_malformed_documents_are_refused() {
         let xxe = br#"<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "file:///etc/passwd">]><User><Attribute name="a"><Value>&x;</Value></Attribute></User>"#;
         assert!(from_xml(xxe).unwrap_err().contains("DOCTYPE"));
+        // Found by the fuzz suite: a "tag" quick-xml reads up to `>` is no element.
+        let disguised = br#"<"<!DOCTYPE x [<!ENTITY e "e">]>"<Value/>"#;
+        assert!(from_xml(disguised)
+            .unwrap_err()
+            .contains("not an element name"));
         let laughs = br#"<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><User/>"#;
         assert!(from_xml(laughs).is_err());
         for bad in [
