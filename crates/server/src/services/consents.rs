@@ -1,5 +1,6 @@
 //! Permissions and consents: reading and changing an individual's consents, and who
-//! consented (the history, its verification and receipts: `consent_history.rs`).
+//! consented. Who may do what in this area (the history, its verification and receipts
+//! live in `consent_history.rs`):
 //!
 //! | operation | who may |
 //! |---|---|

@@ -1,5 +1,6 @@
 //! What goes into the outbox: events written inside the unit of work of the change they
-//! announce (the webhook workers deliver them, `webhooks.rs`). A leaf every area may use.
+//! announce (the webhook workers deliver them, `webhooks.rs`). A leaf every area may use;
+//! the event types and the consent events' data are the domain's (`accord_domain::webhook`).
 
 use accord_domain::webhook::{EventType, OutboxEvent};
 use accord_domain::{OrganizationId, Result};
@@ -15,17 +16,6 @@ pub(crate) async fn emit(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    tx.insert_outbox(&outbox_event(org, event, data, now)).await
+    tx.insert_outbox(&OutboxEvent::new(org, event, &data, now))
+        .await
 }
-
-/// An event for the outbox, for writes that queue their rows themselves.
-pub(crate) fn outbox_event(
-    org: OrganizationId,
-    event: EventType,
-    data: Value,
-    now: DateTime<Utc>,
-) -> OutboxEvent {
-    OutboxEvent::new(org, event, &data, now)
-}
-
-pub(crate) use accord_domain::webhook::consent_event_data;

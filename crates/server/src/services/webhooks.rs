@@ -624,7 +624,7 @@ impl Services {
                 tx.as_mut(),
                 c.organization_id,
                 EventType::ConsentExpired,
-                super::events::consent_event_data(&entry),
+                accord_domain::webhook::consent_event_data(&entry),
                 now,
             )
             .await?;
