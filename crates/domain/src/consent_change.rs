@@ -13,7 +13,7 @@ use crate::organization::{Purpose, Template};
 use crate::session::Credential;
 use crate::session::Session;
 use crate::webhook::{EventType, OutboxEvent};
-use crate::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
+use crate::{AttributeId, ConsentId, Error, OrganizationId, PurposeId, Result, UserId};
 use std::sync::Arc;
 
 /// Data attributes (templates) one purpose may have, and one change may name.
@@ -23,7 +23,7 @@ pub const MAX_ATTRIBUTES_PER_PURPOSE: usize = 100;
 pub struct ConsentChange<'a> {
     pub organization: OrganizationId,
     pub user: UserId,
-    pub consent_id: &'a str,
+    pub consent_id: ConsentId,
     pub purpose: &'a Purpose,
     /// Every attribute of the organisation; those of `purpose` are the candidates.
     pub templates: &'a [&'a Template],
@@ -132,7 +132,7 @@ pub fn decide(
             seq,
             organization_id: change.organization.to_string(),
             user_id: change.user.to_string(),
-            consent_id: change.consent_id.to_owned(),
+            consent_id: change.consent_id.to_string(),
             purpose_id: purpose.id.to_string(),
             attribute_id: target.id.to_string(),
             actor_id: change.actor_id.to_owned(),
@@ -168,7 +168,7 @@ pub struct ConsentRead {
     pub layout_version: Option<i64>,
     /// The caller's roles in the organisation (Admin and Dpo are the ones a read needs).
     pub caller_roles: Vec<OrgRole>,
-    pub consent_id: Option<String>,
+    pub consent_id: Option<ConsentId>,
     /// (purpose, attribute, value) of the record.
     pub values: Vec<(PurposeId, AttributeId, StoredConsent)>,
 }
@@ -194,9 +194,9 @@ pub struct ConsentChangeState {
 
 /// What a decided change writes. History entries must continue the chain head they were
 /// decided against, in order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConsentWrites {
-    pub consent_id: String,
+    pub consent_id: ConsentId,
     pub organization_id: OrganizationId,
     pub user_id: UserId,
     /// (purpose, attribute, value) set on the record.
@@ -240,8 +240,8 @@ pub struct ChangeRequest {
     pub credential: Credential,
     pub organization: OrganizationId,
     pub user: UserId,
-    pub consent: String,
-    pub purpose: String,
+    pub consent: ConsentId,
+    pub purpose: PurposeId,
     /// `None`: every attribute of the purpose.
     pub attributes: Option<Vec<String>>,
     pub value: ConsentValue,
@@ -277,7 +277,7 @@ pub fn decide_request(
         platform_admin: read.caller_is_platform_admin,
     };
     let access = consent_access(req.user == req.credential.user(), &standing)?;
-    let consent = read.consent_id.as_deref().ok_or_else(consent_not_found)?;
+    let consent = read.consent_id.ok_or_else(consent_not_found)?;
     if consent != req.consent {
         return Err(consent_not_found());
     }
@@ -291,11 +291,10 @@ pub fn decide_request(
         }
     };
     let layout = req.layout.as_deref().ok_or_else(consent_not_found)?;
-    let purpose_id: PurposeId = req.purpose.parse().map_err(|_| consent_not_found())?;
     let purpose = layout
         .purposes
         .iter()
-        .find(|p| p.id == purpose_id)
+        .find(|p| p.id == req.purpose)
         .ok_or_else(|| Error::not_found("purpose not found"))?;
     let templates: Vec<&Template> = layout.templates.iter().map(|t| &**t).collect();
     let head = state.head.as_ref().ok_or_else(consent_not_found)?;
@@ -340,7 +339,7 @@ pub fn decide_request(
         None => vec![],
     };
     Ok(ConsentWrites {
-        consent_id: consent.to_owned(),
+        consent_id: consent,
         organization_id: req.organization,
         user_id: req.user,
         values: decision.values,
@@ -365,6 +364,7 @@ mod tests {
 
     struct World {
         org: OrganizationId,
+        consent: ConsentId,
         purpose: Purpose,
         templates: Vec<Template>,
     }
@@ -402,6 +402,7 @@ mod tests {
         });
         World {
             org,
+            consent: ConsentId::new(),
             purpose,
             templates,
         }
@@ -417,7 +418,7 @@ mod tests {
         ConsentChange {
             organization: w.org,
             user: UserId::new(),
-            consent_id: "c1",
+            consent_id: w.consent,
             purpose: &w.purpose,
             templates,
             attributes,
@@ -463,8 +464,8 @@ mod tests {
                 credential: Credential::AccessToken { user, session },
                 organization: w.org,
                 user,
-                consent: "c1".into(),
-                purpose: w.purpose.id.to_string(),
+                consent: w.consent,
+                purpose: w.purpose.id,
                 attributes: None,
                 value: ConsentValue::Allow,
                 days: 0,
@@ -485,7 +486,7 @@ mod tests {
                     }),
                     layout_version: Some(3),
                     caller_roles: vec![],
-                    consent_id: Some("c1".into()),
+                    consent_id: Some(w.consent),
                     values: vec![],
                 }),
                 head: Some(ChainHead {
@@ -542,7 +543,7 @@ mod tests {
             .as_mut()
             .unwrap()
             .revoked_at = Some(t0());
-        s.request.purpose = "not an ID".into();
+        s.request.purpose = PurposeId::new(); // names nothing;
         assert_eq!(
             status(decide_request(&s.request, &s.state, t0(), ids())),
             "401"
@@ -585,13 +586,13 @@ mod tests {
     #[test]
     fn an_unknown_record_purpose_or_organisation_is_not_found() {
         let mut s = submitted();
-        s.request.consent = "c2".into();
+        s.request.consent = ConsentId::new();
         assert_eq!(
             status(decide_request(&s.request, &s.state, t0(), ids())),
             "404"
         );
         let mut s = submitted();
-        s.request.purpose = PurposeId::new().to_string();
+        s.request.purpose = PurposeId::new();
         assert_eq!(
             status(decide_request(&s.request, &s.state, t0(), ids())),
             "404"

@@ -165,7 +165,7 @@ pub fn parse_custom_attribute_name(name: &str) -> Result<String> {
 /// A role of an organisation as CustomerID sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
-    pub id: uuid::Uuid,
+    pub id: crate::RoleId,
     pub organization_id: crate::OrganizationId,
     pub name: String,
 }
@@ -187,7 +187,7 @@ impl crate::identity::OrgRole {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         Role {
-            id: uuid::Uuid::new_v8(bytes),
+            id: crate::RoleId(uuid::Uuid::new_v8(bytes)),
             organization_id: org,
             name: self.name().to_owned(),
         }
@@ -251,7 +251,7 @@ pub struct Mandate {
     pub kind: MandateType,
     pub mandater: Party,
     pub mandatee: Party,
-    pub role_id: String,
+    pub role_id: crate::RoleId,
     /// The address the mandate was given to, kept after its holder registers.
     pub assignee_email: Option<String>,
     pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
@@ -291,7 +291,7 @@ pub struct Delegation {
 pub struct RoleInvitation {
     pub id: crate::RoleInvitationId,
     pub organization_id: Option<crate::OrganizationId>,
-    pub role_id: Option<String>,
+    pub role_id: Option<crate::RoleId>,
     /// The invited account (in status Waiting for registration until it registers).
     pub user_id: crate::UserId,
     /// The address the invitation was sent to.
@@ -353,7 +353,7 @@ mod tests {
             OrgRole::Admin.role_of(org).id,
             OrgRole::Admin.role_of(other).id
         );
-        assert_eq!(OrgRole::Admin.role_of(org).id.get_version_num(), 8);
+        assert_eq!(OrgRole::Admin.role_of(org).id.0.get_version_num(), 8);
     }
 
     #[test]
@@ -372,7 +372,7 @@ mod tests {
             kind: MandateType::OrgToPer,
             mandater: Party::Organization(crate::OrganizationId::new()),
             mandatee: Party::User(crate::UserId::new()),
-            role_id: "r".into(),
+            role_id: crate::RoleId::new(),
             assignee_email: None,
             valid_from: None,
             valid_until: Some(now + Duration::days(1)),

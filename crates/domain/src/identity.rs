@@ -198,7 +198,7 @@ pub struct User {
     pub password_hash: Option<String>,
     pub status: UserStatus,
     pub is_platform_admin: bool,
-    pub image_id: Option<String>,
+    pub image_id: Option<crate::ImageId>,
     pub last_visit: Option<DateTime<Utc>>,
     /// Bumped on every APIKey rotation or revocation; 0 = no key.
     pub apikey_revision: i64,

@@ -17,6 +17,9 @@ macro_rules! typed_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// A fresh ID. Deliberately not `Default`: a defaulted ID would be a new,
+            /// random one where "none" was meant (`unwrap_or_default()` on an option).
+            #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
@@ -25,12 +28,6 @@ macro_rules! typed_id {
         impl From<Uuid> for $name {
             fn from(id: Uuid) -> Self {
                 Self(id)
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
             }
         }
 
@@ -128,6 +125,26 @@ typed_id!(
     /// A CustomerID role invitation.
     RoleInvitationId,
     "role invitation not found"
+);
+
+typed_id!(
+    /// A person's consent record with one organisation.
+    ConsentId,
+    "consent not found"
+);
+typed_id!(
+    /// An uploaded image (a logo, a cover, an avatar, an organisation type's picture).
+    ImageId,
+    "image not found"
+);
+typed_id!(
+    /// A CustomerID role an organisation defined.
+    RoleId,
+    "role not found"
+);
+typed_id!(
+    /// A CustomerID REST client (its OAuth `client_id` is its name).
+    RestClientId
 );
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod webhook;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
 pub use ids::{
-    AttributeId, DelegationId, DeliveryId, MandateId, NotificationId, OfferId, OrganizationId,
-    OrganizationTypeId, OutboxEventId, PurposeId, RoleInvitationId, SessionId, UserId, WebhookId,
+    AttributeId, ConsentId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
+    OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId, RoleId,
+    RoleInvitationId, SessionId, UserId, WebhookId,
 };

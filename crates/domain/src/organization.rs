@@ -95,7 +95,7 @@ impl LawfulBasis {
 pub struct OrganizationType {
     pub id: OrganizationTypeId,
     pub name: String,
-    pub image_id: Option<String>,
+    pub image_id: Option<crate::ImageId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +109,8 @@ pub struct Organization {
     pub enabled: bool,
     pub policy_url: String,
     pub eula_url: String,
-    pub cover_image_id: Option<String>,
-    pub logo_image_id: Option<String>,
+    pub cover_image_id: Option<crate::ImageId>,
+    pub logo_image_id: Option<crate::ImageId>,
     pub hlc_support: bool,
     pub subscribe_method: SubscribeMethod,
     pub subscribe_key: String,

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use accord_domain::consent::{HistoryEntry, StoredConsent};
 use accord_domain::webhook::OutboxEvent;
-use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
+use accord_domain::{AttributeId, ConsentId, Error, OrganizationId, PurposeId, Result, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{ChainHead, ConsentChangeState, ConsentRead, ConsentReadQuery, ConsentWrites};
@@ -56,7 +56,7 @@ pub enum ConsentChangeOutcome {
 /// A value row as written: the final value per (consent, purpose, attribute) of a batch.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueRow {
-    pub consent_id: String,
+    pub consent_id: ConsentId,
     pub organization_id: OrganizationId,
     pub user_id: UserId,
     pub purpose_id: PurposeId,
@@ -137,7 +137,7 @@ pub(crate) struct Batch {
     moved: HashMap<OrganizationId, ChainHead>,
     /// Final value rows, and where each (consent, purpose, attribute) is among them.
     pub values: Vec<ValueRow>,
-    value_index: HashMap<(String, PurposeId, AttributeId), usize>,
+    value_index: HashMap<(ConsentId, PurposeId, AttributeId), usize>,
     pub history: Vec<HistoryEntry>,
     pub outbox: Vec<OutboxEvent>,
     written: Vec<(usize, ConsentChangeOutcome)>,
@@ -217,8 +217,8 @@ impl Batch {
                     .push((at, ConsentChangeOutcome::LayoutMoved(version)));
                 return;
             }
-            if let Some(id) = &r.consent_id {
-                for row in self.values.iter().filter(|v| &v.consent_id == id) {
+            if let Some(id) = r.consent_id {
+                for row in self.values.iter().filter(|v| v.consent_id == id) {
                     let key = (row.purpose_id, row.attribute_id);
                     match r.values.iter_mut().find(|(p, a, _)| (*p, *a) == key) {
                         Some(v) => v.2 = row.stored,
@@ -267,9 +267,9 @@ impl Batch {
             );
         }
         for (purpose, attribute, stored) in &writes.values {
-            let key = (writes.consent_id.clone(), *purpose, *attribute);
+            let key = (writes.consent_id, *purpose, *attribute);
             let row = ValueRow {
-                consent_id: writes.consent_id.clone(),
+                consent_id: writes.consent_id,
                 organization_id: writes.organization_id,
                 user_id: writes.user_id,
                 purpose_id: *purpose,
@@ -376,9 +376,13 @@ mod tests {
             session: None,
             layout_version: Some(3),
             caller_roles: vec![],
-            consent_id: Some("c".into()),
+            consent_id: Some(consent()),
             values,
         }
+    }
+
+    fn consent() -> ConsentId {
+        ConsentId(uuid::Uuid::from_u128(10))
     }
 
     fn purpose() -> PurposeId {
@@ -401,7 +405,7 @@ mod tests {
             seq,
             organization_id: org().to_string(),
             user_id: "u".into(),
-            consent_id: "c".into(),
+            consent_id: consent().to_string(),
             purpose_id: purpose().to_string(),
             attribute_id: attribute().to_string(),
             actor_id: "u".into(),
@@ -435,7 +439,7 @@ mod tests {
             let head = state.head.clone().expect("head");
             let entry = entry(head.seq + 1, &head.hash, old, value);
             Ok(ConsentWrites {
-                consent_id: "c".into(),
+                consent_id: consent(),
                 organization_id: org(),
                 user_id: UserId(uuid::Uuid::from_u128(1)),
                 values: vec![(
@@ -581,7 +585,14 @@ mod tests {
                 layout_version: 3,
                 decide: Box::new(move |state| {
                     told.lock().unwrap().extend(state.webhook_events.clone());
-                    Ok(ConsentWrites::default())
+                    Ok(ConsentWrites {
+                        consent_id: consent(),
+                        organization_id: org(),
+                        user_id: UserId(uuid::Uuid::from_u128(1)),
+                        values: vec![],
+                        history: vec![],
+                        outbox: vec![],
+                    })
                 }),
             }),
             reply: Some(reply),

@@ -158,7 +158,7 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
              days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
              expiry_recorded_at = NULL",
         )
-        .bind(v.iter().map(|r| r.consent_id.clone()).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.consent_id.to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|r| r.organization_id.to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|r| r.user_id.to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|r| r.purpose_id.to_string()).collect::<Vec<_>>())

@@ -625,7 +625,7 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
         .map_err(inline_error)?;
     for v in &batch.values {
         put.execute(params![
-            v.consent_id,
+            v.consent_id.to_string(),
             v.organization_id.to_string(),
             v.user_id.to_string(),
             v.purpose_id.to_string(),

@@ -633,7 +633,7 @@ async fn images_story(db: TestDb) {
     let alice = person("alice");
     tx.insert_user(&alice).await.unwrap();
     let image = ImageRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: accord_domain::ImageId::new(),
         owner: format!("user:{}", alice.id),
         content_type: "image/png".into(),
         data: vec![0x89, b'P', b'N', b'G'],
@@ -641,19 +641,19 @@ async fn images_story(db: TestDb) {
         created_at: now(),
     };
     tx.insert_image(&image).await.unwrap();
-    tx.set_user_image(alice.id, Some(&image.id)).await.unwrap();
-    let stored = tx.image_by_id(&image.id).await.unwrap().unwrap();
+    tx.set_user_image(alice.id, Some(image.id)).await.unwrap();
+    let stored = tx.image_by_id(image.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.data, stored.owner),
         (image.data.clone(), image.owner.clone())
     );
     assert_eq!(
         tx.user_by_id(alice.id).await.unwrap().unwrap().image_id,
-        Some(image.id.clone())
+        Some(image.id)
     );
     tx.set_user_image(alice.id, None).await.unwrap();
-    tx.delete_image(&image.id).await.unwrap();
-    assert!(tx.image_by_id(&image.id).await.unwrap().is_none());
+    tx.delete_image(image.id).await.unwrap();
+    assert!(tx.image_by_id(image.id).await.unwrap().is_none());
     tx.commit().await.unwrap();
 }
 both_backends!(images_story);
@@ -694,7 +694,7 @@ async fn customer_id_story(db: TestDb) {
     let mut tx = write(&store).await;
     let org = organization(tx.as_mut()).await;
     let client = RestClientRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: accord_domain::RestClientId::new(),
         name: format!("client-{}", UserId::new()),
         secret_hash: "$argon2id$x".into(),
         organization_id: Some(org.id),
@@ -706,7 +706,7 @@ async fn customer_id_story(db: TestDb) {
             .await
             .unwrap()
             .map(|c| c.id),
-        Some(client.id.clone())
+        Some(client.id)
     );
     let mut alice = person("alice");
     tx.insert_user(&alice).await.unwrap();
@@ -756,21 +756,18 @@ async fn customer_id_story(db: TestDb) {
         .unwrap();
     assert_eq!(found, vec![org.id]);
     let role = Role {
-        id: uuid::Uuid::now_v7(),
+        id: accord_domain::RoleId::new(),
         organization_id: org.id,
         name: "Auditor".into(),
     };
     tx.insert_role(&role, now()).await.unwrap();
-    let role_id = role.id.to_string();
-    tx.add_role_member(&role_id, alice.id).await.unwrap();
-    tx.add_role_member(&role_id, alice.id).await.unwrap(); // idempotent
+    let role_id = role.id;
+    tx.add_role_member(role_id, alice.id).await.unwrap();
+    tx.add_role_member(role_id, alice.id).await.unwrap(); // idempotent
     assert!(tx.custom_roles().await.unwrap().contains(&role));
-    assert_eq!(
-        tx.custom_roles_of(alice.id).await.unwrap(),
-        vec![role_id.clone()]
-    );
-    assert!(tx.remove_role_member(&role_id, alice.id).await.unwrap());
-    assert!(tx.delete_role(&role_id).await.unwrap());
+    assert_eq!(tx.custom_roles_of(alice.id).await.unwrap(), vec![role_id]);
+    assert!(tx.remove_role_member(role_id, alice.id).await.unwrap());
+    assert!(tx.delete_role(role_id).await.unwrap());
     tx.commit().await.unwrap();
 }
 both_backends!(customer_id_story);
@@ -788,7 +785,7 @@ async fn mandates_story(db: TestDb) {
         kind: MandateType::OrgToPer,
         mandater: Party::Organization(org.id),
         mandatee: Party::Email(waiting.clone()),
-        role_id: OrgRole::Admin.id().to_string(),
+        role_id: OrgRole::Admin.role_of(org.id).id,
         assignee_email: Some(waiting.clone()),
         valid_from: None,
         valid_until: None,
@@ -820,7 +817,7 @@ async fn mandates_story(db: TestDb) {
     let invitation = RoleInvitation {
         id: RoleInvitationId::new(),
         organization_id: Some(org.id),
-        role_id: Some(OrgRole::Dpo.id().to_string()),
+        role_id: Some(OrgRole::Dpo.role_of(org.id).id),
         user_id: alice.id,
         email: alice.email.as_ref().unwrap().as_str().to_owned(),
         expires_at: now() + Duration::days(1),

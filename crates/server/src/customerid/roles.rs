@@ -40,10 +40,11 @@ async fn query_role(
     cid: Cid,
     Path(id): Path<String>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let attributes = s
-        .cid_role(&cid.actor, &id)
+        .cid_role(&cid.actor, id.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::entity("Role", &cid.ctx, &attributes))
 }
 
@@ -85,10 +86,11 @@ async fn delete_role(
     cid: Cid,
     Path(id): Path<String>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let id = s
-        .cid_delete_role(&cid.actor, &id)
+        .cid_delete_role(&cid.actor, id.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::modified(&cid.ctx, "Roles", id, StatusCode::OK))
 }
 
@@ -100,10 +102,11 @@ async fn assign_role(
     cid: Cid,
     Path((user, role)): Path<(String, String)>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let id = s
-        .cid_assign_role(&cid.actor, &user, &role)
+        .cid_assign_role(&cid.actor, &user, role.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::modified(&cid.ctx, "Roles", id, StatusCode::OK))
 }
 
@@ -115,9 +118,10 @@ async fn unassign_role(
     cid: Cid,
     Path((user, role)): Path<(String, String)>,
 ) -> Result<Response, CidError> {
+    let fail = |e| CidError::from_domain(cid.ctx.format, e);
     let id = s
-        .cid_unassign_role(&cid.actor, &user, &role)
+        .cid_unassign_role(&cid.actor, &user, role.parse().map_err(fail)?)
         .await
-        .map_err(|e| CidError::from_domain(cid.ctx.format, e))?;
+        .map_err(fail)?;
     Ok(wire::modified(&cid.ctx, "Roles", id, StatusCode::OK))
 }

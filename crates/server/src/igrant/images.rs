@@ -155,7 +155,7 @@ async fn get_org_image(
     headers: HeaderMap,
 ) -> Result<Response, IgrantError> {
     Ok(image_response(
-        s.organization_image(&org, &image).await?,
+        s.organization_image(&org, image.parse()?).await?,
         &headers,
         PUBLIC_IMMUTABLE,
     ))
@@ -241,7 +241,7 @@ async fn get_user_image(
     headers: HeaderMap,
 ) -> Result<Response, IgrantError> {
     Ok(image_response(
-        s.user_image(&a, &user, &image).await?,
+        s.user_image(&a, &user, image.parse()?).await?,
         &headers,
         PRIVATE,
     ))

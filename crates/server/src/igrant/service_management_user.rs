@@ -435,6 +435,6 @@ async fn accept_invitation(
     Ok(Json(AcceptedInvitation {
         user_id: a.user_id.to_string(),
         email: a.email,
-        roles: a.roles,
+        roles: a.roles.iter().map(ToString::to_string).collect(),
     }))
 }

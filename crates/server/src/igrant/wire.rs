@@ -80,12 +80,11 @@ impl User {
     pub fn from_profile(p: UserProfile, public_url: &str) -> Self {
         let u = p.user;
         let id = u.id.to_string();
-        let image_id = u.image_id.unwrap_or_default();
-        let image_url = if image_id.is_empty() {
-            String::new()
-        } else {
-            format!("{public_url}/v1/users/{id}/image/{image_id}")
+        let image_url = match u.image_id {
+            Some(image) => format!("{public_url}/v1/users/{id}/image/{image}"),
+            None => String::new(),
         };
+        let image_id = u.image_id.map(|i| i.to_string()).unwrap_or_default();
         Self {
             iam_id: id.clone(),
             name: u.name,
@@ -224,7 +223,7 @@ use accord_domain::organization::{
 
 use std::borrow::Cow;
 
-use accord_domain::PurposeId;
+use accord_domain::{ImageId, PurposeId};
 
 use crate::services::organizations::OrganizationView;
 
@@ -250,7 +249,7 @@ impl OrganizationType {
         Self {
             id: t.id.to_string(),
             name: t.name,
-            image_id: t.image_id.unwrap_or_default(),
+            image_id: t.image_id.map(|i| i.to_string()).unwrap_or_default(),
             image_url,
         }
     }
@@ -471,7 +470,7 @@ impl Organization {
     pub fn new(v: OrganizationView, public_url: &str) -> Self {
         let o = v.organization;
         let id = o.id.to_string();
-        let image_url = |image: &Option<String>| match image {
+        let image_url = |image: &Option<ImageId>| match image {
             Some(i) => format!("{public_url}/v1/organizations/{id}/image/{i}"),
             None => String::new(),
         };
@@ -487,8 +486,8 @@ impl Organization {
         Self {
             cover_image_url: image_url(&o.cover_image_id),
             logo_image_url: image_url(&o.logo_image_id),
-            cover_image_id: o.cover_image_id.unwrap_or_default(),
-            logo_image_id: o.logo_image_id.unwrap_or_default(),
+            cover_image_id: o.cover_image_id.map(|i| i.to_string()).unwrap_or_default(),
+            logo_image_id: o.logo_image_id.map(|i| i.to_string()).unwrap_or_default(),
             name: o.name,
             location: o.location,
             org_type,

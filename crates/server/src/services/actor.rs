@@ -13,7 +13,7 @@ pub enum Actor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestClientActor {
-    pub id: String,
+    pub id: accord_domain::RestClientId,
     pub name: String,
     /// Sees and changes only this organisation and its sub-organisations; `None`: all.
     pub organization: Option<OrganizationId>,

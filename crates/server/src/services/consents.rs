@@ -23,7 +23,7 @@ use accord_domain::consent::{
 use accord_domain::consent_change;
 use accord_domain::identity::User;
 use accord_domain::organization::{Organization, Purpose, Template};
-use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
+use accord_domain::{AttributeId, ConsentId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{
     ConsentChangeJob, ConsentChangeOutcome, ConsentRead, ConsentReadQuery, ConsentWrites, Mode,
 };
@@ -51,7 +51,7 @@ pub struct PurposeConsents {
 
 #[derive(Debug, Clone)]
 pub struct ConsentRecord {
-    pub id: String,
+    pub id: ConsentId,
     pub organization_id: OrganizationId,
     pub user_id: UserId,
     pub purposes: Vec<PurposeConsents>,
@@ -65,11 +65,11 @@ impl ConsentRecord {
 
 /// Where a purpose of a consent record is: the path of the consent endpoints.
 #[derive(Debug, Clone, Copy)]
-pub struct ConsentPath<'a> {
-    pub org: &'a str,
-    pub user: &'a str,
-    pub consent: &'a str,
-    pub purpose: &'a str,
+pub struct ConsentPath {
+    pub org: OrganizationId,
+    pub user: UserId,
+    pub consent: ConsentId,
+    pub purpose: PurposeId,
 }
 
 /// A recorded change and its signed receipt.
@@ -88,7 +88,7 @@ fn assemble(
     templates: &[Arc<Template>],
     values: &Values,
     user: UserId,
-    consent: &str,
+    consent: ConsentId,
     now: DateTime<Utc>,
 ) -> ConsentRecord {
     let purposes = purposes
@@ -129,15 +129,11 @@ fn assemble(
         })
         .collect();
     ConsentRecord {
-        id: consent.to_owned(),
+        id: consent,
         organization_id: org.id,
         user_id: user,
         purposes,
     }
-}
-
-fn id_of<T: std::str::FromStr>(raw: &str) -> Result<T> {
-    raw.parse().map_err(|_| not_found())
 }
 
 /// A recorded change: the layout and the record it was decided against, what it wrote,
@@ -165,7 +161,7 @@ impl RecordedChange {
             &self.layout.templates,
             &values,
             self.writes.user_id,
-            &self.writes.consent_id,
+            self.writes.consent_id,
             now,
         );
         (record, self.changes)
@@ -187,12 +183,10 @@ impl Services {
     pub async fn consents(
         &self,
         credential: &Credential,
-        org: &str,
-        user: &str,
-        consent: Option<&str>,
+        org: OrganizationId,
+        user: UserId,
+        consent: Option<ConsentId>,
     ) -> Result<ConsentRecord> {
-        let org = id_of(org)?;
-        let user: UserId = user.parse().map_err(|_| not_found())?;
         let now = self.clock.now();
         let read = self
             .store
@@ -233,7 +227,7 @@ impl Services {
             &layout.templates,
             &values,
             user,
-            &id,
+            id,
             now,
         ))
     }
@@ -273,13 +267,13 @@ impl Services {
     pub async fn purpose_consents(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
     ) -> Result<(ConsentRecord, PurposeConsents)> {
         let record = self
             .consents(credential, at.org, at.user, Some(at.consent))
             .await?;
         let p = record
-            .purpose(id_of(at.purpose)?)
+            .purpose(at.purpose)
             .cloned()
             .ok_or_else(|| Error::not_found("purpose not found"))?;
         Ok((record, p))
@@ -289,7 +283,7 @@ impl Services {
     pub async fn purpose_status(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
     ) -> Result<ConsentValue> {
         let (_, p) = self.purpose_consents(credential, at).await?;
         let statuses: Vec<ComputedStatus> = p.attributes.iter().map(|a| a.status).collect();
@@ -307,14 +301,13 @@ impl Services {
     async fn change(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
         attributes: Option<Vec<String>>,
         value: ConsentValue,
         days: i64,
     ) -> Result<RecordedChange> {
         let days = parse_days(days)?;
-        let org = id_of(at.org)?;
-        let user: UserId = at.user.parse().map_err(|_| not_found())?;
+        let ConsentPath { org, user, .. } = *at;
         let mut layout = match self.layouts.get(org) {
             Some(l) => Some(l),
             // Unknown organisation: the committer's decision says so, after the caller's
@@ -332,8 +325,8 @@ impl Services {
                 credential: *credential,
                 organization: org,
                 user,
-                consent: at.consent.to_owned(),
-                purpose: at.purpose.to_owned(),
+                consent: at.consent,
+                purpose: at.purpose,
                 attributes: attributes.clone(),
                 value,
                 days,
@@ -388,7 +381,7 @@ impl Services {
     pub async fn set_attribute_consent(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
         attribute: &str,
         value: &str,
         days: i64,
@@ -413,7 +406,7 @@ impl Services {
     pub async fn set_attributes_consent(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
         attributes: Vec<String>,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
@@ -428,7 +421,7 @@ impl Services {
     pub async fn set_purpose_consent(
         &self,
         credential: &Credential,
-        at: &ConsentPath<'_>,
+        at: &ConsentPath,
         value: &str,
     ) -> Result<(ConsentRecord, Vec<ConsentChange>)> {
         let value = ConsentValue::parse(value)?;

@@ -13,7 +13,7 @@ use std::io::Cursor;
 
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::throttle::ThrottlePolicy;
-use accord_domain::{Error, OrganizationId, OrganizationTypeId, Result, UserId};
+use accord_domain::{Error, ImageId, OrganizationId, OrganizationTypeId, Result, UserId};
 use accord_store::{ImageRecord, Mode};
 use image::{ImageFormat, ImageReader, Limits};
 
@@ -122,7 +122,7 @@ impl Services {
             .await
             .map_err(Error::internal)??;
         Ok(ImageRecord {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: ImageId::new(),
             owner,
             content_type: content_type.to_owned(),
             etag: etag(&bytes),
@@ -156,8 +156,8 @@ impl Services {
             OrgImageKind::Cover => &mut org_row.cover_image_id,
             OrgImageKind::Logo => &mut org_row.logo_image_id,
         };
-        if let Some(old) = slot.replace(image.id.clone()) {
-            tx.delete_image(&old).await?;
+        if let Some(old) = slot.replace(image.id) {
+            tx.delete_image(old).await?;
         }
         tx.insert_image(&image).await?;
         tx.update_organization(&org_row).await?;
@@ -169,14 +169,14 @@ impl Services {
     }
 
     /// An organisation's image: public, like a logo on a consent page.
-    pub async fn organization_image(&self, org: &str, image: &str) -> Result<ImageRecord> {
+    pub async fn organization_image(&self, org: &str, image: ImageId) -> Result<ImageRecord> {
         let org: OrganizationId = org
             .parse()
             .map_err(|_| Error::not_found("image not found"))?;
         self.image_owned_by(&format!("org:{org}"), image).await
     }
 
-    async fn image_owned_by(&self, owner: &str, image: &str) -> Result<ImageRecord> {
+    async fn image_owned_by(&self, owner: &str, image: ImageId) -> Result<ImageRecord> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let found = tx.image_by_id(image).await?;
         tx.commit().await?;
@@ -203,8 +203,8 @@ impl Services {
             .new_image(actor, format!("type:{}", t.id), bytes)
             .await?;
         let mut tx = self.store.begin(Mode::Write).await?;
-        if let Some(old) = t.image_id.replace(image.id.clone()) {
-            tx.delete_image(&old).await?;
+        if let Some(old) = t.image_id.replace(image.id) {
+            tx.delete_image(old).await?;
         }
         tx.insert_image(&image).await?;
         tx.update_org_type(&t).await?;
@@ -220,7 +220,7 @@ impl Services {
         let id = t
             .image_id
             .ok_or_else(|| Error::not_found("this organisation type has no image"))?;
-        self.image_owned_by(&format!("type:{}", t.id), &id).await
+        self.image_owned_by(&format!("type:{}", t.id), id).await
     }
 
     /// The user's own image only: someone else's is "not found".
@@ -258,14 +258,13 @@ impl Services {
             .user_by_id(id)
             .await?
             .ok_or_else(|| Error::not_found("user not found"))?;
-        if let Some(old) = &user.image_id {
+        if let Some(old) = user.image_id {
             tx.delete_image(old).await?;
         }
         if let Some(image) = &image {
             tx.insert_image(image).await?;
         }
-        tx.set_user_image(id, image.as_ref().map(|i| i.id.as_str()))
-            .await?;
+        tx.set_user_image(id, image.as_ref().map(|i| i.id)).await?;
         let user = tx
             .user_by_id(id)
             .await?
@@ -275,7 +274,12 @@ impl Services {
         Ok(profile)
     }
 
-    pub async fn user_image(&self, actor: &Actor, user: &str, image: &str) -> Result<ImageRecord> {
+    pub async fn user_image(
+        &self,
+        actor: &Actor,
+        user: &str,
+        image: ImageId,
+    ) -> Result<ImageRecord> {
         let id = Self::own_user(actor, user)?;
         self.image_owned_by(&format!("user:{id}"), image).await
     }

@@ -178,7 +178,7 @@ impl Services {
         }
         tx.delete_org_type(t.id).await?;
         if let Some(image) = &t.image_id {
-            tx.delete_image(image).await?;
+            tx.delete_image(*image).await?;
         }
         tx.commit().await
     }

@@ -20,7 +20,7 @@ impl AccountsTx for Uow {
         .bind(&u.password_hash)
         .bind(u.status.code())
         .bind(u.is_platform_admin)
-        .bind(&u.image_id)
+        .bind(u.image_id.map(|i| i.to_string()))
         .bind(u.last_visit.map(to_ms))
         .bind(u.apikey_revision)
         .bind(u.apikey_issued_at.map(to_ms))

@@ -104,7 +104,11 @@ impl ConsentReadRow {
             session,
             layout_version: self.layout_version,
             caller_roles,
-            consent_id: self.consent_id,
+            consent_id: self
+                .consent_id
+                .as_deref()
+                .map(|c| id(c).map(ConsentId))
+                .transpose()?,
             values,
         })
     }

@@ -6,7 +6,7 @@ use super::prelude::*;
 impl CustomerIdTx for Uow {
     async fn insert_rest_client(&mut self, c: &RestClientRecord) -> Result<()> {
         self.execute(sqlx::query("INSERT INTO rest_clients (id, name, secret_hash, organization_id, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&c.id)
+            .bind(c.id.to_string())
             .bind(&c.name)
             .bind(&c.secret_hash)
             .bind(c.organization_id.map(|o| o.to_string()))
@@ -20,7 +20,7 @@ impl CustomerIdTx for Uow {
             return Ok(None);
         };
         Ok(Some(RestClientRecord {
-            id: r.col("id")?,
+            id: r.id("id")?,
             name: r.col("name")?,
             secret_hash: r.col("secret_hash")?,
             organization_id: r.opt_id("organization_id")?,
@@ -165,14 +165,14 @@ impl CustomerIdTx for Uow {
             .collect()
     }
 
-    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<String>> {
+    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<RoleId>> {
         let rows = self
             .fetch_all(
                 sqlx::query("SELECT role_id FROM role_members WHERE user_id = $1 ORDER BY role_id")
                     .bind(user.to_string()),
             )
             .await?;
-        rows.iter().map(|r| r.col("role_id")).collect()
+        rows.iter().map(|r| r.id("role_id")).collect()
     }
 
     async fn set_organization_attribute(
@@ -241,31 +241,31 @@ impl CustomerIdTx for Uow {
         .map(|_| ())
     }
 
-    async fn delete_role(&mut self, id: &str) -> Result<bool> {
+    async fn delete_role(&mut self, id: RoleId) -> Result<bool> {
         // Invitations and mandates to a role that is gone would grant nothing.
         for sql in [
             "DELETE FROM role_invitations WHERE role_id = $1",
             "DELETE FROM mandates WHERE role_id = $1",
         ] {
-            self.execute(sqlx::query(sql).bind(id)).await?;
+            self.execute(sqlx::query(sql).bind(id.to_string())).await?;
         }
-        self.execute(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id))
+        self.execute(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id.to_string()))
             .await
             .map(|n| n > 0)
     }
 
-    async fn add_role_member(&mut self, role: &str, user: UserId) -> Result<()> {
+    async fn add_role_member(&mut self, role: RoleId, user: UserId) -> Result<()> {
         self.execute(sqlx::query(
             "INSERT INTO role_members (role_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
-        .bind(role)
+        .bind(role.to_string())
         .bind(user.to_string())).await.map(|_| ())
     }
 
-    async fn remove_role_member(&mut self, role: &str, user: UserId) -> Result<bool> {
+    async fn remove_role_member(&mut self, role: RoleId, user: UserId) -> Result<bool> {
         self.execute(
             sqlx::query("DELETE FROM role_members WHERE role_id = $1 AND user_id = $2")
-                .bind(role)
+                .bind(role.to_string())
                 .bind(user.to_string()),
         )
         .await

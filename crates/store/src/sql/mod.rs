@@ -48,9 +48,9 @@ mod prelude {
         ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook,
     };
     pub(crate) use accord_domain::{
-        AttributeId, DelegationId, DeliveryId, MandateId, NotificationId, OfferId, OrganizationId,
-        OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleInvitationId, SessionId, UserId,
-        WebhookId,
+        AttributeId, ConsentId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId,
+        OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleId,
+        RoleInvitationId, SessionId, UserId, WebhookId,
     };
     pub(crate) use async_trait::async_trait;
     pub(crate) use chrono::{DateTime, Utc};

@@ -31,7 +31,7 @@ impl OrganizationsTx for Uow {
         self.execute(sqlx::query("INSERT INTO organization_types (id, name, image_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(t.id.to_string())
             .bind(&t.name)
-            .bind(&t.image_id)
+            .bind(t.image_id.map(|i| i.to_string()))
             .bind(to_ms(at))).await.map(|_| ())
     }
 
@@ -59,7 +59,7 @@ impl OrganizationsTx for Uow {
         self.execute(
             sqlx::query("UPDATE organization_types SET name = $1, image_id = $2 WHERE id = $3")
                 .bind(&t.name)
-                .bind(&t.image_id)
+                .bind(t.image_id.map(|i| i.to_string()))
                 .bind(t.id.to_string()),
         )
         .await
@@ -99,8 +99,8 @@ impl OrganizationsTx for Uow {
         .bind(o.enabled)
         .bind(&o.policy_url)
         .bind(&o.eula_url)
-        .bind(&o.cover_image_id)
-        .bind(&o.logo_image_id)
+        .bind(o.cover_image_id.map(|i| i.to_string()))
+        .bind(o.logo_image_id.map(|i| i.to_string()))
         .bind(o.hlc_support)
         .bind(o.subscribe_method.id())
         .bind(&o.subscribe_key)
@@ -135,8 +135,8 @@ impl OrganizationsTx for Uow {
         .bind(o.enabled)
         .bind(&o.policy_url)
         .bind(&o.eula_url)
-        .bind(&o.cover_image_id)
-        .bind(&o.logo_image_id)
+        .bind(o.cover_image_id.map(|i| i.to_string()))
+        .bind(o.logo_image_id.map(|i| i.to_string()))
         .bind(o.hlc_support)
         .bind(o.subscribe_method.id())
         .bind(&o.subscribe_key)

@@ -19,7 +19,7 @@ pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
         password_hash: row.col("password_hash")?,
         status: UserStatus::from_code(status).unwrap_or(UserStatus::Disabled),
         is_platform_admin: row.col("is_platform_admin")?,
-        image_id: row.col("image_id")?,
+        image_id: row.opt_id("image_id")?,
         last_visit: row.opt_time("last_visit")?,
         apikey_revision: row.col("apikey_revision")?,
         apikey_issued_at: row.opt_time("apikey_issued_at")?,
@@ -62,8 +62,8 @@ pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
         enabled: row.col("enabled")?,
         policy_url: row.col("policy_url")?,
         eula_url: row.col("eula_url")?,
-        cover_image_id: row.col("cover_image_id")?,
-        logo_image_id: row.col("logo_image_id")?,
+        cover_image_id: row.opt_id("cover_image_id")?,
+        logo_image_id: row.opt_id("logo_image_id")?,
         hlc_support: row.col("hlc_support")?,
         subscribe_method: SubscribeMethod::from_id(row.col("subscribe_method")?)
             .unwrap_or(SubscribeMethod::Undefined),
@@ -98,7 +98,7 @@ pub(crate) fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
     Ok(OrganizationType {
         id: row.id("id")?,
         name: row.col("name")?,
-        image_id: row.col("image_id")?,
+        image_id: row.opt_id("image_id")?,
     })
 }
 
@@ -251,7 +251,7 @@ pub(crate) fn mandate_from_row(r: &DbRow) -> Result<accord_domain::customer_id::
             "mandatee_user_id",
             Some("assignee_email"),
         )?,
-        role_id: r.col("role_id")?,
+        role_id: r.id("role_id")?,
         assignee_email: r.col("assignee_email")?,
         valid_from: r.opt_time("valid_from")?,
         valid_until: r.opt_time("valid_until")?,
@@ -266,7 +266,7 @@ pub(crate) fn invitation_from_row(r: &DbRow) -> Result<accord_domain::customer_i
     Ok(accord_domain::customer_id::RoleInvitation {
         id: r.id("id")?,
         organization_id: r.opt_id("organization_id")?,
-        role_id: r.col("role_id")?,
+        role_id: r.opt_id("role_id")?,
         user_id: r.id("user_id")?,
         email: r.col("email")?,
         expires_at: r.time("expires_at")?,

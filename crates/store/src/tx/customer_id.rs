@@ -5,7 +5,7 @@ use super::prelude::*;
 /// A back end allowed to call the CustomerID API.
 #[derive(Clone)]
 pub struct RestClientRecord {
-    pub id: String,
+    pub id: RestClientId,
     pub name: String,
     /// argon2id PHC string. Never logged.
     pub secret_hash: String,
@@ -97,12 +97,12 @@ pub trait CustomerIdTx: Send {
         role: &accord_domain::customer_id::Role,
         at: DateTime<Utc>,
     ) -> Result<()>;
-    async fn delete_role(&mut self, id: &str) -> Result<bool>;
+    async fn delete_role(&mut self, id: RoleId) -> Result<bool>;
     /// Idempotent.
-    async fn add_role_member(&mut self, role: &str, user: UserId) -> Result<()>;
-    async fn remove_role_member(&mut self, role: &str, user: UserId) -> Result<bool>;
+    async fn add_role_member(&mut self, role: RoleId, user: UserId) -> Result<()>;
+    async fn remove_role_member(&mut self, role: RoleId, user: UserId) -> Result<bool>;
     /// Roles created through CustomerID, of every organisation.
     async fn custom_roles(&mut self) -> Result<Vec<accord_domain::customer_id::Role>>;
     /// IDs of the custom roles the user is a member of.
-    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<String>>;
+    async fn custom_roles_of(&mut self, user: UserId) -> Result<Vec<RoleId>>;
 }

@@ -6,7 +6,7 @@ use super::prelude::*;
 /// (`org:<id>`, `user:<id>`, `type:<id>`).
 #[derive(Clone)]
 pub struct ImageRecord {
-    pub id: String,
+    pub id: ImageId,
     pub owner: String,
     pub content_type: String,
     pub data: Vec<u8>,
@@ -17,7 +17,7 @@ pub struct ImageRecord {
 #[async_trait]
 pub trait ImagesTx: Send {
     async fn insert_image(&mut self, image: &ImageRecord) -> Result<()>;
-    async fn image_by_id(&mut self, id: &str) -> Result<Option<ImageRecord>>;
-    async fn delete_image(&mut self, id: &str) -> Result<()>;
-    async fn set_user_image(&mut self, user: UserId, image_id: Option<&str>) -> Result<()>;
+    async fn image_by_id(&mut self, id: ImageId) -> Result<Option<ImageRecord>>;
+    async fn delete_image(&mut self, id: ImageId) -> Result<()>;
+    async fn set_user_image(&mut self, user: UserId, image_id: Option<ImageId>) -> Result<()>;
 }

@@ -8,7 +8,8 @@ mod notifications;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
@@ -25,7 +26,70 @@ use crate::services::consents::{ConsentPath, ConsentRecord, PurposeConsents};
 use crate::services::paging::PAGE_DEFAULT;
 use crate::services::Services;
 use accord_domain::consent::{ComputedStatus, HistoryEntry};
-use accord_domain::{AttributeId, OrganizationId, UserId};
+use accord_domain::consent_change::consent_not_found;
+use accord_domain::{AttributeId, ConsentId, OrganizationId, PurposeId, UserId};
+
+/// A consent record's place in the path (`{orgID}/users/{userID}/consents/{consentID}`,
+/// the consent optional), parsed once. An ID that is not one names nothing: 404, as an
+/// unknown one is after the credential is checked.
+struct RecordAt {
+    org: OrganizationId,
+    user: UserId,
+    consent: Option<ConsentId>,
+    purpose: Option<PurposeId>,
+}
+
+#[derive(Deserialize)]
+struct RawRecordPath {
+    #[serde(rename = "orgID")]
+    org: String,
+    #[serde(rename = "userID")]
+    user: String,
+    #[serde(rename = "consentID")]
+    consent: Option<String>,
+    #[serde(rename = "purposeID")]
+    purpose: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordAt {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, IgrantError> {
+        let Path(raw) = Path::<RawRecordPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| IgrantError::from(consent_not_found()))?;
+        fn id<T: std::str::FromStr>(raw: &str) -> Result<T, IgrantError> {
+            raw.parse()
+                .map_err(|_| IgrantError::from(consent_not_found()))
+        }
+        Ok(RecordAt {
+            org: id(&raw.org)?,
+            user: id(&raw.user)?,
+            consent: raw.consent.as_deref().map(id).transpose()?,
+            purpose: raw.purpose.as_deref().map(id).transpose()?,
+        })
+    }
+}
+
+/// A purpose of a consent record (`…/consents/{consentID}/purposes/{purposeID}`).
+struct ConsentAt(ConsentPath);
+
+impl<S: Send + Sync> FromRequestParts<S> for ConsentAt {
+    type Rejection = IgrantError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, IgrantError> {
+        let at = RecordAt::from_request_parts(parts, state).await?;
+        match (at.consent, at.purpose) {
+            (Some(consent), Some(purpose)) => Ok(ConsentAt(ConsentPath {
+                org: at.org,
+                user: at.user,
+                consent,
+                purpose,
+            })),
+            _ => Err(consent_not_found().into()),
+        }
+    }
+}
 
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
@@ -148,7 +212,8 @@ impl<'a> From<&'a PurposeConsents> for ConsentsAndPurpose<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct Consents<'a> {
     #[serde(rename = "ID")]
-    id: &'a str,
+    #[schema(value_type = String)]
+    id: ConsentId,
     #[serde(rename = "OrgID")]
     #[schema(value_type = String)]
     org_id: OrganizationId,
@@ -160,15 +225,15 @@ pub struct Consents<'a> {
 }
 
 /// The record as a response (the purpose named by `only`, or all of them).
-fn consents(record: &ConsentRecord, only: Option<&str>) -> Response {
+fn consents(record: &ConsentRecord, only: Option<PurposeId>) -> Response {
     Json(Consents {
-        id: &record.id,
+        id: record.id,
         org_id: record.organization_id,
         user_id: record.user_id,
         consents_and_purposes: record
             .purposes
             .iter()
-            .filter(|p| only.is_none_or(|id| id.parse().ok() == Some(p.purpose.id)))
+            .filter(|p| only.is_none_or(|id| id == p.purpose.id))
             .map(ConsentsAndPurpose::from)
             .collect(),
     })
@@ -189,9 +254,11 @@ pub struct PurposeConsentsBody<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct PurposeConsentsEnvelope<'a> {
     #[serde(rename = "ID")]
-    id: &'a str,
+    #[schema(value_type = String)]
+    id: ConsentId,
     #[serde(rename = "ConsentID")]
-    consent_id: &'a str,
+    #[schema(value_type = String)]
+    consent_id: ConsentId,
     #[serde(rename = "OrgID")]
     #[schema(value_type = String)]
     org_id: OrganizationId,
@@ -219,9 +286,12 @@ pub struct Summary {
 async fn get_consents(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user)): Path<(String, String)>,
+    at: RecordAt,
 ) -> Result<Response, IgrantError> {
-    Ok(consents(&s.consents(&a, &org, &user, None).await?, None))
+    Ok(consents(
+        &s.consents(&a, at.org, at.user, None).await?,
+        None,
+    ))
 }
 
 /// Gets user consent by ID
@@ -231,10 +301,10 @@ async fn get_consents(
 async fn get_consent(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent)): Path<(String, String, String)>,
+    at: RecordAt,
 ) -> Result<Response, IgrantError> {
     Ok(consents(
-        &s.consents(&a, &org, &user, Some(&consent)).await?,
+        &s.consents(&a, at.org, at.user, at.consent).await?,
         None,
     ))
 }
@@ -247,19 +317,13 @@ async fn get_consent(
 async fn get_purpose_consents(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    ConsentAt(at): ConsentAt,
 ) -> Result<Response, IgrantError> {
-    let at = ConsentPath {
-        org: &org,
-        user: &user,
-        consent: &consent,
-        purpose: &purpose,
-    };
     let (record, p) = s.purpose_consents(&a, &at).await?;
     let p = ConsentsAndPurpose::from(&p);
     Ok(Json(PurposeConsentsEnvelope {
-        id: &record.id,
-        consent_id: &record.id,
+        id: record.id,
+        consent_id: record.id,
         org_id: record.organization_id,
         user_id: record.user_id,
         data_retention: p.data_retention,
@@ -280,14 +344,8 @@ async fn get_purpose_consents(
 async fn get_purpose_status(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    ConsentAt(at): ConsentAt,
 ) -> Result<Json<Summary>, IgrantError> {
-    let at = ConsentPath {
-        org: &org,
-        user: &user,
-        consent: &consent,
-        purpose: &purpose,
-    };
     Ok(Json(Summary {
         consented: s.purpose_status(&a, &at).await?.as_str(),
     }))
@@ -309,17 +367,11 @@ pub struct ConsentedBody {
 async fn set_purpose_status(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    ConsentAt(at): ConsentAt,
     IgrantJson(b): IgrantJson<ConsentedBody>,
 ) -> Result<Response, IgrantError> {
-    let at = ConsentPath {
-        org: &org,
-        user: &user,
-        consent: &consent,
-        purpose: &purpose,
-    };
     let (record, _) = s.set_purpose_consent(&a, &at, &b.consented).await?;
-    Ok(consents(&record, Some(&purpose)))
+    Ok(consents(&record, Some(at.purpose)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -387,7 +439,7 @@ pub struct PurposePatchReply {
 async fn patch_purpose_consents(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent, purpose)): Path<(String, String, String, String)>,
+    ConsentAt(at): ConsentAt,
     IgrantJson(b): IgrantJson<PurposePatchBody>,
 ) -> Result<Json<PurposePatchReply>, IgrantError> {
     let ids = b
@@ -395,17 +447,11 @@ async fn patch_purpose_consents(
         .into_iter()
         .map(|r| r.attributeid)
         .collect();
-    let at = ConsentPath {
-        org: &org,
-        user: &user,
-        consent: &consent,
-        purpose: &purpose,
-    };
     let (record, changes) = s.set_attributes_consent(&a, &at, ids, &b.consented).await?;
     let purposes = record
         .purposes
         .iter()
-        .filter(|p| purpose.parse().ok() == Some(p.purpose.id))
+        .filter(|p| p.purpose.id == at.purpose)
         .map(|p| PatchedPurpose {
             id: p.purpose.id.to_string(),
             allow_all: accord_domain::consent::all_allowed(p.attributes.iter().map(|a| &a.status)),
@@ -429,7 +475,7 @@ async fn patch_purpose_consents(
         })
         .collect();
     Ok(Json(PurposePatchReply {
-        id: record.id,
+        id: record.id.to_string(),
         org_id: record.organization_id.to_string(),
         user_id: record.user_id.to_string(),
         purposes,
@@ -467,15 +513,16 @@ pub struct AttributePatchReply {
 async fn patch_attribute_consent(
     State(s): Svc,
     Signed(a): Signed,
-    Path((org, user, consent, purpose, attribute)): Path<(String, String, String, String, String)>,
+    ConsentAt(at): ConsentAt,
+    Path((_org, _user, _consent, _purpose, attribute)): Path<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
     IgrantJson(b): IgrantJson<AttributePatchBody>,
 ) -> Result<Json<AttributePatchReply>, IgrantError> {
-    let at = ConsentPath {
-        org: &org,
-        user: &user,
-        consent: &consent,
-        purpose: &purpose,
-    };
     let change = s
         .set_attribute_consent(&a, &at, &attribute, &b.consented, b.days)
         .await?;

@@ -18,7 +18,7 @@ pub enum DelegationList<'a> {
 /// leaves out.
 fn delegation_attributes(d: &Delegation, m: &Mandate) -> Attributes {
     let mut a: Attributes = vec![];
-    push(&mut a, "role", m.role_id.clone());
+    push(&mut a, "role", m.role_id.to_string());
     if let Party::Organization(o) = &m.mandatee {
         push(&mut a, "mandatee", o.to_string());
     }

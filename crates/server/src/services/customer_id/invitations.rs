@@ -34,7 +34,7 @@ pub struct Accepted {
     pub user_id: UserId,
     pub email: String,
     /// The roles granted (IDs as CustomerID shows them).
-    pub roles: Vec<String>,
+    pub roles: Vec<RoleId>,
 }
 
 /// `user` only when the caller may see the invited account: a bound client inviting an
@@ -55,8 +55,8 @@ fn invitation_attributes(
     if let Some(o) = i.organization_id {
         push_ref(&mut a, "organization", "organization", o.to_string());
     }
-    if let Some(r) = &i.role_id {
-        push_ref(&mut a, "role", "role", r.clone());
+    if let Some(r) = i.role_id {
+        push_ref(&mut a, "role", "role", r.to_string());
     }
     push(&mut a, "status", i.status(now));
     push(&mut a, "created", time(i.created_at));
@@ -69,9 +69,9 @@ fn invitation_attributes(
 
 /// Grants a role by its CustomerID ID: an iGrant role of the organisation, or a role
 /// created there.
-async fn grant(tx: &mut dyn Tx, org: OrganizationId, role: &str, user: UserId) -> Result<()> {
+async fn grant(tx: &mut dyn Tx, org: OrganizationId, role: RoleId, user: UserId) -> Result<()> {
     for r in [OrgRole::Admin, OrgRole::Dpo, OrgRole::Developer] {
-        if r.role_of(org).id.to_string() == role {
+        if r.role_of(org).id == role {
             return tx.grant_role(org, user, r).await;
         }
     }
@@ -89,7 +89,7 @@ impl Services {
         let p = SingleParams::parse(params, &["email", "role", "firstname", "surname"])?;
         let get = |k: &str| p.get(k).unwrap_or("");
         let email = Email::parse(get("email"))?;
-        let role = p.required("role")?;
+        let role: RoleId = p.required("role")?.parse()?;
         let first_name =
             accord_domain::identity::parse_profile_text("firstname", get("firstname"), 128)?;
         let surname = accord_domain::identity::parse_profile_text("surname", get("surname"), 128)?;
@@ -128,7 +128,7 @@ impl Services {
         let invitation = RoleInvitation {
             id: RoleInvitationId::new(),
             organization_id: Some(org),
-            role_id: Some(role.to_owned()),
+            role_id: Some(role),
             user_id: user.id,
             email: email.as_str().to_owned(),
             expires_at,
@@ -458,7 +458,7 @@ impl Services {
             self.address_proven(tx, user.id, &key, now).await?;
         }
         for i in accepted {
-            if let (Some(org), Some(role)) = (i.organization_id, &i.role_id) {
+            if let (Some(org), Some(role)) = (i.organization_id, i.role_id) {
                 grant(tx, org, role, user.id).await?;
                 self.log_action(
                     tx,
@@ -468,7 +468,7 @@ impl Services {
                     &format!("user {} accepted role invitation {}", user.id, i.id),
                 )
                 .await?;
-                roles.push(role.clone());
+                roles.push(role);
             }
         }
         Ok(Accepted {

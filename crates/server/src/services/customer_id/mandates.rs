@@ -66,7 +66,7 @@ pub(super) fn mandate_attributes(
             Party::Email(_) => {} // not registered yet: `assigneeEmail` says who
         }
     }
-    push_ref(&mut a, "role", "role", m.role_id.clone());
+    push_ref(&mut a, "role", "role", m.role_id.to_string());
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default()
@@ -224,8 +224,8 @@ impl Services {
                 _ => Party::Email(email.as_str().to_owned()),
             }
         };
-        let role = required("role")?;
-        let role_org = match self.role_ref(tx.as_mut(), actor, &role).await? {
+        let role: RoleId = required("role")?.parse()?;
+        let role_org = match self.role_ref(tx.as_mut(), actor, role).await? {
             RoleRef::Builtin(_, org) => org,
             RoleRef::Custom(r) => r.organization_id,
         };
@@ -317,7 +317,10 @@ impl Services {
                     .await
                     .map(|e| ("Organization", e)),
                 "user" => self.cid_user(actor, &id).await.map(|e| ("User", e)),
-                _ => self.cid_role(actor, &id).await.map(|e| ("Role", e)),
+                _ => match id.parse() {
+                    Ok(role) => self.cid_role(actor, role).await.map(|e| ("Role", e)),
+                    Err(e) => Err(e),
+                },
             };
             match entity {
                 Ok(e) => a.entity = Some(e),

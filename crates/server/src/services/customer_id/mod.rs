@@ -23,8 +23,8 @@ use accord_domain::customer_id::{
 };
 use accord_domain::identity::{OrgRole, Password, User, UserStatus};
 use accord_domain::{
-    DelegationId, Error, MandateId, OrganizationId, OrganizationTypeId, Result, RoleInvitationId,
-    UserId,
+    DelegationId, Error, MandateId, OrganizationId, OrganizationTypeId, RestClientId, Result,
+    RoleId, RoleInvitationId, UserId,
 };
 use accord_store::{Mode, RestClientRecord, Search, SearchField, TreeNode, Tx};
 
@@ -124,7 +124,7 @@ impl Services {
         name: &str,
         secret: &str,
         organization: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<RestClientId> {
         let name = accord_domain::identity::parse_profile_text("name", name, 128)?;
         if name.is_empty() || name.contains(':') {
             return Err(Error::invalid(
@@ -146,9 +146,9 @@ impl Services {
                 .await?
                 .ok_or_else(|| Error::invalid("--organization names no organisation"))?;
         }
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = RestClientId::new();
         tx.insert_rest_client(&RestClientRecord {
-            id: id.clone(),
+            id,
             name,
             secret_hash: hash,
             organization_id: organization,

@@ -38,13 +38,13 @@ impl Services {
     }
 
     /// GET109: a role's `name` and `entityName` (`<organisation entity name>/<ROLE NAME>`).
-    pub async fn cid_role(&self, actor: &Actor, id: &str) -> Result<Attributes> {
+    pub async fn cid_role(&self, actor: &Actor, id: RoleId) -> Result<Attributes> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let (roles, tree) = self.cid_visible_roles(tx.as_mut(), actor).await?;
         tx.commit().await?;
         let role = roles
             .into_iter()
-            .find(|r| r.id.to_string() == id)
+            .find(|r| r.id == id)
             .ok_or_else(|| not_found("role"))?;
         // The spec's GET109 sample (`name`, `entityName`), then ours.
         let mut a: Attributes = vec![];
@@ -66,15 +66,16 @@ impl Services {
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let (visible, _) = self.cid_visible_roles(tx.as_mut(), actor).await?;
-        let mut ids: Vec<String> = tx
+        let mut ids: Vec<RoleId> = tx
             .role_grants_of(user)
             .await?
             .into_iter()
-            .map(|g| g.role.role_of(g.organization_id).id.to_string())
+            .map(|g| g.role.role_of(g.organization_id).id)
             .collect();
         ids.extend(tx.custom_roles_of(user).await?);
         tx.commit().await?;
-        ids.retain(|id| visible.iter().any(|r| r.id.to_string() == *id));
+        ids.retain(|id| visible.iter().any(|r| r.id == *id));
+        let mut ids: Vec<String> = ids.iter().map(RoleId::to_string).collect();
         ids.sort();
         Ok(ids)
     }
@@ -109,12 +110,12 @@ impl Services {
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,
-        id: &str,
+        id: RoleId,
     ) -> Result<RoleRef> {
         let (roles, _) = self.cid_visible_roles(tx, actor).await?;
         let role = roles
             .into_iter()
-            .find(|r| r.id.to_string() == id)
+            .find(|r| r.id == id)
             .ok_or_else(|| not_found("role"))?;
         for builtin in [OrgRole::Admin, OrgRole::Dpo, OrgRole::Developer] {
             if builtin.role_of(role.organization_id).id == role.id {
@@ -173,7 +174,7 @@ impl Services {
             )));
         }
         let role = Role {
-            id: uuid::Uuid::now_v7(),
+            id: RoleId::new(),
             organization_id: org,
             name,
         };
@@ -192,14 +193,14 @@ impl Services {
 
     /// Delete Role: roles created through CustomerID only (the iGrant roles are part of
     /// every organisation: 400).
-    pub async fn cid_delete_role(&self, actor: &Actor, id: &str) -> Result<String> {
+    pub async fn cid_delete_role(&self, actor: &Actor, id: RoleId) -> Result<String> {
         let mut tx = self.store.begin(Mode::Write).await?;
         match self.role_ref(tx.as_mut(), actor, id).await? {
             RoleRef::Builtin(..) => Err(Error::invalid(
                 "the roles Admin, Dpo and Developer belong to every organization",
             )),
             RoleRef::Custom(role) => {
-                tx.delete_role(&role.id.to_string()).await?;
+                tx.delete_role(role.id).await?;
                 self.log_action(
                     tx.as_mut(),
                     role.organization_id,
@@ -216,7 +217,7 @@ impl Services {
 
     /// Assign Role: the user (visible to the caller, not anonymous) becomes a member.
     /// The iGrant roles give the same rights as `POST /v1/organizations/{id}/admins`.
-    pub async fn cid_assign_role(&self, actor: &Actor, user: &str, role: &str) -> Result<String> {
+    pub async fn cid_assign_role(&self, actor: &Actor, user: &str, role: RoleId) -> Result<String> {
         self.require_visible_user(actor, user).await?;
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -233,7 +234,7 @@ impl Services {
                 (org, r.name().to_owned())
             }
             RoleRef::Custom(r) => {
-                tx.add_role_member(&r.id.to_string(), user).await?;
+                tx.add_role_member(r.id, user).await?;
                 (r.organization_id, r.name)
             }
         };
@@ -246,11 +247,16 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(role.to_owned())
+        Ok(role.to_string())
     }
 
     /// Remove Role: never the last Admin of an organisation.
-    pub async fn cid_unassign_role(&self, actor: &Actor, user: &str, role: &str) -> Result<String> {
+    pub async fn cid_unassign_role(
+        &self,
+        actor: &Actor,
+        user: &str,
+        role: RoleId,
+    ) -> Result<String> {
         self.require_visible_user(actor, user).await?;
         let user: UserId = user.parse().map_err(|_| not_found("user"))?;
         let mut tx = self.store.begin(Mode::Write).await?;
@@ -272,10 +278,7 @@ impl Services {
                 }
                 (org, tx.revoke_role(org, user, r).await?)
             }
-            RoleRef::Custom(r) => (
-                r.organization_id,
-                tx.remove_role_member(&r.id.to_string(), user).await?,
-            ),
+            RoleRef::Custom(r) => (r.organization_id, tx.remove_role_member(r.id, user).await?),
         };
         if !removed {
             return Err(not_found("role membership"));
@@ -289,6 +292,6 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        Ok(role.to_owned())
+        Ok(role.to_string())
     }
 }

@@ -61,7 +61,7 @@ impl Services {
                 .custom_roles()
                 .await?
                 .iter()
-                .any(|r| held.contains(&r.id.to_string()) && outside(&r.organization_id));
+                .any(|r| held.contains(&r.id) && outside(&r.organization_id));
         }
         if !reaches {
             let me = Party::User(user.id);
