@@ -1,11 +1,15 @@
 //! What a client sends can be wrong in every way; the answer is always a clear 4xx in the
-//! facade's JSON error format, never a 500 or a dropped connection.
+//! facade's JSON error format, never a 500 or a dropped connection. One test per kind of
+//! bad input, each on a server of its own.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{email, Reply, TestApp, TestDb};
+
+const LOGIN: &str = "/v1/users/login";
+const JSON: Option<&str> = Some("application/json");
 
 async fn raw(
     app: &TestApp,
@@ -21,12 +25,10 @@ async fn raw(
     Reply::from(req.send().await.expect("answered, not dropped")).await
 }
 
-async fn every_bad_request_gets_a_json_error(db: TestDb) {
+/// Malformed JSON, the wrong JSON, wrong types, missing fields, a body that is not an
+/// object, nesting deep enough to overflow a naive parser's stack: 400 each.
+async fn malformed_json_bodies_get_400(db: TestDb) {
     let app = TestApp::spawn(&db).await;
-    let json_ct = Some("application/json");
-    let login = "/v1/users/login";
-
-    // Malformed JSON, the wrong JSON, wrong types, missing fields.
     for body in [
         &b"{"[..],
         b"not json",
@@ -39,7 +41,7 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
         br#"{"username": ["a"], "password": {"x": 1}}"#,
         br#"{"username":"a@b.co","Username":"c@d.co","password":"x"}"#,
     ] {
-        raw(&app, Method::POST, login, json_ct, body.to_vec())
+        raw(&app, Method::POST, LOGIN, JSON, body.to_vec())
             .await
             .assert_error(400);
     }
@@ -62,15 +64,19 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     }
     // Deeply nested JSON: refused, not a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    raw(&app, Method::POST, login, json_ct, deep.into_bytes())
+    raw(&app, Method::POST, LOGIN, JSON, deep.into_bytes())
         .await
         .assert_error(400);
+}
+both_backends!(malformed_json_bodies_get_400);
 
-    // Wrong or missing content type.
+/// A body that is not declared JSON is 415; `+json` media types and parameters are fine.
+async fn a_body_not_declared_json_gets_415(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
     raw(
         &app,
         Method::POST,
-        login,
+        LOGIN,
         Some("text/plain"),
         br#"{"username":"a","password":"b"}"#.to_vec(),
     )
@@ -79,7 +85,7 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     raw(
         &app,
         Method::POST,
-        login,
+        LOGIN,
         None,
         br#"{"username":"a","password":"b"}"#.to_vec(),
     )
@@ -88,7 +94,7 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     raw(
         &app,
         Method::POST,
-        login,
+        LOGIN,
         Some("application/x-www-form-urlencoded"),
         b"username=a&password=b".to_vec(),
     )
@@ -98,14 +104,19 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     let r = raw(
         &app,
         Method::POST,
-        login,
+        LOGIN,
         Some("application/vnd.api+json; charset=utf-8"),
         br#"{"username":"a@b.co","password":"b"}"#.to_vec(),
     )
     .await;
     r.assert_error(401);
+}
+both_backends!(a_body_not_declared_json_gets_415);
 
-    // Over the 1 MiB limit: 413, whether declared up front or streamed.
+/// Over the 1 MiB limit: 413, whether declared up front or streamed; far over it the
+/// client still reads the answer; the server stays healthy.
+async fn an_oversize_body_gets_413_and_the_server_stays_healthy(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
     let big = format!(
         r#"{{"username":"a@b.co","password":"{}"}}"#,
         "x".repeat(1024 * 1024 + 1)
@@ -114,7 +125,7 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
         &app,
         Method::POST,
         "/v1/users/register",
-        json_ct,
+        JSON,
         big.clone().into_bytes(),
     )
     .await
@@ -132,21 +143,32 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
 
     // Far over it: the client still reads the answer (the body is drained, not cut off).
     let huge = vec![b' '; 10 * 1024 * 1024];
-    raw(&app, Method::POST, "/v1/users/register", json_ct, huge)
+    raw(&app, Method::POST, "/v1/users/register", JSON, huge)
         .await
         .assert_error(413);
+    // Still healthy after all that.
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+}
+both_backends!(an_oversize_body_gets_413_and_the_server_stays_healthy);
 
-    // Unknown routes and wrong methods.
+/// Unknown routes are 404, a known route with the wrong method 405.
+async fn unknown_routes_get_404_and_wrong_methods_405(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
     app.get("/v1/no/such/thing", None).await.assert_error(404);
     app.get("/nothing-here", None).await.assert_error(404);
-    app.call(Method::DELETE, login, None, None)
+    app.call(Method::DELETE, LOGIN, None, None)
         .await
         .assert_error(405);
     app.call(Method::GET, "/v1/users/register", None, None)
         .await
         .assert_error(405);
+}
+both_backends!(unknown_routes_get_404_and_wrong_methods_405);
 
-    // Credentials that are not credentials.
+/// Credentials that are not credentials, and a token signed by someone else: 401 with a
+/// `WWW-Authenticate` challenge.
+async fn credentials_that_are_not_credentials_get_401(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
     for auth in [
         "Basic YTpi",
         "Bearer",
@@ -176,8 +198,13 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     app.get("/v1/user", Some(&format!("Bearer {forged}")))
         .await
         .assert_error(401);
+}
+both_backends!(credentials_that_are_not_credentials_get_401);
 
-    // Hostile strings are stored and returned as data.
+/// Hostile strings are stored and returned as data; an oversize password is refused
+/// before any hashing.
+async fn hostile_strings_are_kept_as_data(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
     let who = email("hostile");
     let name = "<script>alert(1)</script>'; DROP TABLE users; -- ☃ \u{202e}";
     let r = app
@@ -191,15 +218,13 @@ async fn every_bad_request_gets_a_json_error(db: TestDb) {
     // An oversize password is refused before any hashing.
     let r = app
         .post(
-            "/v1/users/login",
+            LOGIN,
             json!({"username": who, "password": "x".repeat(5000)}),
         )
         .await;
     r.assert_error(401);
-    // Still healthy after all that.
-    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
 }
-both_backends!(every_bad_request_gets_a_json_error);
+both_backends!(hostile_strings_are_kept_as_data);
 
 fn futures_stream(
     bytes: Vec<u8>,
