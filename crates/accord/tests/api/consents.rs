@@ -660,41 +660,62 @@ async fn ledger_verdict(
     api
 }
 
-/// Every kind of edit made directly in the database, without the signing key, is caught
-/// and named at its position: a changed, removed, inserted or reordered entry, the newest
-/// entries removed, a current value flipped, and a chain rewritten together with its head
-/// (caught by a checkpoint or receipt kept outside the database).
-async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
-    let c = Consenting::new(Fixture::new(&db).await).await;
-    let mut receipts = vec![];
-    for (attribute, value) in [
-        (&c.age, "Allow"),
-        (&c.email_attr, "Allow"),
-        (&c.age, "Disallow"),
-        (&c.zip, "Allow"),
-        (&c.email_attr, "Disallow"),
-        (&c.zip, "Disallow"),
-    ] {
-        let r = c
-            .set(&c.f.individual, &c.marketing, attribute, value, 0)
+/// Six changes by the individual to Marketing, with their receipts, and the Dpo's
+/// checkpoint of the ledger they made (position 6): the setting of the ledger-edit tests.
+struct Ledger {
+    c: Consenting,
+    receipts: Vec<String>,
+    checkpoint: String,
+}
+
+impl Ledger {
+    async fn new(db: &TestDb) -> Self {
+        let c = Consenting::new(Fixture::new(db).await).await;
+        let mut receipts = vec![];
+        for (attribute, value) in [
+            (&c.age, "Allow"),
+            (&c.email_attr, "Allow"),
+            (&c.age, "Disallow"),
+            (&c.zip, "Allow"),
+            (&c.email_attr, "Disallow"),
+            (&c.zip, "Disallow"),
+        ] {
+            let r = c
+                .set(&c.f.individual, &c.marketing, attribute, value, 0)
+                .await;
+            receipts.push(r["Receipt"].as_str().unwrap().to_owned());
+        }
+        let r =
+            c.f.call(
+                Method::GET,
+                &c.f.org_path("/consenthistory/checkpoint"),
+                &c.f.dpo,
+                None,
+            )
             .await;
-        receipts.push(r["Receipt"].as_str().unwrap().to_owned());
+        assert_eq!(
+            (r.status, r.json["Seq"].as_i64()),
+            (StatusCode::OK, Some(6)),
+            "{}",
+            r.body
+        );
+        let checkpoint = r.json["Checkpoint"].as_str().unwrap().to_owned();
+        Self {
+            c,
+            receipts,
+            checkpoint,
+        }
     }
-    let r =
-        c.f.call(
-            Method::GET,
-            &c.f.org_path("/consenthistory/checkpoint"),
-            &c.f.dpo,
-            None,
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.json["Seq"].as_i64()),
-        (StatusCode::OK, Some(6)),
-        "{}",
-        r.body
-    );
-    let checkpoint = r.json["Checkpoint"].as_str().unwrap().to_owned();
+}
+
+/// The Dpo (not the Developer) reads a checkpoint; the untouched ledger verifies against
+/// it and a receipt; a forged checkpoint, or something that is not one, is refused.
+async fn an_untouched_ledger_verifies_against_its_checkpoint(db: TestDb) {
+    let Ledger {
+        c,
+        receipts,
+        checkpoint,
+    } = Ledger::new(&db).await;
     c.f.call(
         Method::GET,
         &c.f.org_path("/consenthistory/checkpoint"),
@@ -707,7 +728,27 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         ledger_verdict(&c, &db, &[&checkpoint, &receipts[2]]).await,
         None
     );
+    // A checkpoint of another organisation, or a forged one, is refused.
+    let mut forged = checkpoint.clone();
+    forged.insert(forged.len() - 5, 'A');
+    for bad in [forged.as_str(), "not a token"] {
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/consenthistory/verify"),
+            &c.f.dpo,
+            Some(json!({"Checkpoints": [bad]})),
+        )
+        .await
+        .assert_error(400);
+    }
+}
+both_backends!(an_untouched_ledger_verifies_against_its_checkpoint);
 
+/// Every kind of edit made directly in the database, without the signing key, is caught
+/// and named at its position: a changed, removed, inserted or reordered entry, the newest
+/// entries removed, a current value flipped; restored, the ledger verifies again.
+async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
+    let Ledger { c, .. } = Ledger::new(&db).await;
     let org = c.f.org.as_str();
     for table in ["consent_history", "consent_chain_heads", "consent_values"] {
         db.execute(
@@ -778,7 +819,19 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
             "restored after {what}"
         );
     }
+}
+both_backends!(every_kind_of_ledger_edit_is_caught);
 
+/// The chain cut back with its head and values, then rewritten onwards, is consistent in
+/// itself: only a checkpoint or a receipt kept outside the database shows it, at its
+/// position.
+async fn a_chain_cut_back_or_rewritten_is_caught_by_what_was_kept_outside(db: TestDb) {
+    let Ledger {
+        c,
+        receipts,
+        checkpoint,
+    } = Ledger::new(&db).await;
+    let org = c.f.org.as_str();
     // The chain cut back to its second entry, head and values made to agree: nothing in
     // the database shows it; the checkpoint and a receipt kept outside do.
     db.execute(
@@ -823,23 +876,14 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         ledger_verdict(&c, &db, &[&receipts[2], &checkpoint]).await,
         Some(("rewritten".into(), 3))
     );
-    // A checkpoint of another organisation, or a forged one, is refused.
-    let mut forged = checkpoint.clone();
-    forged.insert(forged.len() - 5, 'A');
-    for bad in [forged.as_str(), "not a token"] {
-        c.f.call(
-            Method::POST,
-            &c.f.org_path("/consenthistory/verify"),
-            &c.f.dpo,
-            Some(json!({"Checkpoints": [bad]})),
-        )
-        .await
-        .assert_error(400);
-    }
+}
+both_backends!(a_chain_cut_back_or_rewritten_is_caught_by_what_was_kept_outside);
 
-    // With the server stopped: an edit made then is named by the CLI as well.
-    let org = c.f.org.clone();
-    drop(c);
+/// With the server stopped: an edit made then is named by the CLI.
+async fn an_edit_made_while_the_server_is_stopped_is_named_by_the_cli(db: TestDb) {
+    let ledger = Ledger::new(&db).await;
+    let org = ledger.c.f.org.clone();
+    drop(ledger);
     db.execute(
         "UPDATE consent_history SET new_value = 'AskMe' WHERE organization_id = $1 AND seq = 1",
         &[&org],
@@ -853,7 +897,7 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
         "{stdout}"
     );
 }
-both_backends!(every_kind_of_ledger_edit_is_caught);
+both_backends!(an_edit_made_while_the_server_is_stopped_is_named_by_the_cli);
 
 async fn verify_jws(f: &Fixture, token: &str) -> Value {
     let jwks = f.app.get("/.well-known/jwks.json", None).await.json;
@@ -874,84 +918,108 @@ async fn verify_jws(f: &Fixture, token: &str) -> Value {
         .claims
 }
 
-async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
-    let c = Consenting::new(Fixture::new(&db).await).await;
-    let key =
-        c.f.call(
-            Method::GET,
-            &c.f.org_path("/subscribe-key"),
-            &c.f.admin,
-            None,
-        )
-        .await
-        .json["SubscribeKey"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    // Twelve more subscribers; every third allows Email, every fourth says AskMe to Zip.
-    let mut allowing = vec![];
-    for i in 0..12 {
-        let who = email(&format!("c{i}"));
-        let id = c.f.app.register(&who, PW).await;
-        let auth = crate::helpers::bearer(&c.f.app.login(&who, PW).await);
-        let r =
+/// Twelve more subscribers to the Consenting organisation: every third allows Email,
+/// every fourth says AskMe to Zip, the second disallows Age. `allowing` holds, ascending,
+/// those who count as consenting to Marketing (Allow or AskMe).
+struct Subscribers {
+    c: Consenting,
+    allowing: Vec<String>,
+}
+
+impl Subscribers {
+    async fn new(db: &TestDb) -> Self {
+        let c = Consenting::new(Fixture::new(db).await).await;
+        let key =
             c.f.call(
-                Method::POST,
-                &c.f.org_path("/users"),
-                &auth,
-                Some(json!({"subscribekey": key})),
+                Method::GET,
+                &c.f.org_path("/subscribe-key"),
+                &c.f.admin,
+                None,
             )
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
-        let consent =
-            c.f.call(Method::GET, &c.consents(&id), &auth, None)
-                .await
-                .json["ID"]
+            .await
+            .json["SubscribeKey"]
                 .as_str()
                 .unwrap()
                 .to_owned();
-        let base = format!(
-            "{}/{consent}/purposes/{}/attributes",
-            c.consents(&id),
-            c.marketing
-        );
-        if i % 3 == 0 {
-            c.f.call(
-                Method::PATCH,
-                &format!("{base}/{}", c.email_attr),
-                &auth,
-                Some(json!({"consented": "Allow"})),
-            )
-            .await;
-            allowing.push(id.clone());
-        }
-        if i % 4 == 0 {
-            c.f.call(
-                Method::PATCH,
-                &format!("{base}/{}", c.zip),
-                &auth,
-                Some(json!({"consented": "AskMe"})),
-            )
-            .await;
-            if !allowing.contains(&id) {
+        let mut allowing = vec![];
+        for i in 0..12 {
+            let who = email(&format!("c{i}"));
+            let id = c.f.app.register(&who, PW).await;
+            let auth = crate::helpers::bearer(&c.f.app.login(&who, PW).await);
+            let r =
+                c.f.call(
+                    Method::POST,
+                    &c.f.org_path("/users"),
+                    &auth,
+                    Some(json!({"subscribekey": key})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            let consent =
+                c.f.call(Method::GET, &c.consents(&id), &auth, None)
+                    .await
+                    .json["ID"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            let base = format!(
+                "{}/{consent}/purposes/{}/attributes",
+                c.consents(&id),
+                c.marketing
+            );
+            if i % 3 == 0 {
+                c.f.call(
+                    Method::PATCH,
+                    &format!("{base}/{}", c.email_attr),
+                    &auth,
+                    Some(json!({"consented": "Allow"})),
+                )
+                .await;
                 allowing.push(id.clone());
             }
+            if i % 4 == 0 {
+                c.f.call(
+                    Method::PATCH,
+                    &format!("{base}/{}", c.zip),
+                    &auth,
+                    Some(json!({"consented": "AskMe"})),
+                )
+                .await;
+                if !allowing.contains(&id) {
+                    allowing.push(id.clone());
+                }
+            }
+            if i == 1 {
+                // Disallow is recorded but does not count.
+                c.f.call(
+                    Method::PATCH,
+                    &format!("{base}/{}", c.age),
+                    &auth,
+                    Some(json!({"consented": "Disallow"})),
+                )
+                .await;
+            }
         }
-        if i == 1 {
-            // Disallow is recorded but does not count.
-            c.f.call(
-                Method::PATCH,
-                &format!("{base}/{}", c.age),
-                &auth,
-                Some(json!({"consented": "Disallow"})),
-            )
-            .await;
-        }
+        allowing.sort();
+        Self { c, allowing }
     }
-    allowing.sort();
-    let purpose =
-        c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing));
-    let r = c.f.call(Method::GET, &purpose, &c.f.developer, None).await;
+
+    /// `…/purposes/{Marketing}/consented/users`.
+    fn marketing_users(&self) -> String {
+        let c = &self.c;
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing))
+    }
+}
+
+/// Those who allow (or say AskMe to) something of a purpose are listed, ascending and
+/// each once; those who only disallow are not; an attribute lists its own; a lawful-usage
+/// purpose lists every subscriber.
+async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
+    let s = Subscribers::new(&db).await;
+    let c = &s.c;
+    let r =
+        c.f.call(Method::GET, &s.marketing_users(), &c.f.developer, None)
+            .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let ids: Vec<String> = r.json["Users"]
         .as_array()
@@ -959,7 +1027,7 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
         .iter()
         .map(|u| u["ID"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, allowing, "ascending, each once");
+    assert_eq!(ids, s.allowing, "ascending, each once");
     let attribute = c.f.org_path(&format!(
         "/purposes/{}/attributes/{}/consented/users",
         c.marketing, c.email_attr
@@ -971,8 +1039,25 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
             .len(),
         4
     );
-    // Paging: 2 a page, absolute links, Next only while more follow.
-    let mut url = c.f.app.url(&format!("{purpose}?limit=2"));
+    // A lawful-usage purpose lists every subscriber.
+    let lawful =
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.payroll));
+    assert_eq!(
+        c.f.call(Method::GET, &lawful, &c.f.admin, None).await.json["Users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        13
+    );
+}
+both_backends!(consented_users_are_listed_by_purpose_and_attribute);
+
+/// Paging: 2 a page, absolute links, Next only while more follow; the pages together
+/// are the list.
+async fn consented_users_page_by_absolute_next_links(db: TestDb) {
+    let s = Subscribers::new(&db).await;
+    let c = &s.c;
+    let mut url = c.f.app.url(&format!("{}?limit=2", s.marketing_users()));
     let mut seen = vec![];
     loop {
         let r = crate::helpers::Reply::from(
@@ -997,19 +1082,15 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
             None => break,
         }
     }
-    assert_eq!(seen, allowing);
-    // A lawful-usage purpose lists every subscriber.
-    let lawful =
-        c.f.org_path(&format!("/purposes/{}/consented/users", c.payroll));
-    assert_eq!(
-        c.f.call(Method::GET, &lawful, &c.f.admin, None).await.json["Users"]
-            .as_array()
-            .unwrap()
-            .len(),
-        13
-    );
-    // Unsubscribed users no longer count.
-    let gone = allowing[0].clone();
+    assert_eq!(seen, s.allowing);
+}
+both_backends!(consented_users_page_by_absolute_next_links);
+
+/// Unsubscribed users no longer count.
+async fn an_unsubscribed_user_is_no_longer_listed_as_consenting(db: TestDb) {
+    let s = Subscribers::new(&db).await;
+    let c = &s.c;
+    let gone = s.allowing[0].clone();
     assert_eq!(
         c.f.call(
             Method::DELETE,
@@ -1021,13 +1102,25 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
         .status,
         StatusCode::NO_CONTENT
     );
-    let ids = c.f.call(Method::GET, &purpose, &c.f.admin, None).await.json["Users"].clone();
+    let ids =
+        c.f.call(Method::GET, &s.marketing_users(), &c.f.admin, None)
+            .await
+            .json["Users"]
+            .clone();
     assert!(ids
         .as_array()
         .unwrap()
         .iter()
         .all(|u| u["ID"] != gone.as_str()));
-    // Who may ask; bad input.
+}
+both_backends!(an_unsubscribed_user_is_no_longer_listed_as_consenting);
+
+/// Who may ask for consented users (not the individual), and bad input: a limit over
+/// 500, an unknown purpose, an attribute not of the purpose.
+async fn consented_users_refuse_individuals_and_bad_input(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let purpose =
+        c.f.org_path(&format!("/purposes/{}/consented/users", c.marketing));
     c.f.call(Method::GET, &purpose, &c.f.individual, None)
         .await
         .assert_error(403);
@@ -1062,10 +1155,99 @@ async fn consented_users_are_listed_by_purpose_and_attribute(db: TestDb) {
     .await
     .assert_error(404);
 }
-both_backends!(consented_users_are_listed_by_purpose_and_attribute);
+both_backends!(consented_users_refuse_individuals_and_bad_input);
 
-async fn consent_requests_notify_those_who_disallow(db: TestDb) {
-    let c = Consenting::new(Fixture::new(&db).await).await;
+/// The Consenting organisation with a second subscriber, the allower, who already allows
+/// Email of Marketing; the path on which the Admin asks for consent to Marketing.
+struct Requesting {
+    c: Consenting,
+    allower: String,
+    request: String,
+}
+
+impl Requesting {
+    async fn new(db: &TestDb) -> Self {
+        let c = Consenting::new(Fixture::new(db).await).await;
+        let key =
+            c.f.call(
+                Method::GET,
+                &c.f.org_path("/subscribe-key"),
+                &c.f.admin,
+                None,
+            )
+            .await
+            .json["SubscribeKey"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let (allower, allower_id) = user(&c.f.app, "allower").await;
+        c.f.call(
+            Method::POST,
+            &c.f.org_path("/users"),
+            &allower,
+            Some(json!({"subscribekey": key})),
+        )
+        .await;
+        let consent =
+            c.f.call(Method::GET, &c.consents(&allower_id), &allower, None)
+                .await
+                .json["ID"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let path = format!(
+            "{}/{consent}/purposes/{}/attributes/{}",
+            c.consents(&allower_id),
+            c.marketing,
+            c.email_attr
+        );
+        assert_eq!(
+            c.f.call(
+                Method::PATCH,
+                &path,
+                &allower,
+                Some(json!({"consented": "Allow"}))
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+        let request =
+            c.f.org_path(&format!("/purposes/{}/attributes/consent", c.marketing));
+        Self {
+            c,
+            allower,
+            request,
+        }
+    }
+
+    /// The Admin asks for consent to Email of Marketing.
+    async fn ask_for_email(&self) -> crate::helpers::Reply {
+        let c = &self.c;
+        c.f.call(
+            Method::POST,
+            &self.request,
+            &c.f.admin,
+            Some(json!({"attributeids": [c.email_attr]})),
+        )
+        .await
+    }
+
+    /// The individual's newest notification.
+    async fn notification(&self) -> Value {
+        let c = &self.c;
+        let list =
+            c.f.call(Method::GET, "/v1/user/notifications", &c.f.individual, None)
+                .await;
+        list.json["Notifications"][0].clone()
+    }
+}
+
+/// A consent request notifies only those who disallow (the webhook says how many), with
+/// the purpose, the attributes and a message naming them; the allower gets nothing.
+async fn a_consent_request_notifies_only_those_who_disallow(db: TestDb) {
+    let s = Requesting::new(&db).await;
+    let c = &s.c;
     let receiver = crate::receiver::Receiver::start().await;
     let r =
         c.f.call(
@@ -1076,62 +1258,7 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    // A second subscriber who already allows Email.
-    let key =
-        c.f.call(
-            Method::GET,
-            &c.f.org_path("/subscribe-key"),
-            &c.f.admin,
-            None,
-        )
-        .await
-        .json["SubscribeKey"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let (allower, allower_id) = user(&c.f.app, "allower").await;
-    c.f.call(
-        Method::POST,
-        &c.f.org_path("/users"),
-        &allower,
-        Some(json!({"subscribekey": key})),
-    )
-    .await;
-    let consent =
-        c.f.call(Method::GET, &c.consents(&allower_id), &allower, None)
-            .await
-            .json["ID"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let path = format!(
-        "{}/{consent}/purposes/{}/attributes/{}",
-        c.consents(&allower_id),
-        c.marketing,
-        c.email_attr
-    );
-    assert_eq!(
-        c.f.call(
-            Method::PATCH,
-            &path,
-            &allower,
-            Some(json!({"consented": "Allow"}))
-        )
-        .await
-        .status,
-        StatusCode::OK
-    );
-
-    let request =
-        c.f.org_path(&format!("/purposes/{}/attributes/consent", c.marketing));
-    let r =
-        c.f.call(
-            Method::POST,
-            &request,
-            &c.f.admin,
-            Some(json!({"attributeids": [c.email_attr]})),
-        )
-        .await;
+    let r = s.ask_for_email().await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(
         r.json["NotifiedUsers"], 1,
@@ -1140,10 +1267,7 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     let got = receiver.wait_for("consent.requested", 1).await;
     assert_eq!(got[0].json["data"]["notifiedUsers"], 1);
 
-    let list =
-        c.f.call(Method::GET, "/v1/user/notifications", &c.f.individual, None)
-            .await;
-    let n = list.json["Notifications"][0].clone();
+    let n = s.notification().await;
     assert_eq!(
         (
             n["Type"].as_str(),
@@ -1159,11 +1283,21 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     assert_eq!(n["AttributeIDs"], json!([c.email_attr]));
     assert!(n["Message"].as_str().unwrap().contains("Email"));
     assert_eq!(
-        c.f.call(Method::GET, "/v1/user/notifications", &allower, None)
+        c.f.call(Method::GET, "/v1/user/notifications", &s.allower, None)
             .await
             .json["Notifications"],
         json!([])
     );
+}
+both_backends!(a_consent_request_notifies_only_those_who_disallow);
+
+/// A notification is marked read by the one it was sent to; to anyone else it does not
+/// exist.
+async fn a_notification_is_marked_read_by_its_owner_only(db: TestDb) {
+    let s = Requesting::new(&db).await;
+    let c = &s.c;
+    s.ask_for_email().await;
+    let n = s.notification().await;
     let id = n["ID"].as_str().unwrap();
     let r =
         c.f.call(
@@ -1182,16 +1316,22 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     c.f.call(
         Method::PATCH,
         &format!("/v1/user/notifications/{id}"),
-        &allower,
+        &s.allower,
         Some(json!({"read": true})),
     )
     .await
     .assert_error(404);
+}
+both_backends!(a_notification_is_marked_read_by_its_owner_only);
 
-    // Who may ask, and for what.
+/// Who may ask, and for what: not the Dpo; not for no attributes, an unknown one, or one
+/// of a lawful-usage purpose.
+async fn only_the_admin_asks_for_consent_and_only_to_consent_based_attributes(db: TestDb) {
+    let s = Requesting::new(&db).await;
+    let c = &s.c;
     c.f.call(
         Method::POST,
-        &request,
+        &s.request,
         &c.f.dpo,
         Some(json!({"attributeids": [c.email_attr]})),
     )
@@ -1199,7 +1339,7 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     .assert_error(403);
     c.f.call(
         Method::POST,
-        &request,
+        &s.request,
         &c.f.admin,
         Some(json!({"attributeids": []})),
     )
@@ -1207,7 +1347,7 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     .assert_error(400);
     c.f.call(
         Method::POST,
-        &request,
+        &s.request,
         &c.f.admin,
         Some(json!({"attributeids": [uuid::Uuid::now_v7().to_string()]})),
     )
@@ -1224,7 +1364,7 @@ async fn consent_requests_notify_those_who_disallow(db: TestDb) {
     .await
     .assert_error(400);
 }
-both_backends!(consent_requests_notify_those_who_disallow);
+both_backends!(only_the_admin_asks_for_consent_and_only_to_consent_based_attributes);
 
 async fn the_action_log_records_what_admins_do(db: TestDb) {
     let c = Consenting::new(Fixture::new(&db).await).await;
