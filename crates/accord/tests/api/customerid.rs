@@ -12,14 +12,46 @@ const NS: &str = "http://schema.ubisecure.com/customerid/api";
 const ALL: (&str, &str) = ("all", "a-long-client-secret");
 const BOUND: (&str, &str) = ("child-only", "another-long-secret");
 
-async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
-    let f = Fixture::new(&db).await;
-    let (parent, child, third) = seed(&db, &f).await;
-    add_rest_client(&db, "backend", "a-long-client-secret", None);
-    let auth = Some(("backend", "a-long-client-secret"));
+/// The CustomerID seed (a parent "5555555-6" with its child "1234567-1", where the Admin,
+/// Maija, lives; a third user of the parent waiting for registration) and a REST client
+/// for everything.
+struct Seeded {
+    f: Fixture,
+    parent: String,
+    child: String,
+    third: String,
+}
 
-    // GET105, XML: the spec's document, attribute by attribute.
-    let r = get(&f, &format!("/users/{}", f.admin_id), auth, None, false).await;
+impl Seeded {
+    async fn new(db: &TestDb) -> Self {
+        let f = Fixture::new(db).await;
+        let (parent, child, third) = seed(db, &f).await;
+        add_rest_client(db, ALL.0, ALL.1, None);
+        Self {
+            f,
+            parent,
+            child,
+            third,
+        }
+    }
+
+    /// A GET by the client for everything, in XML or JSON.
+    async fn get(&self, path: &str, json: bool) -> Reply {
+        get(&self.f, path, Some(ALL), None, json).await
+    }
+
+    /// The IDs a GET (XML) answers.
+    async fn found(&self, path: &str) -> Vec<String> {
+        ids(&self.get(path, false).await)
+    }
+}
+
+/// GET105: a user reads as the spec's XML document, attribute by attribute; in JSON the
+/// same content without the wrapper.
+async fn a_user_reads_as_the_specs_document_in_xml_and_json(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    let (f, child) = (&s.f, &s.child);
+    let r = s.get(&format!("/users/{}", f.admin_id), false).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.headers["content-type"]
         .to_str()
@@ -38,7 +70,7 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
     );
     assert_eq!(r.body, expected);
     // JSON: the same content without the wrapper.
-    let r = get(&f, &format!("/users/{}", f.admin_id), auth, None, true).await;
+    let r = s.get(&format!("/users/{}", f.admin_id), true).await;
     let attrs = r.json["Attribute"].as_array().unwrap();
     assert!(
         attrs.contains(
@@ -47,120 +79,90 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
         "{}",
         r.body
     );
+}
+both_backends!(a_user_reads_as_the_specs_document_in_xml_and_json);
 
-    // GET104: prefix by default, exact on request, status by code or name, custom attributes.
-    let r = get(&f, "/users?firstname=mai", auth, None, false).await;
+/// GET104: prefix by default, exact on request; by name, the home organisation's name or
+/// entity name, custom attributes, several criteria together; `maxResults` caps.
+async fn users_are_found_by_prefix_or_exact_match(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    let (f, third) = (&s.f, &s.third);
+    let r = s.get("/users?firstname=mai", false).await;
     assert_eq!(ids(&r), vec![f.admin_id.clone()], "{}", r.body);
     assert!(r.body.contains(r#"inResponseTo="/2.1/users""#));
-    assert!(ids(&get(
-        &f,
-        "/users?firstname=mai&exactMatch=true",
-        auth,
-        None,
-        false
-    )
-    .await)
-    .is_empty());
+    assert!(s
+        .found("/users?firstname=mai&exactMatch=true")
+        .await
+        .is_empty());
     assert_eq!(
-        ids(&get(
-            &f,
-            "/users?firstname=MAIJA&exactMatch=true",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/users?firstname=MAIJA&exactMatch=true").await,
         vec![f.admin_id.clone()]
-    );
-    assert_eq!(
-        ids(&get(&f, "/users?status=5", auth, None, false).await),
-        vec![third.clone()]
     );
     // The home organisation by its name or its entity name (prefix or exact).
     assert_eq!(
-        ids(&get(&f, "/users?organization=dma", auth, None, false).await),
+        s.found("/users?organization=dma").await,
         vec![f.admin_id.clone()]
     );
     let mut both = vec![f.admin_id.clone(), third.clone()];
     both.sort();
     assert_eq!(
-        ids(&get(
-            &f,
-            "/users?organizationEntityName=5555555-6",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/users?organizationEntityName=5555555-6").await,
         both
     );
     assert_eq!(
-        ids(&get(
-            &f,
-            "/users?organizationEntityName=5555555-6&exactMatch=true",
-            auth,
-            None,
-            false
-        )
-        .await),
-        vec![third.clone()]
-    );
-    assert!(ids(&get(
-        &f,
-        "/users?organizationEntityName=5555555-6/1234567-1&status=5",
-        auth,
-        None,
-        false
-    )
-    .await)
-    .is_empty());
-    assert_eq!(
-        ids(&get(
-            &f,
-            "/users?status=waiting_for_registration",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/users?organizationEntityName=5555555-6&exactMatch=true")
+            .await,
         vec![third.clone()]
     );
     assert_eq!(
-        ids(&get(
-            &f,
-            "/users?employeeNumber=E-4&surname=Vir",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/users?employeeNumber=E-4&surname=Vir").await,
         vec![f.admin_id.clone()]
     );
-    assert!(ids(&get(
-        &f,
-        "/users?employeeNumber=E-4&surname=Other",
-        auth,
-        None,
-        false
-    )
-    .await)
-    .is_empty());
+    assert!(s
+        .found("/users?employeeNumber=E-4&surname=Other")
+        .await
+        .is_empty());
+    assert_eq!(s.found("/users?maxResults=2").await.len(), 2);
+}
+both_backends!(users_are_found_by_prefix_or_exact_match);
+
+/// A status is searched by its code or its name; an unknown name is a 400 in the
+/// CustomerID error document.
+async fn users_are_found_by_status_code_or_name(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    let third = &s.third;
+    assert_eq!(s.found("/users?status=5").await, vec![third.clone()]);
+    assert!(s
+        .found("/users?organizationEntityName=5555555-6/1234567-1&status=5")
+        .await
+        .is_empty());
     assert_eq!(
-        ids(&get(&f, "/users?maxResults=2", auth, None, false).await).len(),
-        2
+        s.found("/users?status=waiting_for_registration").await,
+        vec![third.clone()]
     );
-    // One domain: a user registered through the iGrant facade is listed here.
-    assert!(ids(&get(&f, "/users", auth, None, false).await).contains(&f.individual_id));
-    let r = get(&f, "/users?status=sleeping", auth, None, false).await;
+    let r = s.get("/users?status=sleeping", false).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.body.contains("<error><code>Invalid arguments</code>"),
         "{}",
         r.body
     );
+}
+both_backends!(users_are_found_by_status_code_or_name);
 
-    // Organisations: GET107, GET106 by entity name, GET113 recursive.
-    let r = get(&f, &format!("/organizations/{child}"), auth, None, false).await;
+/// One domain: a user registered through the iGrant facade is listed here.
+async fn a_user_registered_through_igrant_is_listed_here(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    assert!(s.found("/users").await.contains(&s.f.individual_id));
+}
+both_backends!(a_user_registered_through_igrant_is_listed_here);
+
+/// GET107: an organisation reads with the spec's attributes; GET106 finds it by entity
+/// name (exact or prefix), friendly name or VAT number.
+async fn an_organisation_reads_back_and_is_found_by_its_attributes(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    let (parent, child) = (&s.parent, &s.child);
+    let r = s.get(&format!("/organizations/{child}"), false).await;
     assert!(r.body.starts_with(&format!(r#"<?xml version="1.0" encoding="utf-8"?><Organization xmlns="{NS}" inResponseTo="/2.1/organizations/{child}" method="GET">"#)), "{}", r.body);
     for part in [
         r#"<Attribute name="entityName"><Value>5555555-6/1234567-1</Value></Attribute>"#,
@@ -171,58 +173,41 @@ async fn rest_clients_read_users_and_organisations_in_xml_and_json(db: TestDb) {
         assert!(r.body.contains(part), "{part} in {}", r.body);
     }
     assert_eq!(
-        ids(&get(
-            &f,
-            "/organizations?entityName=5555555-6/1234567-1&exactMatch=true",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/organizations?entityName=5555555-6/1234567-1&exactMatch=true")
+            .await,
         vec![child.clone()]
     );
-    let both = ids(&get(&f, "/organizations?entityName=5555555-6", auth, None, false).await);
-    assert!(both.contains(&child) && both.contains(&parent), "{both:?}");
+    let both = s.found("/organizations?entityName=5555555-6").await;
+    assert!(both.contains(child) && both.contains(parent), "{both:?}");
     assert_eq!(
-        ids(&get(&f, "/organizations?friendlyName=dm", auth, None, false).await),
+        s.found("/organizations?friendlyName=dm").await,
         vec![child.clone()]
     );
     assert_eq!(
-        ids(&get(
-            &f,
-            "/organizations?vatNumber=FI1234567&exactMatch=true",
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found("/organizations?vatNumber=FI1234567&exactMatch=true")
+            .await,
         vec![child.clone()]
     );
+}
+both_backends!(an_organisation_reads_back_and_is_found_by_its_attributes);
+
+/// GET113: an organisation's own users, or with `recursive` those of its subtree too.
+async fn an_organisations_users_are_listed_directly_or_recursively(db: TestDb) {
+    let s = Seeded::new(&db).await;
+    let (f, parent, third) = (&s.f, &s.parent, &s.third);
     assert_eq!(
-        ids(&get(
-            &f,
-            &format!("/organizations/{parent}/users"),
-            auth,
-            None,
-            false
-        )
-        .await),
+        s.found(&format!("/organizations/{parent}/users")).await,
         vec![third.clone()]
     );
-    let mut all = ids(&get(
-        &f,
-        &format!("/organizations/{parent}/users?recursive=true"),
-        auth,
-        None,
-        false,
-    )
-    .await);
+    let mut all = s
+        .found(&format!("/organizations/{parent}/users?recursive=true"))
+        .await;
     all.sort();
     let mut want = vec![third.clone(), f.admin_id.clone()];
     want.sort();
     assert_eq!(all, want);
 }
-both_backends!(rest_clients_read_users_and_organisations_in_xml_and_json);
+both_backends!(an_organisations_users_are_listed_directly_or_recursively);
 
 async fn who_may_call_the_customerid_api(db: TestDb) {
     let f = Fixture::new(&db).await;
