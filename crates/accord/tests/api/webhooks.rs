@@ -10,7 +10,7 @@ use crate::helpers::make_webhook;
 use crate::helpers::{email, TestApp, TestDb};
 use crate::helpers::{Fixture, PW};
 use crate::process::ServerProcess;
-use crate::receiver::{signature_valid, Receiver, Tarpit};
+use crate::receiver::{signature_valid, Received, Receiver, Tarpit};
 
 /// Subscribes the fixture's individual and sets one attribute; returns the consent path.
 async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {
@@ -63,29 +63,64 @@ async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {
     path
 }
 
-async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
-    let clock = accord_domain::FixedClock::new(Utc::now());
-    let f = Fixture::with_clock(&db, clock.clone()).await;
-    let receiver = Receiver::start().await;
-    let (hook, secret) =
-        make_webhook(&f, &receiver.url, &["consent.allowed", "org.subscribed"]).await;
+/// A server with a clock the test moves, the Fixture's organisation on it, a receiver,
+/// and the Admin's webhook to it for `consent.allowed` and `org.subscribed`.
+struct Hooked {
+    clock: accord_domain::FixedClock,
+    f: Fixture,
+    receiver: Receiver,
+    hook: String,
+    secret: String,
+}
 
-    // The receiver fails the first consent delivery; it is retried after the backoff.
-    receiver.answer_to("consent.allowed", &[500]);
-    consent_once(&f, "Allow", 0).await;
+impl Hooked {
+    async fn new(db: &TestDb) -> Self {
+        let clock = accord_domain::FixedClock::new(Utc::now());
+        let f = Fixture::with_clock(db, clock.clone()).await;
+        let receiver = Receiver::start().await;
+        let (hook, secret) =
+            make_webhook(&f, &receiver.url, &["consent.allowed", "org.subscribed"]).await;
+        Self {
+            clock,
+            f,
+            receiver,
+            hook,
+            secret,
+        }
+    }
+
+    /// The receiver fails the first consent delivery, the clock passes the backoff: the
+    /// first attempt, and both once the retry arrived.
+    async fn consent_delivered_on_retry(&self) -> (Vec<Received>, Vec<Received>) {
+        self.receiver.answer_to("consent.allowed", &[500]);
+        consent_once(&self.f, "Allow", 0).await;
+        let first = self.receiver.wait_for("consent.allowed", 1).await;
+        self.clock.advance(Duration::seconds(3));
+        let both = self.receiver.wait_for("consent.allowed", 2).await;
+        (first, both)
+    }
+
+    fn path(&self, rest: &str) -> String {
+        self.f.org_path(&format!("/webhooks/{}{rest}", self.hook))
+    }
+}
+
+/// A failed delivery is retried after the backoff: the same envelope (the webhook, the
+/// event, its data), signed with the webhook's secret, under the same delivery ID.
+async fn a_failed_delivery_is_retried_the_same_and_signed(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let (f, receiver) = (&h.f, &h.receiver);
+    let (first, both) = h.consent_delivered_on_retry().await;
     let subscribed = receiver.wait_for("org.subscribed", 1).await;
     assert_eq!(
         subscribed[0].json["data"]["userID"],
         f.individual_id.as_str()
     );
-    let first = receiver.wait_for("consent.allowed", 1).await;
-    clock.advance(Duration::seconds(3));
-    let both = receiver.wait_for("consent.allowed", 2).await;
     assert_eq!(first[0].body, both[1].body, "the same envelope, again");
     let env = &both[1].json;
     assert_eq!(
         (env["webhookID"].as_str(), env["type"].as_str()),
-        (Some(hook.as_str()), Some("consent.allowed"))
+        (Some(h.hook.as_str()), Some("consent.allowed"))
     );
     assert!(env["timestamp"].is_string());
     assert_eq!(
@@ -96,7 +131,7 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
         (Some(f.individual_id.as_str()), Some("Allow"))
     );
     assert!(
-        both.iter().all(|r| signature_valid(&secret, r)),
+        both.iter().all(|r| signature_valid(&h.secret, r)),
         "signed with the webhook's secret"
     );
     assert!(!signature_valid("another secret", &both[0]));
@@ -104,15 +139,17 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
         both[0].headers["x-accord-delivery"],
         both[1].headers["x-accord-delivery"]
     );
+}
+both_backends!(a_failed_delivery_is_retried_the_same_and_signed);
 
-    // The delivery log tells the story.
+/// The delivery log tells the story (attempts, the last status, the payload sent), and
+/// a logged delivery is sent again on request.
+async fn the_delivery_log_shows_each_delivery_and_redelivers_it(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let f = &h.f;
+    let (_, both) = h.consent_delivered_on_retry().await;
     let deliveries = f
-        .call(
-            Method::GET,
-            &f.org_path(&format!("/webhooks/{hook}/delivery")),
-            &f.admin,
-            None,
-        )
+        .call(Method::GET, &h.path("/delivery"), &f.admin, None)
         .await;
     let list = deliveries.json["Deliveries"].as_array().unwrap().clone();
     let consent_delivery = list
@@ -131,7 +168,7 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
     let one = f
         .call(
             Method::GET,
-            &f.org_path(&format!("/webhooks/{hook}/delivery/{id}")),
+            &h.path(&format!("/delivery/{id}")),
             &f.admin,
             None,
         )
@@ -141,26 +178,30 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
     let r = f
         .call(
             Method::POST,
-            &f.org_path(&format!("/webhooks/{hook}/delivery/{id}/redeliver")),
+            &h.path(&format!("/delivery/{id}/redeliver")),
             &f.admin,
             None,
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-    receiver.wait_for("consent.allowed", 3).await;
-    // Ping: at once, with the outcome.
-    let r = f
-        .call(
-            Method::POST,
-            &f.org_path(&format!("/webhooks/{hook}/ping")),
-            &f.admin,
-            None,
-        )
-        .await;
-    assert_eq!(r.json["Delivery"]["Status"], "delivered", "{}", r.body);
-    assert_eq!(receiver.of_type("ping").len(), 1);
+    h.receiver.wait_for("consent.allowed", 3).await;
+}
+both_backends!(the_delivery_log_shows_each_delivery_and_redelivers_it);
 
-    // Management: the secret is not shown again; validation; who may.
+/// Ping: at once, with the outcome.
+async fn a_ping_is_delivered_at_once_with_its_outcome(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let f = &h.f;
+    let r = f.call(Method::POST, &h.path("/ping"), &f.admin, None).await;
+    assert_eq!(r.json["Delivery"]["Status"], "delivered", "{}", r.body);
+    assert_eq!(h.receiver.of_type("ping").len(), 1);
+}
+both_backends!(a_ping_is_delivered_at_once_with_its_outcome);
+
+/// The list does not show the secret again; anyone signed in reads the event types.
+async fn webhooks_list_without_the_secret_and_event_types_are_public(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let f = &h.f;
     let list = f
         .call(Method::GET, &f.org_path("/webhooks"), &f.admin, None)
         .await
@@ -180,6 +221,14 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
         .await
         .json;
     assert_eq!(types["EventTypes"].as_array().unwrap().len(), 7);
+}
+both_backends!(webhooks_list_without_the_secret_and_event_types_are_public);
+
+/// Validation (the scheme, the event types, the content type), and who may: not the Dpo
+/// nor the Developer; another organisation's Admin does not see the webhook.
+async fn bad_webhooks_are_refused_and_only_the_admin_manages_them(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let (f, receiver, hook) = (&h.f, &h.receiver, &h.hook);
     for bad in [
         json!({"PayloadURL": "ftp://x/y", "SubscribedEvents": ["consent.allowed"]}),
         json!({"PayloadURL": receiver.url, "SubscribedEvents": ["consent.auto_expiry"]}),
@@ -209,7 +258,14 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
     )
     .await
     .assert_error(404);
-    let r = f.call(Method::PUT, &f.org_path(&format!("/webhooks/{hook}")), &f.admin, Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.unsubscribed"], "Disabled": true}))).await;
+}
+both_backends!(bad_webhooks_are_refused_and_only_the_admin_manages_them);
+
+/// A webhook is replaced (disabled here; the secret still not shown) and deleted.
+async fn a_webhook_is_replaced_and_deleted(db: TestDb) {
+    let h = Hooked::new(&db).await;
+    let (f, receiver) = (&h.f, &h.receiver);
+    let r = f.call(Method::PUT, &h.path(""), &f.admin, Some(json!({"PayloadURL": receiver.url, "SubscribedEvents": ["org.unsubscribed"], "Disabled": true}))).await;
     assert_eq!(
         (r.json["Disabled"].as_bool(), r.json["SecretKey"].as_str()),
         (Some(true), Some("")),
@@ -217,26 +273,16 @@ async fn webhooks_are_signed_retried_and_managed(db: TestDb) {
         r.body
     );
     assert_eq!(
-        f.call(
-            Method::DELETE,
-            &f.org_path(&format!("/webhooks/{hook}")),
-            &f.admin,
-            None
-        )
-        .await
-        .status,
+        f.call(Method::DELETE, &h.path(""), &f.admin, None)
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
-    f.call(
-        Method::GET,
-        &f.org_path(&format!("/webhooks/{hook}")),
-        &f.admin,
-        None,
-    )
-    .await
-    .assert_error(404);
+    f.call(Method::GET, &h.path(""), &f.admin, None)
+        .await
+        .assert_error(404);
 }
-both_backends!(webhooks_are_signed_retried_and_managed);
+both_backends!(a_webhook_is_replaced_and_deleted);
 
 async fn private_destinations_are_refused_by_default(db: TestDb) {
     let f = Fixture::new(&db).await;
