@@ -440,14 +440,70 @@ fn is_subscribe_key(key: &str) -> bool {
         })
 }
 
-async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
+/// The Fixture's organisation opened with a subscribe key, the individual subscribed with
+/// it (their answer kept), and another person, not subscribed.
+struct Subscribing {
+    f: Fixture,
+    users: String,
+    key: String,
+    subscribed: Reply,
+    other: String,
+    other_id: String,
+}
+
+impl Subscribing {
+    async fn new(db: &TestDb) -> Self {
+        let f = Fixture::new(db).await;
+        let users = f.org_path("/users");
+        let key = f.open_with_key().await;
+        let subscribed = f
+            .call(
+                Method::POST,
+                &users,
+                &f.individual,
+                Some(json!({"userid": f.individual_id, "subscribekey": key})),
+            )
+            .await;
+        let (other, other_id) = user(&f.app, "other").await;
+        Self {
+            f,
+            users,
+            key,
+            subscribed,
+            other,
+            other_id,
+        }
+    }
+
+    /// The Admin asks the other person to subscribe.
+    async fn offer_to_other(&self) -> Reply {
+        let f = &self.f;
+        f.call(
+            Method::POST,
+            &self.users,
+            &f.admin,
+            Some(json!({"userid": self.other_id})),
+        )
+        .await
+    }
+
+    async fn count(&self, auth: &str) -> Value {
+        let f = &self.f;
+        f.call(Method::GET, &f.org_path("/users/count"), auth, None)
+            .await
+            .json
+    }
+}
+
+/// Closed organisations take no subscriptions; an open one none without its key.
+async fn no_subscription_without_an_open_organisations_key(db: TestDb) {
     let f = Fixture::new(&db).await;
     let users = f.org_path("/users");
     // Closed organisations take no subscriptions.
     f.call(Method::POST, &users, &f.individual, Some(json!({})))
         .await
         .assert_error(400);
-    let key = f.open_with_key().await;
+    f.open_with_key().await;
     f.call(
         Method::POST,
         &users,
@@ -459,14 +515,14 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
     f.call(Method::POST, &users, &f.individual, Some(json!({})))
         .await
         .assert_error(400);
-    let r = f
-        .call(
-            Method::POST,
-            &users,
-            &f.individual,
-            Some(json!({"userid": f.individual_id, "subscribekey": key})),
-        )
-        .await;
+}
+both_backends!(no_subscription_without_an_open_organisations_key);
+
+/// With the key an individual subscribes themselves, once however often they ask; the
+/// organisation shows in their profile.
+async fn an_individual_subscribes_with_the_key_once(db: TestDb) {
+    let s = Subscribing::new(&db).await;
+    let (f, r) = (&s.f, &s.subscribed);
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let orgs = r.json["User"]["Orgs"].as_array().unwrap().clone();
     assert_eq!(orgs.len(), 1);
@@ -480,9 +536,9 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
     let again = f
         .call(
             Method::POST,
-            &users,
+            &s.users,
             &f.individual,
-            Some(json!({"subscribekey": key})),
+            Some(json!({"subscribekey": s.key})),
         )
         .await;
     assert_eq!(
@@ -498,31 +554,28 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
             .json["Orgs"],
         json!(orgs)
     );
+}
+both_backends!(an_individual_subscribes_with_the_key_once);
 
-    // The Admin may only ask anyone else (trust model, chain 1): the answer tells nothing
-    // about the person, the same for an ID no one has; nobody else adds others.
-    let (other, other_id) = crate::helpers::user(&f.app, "other").await;
+/// The Admin may only ask anyone else (trust model, chain 1): the answer tells nothing
+/// about the person, the same for an ID no one has; nobody else adds others.
+async fn only_the_admin_asks_others_and_learns_nothing_of_them(db: TestDb) {
+    let s = Subscribing::new(&db).await;
+    let (f, users) = (&s.f, &s.users);
     f.call(
         Method::POST,
-        &users,
+        users,
         &f.outsider,
-        Some(json!({"userid": other_id, "subscribekey": key})),
+        Some(json!({"userid": s.other_id, "subscribekey": s.key})),
     )
     .await
     .assert_error(403);
-    let asked = f
-        .call(
-            Method::POST,
-            &users,
-            &f.admin,
-            Some(json!({"userid": other_id})),
-        )
-        .await;
+    let asked = s.offer_to_other().await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
     let nobody = f
         .call(
             Method::POST,
-            &users,
+            users,
             &f.admin,
             Some(json!({"userid": uuid::Uuid::now_v7().to_string()})),
         )
@@ -534,37 +587,47 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
     );
     f.call(
         Method::POST,
-        &users,
+        users,
         &f.admin,
         Some(json!({"userid": "not-an-id"})),
     )
     .await
     .assert_error(400);
-    // Nothing is subscribed until the person accepts; they are told.
+}
+both_backends!(only_the_admin_asks_others_and_learns_nothing_of_them);
+
+/// Nothing is subscribed until the person asked accepts, once; they are told.
+async fn a_subscription_the_admin_asks_for_is_an_offer_until_accepted(db: TestDb) {
+    let s = Subscribing::new(&db).await;
+    let (f, other) = (&s.f, &s.other);
+    s.offer_to_other().await;
     assert_eq!(
-        f.call(Method::GET, &f.org_path("/users/count"), &f.developer, None)
-            .await
-            .json,
+        s.count(&f.developer).await,
         json!({"SubscribeUserCount": 1})
     );
     let notes = f
-        .call(Method::GET, "/v1/user/notifications", &other, None)
+        .call(Method::GET, "/v1/user/notifications", other, None)
         .await;
     assert!(
         notes.body.contains("org.subscription_offered") && notes.body.contains("DMart"),
         "{}",
         notes.body
     );
-    assert_eq!(accept_offers(&f.app, &other).await, 1);
-    assert_eq!(accept_offers(&f.app, &other).await, 0, "accepted once");
+    assert_eq!(accept_offers(&f.app, other).await, 1);
+    assert_eq!(accept_offers(&f.app, other).await, 0, "accepted once");
     assert_eq!(
-        f.call(Method::GET, &f.org_path("/users/count"), &f.developer, None)
-            .await
-            .json,
+        s.count(&f.developer).await,
         json!({"SubscribeUserCount": 2})
     );
+}
+both_backends!(a_subscription_the_admin_asks_for_is_an_offer_until_accepted);
 
-    // Unsubscribing: oneself, or by the Admin; others are told there is no such user.
+/// Unsubscribing: oneself, or by the Admin; others are told there is no such user.
+async fn one_is_unsubscribed_by_oneself_or_the_admin(db: TestDb) {
+    let s = Subscribing::new(&db).await;
+    let (f, other_id) = (&s.f, &s.other_id);
+    s.offer_to_other().await;
+    accept_offers(&f.app, &s.other).await;
     let mine = f.org_path(&format!("/users/{}", f.individual_id));
     f.call(
         Method::DELETE,
@@ -600,15 +663,9 @@ async fn individuals_subscribe_and_unsubscribe(db: TestDb) {
         .status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        f.call(Method::GET, &f.org_path("/users/count"), &f.admin, None)
-            .await
-            .json,
-        json!({"SubscribeUserCount": 0})
-    );
-    let _ = other;
+    assert_eq!(s.count(&f.admin).await, json!({"SubscribeUserCount": 0}));
 }
-both_backends!(individuals_subscribe_and_unsubscribe);
+both_backends!(one_is_unsubscribed_by_oneself_or_the_admin);
 
 async fn role_holders_are_added_listed_and_removed(db: TestDb) {
     let f = Fixture::new(&db).await;
