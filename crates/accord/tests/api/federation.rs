@@ -167,7 +167,9 @@ fn discovery_body(client_id: &str, secret: &str) -> Value {
     json!({"discoveryUrl": provider().discovery_url(), "clientId": client_id, "clientSecret": secret})
 }
 
-async fn federated_login_through_a_real_provider(db: TestDb) {
+/// Configuration belongs to the organisation's Admin: by discovery, which fills the
+/// endpoints; the secret masked in every answer; once (409 the second time).
+async fn only_the_admin_configures_a_provider_by_discovery(db: TestDb) {
     let f = Fixture::new(&db).await;
     let p = provider();
     let fed = Federation::new(&f).await;
@@ -176,7 +178,6 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
         .await;
     let body = discovery_body(&client.client_id, &client.client_secret);
 
-    // Configuration belongs to the organisation's Admin.
     f.app.get(&fed.base, Some(&f.admin)).await.assert_error(404);
     f.app
         .call(Method::POST, &fed.base, None, Some(body.clone()))
@@ -224,8 +225,19 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.json, r.json);
     assert!(!got.body.contains(&client.client_secret));
+}
+both_backends!(only_the_admin_configures_a_provider_by_discovery);
 
-    // authorize → the provider → the application's redirect URI → exchange.
+/// authorize (state, PKCE, nonce, the client and its scope) → the provider → the
+/// application's redirect URI → exchange: a new account, subscribed, signed in, with no
+/// password; the state and the code are spent.
+async fn a_federated_login_makes_a_passwordless_account_once_per_code(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let client = fed
+        .configure_discovered(&[APP_CALLBACK, &fed.callback_uri])
+        .await;
     let who = email("fed");
     let (url, state) = fed.authorize(APP_CALLBACK, &who).await;
     assert!(
@@ -280,8 +292,24 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
         .await
         .assert_error(401);
     fed.exchange(&code, None, None).await.assert_error(401);
+}
+both_backends!(a_federated_login_makes_a_passwordless_account_once_per_code);
 
-    // The callback: the provider sends the browser to Accord, which answers the session.
+/// The callback: the provider sends the browser to Accord, which answers the session of
+/// the same linked account, once. Logout ends the session and answers the provider's
+/// logout URL to visit; a password session has none (204); without a session, 401.
+async fn the_callback_answers_a_session_once_and_logout_ends_it(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let client = fed
+        .configure_discovered(&[APP_CALLBACK, &fed.callback_uri])
+        .await;
+    let who = email("fed");
+    let first = fed.login(&who, None).await;
+    let user_id = first.json["User"]["ID"].as_str().unwrap().to_owned();
+    let session = bearer(&first.json);
+
     let (url, _) = fed.authorize(&fed.callback_uri, &who).await;
     let landing = fed.browser.follow_until(&url, &fed.callback_uri).await;
     let (status, text) = fed.browser.get(&landing).await;
@@ -350,8 +378,24 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
         .call(Method::POST, &format!("{}/logout", fed.base), None, None)
         .await
         .assert_error(401);
+}
+both_backends!(the_callback_answers_a_session_once_and_logout_ends_it);
 
-    // PUT: the masked secret keeps the stored one (the next login proves it works).
+/// PUT: the masked secret keeps the stored one (the next login proves it works). DELETE:
+/// gone, and so is the login. The action log records the configuration and the logins,
+/// never the secret.
+async fn a_provider_is_replaced_keeping_its_secret_and_deleted(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let fed = Federation::new(&f).await;
+    let client = fed
+        .configure_discovered(&[APP_CALLBACK, &fed.callback_uri])
+        .await;
+    let body = discovery_body(&client.client_id, &client.client_secret);
+    let who = email("fed");
+    let first = fed.login(&who, None).await;
+    let user_id = first.json["User"]["ID"].as_str().unwrap().to_owned();
+    let got = f.app.get(&fed.base, Some(&f.admin)).await;
+
     let mut changed = got.json.clone();
     changed["defaultScope"] = json!("email openid");
     let r = fed.configure(Method::PUT, changed).await;
@@ -393,7 +437,7 @@ async fn federated_login_through_a_real_provider(db: TestDb) {
         .contains("signed in through the organisation's identity provider"));
     assert!(!logs.body.contains(&client.client_secret));
 }
-both_backends!(federated_login_through_a_real_provider);
+both_backends!(a_provider_is_replaced_keeping_its_secret_and_deleted);
 
 async fn bad_configurations_are_refused(db: TestDb) {
     let f = Fixture::new(&db).await;
@@ -530,12 +574,11 @@ async fn bad_configurations_are_refused(db: TestDb) {
 }
 both_backends!(bad_configurations_are_refused);
 
-async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
-    let clock = accord_domain::FixedClock::new(Utc::now());
-    let f = Fixture::with_clock(&db, clock.clone()).await;
-    let p = provider();
-    let fed = Federation::new(&f).await;
-    let client = p
+/// Configures a client for the application's redirect URI by discovery (201); answers the
+/// settings with the secret in them: moving an endpoint takes the secret again (trust
+/// model), so a template to PUT variations of carries it.
+async fn settings_with_secret(fed: &Federation<'_>) -> Value {
+    let client = provider()
         .register_client(&[APP_CALLBACK], "client_secret_basic")
         .await;
     let r = fed
@@ -545,37 +588,42 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    // Moving an endpoint takes the secret again (trust model): the template carries it.
     let mut settings = r.json;
     settings["clientSecret"] = json!(client.client_secret);
-    let who = email("forged");
-    // Refused exchanges create nothing: the address is still free to register.
-    let nothing_created = |who: String| {
-        let app = &f.app;
-        async move {
-            let r = app
-                .post(
-                    "/v1/users/register",
-                    json!({"username": who, "password": PW}),
-                )
-                .await;
-            assert_eq!(
-                r.status,
-                StatusCode::CREATED,
-                "an account was created: {}",
-                r.body
-            );
-            app.call(
-                Method::DELETE,
-                "/v1/user",
-                Some(&bearer(&app.login(&who, PW).await)),
-                None,
-            )
-            .await;
-        }
-    };
+    settings
+}
 
-    // A code that was never issued; a state that was never issued.
+/// Refused exchanges create nothing: the address is still free to register.
+async fn nothing_created(app: &TestApp, who: &str) {
+    let r = app
+        .post(
+            "/v1/users/register",
+            json!({"username": who, "password": PW}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "an account was created: {}",
+        r.body
+    );
+    app.call(
+        Method::DELETE,
+        "/v1/user",
+        Some(&bearer(&app.login(who, PW).await)),
+        None,
+    )
+    .await;
+}
+
+/// A code that was never issued, a state that was never issued, a state older than ten
+/// minutes: refused.
+async fn codes_and_states_never_issued_or_stale_are_refused(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let f = Fixture::with_clock(&db, clock.clone()).await;
+    let fed = Federation::new(&f).await;
+    settings_with_secret(&fed).await;
+    let who = email("forged");
     fed.exchange("not-a-code", None, None)
         .await
         .assert_error(401);
@@ -583,6 +631,24 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
     fed.exchange(&code, Some("never-issued"), None)
         .await
         .assert_error(401);
+    // A state older than ten minutes is refused.
+    let (code, state) = fed.code_for(&who, APP_CALLBACK).await;
+    clock.advance(chrono::Duration::minutes(11));
+    fed.exchange(&code, Some(&state), None)
+        .await
+        .assert_error(401);
+}
+both_backends!(codes_and_states_never_issued_or_stale_are_refused);
+
+/// An ID token with its signature tampered with on the way, from another issuer than the
+/// one configured, or (signature checks off) with a forged nonce, audience or expiry is
+/// refused and creates nothing; untampered, the same settings work.
+async fn a_tampered_or_foreign_id_token_is_refused_and_creates_nothing(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let p = provider();
+    let fed = Federation::new(&f).await;
+    let settings = settings_with_secret(&fed).await;
+    let who = email("forged");
 
     // The ID token's signature tampered with on its way from the token endpoint.
     let proxy = TokenProxy::start(&p.endpoint("token_endpoint"), Tamper::Signature).await;
@@ -606,7 +672,7 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
         1,
         "the provider was asked"
     );
-    nothing_created(who.clone()).await;
+    nothing_created(&f.app, &who).await;
 
     // A token from another issuer than the one configured.
     let mut other_issuer = settings.clone();
@@ -622,7 +688,7 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
         "{}",
         r.body
     );
-    nothing_created(who.clone()).await;
+    nothing_created(&f.app, &who).await;
 
     // Without signature checks (the spec's validateSignature: false) the claims are still
     // checked: nonce, audience, expiry.
@@ -646,7 +712,7 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
             "{claim:?}: {}",
             r.body
         );
-        nothing_created(who.clone()).await;
+        nothing_created(&f.app, &who).await;
     }
     // Untampered, the same settings work: the refusals above were the tampering's doing.
     assert_eq!(
@@ -655,15 +721,18 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
     );
     let r = fed.login(&email("fine"), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both_backends!(a_tampered_or_foreign_id_token_is_refused_and_creates_nothing);
 
-    // A state older than ten minutes is refused.
-    let (code, state) = fed.code_for(&who, APP_CALLBACK).await;
-    clock.advance(chrono::Duration::minutes(11));
-    fed.exchange(&code, Some(&state), None)
-        .await
-        .assert_error(401);
-    // An ID token past its expiry by our clock (the code itself is fresh). The spec's flow:
-    // the client makes its own authorization request (here: ours without PKCE).
+/// An ID token past its expiry by our clock (the code itself is fresh) is refused and
+/// creates nothing. The spec's flow: the client makes its own authorization request
+/// (here: ours without PKCE).
+async fn an_id_token_past_its_expiry_is_refused(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let f = Fixture::with_clock(&db, clock.clone()).await;
+    let fed = Federation::new(&f).await;
+    settings_with_secret(&fed).await;
+    let who = email("forged");
     let (url, _) = fed.authorize(APP_CALLBACK, &who).await;
     let mut own = reqwest::Url::parse(&url).unwrap();
     let kept: Vec<(String, String)> = own
@@ -682,9 +751,9 @@ async fn forged_replayed_and_expired_tokens_are_refused(db: TestDb) {
         "{}",
         r.body
     );
-    nothing_created(who.clone()).await;
+    nothing_created(&f.app, &who).await;
 }
-both_backends!(forged_replayed_and_expired_tokens_are_refused);
+both_backends!(an_id_token_past_its_expiry_is_refused);
 
 async fn accounts_are_linked_by_the_rules(db: TestDb) {
     let f = Fixture::new(&db).await;
