@@ -159,9 +159,11 @@ fn run<S: Strategy>(
     report(&format!("fuzz {name}: {cases} cases, 0 failures"));
 }
 
-/// The raw-byte parsers, directly: they never panic, and what they accept means what was sent.
+// The raw-byte parsers, directly: they never panic, and what they accept means what was
+// sent. One test per property, each with its own case count.
+
 #[test]
-fn parsers_survive_generated_input() {
+fn igrant_json_bodies_never_panic_the_parser() {
     run(
         "igrant JSON body (bytes)",
         PARSER_CASES,
@@ -171,8 +173,12 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
-    // Keys are case-insensitive: a body is accepted exactly when it is an object and no two
-    // keys of one object differ only in case, and then every key reads in lower case.
+}
+
+/// Keys are case-insensitive: a body is accepted exactly when it is an object and no two
+/// keys of one object differ only in case, and then every key reads in lower case.
+#[test]
+fn igrant_json_bodies_are_accepted_exactly_when_keys_do_not_collide_and_read_lower_case() {
     run("igrant JSON body (keys)", PARSER_CASES, json_value(), |v| {
         fn dup_keys(v: &Value) -> bool {
             match v {
@@ -200,6 +206,10 @@ fn parsers_survive_generated_input() {
         }
         Ok(())
     });
+}
+
+#[test]
+fn customerid_xml_bodies_never_panic_the_parser() {
     run(
         "customerid XML entity (bytes)",
         PARSER_CASES,
@@ -209,8 +219,11 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
-    // Markup-shaped input: fragments of entity documents, entities, DOCTYPEs, in any order.
-    let fragment = prop::sample::select(
+}
+
+/// Markup-shaped input: fragments of entity documents, entities, DOCTYPEs, in any order.
+fn xml_fragment() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(
         &[
             "<User>",
             "</User>",
@@ -237,11 +250,15 @@ fn parsers_survive_generated_input() {
             "<Attribute>",
             "<Attribute name=''>",
         ][..],
-    );
+    )
+}
+
+#[test]
+fn customerid_xml_markup_never_accepts_a_doctype_or_a_nameless_attribute() {
     run(
         "customerid XML entity (markup)",
         PARSER_CASES,
-        prop::collection::vec(fragment, 0..20),
+        prop::collection::vec(xml_fragment(), 0..20),
         |parts| {
             let xml = parts.concat();
             if let Ok(params) = from_xml(xml.as_bytes()) {
@@ -255,7 +272,11 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
-    // What the wire renders, the parser reads back exactly, in XML and in JSON.
+}
+
+/// What the wire renders, the parser reads back exactly, in XML and in JSON.
+#[test]
+fn customerid_entities_the_wire_renders_read_back_exactly_in_xml_and_json() {
     run(
         "customerid entity round trip",
         PARSER_CASES,
@@ -280,6 +301,10 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
+}
+
+#[test]
+fn customerid_json_bodies_never_panic_the_parser() {
     run(
         "customerid JSON entity (bytes)",
         PARSER_CASES,
@@ -289,6 +314,10 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
+}
+
+#[test]
+fn customerid_form_parameters_never_panic_the_parser() {
     run(
         "customerid form parameters",
         PARSER_CASES,
@@ -298,7 +327,10 @@ fn parsers_survive_generated_input() {
             Ok(())
         },
     );
-    // Images: noise, and real images cut short or with bytes changed.
+}
+
+/// Images: noise, and real images cut short or with bytes changed.
+fn image_bytes() -> impl Strategy<Value = Vec<u8>> {
     let images = [png(), gif()];
     let mutated = (
         0..images.len(),
@@ -315,20 +347,20 @@ fn parsers_survive_generated_input() {
             b.truncate(keep.max(1));
             b
         });
-    run(
-        "image validation",
-        IMAGE_CASES,
-        prop_oneof![prop::collection::vec(any::<u8>(), 0..400), mutated],
-        |bytes| {
-            // Whatever is accepted is stored re-encoded, and what is stored is accepted again
-            // as the same kind of image.
-            if let Ok((stored, ct)) = reencode_image(&bytes) {
-                prop_assert!(ct.starts_with("image/"));
-                prop_assert_eq!(reencode_image(&stored).map(|r| r.1).ok(), Some(ct));
-            }
-            Ok(())
-        },
-    );
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..400), mutated]
+}
+
+#[test]
+fn images_accepted_are_stored_reencoded_and_accepted_again_as_the_same_kind() {
+    run("image validation", IMAGE_CASES, image_bytes(), |bytes| {
+        // Whatever is accepted is stored re-encoded, and what is stored is accepted again
+        // as the same kind of image.
+        if let Ok((stored, ct)) = reencode_image(&bytes) {
+            prop_assert!(ct.starts_with("image/"));
+            prop_assert_eq!(reencode_image(&stored).map(|r| r.1).ok(), Some(ct));
+        }
+        Ok(())
+    });
 }
 
 /// A valid 1×1 GIF.
