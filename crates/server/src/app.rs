@@ -48,6 +48,7 @@ fn router(services: Arc<Services>) -> Router {
     let config = &services.config;
     let (router, mut openapi) = OpenApiRouter::with_openapi(crate::api_doc::ApiDoc::openapi())
         .nest("/v1", igrant::router(config.json_body_limit))
+        .merge(igrant::root_router(config.json_body_limit))
         .nest(
             CUSTOMERID_PREFIX,
             crate::customerid::router(config.json_body_limit),

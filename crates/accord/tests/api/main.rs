@@ -17,6 +17,7 @@ mod durability;
 mod federation;
 mod fuzz;
 mod identity;
+mod igrant_clients;
 mod images;
 mod matrix;
 mod operations;

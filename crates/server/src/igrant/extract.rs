@@ -161,7 +161,15 @@ enum RawCredential<'a> {
 
 fn credential(parts: &Parts) -> Result<Option<RawCredential<'_>>, IgrantError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
+        // iGrant.io's bb-consent iOS SDK, without an APIKey, sends its access token in a
+        // header of its own; a header no browser sends across origins unasked.
+        return Ok(parts
+            .headers
+            .get("accesstoken")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(RawCredential::Bearer));
     };
     let bad = || {
         IgrantError::new(

@@ -35,3 +35,11 @@ pub fn router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
     ));
     json.merge(images)
 }
+
+/// The facade's routes outside `/v1` (the root login), with the same body limit.
+pub fn root_router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
+    identity_management::root_router().layer(axum::middleware::from_fn_with_state(
+        json_limit,
+        crate::body_limit::limit_body,
+    ))
+}

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{Caller, IgrantJson, SourceAddr};
-use super::wire::{Msg, User};
+use super::wire::{Msg, User, UserEnvelope};
 use crate::services::identity::{PasswordChange, Registration};
 use crate::services::Services;
 use accord_domain::organization::OfferKind;
@@ -115,36 +115,34 @@ async fn register(
     ))
 }
 
-/// The caller's own account
+/// The caller's own account, as `{"User": {…}}` (iGrant.io's server's shape, which its SDKs read)
 #[utoipa::path(get, path = "/user", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = UserEnvelope), (status = 401, body = ErrorBody)))]
 async fn get_me(
     State(services): State<Arc<Services>>,
     Caller(actor): Caller,
-) -> Result<Json<User>, IgrantError> {
+) -> Result<Json<UserEnvelope>, IgrantError> {
     let profile = services.my_profile(&actor).await?;
-    Ok(Json(User::from_profile(
-        profile,
-        &services.config.public_url,
-    )))
+    Ok(Json(UserEnvelope {
+        user: User::from_profile(profile, &services.config.public_url),
+    }))
 }
 
 /// Update the caller's name and/or phone
 #[utoipa::path(patch, path = "/user", tag = "Service management (User)", request_body = UpdateMeBody,
     security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = UserEnvelope), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn update_me(
     State(services): State<Arc<Services>>,
     Caller(actor): Caller,
     IgrantJson(b): IgrantJson<UpdateMeBody>,
-) -> Result<Json<User>, IgrantError> {
+) -> Result<Json<UserEnvelope>, IgrantError> {
     let profile = services
         .update_my_profile(&actor, b.name.as_deref(), b.phone.as_deref())
         .await?;
-    Ok(Json(User::from_profile(
-        profile,
-        &services.config.public_url,
-    )))
+    Ok(Json(UserEnvelope {
+        user: User::from_profile(profile, &services.config.public_url),
+    }))
 }
 
 /// Delete the caller's account and personal data (right to erasure); ends every session

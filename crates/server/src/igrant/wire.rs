@@ -223,7 +223,7 @@ use accord_domain::organization::{
 
 use std::borrow::Cow;
 
-use accord_domain::{ImageId, PurposeId};
+use accord_domain::{ImageId, OrganizationId, PurposeId};
 
 use crate::services::organizations::OrganizationView;
 
@@ -466,14 +466,23 @@ pub struct Organization {
     pub data_retention: DataRetention,
 }
 
+/// Where an organisation's image is served (public, absolute); empty without one.
+pub fn organization_image_url(
+    public_url: &str,
+    org: OrganizationId,
+    image: Option<ImageId>,
+) -> String {
+    match image {
+        Some(i) => format!("{public_url}/v1/organizations/{org}/image/{i}"),
+        None => String::new(),
+    }
+}
+
 impl Organization {
     pub fn new(v: OrganizationView, public_url: &str) -> Self {
         let o = v.organization;
         let id = o.id.to_string();
-        let image_url = |image: &Option<ImageId>| match image {
-            Some(i) => format!("{public_url}/v1/organizations/{id}/image/{i}"),
-            None => String::new(),
-        };
+        let image_url = |image: &Option<ImageId>| organization_image_url(public_url, o.id, *image);
         let org_type = match v.org_type {
             Some(t) => OrganizationType::new(t, public_url),
             None => OrganizationType {

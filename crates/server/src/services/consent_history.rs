@@ -4,10 +4,12 @@
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::consent::HistoryEntry;
 use accord_domain::ledger::{check_value, ChainVerifier, Checkpoint, LedgerProblem};
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{HistoryFilter, Mode};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
+use super::layouts::OrgLayout;
 use super::paging::page_limit;
 use super::{Actor, Services};
 
@@ -21,8 +23,17 @@ pub struct HistoryQuery<'a> {
 }
 
 pub struct HistoryPage {
-    pub entries: Vec<HistoryEntry>,
+    pub entries: Vec<NamedEntry>,
     pub next_start: Option<String>,
+}
+
+/// A history entry with the names of what it is about, as they read now; an organisation,
+/// purpose or attribute deleted since shows its ID.
+pub struct NamedEntry {
+    pub entry: HistoryEntry,
+    pub organization: String,
+    pub purpose: String,
+    pub attribute: String,
 }
 
 pub struct LedgerReport {
@@ -40,6 +51,28 @@ pub struct LedgerCheckpoint {
     pub hash: String,
     pub at: chrono::DateTime<chrono::Utc>,
     pub token: String,
+}
+
+/// The names an entry is about, from its organisation's layout (its IDs where gone).
+fn named(entry: HistoryEntry, layout: Option<&OrgLayout>) -> NamedEntry {
+    let organization = layout.map_or_else(
+        || entry.organization_id.clone(),
+        |l| l.organization.name.clone(),
+    );
+    let purpose_id = entry.purpose_id.parse::<PurposeId>().ok();
+    let attribute_id = entry.attribute_id.parse::<AttributeId>().ok();
+    let purpose = layout
+        .and_then(|l| l.purposes.iter().find(|p| Some(p.id) == purpose_id))
+        .map_or_else(|| entry.purpose_id.clone(), |p| p.name.clone());
+    let attribute = layout
+        .and_then(|l| l.templates.iter().find(|t| Some(t.id) == attribute_id))
+        .map_or_else(|| entry.attribute_id.clone(), |t| t.consent.clone());
+    NamedEntry {
+        entry,
+        organization,
+        purpose,
+        attribute,
+    }
 }
 
 /// Entries (and current values) read per unit of work while verifying: memory stays the
@@ -61,6 +94,16 @@ impl Services {
         if user.parse::<UserId>().ok() != Some(me.user_id) {
             return Err(Error::not_found("user not found"));
         }
+        self.own_consent_history(actor, q).await
+    }
+
+    /// `GET /v1/user/consenthistory`: the caller's own, without naming them.
+    pub async fn own_consent_history(
+        &self,
+        actor: &Actor,
+        q: HistoryQuery<'_>,
+    ) -> Result<HistoryPage> {
+        let me = actor.user()?;
         let filter = HistoryFilter {
             user: Some(me.user_id),
             ..self.history_filter(&q)?
@@ -130,6 +173,25 @@ impl Services {
         } else {
             None
         };
+        let mut layouts = HashMap::new();
+        for e in &entries {
+            if let Ok(org) = e.organization_id.parse::<OrganizationId>() {
+                if let std::collections::hash_map::Entry::Vacant(slot) = layouts.entry(org) {
+                    slot.insert(self.layout(org, 0).await.ok());
+                }
+            }
+        }
+        let entries = entries
+            .into_iter()
+            .map(|entry| {
+                let layout = entry
+                    .organization_id
+                    .parse::<OrganizationId>()
+                    .ok()
+                    .and_then(|org| layouts.get(&org).cloned().flatten());
+                named(entry, layout.as_deref())
+            })
+            .collect();
         Ok(HistoryPage {
             entries,
             next_start,

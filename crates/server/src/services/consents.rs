@@ -72,6 +72,14 @@ pub struct ConsentPath {
     pub purpose: PurposeId,
 }
 
+/// An organisation as its individuals see it, with one person's record there.
+pub struct OrganizationConsents {
+    pub organization: Organization,
+    /// The organisation type's name; empty when it has none.
+    pub type_name: String,
+    pub record: ConsentRecord,
+}
+
 /// A recorded change and its signed receipt.
 pub struct ConsentChange {
     pub entry: HistoryEntry,
@@ -234,7 +242,7 @@ impl Services {
 
     /// The organisation's layout at `version` or later: from this node's cache, or read
     /// (and cached) when the cache has an older one.
-    async fn layout(&self, org: OrganizationId, version: i64) -> Result<Arc<OrgLayout>> {
+    pub(super) async fn layout(&self, org: OrganizationId, version: i64) -> Result<Arc<OrgLayout>> {
         if let Some(l) = self.layouts.get(org).filter(|l| l.version >= version) {
             return Ok(l);
         }
@@ -415,6 +423,55 @@ impl Services {
             .change(credential, at, Some(attributes), value, 0)
             .await?;
         Ok(recorded.into_record(self.clock.now()))
+    }
+
+    /// `POST /v1/UpdateAllConsents/{userID}` (iGrant.io's SDKs): every attribute of every
+    /// purpose of the record, no time limit; one recorded change per purpose.
+    pub async fn set_all_consents(
+        &self,
+        credential: &Credential,
+        org: OrganizationId,
+        user: UserId,
+        value: &str,
+    ) -> Result<ConsentRecord> {
+        let value = ConsentValue::parse(value)?;
+        let record = self.consents(credential, org, user, None).await?;
+        for p in record.purposes.iter().filter(|p| !p.attributes.is_empty()) {
+            let at = ConsentPath {
+                org,
+                user,
+                consent: record.id,
+                purpose: p.purpose.id,
+            };
+            self.change(credential, &at, None, value, 0).await?;
+        }
+        self.consents(credential, org, user, None).await
+    }
+
+    /// What iGrant.io's SDKs read first (`GetUserOrgsAndConsents`): the organisation, the
+    /// name of its type, and the person's consent record there.
+    pub async fn organization_consents(
+        &self,
+        credential: &Credential,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<OrganizationConsents> {
+        let record = self.consents(credential, org, user, None).await?;
+        let organization = self.layout(org, 0).await?.organization.clone();
+        let type_name = match organization.type_id {
+            Some(t) => {
+                let mut tx = self.store.begin(Mode::Read).await?;
+                let found = tx.org_type_by_id(t).await?;
+                tx.commit().await?;
+                found.map(|t| t.name).unwrap_or_default()
+            }
+            None => String::new(),
+        };
+        Ok(OrganizationConsents {
+            organization,
+            type_name,
+            record,
+        })
     }
 
     /// `POST …/purposes/{purposeID}/status`: every attribute of the purpose, no time limit.

@@ -246,13 +246,15 @@ impl Services {
         Ok(Credential::AccessToken { user, session })
     }
 
-    /// An APIKey whose signature is valid; its revision is not checked.
+    /// An APIKey whose signature is valid; its revision is not checked. An access token
+    /// sent under this scheme is taken as what it is: iGrant.io's Java SDK sends its
+    /// login's token as `ApiKey <access_token>`.
     pub fn signed_api_key(&self, key: &str) -> Result<Credential> {
-        let (user, revision) = self
-            .tokens
-            .api_key_credential(key)
-            .ok_or_else(|| unauthenticated("invalid APIKey"))?;
-        Ok(Credential::ApiKey { user, revision })
+        if let Some((user, revision)) = self.tokens.api_key_credential(key) {
+            return Ok(Credential::ApiKey { user, revision });
+        }
+        self.signed_access_token(key)
+            .map_err(|_| unauthenticated("invalid APIKey"))
     }
 
     /// Turns a bearer access token into the calling user; 401 unless its session is live.

@@ -26,7 +26,14 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(admin_login))
         .routes(routes!(logout))
         .routes(routes!(refresh_token))
+        .routes(routes!(refresh_token_at_user))
         .merge(open_id::router())
+}
+
+/// What is served at the host's root rather than under `/v1`: the login iGrant.io's
+/// server and its SDKs have at `/v1.1/users/login` (the spec's samples nest it under `/v1`).
+pub fn root_router() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::new().routes(routes!(login_at_root))
 }
 
 /// Login credentials. Keys are matched case-insensitively.
@@ -85,6 +92,22 @@ async fn login(
     login_with(&services, body, source, LoginKind::User)
         .await
         .map(no_store)
+}
+
+/// Login as user, at the path iGrant.io's server and SDKs use (the same as `/v1/v1.1/users/login`)
+#[utoipa::path(post, path = "/v1.1/users/login", tag = "Identity management", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Returns token and user details", body = UserAndToken),
+        (status = 400, description = "Bad request", body = ErrorBody),
+        (status = 401, description = "Invalid user credentials", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+    ))]
+async fn login_at_root(
+    state: State<Arc<Services>>,
+    source: SourceAddr,
+    body: IgrantJson<LoginBody>,
+) -> Result<Response, IgrantError> {
+    login(state, source, body).await
 }
 
 /// Login as user (old): the token only
@@ -154,4 +177,18 @@ async fn refresh_token(
 ) -> Result<Response, IgrantError> {
     let token: Token = services.refresh(&body.refreshtoken).await?.into();
     Ok(no_store(token))
+}
+
+/// Refresh access token, at the path iGrant.io's SDKs use (the same as `/v1/users/token`)
+#[utoipa::path(post, path = "/user/token", tag = "Identity management", request_body = RefreshBody,
+    responses(
+        (status = 200, description = "Returns refreshed token", body = Token),
+        (status = 400, description = "Bad request", body = ErrorBody),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = ErrorBody),
+    ))]
+async fn refresh_token_at_user(
+    state: State<Arc<Services>>,
+    body: IgrantJson<RefreshBody>,
+) -> Result<Response, IgrantError> {
+    refresh_token(state, body).await
 }

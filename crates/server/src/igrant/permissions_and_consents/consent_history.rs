@@ -7,6 +7,7 @@ use super::*;
 pub(super) fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(user_consent_history))
+        .routes(routes!(own_consent_history))
         .routes(routes!(consent_receipt))
         .routes(routes!(organization_consent_history))
         .routes(routes!(
@@ -61,6 +62,10 @@ pub struct ConsentHistoryEntry {
     new_value: &'static str,
     #[serde(rename = "Days")]
     days: i64,
+    /// What the change was, in words (iGrant.io's apps show this line).
+    #[serde(rename = "Log")]
+    log: String,
+    /// Whole seconds, `2026-11-24T00:49:01Z`: iGrant.io's apps parse no fraction.
     #[serde(rename = "TimeStamp")]
     timestamp: String,
     #[serde(rename = "PrevHash")]
@@ -69,10 +74,39 @@ pub struct ConsentHistoryEntry {
     hash: String,
 }
 
+impl From<NamedEntry> for ConsentHistoryEntry {
+    fn from(n: NamedEntry) -> Self {
+        // iGrant.io's server's words for an attribute's change.
+        let log = format!(
+            "Updated consent value to <{}> for attribute <{}> in organization <{}> for the purpose <{}>",
+            n.entry.new_value.as_str(),
+            n.attribute,
+            n.organization,
+            n.purpose
+        );
+        Self::with_log(n.entry, log)
+    }
+}
+
 impl From<HistoryEntry> for ConsentHistoryEntry {
+    /// An entry read outside a page (a broken one, by verification): named by its IDs.
     fn from(e: HistoryEntry) -> Self {
+        let log = format!(
+            "Updated consent value to <{}> for attribute <{}> in organization <{}> for the purpose <{}>",
+            e.new_value.as_str(),
+            e.attribute_id,
+            e.organization_id,
+            e.purpose_id
+        );
+        Self::with_log(e, log)
+    }
+}
+
+impl ConsentHistoryEntry {
+    fn with_log(e: HistoryEntry, log: String) -> Self {
         Self {
-            timestamp: e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            log,
+            timestamp: e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             old_value: e.old_value.map_or("", |v| v.as_str()),
             new_value: e.new_value.as_str(),
             changed_by: e.changed_by.as_str(),
@@ -93,20 +127,23 @@ impl From<HistoryEntry> for ConsentHistoryEntry {
 
 #[derive(Serialize, ToSchema)]
 pub struct ConsentHistory {
+    /// `null` when the page is empty, as iGrant.io's server wrote it: its Android apps
+    /// page until they read `null`.
     #[serde(rename = "ConsentHistory")]
-    entries: Vec<ConsentHistoryEntry>,
+    entries: Option<Vec<ConsentHistoryEntry>>,
     #[serde(rename = "Links")]
     links: Links,
 }
 
 fn history_reply(page: HistoryPage, self_url: String, base: String) -> ConsentHistory {
     let next = page.next_start.map(|id| format!("{base}startid={id}"));
+    let entries: Vec<ConsentHistoryEntry> = page
+        .entries
+        .into_iter()
+        .map(ConsentHistoryEntry::from)
+        .collect();
     ConsentHistory {
-        entries: page
-            .entries
-            .into_iter()
-            .map(ConsentHistoryEntry::from)
-            .collect(),
+        entries: (!entries.is_empty()).then_some(entries),
         links: Links::new(self_url, next),
     }
 }
@@ -172,6 +209,20 @@ async fn user_consent_history(
         &format!("/v1/users/{user}/consenthistory"),
         &q,
     );
+    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+}
+
+/// The caller's own consent history, newest first (the path iGrant.io's iOS SDKs call)
+#[utoipa::path(get, path = "/user/consenthistory", tag = "Permissions and consents",
+    params(HistoryParams), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = ConsentHistory), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn own_consent_history(
+    State(s): Svc,
+    Caller(a): Caller,
+    IgrantQuery(q): IgrantQuery<HistoryParams>,
+) -> Result<Json<ConsentHistory>, IgrantError> {
+    let page = s.own_consent_history(&a, query_of(&q)).await?;
+    let base = history_base(&s.config.public_url, "/v1/user/consenthistory", &q);
     Ok(Json(history_reply(page, self_link(&base, &q), base)))
 }
 

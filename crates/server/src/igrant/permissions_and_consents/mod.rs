@@ -5,6 +5,7 @@
 mod consent_history;
 mod logs;
 mod notifications;
+mod sdk;
 
 use std::sync::Arc;
 
@@ -20,8 +21,8 @@ use utoipa_axum::routes;
 
 use super::error::{ErrorBody, IgrantError};
 use super::extract::{Caller, IgrantJson, IgrantQuery, Signed};
-use super::wire::{rfc3339, Links, Purpose, SpecTime, ZERO_TIME};
-use crate::services::consent_history::{HistoryPage, HistoryQuery};
+use super::wire::{organization_image_url, rfc3339, Links, Purpose, SpecTime, ZERO_TIME};
+use crate::services::consent_history::{HistoryPage, HistoryQuery, NamedEntry};
 use crate::services::consents::{ConsentPath, ConsentRecord, PurposeConsents};
 use crate::services::paging::PAGE_DEFAULT;
 use crate::services::Services;
@@ -102,6 +103,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(attribute_consented_users))
         .merge(consent_history::router())
         .merge(notifications::router())
+        .merge(sdk::router())
         .merge(logs::router())
 }
 
@@ -224,8 +226,8 @@ pub struct Consents<'a> {
     consents_and_purposes: Vec<ConsentsAndPurpose<'a>>,
 }
 
-/// The record as a response (the purpose named by `only`, or all of them).
-fn consents(record: &ConsentRecord, only: Option<PurposeId>) -> Response {
+/// The record as a response: every purpose.
+fn consents(record: &ConsentRecord) -> Response {
     Json(Consents {
         id: record.id,
         org_id: record.organization_id,
@@ -233,7 +235,6 @@ fn consents(record: &ConsentRecord, only: Option<PurposeId>) -> Response {
         consents_and_purposes: record
             .purposes
             .iter()
-            .filter(|p| only.is_none_or(|id| id == p.purpose.id))
             .map(ConsentsAndPurpose::from)
             .collect(),
     })
@@ -253,9 +254,11 @@ pub struct PurposeConsentsBody<'a> {
 /// One purpose of a consent record.
 #[derive(Serialize, ToSchema)]
 pub struct PurposeConsentsEnvelope<'a> {
+    /// The purpose's ID, as iGrant.io's server answered: its Android apps address the
+    /// attribute changes with it (the spec's sample repeats the consent ID; docs/igrant.md).
     #[serde(rename = "ID")]
     #[schema(value_type = String)]
-    id: ConsentId,
+    id: PurposeId,
     #[serde(rename = "ConsentID")]
     #[schema(value_type = String)]
     consent_id: ConsentId,
@@ -290,7 +293,6 @@ async fn get_consents(
 ) -> Result<Response, IgrantError> {
     Ok(consents(
         &s.consents(&a, at.org, at.user, None).await?,
-        None,
     ))
 }
 
@@ -305,7 +307,6 @@ async fn get_consent(
 ) -> Result<Response, IgrantError> {
     Ok(consents(
         &s.consents(&a, at.org, at.user, at.consent).await?,
-        None,
     ))
 }
 
@@ -322,7 +323,7 @@ async fn get_purpose_consents(
     let (record, p) = s.purpose_consents(&a, &at).await?;
     let p = ConsentsAndPurpose::from(&p);
     Ok(Json(PurposeConsentsEnvelope {
-        id: record.id,
+        id: at.purpose,
         consent_id: record.id,
         org_id: record.organization_id,
         user_id: record.user_id,
@@ -371,7 +372,8 @@ async fn set_purpose_status(
     IgrantJson(b): IgrantJson<ConsentedBody>,
 ) -> Result<Response, IgrantError> {
     let (record, _) = s.set_purpose_consent(&a, &at, &b.consented).await?;
-    Ok(consents(&record, Some(at.purpose)))
+    // Every purpose, as iGrant.io's server answered: its web dashboard replaces its list.
+    Ok(consents(&record))
 }
 
 #[derive(Deserialize, ToSchema)]
