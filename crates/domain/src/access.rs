@@ -43,6 +43,8 @@ pub enum OrgAction {
     ListConsentingUsers,
     /// Read the organisation's action log.
     ReadLogs,
+    /// See the people's data requests (copy, erasure) and answer them.
+    AnswerDataRequests,
     /// Offer the Admin role of an organisation left without one (the service checks that
     /// it has none).
     AppointAdmin,
@@ -69,6 +71,7 @@ const fn rule(action: OrgAction) -> [bool; 4] {
         ReadConsentHistory => [true, true, false, false],
         ListConsentingUsers => [true, true, true, false],
         ReadLogs => [true, true, false, false],
+        AnswerDataRequests => [true, true, false, false],
         AppointAdmin => [false, false, false, true],
         ManageOrganizationTypes => [false, false, false, true],
         UseCustomerIdApi => [false, false, false, true],
@@ -135,6 +138,7 @@ mod tests {
             (ReadConsentHistory, true, true, false, false, false),
             (ListConsentingUsers, true, true, true, false, false),
             (ReadLogs, true, true, false, false, false),
+            (AnswerDataRequests, true, true, false, false, false),
             (AppointAdmin, false, false, false, true, false),
             (ManageOrganizationTypes, false, false, false, true, false),
             (UseCustomerIdApi, false, false, false, true, false),

@@ -133,6 +133,11 @@ typed_id!(
     "consent not found"
 );
 typed_id!(
+    /// A person's request to an organisation for their data or its erasure.
+    DataRequestId,
+    "data request not found"
+);
+typed_id!(
     /// An uploaded image (a logo, a cover, an avatar, an organisation type's picture).
     ImageId,
     "image not found"

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod consent;
 pub mod consent_change;
 pub mod customer_id;
+pub mod data_request;
 pub mod error;
 pub mod federation;
 pub mod identity;
@@ -21,7 +22,7 @@ pub mod webhook;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
 pub use ids::{
-    AttributeId, ConsentId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
+    AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
     OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId, RoleId,
     RoleInvitationId, SessionId, UserId, WebhookId,
 };

@@ -18,10 +18,16 @@ pub enum EventType {
     ConsentRequested,
     OrgSubscribed,
     OrgUnsubscribed,
+    DataDownloadInitiated,
+    DataDownloadCancelled,
+    DataDownloadProcessed,
+    DataDeleteInitiated,
+    DataDeleteCancelled,
+    DataDeleteProcessed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 13] = [
         Self::ConsentAllowed,
         Self::ConsentDisallowed,
         Self::ConsentAskMe,
@@ -29,6 +35,12 @@ impl EventType {
         Self::ConsentRequested,
         Self::OrgSubscribed,
         Self::OrgUnsubscribed,
+        Self::DataDownloadInitiated,
+        Self::DataDownloadCancelled,
+        Self::DataDownloadProcessed,
+        Self::DataDeleteInitiated,
+        Self::DataDeleteCancelled,
+        Self::DataDeleteProcessed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,7 +52,35 @@ impl EventType {
             Self::ConsentRequested => "consent.requested",
             Self::OrgSubscribed => "org.subscribed",
             Self::OrgUnsubscribed => "org.unsubscribed",
+            Self::DataDownloadInitiated => "data.download.initiated",
+            Self::DataDownloadCancelled => "data.download.cancelled",
+            Self::DataDownloadProcessed => "data.download.processed",
+            Self::DataDeleteInitiated => "data.delete.initiated",
+            Self::DataDeleteCancelled => "data.delete.cancelled",
+            Self::DataDeleteProcessed => "data.delete.processed",
         }
+    }
+
+    /// The event of a data request's step, when the step has one (an acknowledgement has
+    /// none: only its opening, cancelling and answer are announced).
+    pub fn for_data_request(
+        kind: crate::data_request::DataRequestKind,
+        state: crate::data_request::DataRequestState,
+    ) -> Option<Self> {
+        use crate::data_request::{DataRequestKind as K, DataRequestState as S};
+        Some(match (kind, state) {
+            (K::Download, S::Initiated) => Self::DataDownloadInitiated,
+            (K::Download, S::CancelledByUser) => Self::DataDownloadCancelled,
+            (K::Download, S::ProcessedWithAction | S::ProcessedWithoutAction) => {
+                Self::DataDownloadProcessed
+            }
+            (K::Delete, S::Initiated) => Self::DataDeleteInitiated,
+            (K::Delete, S::CancelledByUser) => Self::DataDeleteCancelled,
+            (K::Delete, S::ProcessedWithAction | S::ProcessedWithoutAction) => {
+                Self::DataDeleteProcessed
+            }
+            (_, S::Acknowledged) => return None,
+        })
     }
 
     pub fn parse(raw: &str) -> Result<Self> {

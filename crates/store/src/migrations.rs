@@ -115,6 +115,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "retention",
         include_str!("../migrations/sqlite/0017_retention.sql"),
     ),
+    (
+        18,
+        "data requests",
+        include_str!("../migrations/sqlite/0018_data_requests.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -202,6 +207,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         17,
         "retention",
         include_str!("../migrations/postgres/0017_retention.sql"),
+    ),
+    (
+        18,
+        "data requests",
+        include_str!("../migrations/postgres/0018_data_requests.sql"),
     ),
 ]);
 

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod identity_management;
 pub mod images;
 pub mod permissions_and_consents;
+pub mod personal_data_transfer;
 pub mod service_management_organization;
 pub mod service_management_user;
 pub mod webhooks;
@@ -23,6 +24,7 @@ pub fn router(json_limit: usize) -> OpenApiRouter<Arc<Services>> {
         .merge(service_management_user::router())
         .merge(service_management_organization::router())
         .merge(permissions_and_consents::router())
+        .merge(personal_data_transfer::router())
         .merge(webhooks::router())
         .layer(axum::middleware::from_fn_with_state(
             json_limit,

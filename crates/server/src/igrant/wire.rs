@@ -9,6 +9,15 @@ use crate::services::identity::{TokenPair, UserProfile};
 /// Go's zero time, which iGrant.io's server writes for times never set.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// Go's `time.String()` of a UTC time, as iGrant.io's server wrote dates of data requests
+/// and retention expiries (`2019-12-02 11:06:06 +0000 UTC`); its apps parse this form.
+pub fn go_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
+}
+
+/// [`go_time`] of Go's zero time: a date never set.
+pub const GO_ZERO_TIME: &str = "0001-01-01 00:00:00 +0000 UTC";
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserClient {

@@ -9,6 +9,7 @@ mod activity;
 pub(crate) mod consent_read;
 mod consents;
 mod customer_id;
+mod data_requests;
 mod federation;
 mod images;
 mod keys;
@@ -48,7 +49,7 @@ mod prelude {
         ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook,
     };
     pub(crate) use accord_domain::{
-        AttributeId, ConsentId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId,
+        AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId,
         OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleId,
         RoleInvitationId, SessionId, UserId, WebhookId,
     };

@@ -5,6 +5,7 @@ mod accounts;
 mod activity;
 mod consents;
 mod customer_id;
+mod data_requests;
 mod federation;
 mod images;
 mod keys;
@@ -20,6 +21,7 @@ pub use accounts::*;
 pub use activity::*;
 pub use consents::*;
 pub use customer_id::*;
+pub use data_requests::*;
 pub use federation::*;
 pub use images::*;
 pub use keys::*;
@@ -47,7 +49,7 @@ mod prelude {
     pub use accord_domain::throttle::ThrottleState;
     pub use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
     pub use accord_domain::{
-        AttributeId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
+        AttributeId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
         OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId, Result, RoleId,
         RoleInvitationId, SessionId, UserId, WebhookId,
     };
@@ -73,6 +75,7 @@ pub trait Tx:
     + CustomerIdTx
     + MandatesTx
     + FederationTx
+    + DataRequestsTx
 {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
