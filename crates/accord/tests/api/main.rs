@@ -13,6 +13,7 @@ mod customerid_delegations;
 mod customerid_golden;
 mod customerid_invitations;
 mod customerid_mandates;
+mod data_requests;
 mod durability;
 mod federation;
 mod fuzz;

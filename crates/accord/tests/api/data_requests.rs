@@ -1,0 +1,333 @@
+//! Data-subject requests (docs/data-rights.md): a person asks for a copy of their data or
+//! its erasure at iGrant.io's paths, the organisation's Admin and Dpo answer through the
+//! queue, and the person is told at each step.
+
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{
+    bearer, client, email, make_webhook, smtp, Consenting, Fixture, Reply, TestDb, PW,
+};
+use crate::receiver::Receiver;
+
+/// A deployment whose organisation has a webhook for the data events, and a person
+/// (whose address is known) subscribed to it.
+struct Requesting {
+    f: Fixture,
+    person: String,
+    person_id: String,
+    person_email: String,
+    receiver: Receiver,
+}
+
+impl Requesting {
+    async fn new(db: &TestDb) -> Self {
+        Self::on(Fixture::with_smtp(db).await).await
+    }
+
+    async fn on(f: Fixture) -> Self {
+        let receiver = Receiver::start().await;
+        make_webhook(
+            &f,
+            &receiver.url,
+            &[
+                "data.download.initiated",
+                "data.download.cancelled",
+                "data.download.processed",
+                "data.delete.initiated",
+                "data.delete.cancelled",
+                "data.delete.processed",
+            ],
+        )
+        .await;
+        let person_email = email("data-subject");
+        let person_id = f.app.register(&person_email, PW).await;
+        let person = bearer(&f.app.login(&person_email, PW).await);
+        let key = f.open_with_key().await;
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/users"),
+                &person,
+                Some(json!({"subscribekey": key})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        Self {
+            f,
+            person,
+            person_id,
+            person_email,
+            receiver,
+        }
+    }
+
+    fn mine(&self, rest: &str) -> String {
+        format!("/v1/user/organizations/{}{rest}", self.f.org)
+    }
+
+    /// A POST exactly as iGrant.io's Android apps send it: no body, no Content-Type.
+    async fn post_bare(&self, path: &str, auth: &str) -> Reply {
+        let r = client()
+            .post(self.f.app.url(path))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        Reply::from(r).await
+    }
+
+    async fn get(&self, path: &str, auth: &str) -> Reply {
+        self.f.app.get(path, Some(auth)).await
+    }
+
+    async fn answer(&self, auth: &str, id: &str, state: i64, comment: &str) -> Reply {
+        self.f
+            .call(
+                Method::PATCH,
+                &self.f.org_path(&format!("/data-requests/{id}")),
+                auth,
+                Some(json!({"state": state, "comment": comment})),
+            )
+            .await
+    }
+}
+
+fn is_go_time(t: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S +0000 UTC").is_ok()
+}
+
+async fn a_person_asks_for_a_copy_once_at_a_time(db: TestDb) {
+    let r = Requesting::new(&db).await;
+    let opened = r.post_bare(&r.mine("/data-download"), &r.person).await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let req = &opened.json;
+    assert_eq!((req["Type"].as_i64(), req["TypeStr"].as_str()), (Some(2), Some("Download Data")));
+    assert_eq!((req["State"].as_i64(), req["StateStr"].as_str()), (Some(1), Some("Request initiated")));
+    assert_eq!(req["UserID"], r.person_id.as_str());
+    assert_eq!(req["OrgID"], r.f.org.as_str());
+    assert!(is_go_time(req["RequestedDate"].as_str().unwrap()), "{req}");
+    assert_eq!(req["ClosedDate"], "0001-01-01 00:00:00 +0000 UTC");
+    let requested = chrono::NaiveDateTime::parse_from_str(
+        req["RequestedDate"].as_str().unwrap(),
+        "%Y-%m-%d %H:%M:%S +0000 UTC",
+    )
+    .unwrap();
+    let due = chrono::NaiveDateTime::parse_from_str(
+        req["DueDate"].as_str().unwrap(),
+        "%Y-%m-%d %H:%M:%S +0000 UTC",
+    )
+    .unwrap();
+    assert!((28..=31).contains(&(due - requested).num_days()), "due a month later");
+    assert_eq!(req["Overdue"], false);
+    let id = req["ID"].as_str().unwrap().to_owned();
+
+    // Only one open of a kind; the other kind is its own.
+    let again = r.post_bare(&r.mine("/data-download"), &r.person).await;
+    again.assert_error(400);
+    let status = r.get(&r.mine("/data-download/status"), &r.person).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    assert_eq!(status.json["RequestOngoing"], true);
+    assert_eq!(status.json["ID"], id.as_str());
+    assert_eq!(status.json["State"], 1);
+    let none = r.get(&r.mine("/data-delete/status"), &r.person).await;
+    assert_eq!(none.json["RequestOngoing"], false);
+    assert_eq!(none.json["State"], 0);
+
+    let all = r.get(&r.mine("/data-status"), &r.person).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(all.json["DataRequests"][0]["ID"], id.as_str());
+    assert_eq!(all.json["IsRequestsOngoing"], true);
+    assert_eq!(all.json["IsDataDownloadRequestOngoing"], true);
+    assert_eq!(all.json["IsDataDeleteRequestOngoing"], false);
+    assert!(all.json["Links"]["self"].is_string());
+    let downloads = r.get(&r.mine("/data-download"), &r.person).await;
+    assert_eq!(downloads.json[0]["ID"], id.as_str());
+    let deletes = r.get(&r.mine("/data-delete"), &r.person).await;
+    assert!(deletes.json.is_null(), "{}", deletes.body);
+
+    let event = r.receiver.wait_for("data.download.initiated", 1).await;
+    assert_eq!(event[0].json["data"]["dataRequestID"], id.as_str());
+    assert_eq!(event[0].json["data"]["userID"], r.person_id.as_str());
+}
+both_backends!(a_person_asks_for_a_copy_once_at_a_time);
+
+async fn the_organisation_answers_and_the_person_is_told(db: TestDb) {
+    let r = Requesting::new(&db).await;
+    let opened = r.post_bare(&r.mine("/data-download"), &r.person).await;
+    let id = opened.json["ID"].as_str().unwrap().to_owned();
+    let queue = r.f.org_path("/data-requests?status=open");
+    for who in [&r.f.admin, &r.f.dpo] {
+        let list = r.get(&queue, who).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        assert_eq!(list.json["DataRequests"][0]["ID"], id.as_str());
+        assert!(list.json["DataRequests"][0]["UserName"].is_string());
+    }
+    for who in [&r.f.developer, &r.f.outsider, &r.person] {
+        r.get(&queue, who).await.assert_error(403);
+        r.answer(who, &id, 2, "").await.assert_error(403);
+    }
+    r.get(&r.f.org_path("/data-requests"), &r.f.admin)
+        .await
+        .assert_error(400);
+
+    let acknowledged = r.answer(&r.f.dpo, &id, 2, "We are gathering it").await;
+    assert_eq!(acknowledged.status, StatusCode::OK, "{}", acknowledged.body);
+    assert_eq!(acknowledged.json["State"], 2);
+    assert_eq!(acknowledged.json["Comment"], "We are gathering it");
+    let notes = r.get("/v1/user/notifications", &r.person).await;
+    let note = &notes.json["Notifications"][0];
+    assert_eq!(note["Type"], "data.download.acknowledged");
+    assert!(note["Message"].as_str().unwrap().contains("We are gathering it"));
+    let mails = smtp()
+        .wait_for_subject(&r.person_email, "DMart: your data request", 1)
+        .await;
+    assert!(mails[0].contains("request acknowledged"), "{}", mails[0]);
+
+    // Never back; never to the person's own "cancelled".
+    r.answer(&r.f.admin, &id, 1, "").await.assert_error(400);
+    r.answer(&r.f.admin, &id, 8, "").await.assert_error(400);
+    let done = r.answer(&r.f.admin, &id, 7, "Sent to you").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json["StateStr"], "Request processed with action");
+    assert_ne!(done.json["ClosedDate"], "0001-01-01 00:00:00 +0000 UTC");
+    r.answer(&r.f.admin, &id, 6, "").await.assert_error(400);
+    let event = r.receiver.wait_for("data.download.processed", 1).await;
+    assert_eq!(event[0].json["data"]["state"], 7);
+
+    let closed = r.get(&r.f.org_path("/data-requests?status=closed"), &r.f.admin).await;
+    assert_eq!(closed.json["DataRequests"][0]["ID"], id.as_str());
+    let open = r.get(&queue, &r.f.admin).await;
+    assert!(open.json["DataRequests"].is_null(), "{}", open.body);
+    let status = r.get(&r.mine("/data-download/status"), &r.person).await;
+    assert_eq!(status.json["RequestOngoing"], false);
+    let one = r.get(&r.f.org_path(&format!("/data-requests/{id}")), &r.f.dpo).await;
+    assert_eq!(one.json["State"], 7);
+    // Another organisation's Admin reaches it through neither organisation.
+    let elsewhere = format!("/v1/organizations/{}/data-requests/{id}", r.f.other_org);
+    r.get(&elsewhere, &r.f.outsider).await.assert_error(404);
+    let states = r.get("/v1/organizations/data-requests", &r.f.admin).await;
+    assert_eq!(states.json[0], json!({"ID": 1, "Str": "Request initiated"}));
+}
+both_backends!(the_organisation_answers_and_the_person_is_told);
+
+async fn a_person_cancels_only_their_own_open_request(db: TestDb) {
+    let r = Requesting::new(&db).await;
+    // The form that names the person, as iGrant.io's later apps use it.
+    let named = format!("/v1/users/{}/organizations/{}", r.person_id, r.f.org);
+    let opened = r.post_bare(&format!("{named}/data-delete"), &r.person).await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let id = opened.json["ID"].as_str().unwrap().to_owned();
+    // Someone else, by either path, reaches nothing.
+    let cancel = format!("{named}/data-delete/{id}/cancel");
+    r.post_bare(&cancel, &r.f.individual).await.assert_error(404);
+    let theirs = format!(
+        "/v1/user/organizations/{}/data-delete/{id}/cancel",
+        r.f.org
+    );
+    r.post_bare(&theirs, &r.f.admin).await.assert_error(404);
+    r.get(&format!("{named}/data-status"), &r.f.admin)
+        .await
+        .assert_error(404);
+    // The wrong kind names nothing.
+    r.post_bare(&format!("{named}/data-download/{id}/cancel"), &r.person)
+        .await
+        .assert_error(404);
+
+    let cancelled = r.post_bare(&cancel, &r.person).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.json["State"], 8);
+    r.post_bare(&cancel, &r.person).await.assert_error(400);
+    r.answer(&r.f.admin, &id, 7, "").await.assert_error(400);
+    let event = r.receiver.wait_for("data.delete.cancelled", 1).await;
+    assert_eq!(event[0].json["data"]["dataRequestID"], id.as_str());
+    // Closed, a new one may be opened.
+    let again = r.post_bare(&format!("{named}/data-delete"), &r.person).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_ne!(again.json["ID"], id.as_str());
+}
+both_backends!(a_person_cancels_only_their_own_open_request);
+
+async fn only_people_the_organisation_knows_may_ask(db: TestDb) {
+    let r = Requesting::new(&db).await;
+    // Registered, never subscribed: the organisation holds nothing of theirs.
+    let stranger_email = email("stranger");
+    r.f.app.register(&stranger_email, PW).await;
+    let stranger = bearer(&r.f.app.login(&stranger_email, PW).await);
+    r.post_bare(&r.mine("/data-download"), &stranger)
+        .await
+        .assert_error(404);
+    for org in [uuid::Uuid::now_v7().to_string(), "not-an-id".to_owned()] {
+        let path = format!("/v1/user/organizations/{org}/data-delete");
+        r.post_bare(&path, &r.person).await.assert_error(404);
+    }
+    let anonymous = client()
+        .post(r.f.app.url(&r.mine("/data-download")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Someone who left without a recorded consent has no relationship left.
+    let left = r
+        .f
+        .call(
+            Method::DELETE,
+            &r.f.org_path(&format!("/users/{}", r.person_id)),
+            &r.person,
+            None,
+        )
+        .await;
+    assert!(left.status.is_success(), "{}", left.body);
+    r.post_bare(&r.mine("/data-download"), &r.person)
+        .await
+        .assert_error(404);
+}
+both_backends!(only_people_the_organisation_knows_may_ask);
+
+async fn overdue_requests_show_in_the_queue(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let r = Requesting::on(Fixture::with_clock(&db, clock.clone()).await).await;
+    // APIKeys: sessions end long before a month passes.
+    let admin = format!("ApiKey {}", r_key(&r.f, &r.f.admin).await);
+    let person = format!("ApiKey {}", r_key(&r.f, &r.person).await);
+    let opened = r.post_bare(&r.mine("/data-delete"), &person).await;
+    let id = opened.json["ID"].as_str().unwrap().to_owned();
+    let overdue = |list: &Value| list["DataRequests"][0]["Overdue"].clone();
+    let queue = r.f.org_path("/data-requests?status=open");
+    assert_eq!(overdue(&r.get(&queue, &admin).await.json), false);
+    clock.advance(Duration::days(32));
+    assert_eq!(overdue(&r.get(&queue, &admin).await.json), true);
+    let mine = r.get(&r.mine("/data-status"), &person).await;
+    assert_eq!(mine.json["DataRequests"][0]["Overdue"], true, "{}", mine.body);
+    let done = r.answer(&admin, &id, 6, "We hold nothing more").await;
+    assert_eq!(done.json["Overdue"], false, "{}", done.body);
+}
+
+async fn r_key(f: &Fixture, auth: &str) -> String {
+    let r = f.call(Method::POST, "/v1/user/apikey", auth, None).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    r.json["APIKey"].as_str().unwrap().to_owned()
+}
+both_backends!(overdue_requests_show_in_the_queue);
+
+async fn someone_who_left_after_consenting_still_may_ask(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    c.set(&c.f.individual, &c.marketing, &c.email_attr, "Allow", 0)
+        .await;
+    let left = c
+        .f
+        .call(
+            Method::DELETE,
+            &c.f.org_path(&format!("/users/{}", c.f.individual_id)),
+            &c.f.individual,
+            None,
+        )
+        .await;
+    assert!(left.status.is_success(), "{}", left.body);
+    let path = format!("/v1/user/organizations/{}/data-delete", c.f.org);
+    let r = c.f.call(Method::POST, &path, &c.f.individual, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+both_backends!(someone_who_left_after_consenting_still_may_ask);
