@@ -236,7 +236,10 @@ mod tests {
     fn due_a_month_later_and_overdue_only_while_open() {
         let mut r = request();
         // 31 January + one month: the last day of February.
-        assert_eq!(r.due_at(), Utc.with_ymd_and_hms(2026, 2, 28, 9, 0, 0).unwrap());
+        assert_eq!(
+            r.due_at(),
+            Utc.with_ymd_and_hms(2026, 2, 28, 9, 0, 0).unwrap()
+        );
         let late = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         assert!(!r.is_overdue(r.due_at()));
         assert!(r.is_overdue(late));
@@ -273,7 +276,9 @@ mod tests {
     #[test]
     fn comments_are_bounded_text() {
         let mut r = request();
-        assert!(r.advance(2, &"x".repeat(MAX_COMMENT_CHARS + 1), t0()).is_err());
+        assert!(r
+            .advance(2, &"x".repeat(MAX_COMMENT_CHARS + 1), t0())
+            .is_err());
         assert!(r.advance(2, "a\u{0}b", t0()).is_err());
         r.advance(2, "line one\nline two", t0()).unwrap();
     }

@@ -22,7 +22,7 @@ pub mod webhook;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
 pub use ids::{
-    AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
-    OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId, RoleId,
-    RoleInvitationId, SessionId, UserId, WebhookId,
+    AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId,
+    NotificationId, OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId,
+    RestClientId, RoleId, RoleInvitationId, SessionId, UserId, WebhookId,
 };

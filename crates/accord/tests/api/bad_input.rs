@@ -268,7 +268,7 @@ async fn every_list_caps_its_size(db: TestDb) {
     let me = f
         .call(Method::GET, "/v1/user", &f.individual, None)
         .await
-        .json["ID"]
+        .json["User"]["ID"]
         .as_str()
         .unwrap()
         .to_owned();

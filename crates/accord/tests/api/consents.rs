@@ -148,9 +148,10 @@ async fn a_purpose_status_sets_and_summarises_its_attributes(db: TestDb) {
         c.f.call(Method::POST, &status_path, &c.f.individual, allow)
             .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.json["ConsentsAndPurposes"].as_array().unwrap().len(), 1);
+    // Every purpose, as iGrant.io's server answered (its web dashboard replaces its list).
+    assert_eq!(r.json["ConsentsAndPurposes"].as_array().unwrap().len(), 2);
     assert_eq!(
-        r.json["ConsentsAndPurposes"][0]["Count"],
+        purpose_in(&r.json, &c.marketing)["Count"],
         json!({"Total": 3, "Consented": 3})
     );
     assert_eq!(purpose_status(&c, &c.f.individual).await, "Allow");
@@ -419,7 +420,8 @@ async fn history_is_written_filtered_and_paged(db: TestDb) {
             None,
         )
         .await;
-    assert_eq!(r.json["ConsentHistory"], json!([]));
+    // An empty page is null, as iGrant.io's server wrote it.
+    assert_eq!(r.json["ConsentHistory"], Value::Null);
     let today = Utc::now().format("%Y-%m-%d").to_string();
     let r =
         c.f.call(
@@ -438,7 +440,7 @@ async fn history_is_written_filtered_and_paged(db: TestDb) {
             None,
         )
         .await;
-    assert_eq!(r.json["ConsentHistory"], json!([]));
+    assert_eq!(r.json["ConsentHistory"], Value::Null);
     c.f.call(
         Method::GET,
         &format!("{path}?startDate=yesterday"),
@@ -1373,7 +1375,8 @@ async fn the_action_log_records_what_admins_do(db: TestDb) {
         let me =
             c.f.call(Method::GET, "/v1/user", &c.f.admin, None)
                 .await
-                .json;
+                .json["User"]
+                .clone();
         me["Email"].as_str().unwrap().to_owned()
     };
     let r =

@@ -60,7 +60,7 @@ async fn a_user_reads_as_the_specs_document_in_xml_and_json(db: TestDb) {
     let email = f
         .call(reqwest::Method::GET, "/v1/user", &f.admin, None)
         .await
-        .json["Email"]
+        .json["User"]["Email"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -922,7 +922,7 @@ async fn a_user_is_updated_and_disabling_closes_both_facades(db: TestDb) {
     let me =
         m.f.call(reqwest::Method::GET, "/v1/user", &m.f.admin, None)
             .await;
-    let admin_email = me.json["Email"].as_str().unwrap().to_owned();
+    let admin_email = me.json["User"]["Email"].as_str().unwrap().to_owned();
     let taken = m.put("", &[("email", admin_email.as_str())]).await;
     assert_eq!(taken, StatusCode::CONFLICT);
 }

@@ -104,8 +104,14 @@ async fn a_person_asks_for_a_copy_once_at_a_time(db: TestDb) {
     let opened = r.post_bare(&r.mine("/data-download"), &r.person).await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let req = &opened.json;
-    assert_eq!((req["Type"].as_i64(), req["TypeStr"].as_str()), (Some(2), Some("Download Data")));
-    assert_eq!((req["State"].as_i64(), req["StateStr"].as_str()), (Some(1), Some("Request initiated")));
+    assert_eq!(
+        (req["Type"].as_i64(), req["TypeStr"].as_str()),
+        (Some(2), Some("Download Data"))
+    );
+    assert_eq!(
+        (req["State"].as_i64(), req["StateStr"].as_str()),
+        (Some(1), Some("Request initiated"))
+    );
     assert_eq!(req["UserID"], r.person_id.as_str());
     assert_eq!(req["OrgID"], r.f.org.as_str());
     assert!(is_go_time(req["RequestedDate"].as_str().unwrap()), "{req}");
@@ -120,7 +126,10 @@ async fn a_person_asks_for_a_copy_once_at_a_time(db: TestDb) {
         "%Y-%m-%d %H:%M:%S +0000 UTC",
     )
     .unwrap();
-    assert!((28..=31).contains(&(due - requested).num_days()), "due a month later");
+    assert!(
+        (28..=31).contains(&(due - requested).num_days()),
+        "due a month later"
+    );
     assert_eq!(req["Overdue"], false);
     let id = req["ID"].as_str().unwrap().to_owned();
 
@@ -180,7 +189,10 @@ async fn the_organisation_answers_and_the_person_is_told(db: TestDb) {
     let notes = r.get("/v1/user/notifications", &r.person).await;
     let note = &notes.json["Notifications"][0];
     assert_eq!(note["Type"], "data.download.acknowledged");
-    assert!(note["Message"].as_str().unwrap().contains("We are gathering it"));
+    assert!(note["Message"]
+        .as_str()
+        .unwrap()
+        .contains("We are gathering it"));
     let mails = smtp()
         .wait_for_subject(&r.person_email, "DMart: your data request", 1)
         .await;
@@ -197,13 +209,17 @@ async fn the_organisation_answers_and_the_person_is_told(db: TestDb) {
     let event = r.receiver.wait_for("data.download.processed", 1).await;
     assert_eq!(event[0].json["data"]["state"], 7);
 
-    let closed = r.get(&r.f.org_path("/data-requests?status=closed"), &r.f.admin).await;
+    let closed = r
+        .get(&r.f.org_path("/data-requests?status=closed"), &r.f.admin)
+        .await;
     assert_eq!(closed.json["DataRequests"][0]["ID"], id.as_str());
     let open = r.get(&queue, &r.f.admin).await;
     assert!(open.json["DataRequests"].is_null(), "{}", open.body);
     let status = r.get(&r.mine("/data-download/status"), &r.person).await;
     assert_eq!(status.json["RequestOngoing"], false);
-    let one = r.get(&r.f.org_path(&format!("/data-requests/{id}")), &r.f.dpo).await;
+    let one = r
+        .get(&r.f.org_path(&format!("/data-requests/{id}")), &r.f.dpo)
+        .await;
     assert_eq!(one.json["State"], 7);
     // Another organisation's Admin reaches it through neither organisation.
     let elsewhere = format!("/v1/organizations/{}/data-requests/{id}", r.f.other_org);
@@ -217,16 +233,17 @@ async fn a_person_cancels_only_their_own_open_request(db: TestDb) {
     let r = Requesting::new(&db).await;
     // The form that names the person, as iGrant.io's later apps use it.
     let named = format!("/v1/users/{}/organizations/{}", r.person_id, r.f.org);
-    let opened = r.post_bare(&format!("{named}/data-delete"), &r.person).await;
+    let opened = r
+        .post_bare(&format!("{named}/data-delete"), &r.person)
+        .await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let id = opened.json["ID"].as_str().unwrap().to_owned();
     // Someone else, by either path, reaches nothing.
     let cancel = format!("{named}/data-delete/{id}/cancel");
-    r.post_bare(&cancel, &r.f.individual).await.assert_error(404);
-    let theirs = format!(
-        "/v1/user/organizations/{}/data-delete/{id}/cancel",
-        r.f.org
-    );
+    r.post_bare(&cancel, &r.f.individual)
+        .await
+        .assert_error(404);
+    let theirs = format!("/v1/user/organizations/{}/data-delete/{id}/cancel", r.f.org);
     r.post_bare(&theirs, &r.f.admin).await.assert_error(404);
     r.get(&format!("{named}/data-status"), &r.f.admin)
         .await
@@ -244,7 +261,9 @@ async fn a_person_cancels_only_their_own_open_request(db: TestDb) {
     let event = r.receiver.wait_for("data.delete.cancelled", 1).await;
     assert_eq!(event[0].json["data"]["dataRequestID"], id.as_str());
     // Closed, a new one may be opened.
-    let again = r.post_bare(&format!("{named}/data-delete"), &r.person).await;
+    let again = r
+        .post_bare(&format!("{named}/data-delete"), &r.person)
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_ne!(again.json["ID"], id.as_str());
 }
@@ -270,9 +289,8 @@ async fn only_people_the_organisation_knows_may_ask(db: TestDb) {
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     // Someone who left without a recorded consent has no relationship left.
-    let left = r
-        .f
-        .call(
+    let left =
+        r.f.call(
             Method::DELETE,
             &r.f.org_path(&format!("/users/{}", r.person_id)),
             &r.person,
@@ -300,7 +318,11 @@ async fn overdue_requests_show_in_the_queue(db: TestDb) {
     clock.advance(Duration::days(32));
     assert_eq!(overdue(&r.get(&queue, &admin).await.json), true);
     let mine = r.get(&r.mine("/data-status"), &person).await;
-    assert_eq!(mine.json["DataRequests"][0]["Overdue"], true, "{}", mine.body);
+    assert_eq!(
+        mine.json["DataRequests"][0]["Overdue"], true,
+        "{}",
+        mine.body
+    );
     let done = r.answer(&admin, &id, 6, "We hold nothing more").await;
     assert_eq!(done.json["Overdue"], false, "{}", done.body);
 }
@@ -316,9 +338,8 @@ async fn someone_who_left_after_consenting_still_may_ask(db: TestDb) {
     let c = Consenting::new(Fixture::new(&db).await).await;
     c.set(&c.f.individual, &c.marketing, &c.email_attr, "Allow", 0)
         .await;
-    let left = c
-        .f
-        .call(
+    let left =
+        c.f.call(
             Method::DELETE,
             &c.f.org_path(&format!("/users/{}", c.f.individual_id)),
             &c.f.individual,

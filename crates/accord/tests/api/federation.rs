@@ -277,7 +277,7 @@ async fn a_federated_login_makes_a_passwordless_account_once_per_code(db: TestDb
     let session = bearer(&r.json);
     let me = f.app.get("/v1/user", Some(&session)).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
-    assert_eq!(me.json["ID"], user_id.as_str());
+    assert_eq!(me.json["User"]["ID"], user_id.as_str());
     // The account has no password: a password login cannot reach it.
     f.app
         .post(
@@ -910,7 +910,7 @@ async fn a_provider_claiming_an_address_takes_no_account(db: TestDb) {
     // The victim's account is as it was.
     let own = bearer(&f.app.login(&victim, PW).await);
     let me = f.app.get("/v1/user", Some(&own)).await;
-    assert_eq!(me.json["ID"], victim_id.as_str());
+    assert_eq!(me.json["User"]["ID"], victim_id.as_str());
 
     // A federated session (the Admin's own identity through their provider) cannot set a
     // password without the current one.
@@ -984,7 +984,7 @@ both_backends!(a_code_started_by_someone_else_links_nothing);
 /// The address of the account an access token belongs to.
 async fn email_of(f: &Fixture, auth: &str) -> String {
     let me = f.app.get("/v1/user", Some(auth)).await;
-    me.json["Email"].as_str().expect("Email").to_owned()
+    me.json["User"]["Email"].as_str().expect("Email").to_owned()
 }
 
 /// Chain 5: a new token URL without the secret kept the stored secret, and the next

@@ -12,8 +12,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{Consenting, Fixture, PW};
 use crate::helpers::{email, TestDb};
+use crate::helpers::{Consenting, Fixture, PW};
 
 /// A consenting individual (Consenting) who also logs in as the SDKs do.
 struct Clients {
@@ -109,11 +109,19 @@ async fn every_sdk_starts_with_the_organisation_and_its_consents(db: TestDb) {
     // A string: J's and K's Gson models fail on an object here.
     assert_eq!(org["Type"], "Retail");
     assert_eq!(org["TypeID"], cl.f().type_id.as_str());
-    for key in ["CoverImageURL", "LogoImageURL", "Location", "PolicyURL", "Description"] {
+    for key in [
+        "CoverImageURL",
+        "LogoImageURL",
+        "Location",
+        "PolicyURL",
+        "Description",
+    ] {
         assert!(org[key].is_string(), "{key} in {org}");
     }
     assert_eq!(body["ConsentID"], cl.c.consent.as_str());
-    let purposes = body["PurposeConsents"].as_array().expect("an array, never null");
+    let purposes = body["PurposeConsents"]
+        .as_array()
+        .expect("an array, never null");
     assert_eq!(purposes.len(), 2);
     let marketing = purposes
         .iter()
@@ -151,7 +159,10 @@ async fn every_sdk_starts_with_the_organisation_and_its_consents(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = cl
-        .orgs_and_consents("/v1/GetUserOrgsAndConsents", &[("Authorization", &cl.f().individual)])
+        .orgs_and_consents(
+            "/v1/GetUserOrgsAndConsents",
+            &[("Authorization", &cl.f().individual)],
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = cl.orgs_and_consents(&cl.first_call(), &[]).await;
@@ -176,7 +187,12 @@ async fn access_tokens_work_under_the_headers_the_sdks_use(db: TestDb) {
     // An ended session ends under every header.
     let r = cl
         .f()
-        .call(Method::POST, "/v1/users/logout", &cl.f().individual, Some(json!({})))
+        .call(
+            Method::POST,
+            "/v1/users/logout",
+            &cl.f().individual,
+            Some(json!({})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     for headers in [
@@ -203,7 +219,12 @@ async fn android_apps_change_an_attribute_through_the_purpose_read(db: TestDb) {
     let cl = Clients::new(&db).await;
     let r = cl
         .f()
-        .call(Method::GET, &cl.c.purpose(&cl.c.marketing), &cl.f().individual, None)
+        .call(
+            Method::GET,
+            &cl.c.purpose(&cl.c.marketing),
+            &cl.f().individual,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json["ID"], cl.c.marketing.as_str());
@@ -262,8 +283,14 @@ both_backends!(a_purpose_status_change_answers_every_purpose);
 // `GET user/consenthistory?orgid=`.
 async fn consent_history_reads_as_the_apps_parse_it(db: TestDb) {
     let cl = Clients::new(&db).await;
-    cl.c.set(&cl.f().individual, &cl.c.marketing, &cl.c.email_attr, "Disallow", 0)
-        .await;
+    cl.c.set(
+        &cl.f().individual,
+        &cl.c.marketing,
+        &cl.c.email_attr,
+        "Disallow",
+        0,
+    )
+    .await;
     let first = format!(
         "/v1/users/{}/consenthistory?limit=8&orgid={}&startid=",
         cl.f().individual_id,

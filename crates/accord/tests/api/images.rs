@@ -166,7 +166,8 @@ async fn user_and_type_images(db: TestDb) {
     let me = f
         .call(Method::GET, "/v1/user", &f.individual, None)
         .await
-        .json;
+        .json["User"]
+        .clone();
     let path = format!("/v1/users/{}/image", f.individual_id);
     let r = upload(&f, &path, &f.individual, "userimage", png(), "image/png").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

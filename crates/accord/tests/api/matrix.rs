@@ -64,12 +64,14 @@ enum Caller {
 }
 
 /// Operations that end what they act on or the caller's own credentials, or change where
-/// a caller stands (creating an organisation makes its creator an Admin; re-setting the
-/// subscription method or re-enabling subscriptions issues a new key).
+/// a caller stands (creating an organisation makes its creator an Admin, subscribing makes
+/// one a subscriber whom X knows; re-setting the subscription method or re-enabling
+/// subscriptions issues a new key).
 const ENDING: &[&str] = &[
     "POST /v1/organizations",
     "POST /v1/organizations/{organizationID}/subscribe-method",
     "POST /v1/organizations/{organizationID}/subscription/enable",
+    "POST /v1/organizations/{organizationID}/users",
     "DELETE /v1/user",
     "DELETE /v1/user/apikey/revoke",
     "POST /v1/user/offers/{offerID}/accept",
@@ -77,6 +79,13 @@ const ENDING: &[&str] = &[
     "DELETE /v1/user/roles/{organizationID}",
     "POST /v1/users/logout",
     "POST /v1/users/token",
+    "POST /v1/user/token",
+    "POST /v1/user/organizations/{orgID}/data-download",
+    "POST /v1/user/organizations/{orgID}/data-delete",
+    "POST /v1/users/{userID}/organizations/{orgID}/data-download",
+    "POST /v1/users/{userID}/organizations/{orgID}/data-delete",
+    "POST /v1/user/organizations/{orgID}/data-delete/{dataReqID}/cancel",
+    "POST /v1/users/{userID}/organizations/{orgID}/data-delete/{dataReqID}/cancel",
     "POST /v1/user/password/reset",
     "PUT /v1/user/password/reset",
     "POST /v1/organizations/{organizationID}/idp/open-id/logout",
@@ -119,6 +128,7 @@ struct World {
     consent: String,
     entry: String,
     notification: String,
+    data_request: String,
     offer: String,
     webhook: String,
     delivery: String,
@@ -428,6 +438,18 @@ impl World {
             .as_str()
             .expect("A was asked for consent")
             .to_owned();
+        // A asks X to erase their data: an open request in X's queue.
+        let data_request = must(
+            app,
+            Method::POST,
+            &format!("/v1/user/organizations/{x}/data-delete"),
+            Some(&bearer("A")),
+            None,
+        )
+        .await["ID"]
+            .as_str()
+            .expect("A's data request")
+            .to_owned();
         // Y offers A a role: A's open offer.
         let y_admins = format!("/v1/organizations/{y}/admins");
         must(
@@ -580,6 +602,7 @@ impl World {
             consent,
             entry,
             notification,
+            data_request,
             offer,
             webhook,
             delivery,
@@ -740,11 +763,21 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             put("entryID", &w.entry);
             put("notificationID", &w.notification);
             put("offerID", &w.offer);
+            put("dataReqID", &w.data_request);
             put("token", "not-an-invitation-token");
         }
     }
     if op.ends_with("/idp/open-id/authorize") {
         path.push_str("?redirect_uri=https://app.example/callback");
+    }
+    if op.ends_with("GetUserOrgsAndConsents") {
+        path.push_str(&format!("?orgID={}", w.x));
+    }
+    if op == "POST /v1/UpdateAllConsents/{userID}" {
+        path.push_str(&format!("?orgID={}&consented=Allow", w.x));
+    }
+    if op == "GET /v1/organizations/{orgID}/data-requests" {
+        path.push_str("?status=open");
     }
     let (address, _, refresh) = w.own(caller);
     let form = |pairs: &[(&str, &str)]| {
@@ -757,10 +790,13 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
     };
     let body = match op {
         "POST /v1/users/register" => Body::Json(json!({"username": email("new"), "password": PW})),
-        "POST /v1/users/login" | "POST /v1/v1.1/users/login" | "POST /v1/users/admin/login" => {
+        "POST /v1/users/login"
+        | "POST /v1/v1.1/users/login"
+        | "POST /v1.1/users/login"
+        | "POST /v1/users/admin/login" => {
             Body::Json(json!({"username": address, "password": PW}))
         }
-        "POST /v1/users/token" => Body::Json(json!({"refreshtoken": refresh})),
+        "POST /v1/users/token" | "POST /v1/user/token" => Body::Json(json!({"refreshtoken": refresh})),
         "POST /v1/users/logout" => Body::Json(json!({"refreshtoken": refresh})),
         "PATCH /v1/user" => Body::Json(json!({"name": "Renamed"})),
         "POST /v1/user/password/reset" | "PUT /v1/user/password/reset" => {
@@ -800,6 +836,7 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             Body::Json(json!({"PayloadURL": "http://127.0.0.1:9/hook", "SubscribedEvents": ["org.subscribed"]}))
         }
         "PATCH /v1/user/notifications/{notificationID}" => Body::Json(json!({"read": true})),
+        "PATCH /v1/organizations/{organizationID}/data-requests/{dataReqID}" => Body::Json(json!({"state": 2, "comment": "on it"})),
         "POST /v1/organizations/{orgID}/consenthistory/verify" => Body::Json(json!({"Checkpoints": []})),
         _ if cid_path.is_some() => match cid_path.unwrap() {
             "/users" => form(&[("email", &email("cid")), ("organizationId", &w.x)]),

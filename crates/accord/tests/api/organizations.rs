@@ -64,7 +64,7 @@ async fn its_creator_holds_the_admin_role_and_others_read_only_the_profile(db: T
     let f = Fixture::new(&db).await;
     // The creator's User object lists the role.
     let me = f.call(Method::GET, "/v1/user", &f.admin, None).await;
-    assert!(me.json["Roles"]
+    assert!(me.json["User"]["Roles"]
         .as_array()
         .unwrap()
         .contains(&json!({"RoleID": 1, "OrgID": f.org})));
@@ -551,7 +551,7 @@ async fn an_individual_subscribes_with_the_key_once(db: TestDb) {
     assert_eq!(
         f.call(Method::GET, "/v1/user", &f.individual, None)
             .await
-            .json["Orgs"],
+            .json["User"]["Orgs"],
         json!(orgs)
     );
 }
@@ -649,7 +649,7 @@ async fn one_is_unsubscribed_by_oneself_or_the_admin(db: TestDb) {
     assert_eq!(
         f.call(Method::GET, "/v1/user", &f.individual, None)
             .await
-            .json["Orgs"],
+            .json["User"]["Orgs"],
         json!([])
     );
     assert_eq!(
@@ -721,7 +721,7 @@ async fn role_holders_are_added_listed_and_removed(db: TestDb) {
     assert_eq!(accept_offers(&f.app, &f.individual).await, 1);
     // The new Admin can now log in as an organisation admin.
     let me = f.call(Method::GET, "/v1/user", &f.individual, None).await;
-    assert!(me.json["Roles"]
+    assert!(me.json["User"]["Roles"]
         .as_array()
         .unwrap()
         .contains(&json!({"RoleID": 1, "OrgID": f.org})));
@@ -917,7 +917,7 @@ async fn anonymous_users_sign_in_with_their_api_key(db: TestDb) {
     assert!(!key.is_empty());
     let me = f.app.get("/v1/user", Some(&format!("ApiKey {key}"))).await;
     assert_eq!(
-        (me.status, me.json["ID"].clone()),
+        (me.status, me.json["User"]["ID"].clone()),
         (StatusCode::OK, r.json["ID"].clone())
     );
     assert_eq!(

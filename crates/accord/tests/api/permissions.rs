@@ -56,7 +56,7 @@ async fn a_role_is_accepted_and_always_left(db: TestDb) {
     let roles = |auth: &str| {
         let (f, auth) = (&f, auth.to_owned());
         async move {
-            f.call(Method::GET, "/v1/user", &auth, None).await.json["Roles"]
+            f.call(Method::GET, "/v1/user", &auth, None).await.json["User"]["Roles"]
                 .as_array()
                 .unwrap()
                 .len()
@@ -136,7 +136,7 @@ async fn a_role_is_accepted_and_always_left(db: TestDb) {
     f.call(Method::PATCH, &f.org_path(""), &f.dpo, Some(rename.clone()))
         .await
         .assert_error(403);
-    let dpo_id = f.call(Method::GET, "/v1/user", &f.dpo, None).await.json["ID"]
+    let dpo_id = f.call(Method::GET, "/v1/user", &f.dpo, None).await.json["User"]["ID"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -179,7 +179,7 @@ async fn pending_and_provisioned_people(db: TestDb) {
         .await;
     assert!(!users.body.contains(&pending_id), "{}", users.body);
     let me = f.call(Method::GET, "/v1/user", &pending, None).await;
-    assert_eq!(me.json["Orgs"], json!([]), "{}", me.body);
+    assert_eq!(me.json["User"]["Orgs"], json!([]), "{}", me.body);
     // The person alone turns the offer into a subscription.
     assert_eq!(crate::helpers::accept_offers(&f.app, &pending).await, 1);
     let r = f.call(Method::GET, &consents, &f.admin, None).await;
@@ -219,7 +219,7 @@ async fn pending_and_provisioned_people(db: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let me = f.call(Method::GET, "/v1/user", &homed, None).await;
-    let orgs: Vec<&str> = me.json["Orgs"]
+    let orgs: Vec<&str> = me.json["User"]["Orgs"]
         .as_array()
         .unwrap()
         .iter()

@@ -238,7 +238,7 @@ async fn an_anonymous_user_holds_no_role_by_creating_an_organisation(db: TestDb)
     r.assert_error(403);
     let me = f.app.get("/v1/user", Some(&key)).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
-    assert_eq!(me.json["Roles"], json!([]), "{}", me.body);
+    assert_eq!(me.json["User"]["Roles"], json!([]), "{}", me.body);
 }
 both_backends!(an_anonymous_user_holds_no_role_by_creating_an_organisation);
 
@@ -276,7 +276,7 @@ async fn an_address_is_proven_by_its_mailed_link(db: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let me = f.app.get("/v1/user", Some(&session)).await;
-    assert_eq!(me.json["EmailVerified"], true, "{}", me.body);
+    assert_eq!(me.json["User"]["EmailVerified"], true, "{}", me.body);
     // Once only; and a verified address needs no new link.
     f.app
         .post("/v1/user/email/verify", json!({ "token": token }))
@@ -382,7 +382,7 @@ async fn the_owner_of_an_address_takes_its_account_back(db: TestDb) {
     }
     let owner = bearer(&f.app.login(&victim, NEW_PW).await);
     let me = f.app.get("/v1/user", Some(&owner)).await;
-    assert_eq!(me.json["EmailVerified"], true, "{}", me.body);
+    assert_eq!(me.json["User"]["EmailVerified"], true, "{}", me.body);
 }
 both_backends!(the_owner_of_an_address_takes_its_account_back);
 

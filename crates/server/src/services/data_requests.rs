@@ -49,7 +49,11 @@ fn the_caller(actor: &Actor, named: Option<&str>) -> Result<UserId> {
 fn display_name(user: Option<&User>) -> String {
     match user {
         Some(u) if !u.name.trim().is_empty() => u.name.clone(),
-        Some(u) => u.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+        Some(u) => u
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
         None => String::new(),
     }
 }
@@ -109,21 +113,18 @@ impl Services {
         let mut tx = self.store.begin(Mode::Write).await?;
         let org = self.organization_of_mine(tx.as_mut(), me, org).await?;
         let open = tx.open_data_requests_of(me, org.id).await?;
-        let request = DataRequest::open(
-            org.id,
-            me,
-            kind,
-            open.iter().any(|r| r.kind == kind),
-            now,
-        )?;
+        let request =
+            DataRequest::open(org.id, me, kind, open.iter().any(|r| r.kind == kind), now)?;
         // Two requests racing past the check meet the database's own rule.
-        tx.insert_data_request(&request).await.map_err(|e| match e {
-            Error::Conflict(_) => Error::invalid(format!(
-                "a request to {} your data is already open with this organisation",
-                kind.word()
-            )),
-            other => other,
-        })?;
+        tx.insert_data_request(&request)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::invalid(format!(
+                    "a request to {} your data is already open with this organisation",
+                    kind.word()
+                )),
+                other => other,
+            })?;
         self.announce(tx.as_mut(), &request, now).await?;
         let user = tx.user_by_id(me).await?;
         tx.commit().await?;
@@ -209,7 +210,10 @@ impl Services {
             let batch = tx.data_requests_of(me, org.id, cursor, limit + 1).await?;
             let exhausted = batch.len() as i64 <= limit;
             cursor = batch.last().map(|r| r.id);
-            for r in batch.into_iter().filter(|r| kind.is_none_or(|k| r.kind == k)) {
+            for r in batch
+                .into_iter()
+                .filter(|r| kind.is_none_or(|k| r.kind == k))
+            {
                 if requests.len() as i64 == limit {
                     more = true;
                     break;

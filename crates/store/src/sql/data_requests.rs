@@ -46,8 +46,10 @@ impl DataRequestsTx for Uow {
 
     async fn data_request_by_id(&mut self, id: DataRequestId) -> Result<Option<DataRequest>> {
         self.fetch_optional(
-            sqlx::query(&format!("SELECT {COLUMNS} FROM data_requests WHERE id = $1"))
-                .bind(id.to_string()),
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM data_requests WHERE id = $1"
+            ))
+            .bind(id.to_string()),
         )
         .await?
         .as_ref()

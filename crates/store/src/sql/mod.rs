@@ -49,9 +49,9 @@ mod prelude {
         ActionLog, Delivery, DeliveryStatus, EventType, Notification, OutboxEvent, Webhook,
     };
     pub(crate) use accord_domain::{
-        AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId,
-        OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, Result, RoleId,
-        RoleInvitationId, SessionId, UserId, WebhookId,
+        AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId,
+        NotificationId, OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId,
+        Result, RoleId, RoleInvitationId, SessionId, UserId, WebhookId,
     };
     pub(crate) use async_trait::async_trait;
     pub(crate) use chrono::{DateTime, Utc};

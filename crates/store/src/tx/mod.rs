@@ -49,9 +49,9 @@ mod prelude {
     pub use accord_domain::throttle::ThrottleState;
     pub use accord_domain::webhook::{ActionLog, Delivery, Notification, OutboxEvent, Webhook};
     pub use accord_domain::{
-        AttributeId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId, OfferId,
-        OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId, Result, RoleId,
-        RoleInvitationId, SessionId, UserId, WebhookId,
+        AttributeId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId, NotificationId,
+        OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId, RestClientId,
+        Result, RoleId, RoleInvitationId, SessionId, UserId, WebhookId,
     };
     pub use async_trait::async_trait;
     pub use chrono::{DateTime, Utc};

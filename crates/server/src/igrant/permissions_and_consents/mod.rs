@@ -291,9 +291,7 @@ async fn get_consents(
     Signed(a): Signed,
     at: RecordAt,
 ) -> Result<Response, IgrantError> {
-    Ok(consents(
-        &s.consents(&a, at.org, at.user, None).await?,
-    ))
+    Ok(consents(&s.consents(&a, at.org, at.user, None).await?))
 }
 
 /// Gets user consent by ID

@@ -23,9 +23,16 @@ pub struct OrgQuery {
 
 impl OrgQuery {
     fn organization(&self) -> Result<OrganizationId, IgrantError> {
-        let raw = self.org_id.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
-            IgrantError::new(StatusCode::BAD_REQUEST, "the query parameter orgID is required")
-        })?;
+        let raw = self
+            .org_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                IgrantError::new(
+                    StatusCode::BAD_REQUEST,
+                    "the query parameter orgID is required",
+                )
+            })?;
         Ok(raw.parse()?)
     }
 }
@@ -79,7 +86,10 @@ pub struct OrgAndConsents<'a> {
     purpose_consents: Vec<PurposeCount<'a>>,
 }
 
-fn org_and_consents<'a>(found: &'a OrganizationConsents, public_url: &str) -> Json<OrgAndConsents<'a>> {
+fn org_and_consents<'a>(
+    found: &'a OrganizationConsents,
+    public_url: &str,
+) -> Json<OrgAndConsents<'a>> {
     let o = &found.organization;
     Json(OrgAndConsents {
         organization: SdkOrganization {

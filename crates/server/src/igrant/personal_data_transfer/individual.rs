@@ -119,7 +119,16 @@ async fn user_download_requests(
     IgrantQuery(q): IgrantQuery<PageParams>,
 ) -> Result<Json<Option<Vec<DataRequest>>>, IgrantError> {
     let base = format!("/user/organizations/{org}/data-download");
-    let page = requests(&s, &a, None, &org, Some(DataRequestKind::Download), &q, &base).await?;
+    let page = requests(
+        &s,
+        &a,
+        None,
+        &org,
+        Some(DataRequestKind::Download),
+        &q,
+        &base,
+    )
+    .await?;
     Ok(Json(page.0.requests))
 }
 
@@ -163,7 +172,13 @@ async fn user_cancel_download(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<DataRequest>, IgrantError> {
     let view = s
-        .cancel_data_request(&a, None, org.parse()?, DataRequestKind::Download, id.parse()?)
+        .cancel_data_request(
+            &a,
+            None,
+            org.parse()?,
+            DataRequestKind::Download,
+            id.parse()?,
+        )
         .await?;
     Ok(Json(view.into()))
 }
@@ -253,7 +268,16 @@ async fn users_download_requests(
     IgrantQuery(q): IgrantQuery<PageParams>,
 ) -> Result<Json<Option<Vec<DataRequest>>>, IgrantError> {
     let base = format!("/users/{user}/organizations/{org}/data-download");
-    let page = requests(&s, &a, Some(&user), &org, Some(DataRequestKind::Download), &q, &base).await?;
+    let page = requests(
+        &s,
+        &a,
+        Some(&user),
+        &org,
+        Some(DataRequestKind::Download),
+        &q,
+        &base,
+    )
+    .await?;
     Ok(Json(page.0.requests))
 }
 
@@ -297,7 +321,13 @@ async fn users_cancel_download(
     Path((user, org, id)): Path<(String, String, String)>,
 ) -> Result<Json<DataRequest>, IgrantError> {
     let view = s
-        .cancel_data_request(&a, Some(&user), org.parse()?, DataRequestKind::Download, id.parse()?)
+        .cancel_data_request(
+            &a,
+            Some(&user),
+            org.parse()?,
+            DataRequestKind::Download,
+            id.parse()?,
+        )
         .await?;
     Ok(Json(view.into()))
 }
@@ -313,7 +343,16 @@ async fn users_delete_requests(
     IgrantQuery(q): IgrantQuery<PageParams>,
 ) -> Result<Json<Option<Vec<DataRequest>>>, IgrantError> {
     let base = format!("/users/{user}/organizations/{org}/data-delete");
-    let page = requests(&s, &a, Some(&user), &org, Some(DataRequestKind::Delete), &q, &base).await?;
+    let page = requests(
+        &s,
+        &a,
+        Some(&user),
+        &org,
+        Some(DataRequestKind::Delete),
+        &q,
+        &base,
+    )
+    .await?;
     Ok(Json(page.0.requests))
 }
 
@@ -357,7 +396,13 @@ async fn users_cancel_delete(
     Path((user, org, id)): Path<(String, String, String)>,
 ) -> Result<Json<DataRequest>, IgrantError> {
     let view = s
-        .cancel_data_request(&a, Some(&user), org.parse()?, DataRequestKind::Delete, id.parse()?)
+        .cancel_data_request(
+            &a,
+            Some(&user),
+            org.parse()?,
+            DataRequestKind::Delete,
+            id.parse()?,
+        )
         .await?;
     Ok(Json(view.into()))
 }

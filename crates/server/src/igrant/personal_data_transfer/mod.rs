@@ -29,10 +29,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(data_request_states))
         .routes(routes!(organization_data_requests))
-        .routes(routes!(
-            organization_data_request,
-            answer_data_request
-        ))
+        .routes(routes!(organization_data_request, answer_data_request))
         .merge(individual::router())
 }
 
@@ -194,7 +191,11 @@ async fn organization_data_requests(
     let page = s
         .organization_data_requests(&a, org.parse()?, filter, q.startid.as_deref(), q.limit)
         .await?;
-    let status = if filter == RequestsFilter::Open { "open" } else { "closed" };
+    let status = if filter == RequestsFilter::Open {
+        "open"
+    } else {
+        "closed"
+    };
     let base = format!(
         "{}/v1/organizations/{org}/data-requests?status={status}&limit={}",
         s.config.public_url,
