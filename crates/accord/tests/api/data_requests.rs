@@ -352,3 +352,45 @@ async fn someone_who_left_after_consenting_still_may_ask(db: TestDb) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 both_backends!(someone_who_left_after_consenting_still_may_ask);
+
+async fn closed_requests_are_kept_by_their_rules(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(Utc::now());
+    let r = Requesting::on(Fixture::with_clock(&db, clock.clone()).await).await;
+    let admin = format!("ApiKey {}", r_key(&r.f, &r.f.admin).await);
+    let person = format!("ApiKey {}", r_key(&r.f, &r.person).await);
+    let download = r.post_bare(&r.mine("/data-download"), &person).await;
+    let id = download.json["ID"].as_str().unwrap().to_owned();
+    let cancel = r.mine(&format!("/data-download/{id}/cancel"));
+    assert_eq!(r.post_bare(&cancel, &person).await.status, StatusCode::OK);
+    let delete = r.post_bare(&r.mine("/data-delete"), &person).await;
+    let id = delete.json["ID"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.answer(&admin, &id, 7, "erased").await.status,
+        StatusCode::OK
+    );
+    // An open one is never swept, however old.
+    let open = r.post_bare(&r.mine("/data-download"), &person).await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    assert_eq!(db.count("data_requests").await, 3);
+    // A month and a day: the cancelled one is gone; the answer stays three years.
+    clock.advance(Duration::days(31));
+    assert_eq!(settle(&db, 2).await, 2);
+    clock.advance(Duration::days(3 * 365));
+    assert_eq!(settle(&db, 1).await, 1);
+    let left = r.get(&r.mine("/data-status"), &person).await;
+    assert_eq!(left.json["DataRequests"][0]["ID"], open.json["ID"]);
+}
+both_backends!(closed_requests_are_kept_by_their_rules);
+
+/// The number of data requests once the background sweep has had its chance.
+async fn settle(db: &TestDb, rows: i64) -> i64 {
+    let mut n = db.count("data_requests").await;
+    for _ in 0..100 {
+        if n == rows {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        n = db.count("data_requests").await;
+    }
+    n
+}

@@ -956,3 +956,79 @@ async fn federation_story(db: TestDb) {
     tx.commit().await.unwrap();
 }
 both_backends!(federation_story);
+
+async fn data_requests_story(db: TestDb) {
+    use accord_domain::data_request::{DataRequest, DataRequestKind};
+    use accord_store::RequestsFilter;
+    let store = open(&db).await;
+    let mut tx = write(&store).await;
+    let org = organization(tx.as_mut()).await;
+    let alice = person("alice");
+    tx.insert_user(&alice).await.unwrap();
+    let download =
+        DataRequest::open(org.id, alice.id, DataRequestKind::Download, false, now()).unwrap();
+    tx.insert_data_request(&download).await.unwrap();
+    tx.commit().await.unwrap();
+    // The database keeps one open request of a kind per person and organisation (the
+    // refused write's unit of work is dropped: PostgreSQL aborted it).
+    let mut tx = write(&store).await;
+    let twin =
+        DataRequest::open(org.id, alice.id, DataRequestKind::Download, false, now()).unwrap();
+    assert!(matches!(
+        tx.insert_data_request(&twin).await,
+        Err(accord_domain::Error::Conflict(_))
+    ));
+    drop(tx);
+    let mut tx = write(&store).await;
+    let mut delete =
+        DataRequest::open(org.id, alice.id, DataRequestKind::Delete, false, now()).unwrap();
+    tx.insert_data_request(&delete).await.unwrap();
+    assert_eq!(
+        tx.data_request_by_id(download.id).await.unwrap(),
+        Some(download.clone())
+    );
+    assert_eq!(
+        tx.open_data_requests_of(alice.id, org.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    delete.advance(7, "erased", now()).unwrap();
+    tx.update_data_request(&delete).await.unwrap();
+    assert_eq!(
+        tx.data_request_by_id(delete.id).await.unwrap(),
+        Some(delete.clone())
+    );
+    let mine = tx
+        .data_requests_of(alice.id, org.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![delete.id, download.id],
+        "newest first"
+    );
+    let older = tx
+        .data_requests_of(alice.id, org.id, Some(delete.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(older, vec![download.clone()]);
+    for (filter, expected) in [
+        (RequestsFilter::All, vec![delete.id, download.id]),
+        (RequestsFilter::Open, vec![download.id]),
+        (RequestsFilter::Closed, vec![delete.id]),
+    ] {
+        let got = tx
+            .organization_data_requests(org.id, filter, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.id).collect::<Vec<_>>(),
+            expected,
+            "{filter:?}"
+        );
+    }
+    tx.commit().await.unwrap();
+}
+both_backends!(data_requests_story);

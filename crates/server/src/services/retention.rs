@@ -16,6 +16,11 @@ const SWEEP_BATCH: i64 = 5000;
 const THROTTLE_QUIET: Duration = Duration::minutes(30);
 /// Processed outbox events are kept a day (a look back at what was fanned out).
 const OUTBOX_KEPT: Duration = Duration::days(1);
+/// A cancelled data request is kept a month: the person's look back at what they withdrew.
+const CANCELLED_REQUEST_KEPT: Duration = Duration::days(30);
+/// An answered data request is kept three years: the organisation's record that it
+/// answered (GDPR Art. 5(2), accountability), as long as a complaint about it may come.
+const ANSWERED_REQUEST_KEPT: Duration = Duration::days(3 * 365);
 
 impl Services {
     /// Sweeps if this node has not for [`SWEEP_EVERY`]; called by the background worker.
@@ -44,6 +49,8 @@ impl Services {
                 Sweep::ProcessedOutbox => now - OUTBOX_KEPT,
                 Sweep::FinishedDeliveries => now - days(self.config.delivery_retention),
                 Sweep::OrganizationLogs => now - days(self.config.log_retention),
+                Sweep::CancelledDataRequests => now - CANCELLED_REQUEST_KEPT,
+                Sweep::AnsweredDataRequests => now - ANSWERED_REQUEST_KEPT,
             };
             let mut deleted = 0;
             loop {

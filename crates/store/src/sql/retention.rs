@@ -38,6 +38,14 @@ impl RetentionTx for Uow {
                 "DELETE FROM email_verifications WHERE token_hash IN \
                  (SELECT token_hash FROM email_verifications WHERE expires_at < $1 LIMIT $2)"
             }
+            Sweep::CancelledDataRequests => {
+                "DELETE FROM data_requests WHERE id IN (SELECT id FROM data_requests WHERE state = 8 \
+                 AND closed_at < $1 LIMIT $2)"
+            }
+            Sweep::AnsweredDataRequests => {
+                "DELETE FROM data_requests WHERE id IN (SELECT id FROM data_requests WHERE state IN (6, 7) \
+                 AND closed_at < $1 LIMIT $2)"
+            }
         };
         self.execute(sqlx::query(sql).bind(to_ms(before)).bind(limit))
             .await

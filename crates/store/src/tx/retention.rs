@@ -18,10 +18,14 @@ pub enum Sweep {
     ExpiredResetTokens,
     ExpiredLoginStates,
     ExpiredEmailVerifications,
+    /// Data requests the person cancelled.
+    CancelledDataRequests,
+    /// Data requests the organisation answered.
+    AnsweredDataRequests,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 8] = [
+    pub const ALL: [Sweep; 10] = [
         Sweep::EndedSessions,
         Sweep::QuietThrottles,
         Sweep::ProcessedOutbox,
@@ -30,6 +34,8 @@ impl Sweep {
         Sweep::ExpiredResetTokens,
         Sweep::ExpiredLoginStates,
         Sweep::ExpiredEmailVerifications,
+        Sweep::CancelledDataRequests,
+        Sweep::AnsweredDataRequests,
     ];
 }
 
