@@ -16,6 +16,11 @@ pub enum Error {
     /// The thing does not exist, or the caller may not know that it does.
     #[error("{0}")]
     NotFound(String),
+    /// A parameter names something that does not exist or is out of the caller's sight:
+    /// a parent organisation, or another entity the request refers to. (Distinct from
+    /// `NotFound`, the thing the path names; CustomerID's error codes tell them apart.)
+    #[error("{message}")]
+    BadReference { to_parent: bool, message: String },
     /// A uniqueness rule would be broken (an email already registered...).
     #[error("{0}")]
     Conflict(String),
@@ -56,6 +61,30 @@ impl Error {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Error::NotFound(message.into())
+    }
+
+    /// A parameter naming a parent organisation that is not there (for the caller).
+    pub fn parent_not_found(message: impl Into<String>) -> Self {
+        Error::BadReference {
+            to_parent: true,
+            message: message.into(),
+        }
+    }
+
+    /// A parameter naming another entity that is not there (for the caller).
+    pub fn bad_reference(message: impl Into<String>) -> Self {
+        Error::BadReference {
+            to_parent: false,
+            message: message.into(),
+        }
+    }
+
+    /// What a lookup of something a parameter names found missing: a bad reference.
+    pub fn as_reference(self) -> Self {
+        match self {
+            Error::NotFound(message) => Error::bad_reference(message),
+            other => other,
+        }
     }
 }
 

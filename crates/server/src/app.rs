@@ -39,7 +39,7 @@ pub async fn build_app(config: Config, clock: Arc<dyn Clock>) -> Result<App> {
     let store = accord_store::open(&config.database_url, &options).await?;
     let services = Arc::new(Services::new(config, store, clock).await?);
     Ok(App {
-        router: router(Arc::clone(&services)),
+        router: trailing_slash_ignored(router(Arc::clone(&services))),
         services,
     })
 }
@@ -96,6 +96,16 @@ fn router(services: Arc<Services>) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(refuse_unsafe_request_id))
         .with_state(services)
+}
+
+/// A trailing slash is ignored on every path: the CustomerID spec's own URLs end its
+/// collections with one (`/users/`, `/organizations/{id}/users/?recursive=true`). The
+/// routes are matched after the path is trimmed, so the slash cannot be a middleware of
+/// the router itself (axum runs those after routing): the router becomes the fallback
+/// of one that routes nothing.
+fn trailing_slash_ignored(router: Router) -> Router {
+    Router::new()
+        .fallback_service(tower_http::normalize_path::NormalizePath::trim_trailing_slash(router))
 }
 
 /// Error answers no handler wrote (405 from routing, 408 from the timeout, 413 from a body

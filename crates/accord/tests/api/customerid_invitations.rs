@@ -418,7 +418,13 @@ async fn a_bound_client_sees_only_invitations_within_its_subtree(db: TestDb) {
     assert_eq!(deleted.status, StatusCode::NOT_FOUND);
     let form = [("email", outside.as_str()), ("role", parent_admin.as_str())];
     let r = send(&s.f, Method::POST, "/roleinvitations", BOUND, &form).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // A role out of sight is named as one that does not exist: an invalid reference.
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("<code>Invalid reference</code>"),
+        "{}",
+        r.body
+    );
     // Inviting an address whose account lives outside the client's scope reveals nothing
     // of it.
     let foreign = s.invite(BOUND, &outside, &s.sales).await;
@@ -460,7 +466,7 @@ async fn bad_invitations_get_error_documents(db: TestDb) {
         (vec![("email", "x@example.com")], StatusCode::BAD_REQUEST),
         (
             vec![("email", "x@example.com"), ("role", "no-such-role")],
-            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
         ),
         (
             vec![

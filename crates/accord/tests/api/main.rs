@@ -10,6 +10,7 @@ mod consents;
 mod customerid;
 mod customerid_bodies;
 mod customerid_delegations;
+mod customerid_errors;
 mod customerid_golden;
 mod customerid_invitations;
 mod customerid_mandates;

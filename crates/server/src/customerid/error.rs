@@ -17,7 +17,9 @@ pub struct CidError {
     pub retry_after_secs: Option<u64>,
 }
 
-/// CustomerID's error codes, by status.
+/// CustomerID's error codes, as the product documents them ("REST API response messages -
+/// CustomerID"), for an error known only by its status: every other 4xx is "Client error",
+/// every 5xx "Internal server error".
 pub fn code_of(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "Invalid arguments",
@@ -27,11 +29,19 @@ pub fn code_of(status: StatusCode) -> &'static str {
         405 => "Method not allowed",
         409 => "Already exists",
         413 => "Size limit exceeded",
-        415 => "Unsupported media type",
-        429 => "Too many requests",
-        502 => "Upstream failure",
-        503 => "Service unavailable",
-        _ => "Internal error",
+        400..=499 => "Client error",
+        _ => "Internal server error",
+    }
+}
+
+/// The code of a domain error: by its cause where the status does not tell it.
+fn code_of_error(e: &Error, status: StatusCode) -> &'static str {
+    match e {
+        Error::BadReference {
+            to_parent: true, ..
+        } => "Parent not found",
+        Error::BadReference { .. } => "Invalid reference",
+        _ => code_of(status),
     }
 }
 
@@ -48,6 +58,7 @@ impl CidError {
 
     pub fn from_domain(format: Format, e: Error) -> Self {
         let status = crate::http_status::status_of(&e);
+        let code = code_of_error(&e, status);
         let message = match &e {
             Error::Internal(detail) => {
                 tracing::error!(cause = ?detail, "internal error");
@@ -57,6 +68,7 @@ impl CidError {
         };
         Self {
             retry_after_secs: crate::http_status::retry_after_of(&e),
+            code,
             ..Self::new(format, status, message)
         }
     }
@@ -115,7 +127,7 @@ mod tests {
             (
                 Error::Contention("busy".into()),
                 503,
-                "Service unavailable",
+                "Internal server error",
                 "1",
             ),
             (
@@ -123,7 +135,7 @@ mod tests {
                     retry_after_secs: 7,
                 },
                 429,
-                "Too many requests",
+                "Client error",
                 "7",
             ),
         ] {

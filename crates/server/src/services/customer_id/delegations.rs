@@ -76,7 +76,7 @@ impl Services {
             .await?
             .into_iter()
             .find(|m| mandate_id.parse().ok() == Some(m.id))
-            .ok_or_else(|| Error::invalid("mandate names no mandate"))?;
+            .ok_or_else(|| Error::bad_reference("mandate names no mandate"))?;
         let Party::Organization(mandatee) = mandate.mandatee else {
             return Err(Error::invalid(
                 "only a mandate given to an organization can be delegated",
@@ -86,7 +86,7 @@ impl Services {
             .party_visible(tx.as_mut(), &scope, &mandate.mandatee)
             .await?
         {
-            return Err(Error::invalid("mandate names no mandate"));
+            return Err(Error::bad_reference("mandate names no mandate"));
         }
         if mandate.status(now) != "active" {
             return Err(Error::invalid(format!(
@@ -97,7 +97,7 @@ impl Services {
         let delegator_user = tx
             .user_by_id(delegator)
             .await?
-            .ok_or_else(|| Error::invalid("mandateruser names no user"))?;
+            .ok_or_else(|| Error::bad_reference("mandateruser names no user"))?;
         if delegator_user.home_organization_id != Some(mandatee) {
             return Err(Error::invalid(
                 "mandateruser must belong to the organization that received the mandate",
@@ -106,7 +106,7 @@ impl Services {
         let delegate_user = tx
             .user_by_id(delegate)
             .await?
-            .ok_or_else(|| Error::invalid("user names no user"))?;
+            .ok_or_else(|| Error::bad_reference("user names no user"))?;
         if delegate_user.email.is_none() {
             return Err(Error::invalid("an anonymous user cannot hold a role"));
         }
@@ -114,7 +114,7 @@ impl Services {
             .party_visible(tx.as_mut(), &scope, &Party::User(delegate))
             .await?
         {
-            return Err(Error::invalid("user names nobody you can see"));
+            return Err(Error::bad_reference("user names nobody you can see"));
         }
         let d = Delegation {
             id: DelegationId::new(),

@@ -89,13 +89,17 @@ impl Services {
         let p = SingleParams::parse(params, &["email", "role", "firstname", "surname"])?;
         let get = |k: &str| p.get(k).unwrap_or("");
         let email = Email::parse(get("email"))?;
-        let role: RoleId = p.required("role")?.parse()?;
+        let role: RoleId = p.required("role")?.parse().map_err(Error::as_reference)?;
         let first_name =
             accord_domain::identity::parse_profile_text("firstname", get("firstname"), 128)?;
         let surname = accord_domain::identity::parse_profile_text("surname", get("surname"), 128)?;
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let (org, role_label) = match self.role_ref(tx.as_mut(), actor, role).await? {
+        let (org, role_label) = match self
+            .role_ref(tx.as_mut(), actor, role)
+            .await
+            .map_err(Error::as_reference)?
+        {
             RoleRef::Builtin(r, org) => (org, r.name().to_owned()),
             RoleRef::Custom(r) => (r.organization_id, r.name),
         };

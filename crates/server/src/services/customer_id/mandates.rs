@@ -177,9 +177,11 @@ impl Services {
         let org_party = |raw: &str, field: &str| -> Result<Party> {
             let o: OrganizationId = raw
                 .parse()
-                .map_err(|_| Error::invalid(format!("{field} is not an organization ID")))?;
+                .map_err(|_| Error::bad_reference(format!("{field} is not an organization ID")))?;
             if !tree.iter().any(|n| n.id == o) {
-                return Err(Error::invalid(format!("{field} names no organization")));
+                return Err(Error::bad_reference(format!(
+                    "{field} names no organization"
+                )));
             }
             Ok(Party::Organization(o))
         };
@@ -188,14 +190,14 @@ impl Services {
         } else {
             let u: UserId = required("mandater")?
                 .parse()
-                .map_err(|_| Error::invalid("mandater is not a user ID"))?;
+                .map_err(|_| Error::bad_reference("mandater is not a user ID"))?;
             tx.user_by_id(u)
                 .await?
-                .ok_or_else(|| Error::invalid("mandater names no user"))?;
+                .ok_or_else(|| Error::bad_reference("mandater names no user"))?;
             Party::User(u)
         };
         if !self.party_visible(tx.as_mut(), &scope, &mandater).await? {
-            return Err(Error::invalid("mandater names nobody you can see"));
+            return Err(Error::bad_reference("mandater names nobody you can see"));
         }
         let mut assignee_email = None;
         let mandatee = if kind.mandatee_is_organization() {
@@ -203,13 +205,13 @@ impl Services {
         } else if let Some(id) = p.get("mandatee") {
             let u: UserId = id
                 .parse()
-                .map_err(|_| Error::invalid("mandatee is not a user ID"))?;
+                .map_err(|_| Error::bad_reference("mandatee is not a user ID"))?;
             // A user outside the caller's reach is named by address, not by ID.
             let party = Party::User(u);
             if tx.user_by_id(u).await?.is_none()
                 || !self.party_visible(tx.as_mut(), &scope, &party).await?
             {
-                return Err(Error::invalid(
+                return Err(Error::bad_reference(
                     "mandatee names nobody you can see (name a person outside by assigneeEmail)",
                 ));
             }
@@ -224,8 +226,12 @@ impl Services {
                 _ => Party::Email(email.as_str().to_owned()),
             }
         };
-        let role: RoleId = required("role")?.parse()?;
-        let role_org = match self.role_ref(tx.as_mut(), actor, role).await? {
+        let role: RoleId = required("role")?.parse().map_err(Error::as_reference)?;
+        let role_org = match self
+            .role_ref(tx.as_mut(), actor, role)
+            .await
+            .map_err(Error::as_reference)?
+        {
             RoleRef::Builtin(_, org) => org,
             RoleRef::Custom(r) => r.organization_id,
         };

@@ -54,12 +54,12 @@ impl Services {
                 }
                 "parentOrganizationId" => {
                     let parent: OrganizationId = single(&name, &values)?.parse().map_err(|_| {
-                        Error::invalid("parentOrganizationId is not an organization ID")
+                        Error::parent_not_found("parentOrganizationId is not an organization ID")
                     })?;
                     if !tree.iter().any(|n| n.id == parent)
                         || scope.as_ref().is_some_and(|s| !s.contains(&parent))
                     {
-                        return Err(Error::invalid(
+                        return Err(Error::parent_not_found(
                             "parentOrganizationId names no organization you can see",
                         ));
                     }
@@ -152,12 +152,19 @@ impl Services {
                 }
                 "parentOrganizationId" => {
                     let parent: OrganizationId = single(&name, &values)?.parse().map_err(|_| {
-                        Error::invalid("parentOrganizationId is not an organization ID")
+                        Error::parent_not_found("parentOrganizationId is not an organization ID")
                     })?;
                     let visible = tree.iter().any(|n| n.id == parent)
                         && scope.as_ref().is_none_or(|s| s.contains(&parent));
-                    if !visible || subtree(&tree, id).contains(&parent) {
-                        return Err(Error::invalid("parentOrganizationId must be a visible organization outside this one's subtree"));
+                    if !visible {
+                        return Err(Error::parent_not_found(
+                            "parentOrganizationId names no organization you can see",
+                        ));
+                    }
+                    if subtree(&tree, id).contains(&parent) {
+                        return Err(Error::invalid(
+                            "parentOrganizationId must be outside this organization's subtree",
+                        ));
                     }
                     org.parent_id = Some(parent);
                 }

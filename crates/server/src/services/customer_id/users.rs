@@ -141,13 +141,13 @@ impl Services {
                     user.home_organization_id = None;
                 }
                 "organizationId" => {
-                    let org: OrganizationId = single(&name, &values)?
-                        .parse()
-                        .map_err(|_| Error::invalid("organizationId is not an organization ID"))?;
+                    let org: OrganizationId = single(&name, &values)?.parse().map_err(|_| {
+                        Error::parent_not_found("organizationId is not an organization ID")
+                    })?;
                     let visible = tree.iter().any(|n| n.id == org)
                         && scope.as_ref().is_none_or(|s| s.contains(&org));
                     if !visible {
-                        return Err(Error::invalid(
+                        return Err(Error::parent_not_found(
                             "organizationId names no organization you can see",
                         ));
                     }
