@@ -29,7 +29,7 @@ pub fn code_of(status: StatusCode) -> &'static str {
         405 => "Method not allowed",
         409 => "Already exists",
         413 => "Size limit exceeded",
-        400..=499 => "Client error",
+        s if s < 500 => "Client error",
         _ => "Internal server error",
     }
 }
