@@ -426,3 +426,26 @@ async fn sdks_refresh_at_user_token(db: TestDb) {
     r.assert_error(401);
 }
 both_backends!(sdks_refresh_at_user_token);
+
+// The v2.1.2 OpenAPI's own paths: `GET /organizations/webhooks/payload/content-types` and
+// `POST /users/unregister` (200 "User removed successfully").
+async fn the_older_documents_paths_answer(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let r = f
+        .app
+        .get("/v1/organizations/webhooks/payload/content-types", None)
+        .await;
+    assert_eq!(r.json, json!({"ContentTypes": ["application/json"]}));
+    let who = email("unregistering");
+    f.app.register(&who, PW).await;
+    let auth = crate::helpers::bearer(&f.app.login(&who, PW).await);
+    let r = f
+        .call(Method::POST, "/v1/users/unregister", &auth, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json["Msg"], "User removed successfully");
+    // Gone: the session with it, and the address may register again.
+    f.app.get("/v1/user", Some(&auth)).await.assert_error(401);
+    f.app.register(&who, PW).await;
+}
+both_backends!(the_older_documents_paths_answer);

@@ -377,3 +377,36 @@ async fn image_uploads_are_bounded_in_memory(db: TestDb) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(image_uploads_are_bounded_in_memory);
+
+/// The `/web` paths of iGrant.io's server answer the same images under the same rules.
+async fn web_paths_answer_the_same_images(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let r = upload(
+        &f,
+        &f.org_path("/logoimage"),
+        &f.admin,
+        "orgimage",
+        png(),
+        "image/png",
+    )
+    .await;
+    let url = r.json["Organization"]["LogoImageURL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, bytes) = fetch(&f, &url, None, None).await;
+    let (web_status, _, web_bytes) = fetch(&f, &format!("{url}/web"), None, None).await;
+    assert_eq!((status, web_status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(bytes, web_bytes);
+    let me = format!("/v1/users/{}/image", f.individual_id);
+    let r = upload(&f, &me, &f.individual, "userimage", png(), "image/png").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let image = r.json["User"]["ImageID"].as_str().unwrap().to_owned();
+    let web = f.app.url(&format!("{me}/{image}/web"));
+    let (status, _, _) = fetch(&f, &web, Some(&f.individual), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Someone else's image is not theirs at the `/web` path either.
+    let (status, _, _) = fetch(&f, &web, Some(&f.admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+both_backends!(web_paths_answer_the_same_images);

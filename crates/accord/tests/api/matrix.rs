@@ -73,6 +73,7 @@ const ENDING: &[&str] = &[
     "POST /v1/organizations/{organizationID}/subscription/enable",
     "POST /v1/organizations/{organizationID}/users",
     "DELETE /v1/user",
+    "POST /v1/users/unregister",
     "DELETE /v1/user/apikey/revoke",
     "POST /v1/user/offers/{offerID}/accept",
     "DELETE /v1/user/offers/{offerID}",

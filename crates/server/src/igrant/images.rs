@@ -25,9 +25,11 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(set_cover_image))
         .routes(routes!(set_logo_image))
         .routes(routes!(get_org_image))
+        .routes(routes!(get_org_image_web))
         .routes(routes!(get_type_image, set_type_image))
         .routes(routes!(set_user_image, delete_user_image))
         .routes(routes!(get_user_image))
+        .routes(routes!(get_user_image_web))
         // `body_limit` (in `igrant::router`) bounds these bodies.
         .layer(DefaultBodyLimit::disable())
 }
@@ -161,6 +163,18 @@ async fn get_org_image(
     ))
 }
 
+/// Get org image at the `/web` path of iGrant.io's server (the same image)
+#[utoipa::path(get, path = "/organizations/{organizationID}/image/{imageID}/web", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("imageID" = String, Path)),
+    responses((status = 200, description = "The image", content_type = "image/*"), (status = 304), (status = 404, body = ErrorBody)))]
+async fn get_org_image_web(
+    state: State<Arc<Services>>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, IgrantError> {
+    get_org_image(state, path, headers).await
+}
+
 /// Get an organisation type's image (public)
 #[utoipa::path(get, path = "/organizations/types/{typeID}/image", tag = "Service management (Organization)",
     params(("typeID" = String, Path)),
@@ -245,4 +259,17 @@ async fn get_user_image(
         &headers,
         PRIVATE,
     ))
+}
+
+/// Get user image at the `/web` path of iGrant.io's server (the same image, the same rule)
+#[utoipa::path(get, path = "/users/{userID}/image/{imageID}/web", tag = "Service management (User)",
+    params(("userID" = String, Path), ("imageID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, description = "The image", content_type = "image/*"), (status = 304), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_user_image_web(
+    state: State<Arc<Services>>,
+    caller: MaybeCaller,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, IgrantError> {
+    get_user_image(state, caller, path, headers).await
 }

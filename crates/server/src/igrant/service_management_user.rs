@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(get_me, update_me, delete_me))
+        .routes(routes!(unregister))
         .routes(routes!(create_api_key, get_api_key))
         .routes(routes!(revoke_api_key))
         .routes(routes!(change_password, change_password_put))
@@ -154,6 +155,17 @@ async fn delete_me(
 ) -> Result<StatusCode, IgrantError> {
     services.delete_my_account(&actor).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unregister: the v2.1.2 OpenAPI's name for deleting the caller's account (as `DELETE /v1/user`)
+#[utoipa::path(post, path = "/users/unregister", tag = "Service management (User)", security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = Msg, description = "User removed"), (status = 401, body = ErrorBody)))]
+async fn unregister(
+    State(services): State<Arc<Services>>,
+    Caller(actor): Caller,
+) -> Result<Json<Msg>, IgrantError> {
+    services.delete_my_account(&actor).await?;
+    Ok(Json(Msg::new("User removed successfully")))
 }
 
 /// Create or rotate the caller's APIKey (the previous one stops working at once)

@@ -21,6 +21,7 @@ use accord_domain::webhook::{Delivery as DomainDelivery, EventType, Webhook as D
 pub fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(event_types))
+        .routes(routes!(payload_content_types))
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(get_webhook, replace_webhook, delete_webhook))
         .routes(routes!(ping_webhook))
@@ -110,6 +111,20 @@ pub struct EventTypes {
 async fn event_types() -> Json<EventTypes> {
     Json(EventTypes {
         event_types: EventType::ALL.iter().map(|e| e.as_str()).collect(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContentTypes {
+    #[serde(rename = "ContentTypes")]
+    content_types: [&'static str; 1],
+}
+
+/// The payload content types a webhook may have: JSON only (the body Accord signs and sends)
+#[utoipa::path(get, path = "/organizations/webhooks/payload/content-types", tag = "Webhooks", responses((status = 200, body = ContentTypes)))]
+async fn payload_content_types() -> Json<ContentTypes> {
+    Json(ContentTypes {
+        content_types: ["application/json"],
     })
 }
 

@@ -11,6 +11,8 @@ pub(super) fn router() -> OpenApiRouter<Arc<Services>> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ConsentRequestBody {
+    /// The attributes to ask about; none (or absent): every attribute of the purpose.
+    #[serde(default)]
     attributeids: Vec<String>,
 }
 
