@@ -45,6 +45,8 @@ pub enum OrgAction {
     ReadLogs,
     /// See the people's data requests (copy, erasure) and answer them.
     AnswerDataRequests,
+    /// Tell every subscriber of a personal data breach (GDPR Art. 34) or an event.
+    NotifySubscribers,
     /// Offer the Admin role of an organisation left without one (the service checks that
     /// it has none).
     AppointAdmin,
@@ -72,6 +74,7 @@ const fn rule(action: OrgAction) -> [bool; 4] {
         ListConsentingUsers => [true, true, true, false],
         ReadLogs => [true, true, false, false],
         AnswerDataRequests => [true, true, false, false],
+        NotifySubscribers => [true, true, false, false],
         AppointAdmin => [false, false, false, true],
         ManageOrganizationTypes => [false, false, false, true],
         UseCustomerIdApi => [false, false, false, true],
@@ -139,6 +142,7 @@ mod tests {
             (ListConsentingUsers, true, true, true, false, false),
             (ReadLogs, true, true, false, false, false),
             (AnswerDataRequests, true, true, false, false, false),
+            (NotifySubscribers, true, true, false, false, false),
             (AppointAdmin, false, false, false, true, false),
             (ManageOrganizationTypes, false, false, false, true, false),
             (UseCustomerIdApi, false, false, false, true, false),

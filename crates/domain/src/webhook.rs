@@ -24,10 +24,12 @@ pub enum EventType {
     DataDeleteInitiated,
     DataDeleteCancelled,
     DataDeleteProcessed,
+    OrgDataBreach,
+    OrgEvent,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         Self::ConsentAllowed,
         Self::ConsentDisallowed,
         Self::ConsentAskMe,
@@ -41,6 +43,8 @@ impl EventType {
         Self::DataDeleteInitiated,
         Self::DataDeleteCancelled,
         Self::DataDeleteProcessed,
+        Self::OrgDataBreach,
+        Self::OrgEvent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,8 @@ impl EventType {
             Self::DataDeleteInitiated => "data.delete.initiated",
             Self::DataDeleteCancelled => "data.delete.cancelled",
             Self::DataDeleteProcessed => "data.delete.processed",
+            Self::OrgDataBreach => "org.data_breach",
+            Self::OrgEvent => "org.event",
         }
     }
 

@@ -22,6 +22,7 @@ mod identity;
 mod igrant_clients;
 mod images;
 mod matrix;
+mod notices;
 mod operations;
 mod organizations;
 mod passwords;

@@ -837,6 +837,8 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             Body::Json(json!({"PayloadURL": "http://127.0.0.1:9/hook", "SubscribedEvents": ["org.subscribed"]}))
         }
         "PATCH /v1/user/notifications/{notificationID}" => Body::Json(json!({"read": true})),
+        "POST /v1/organizations/{orgID}/notify-data-breach" => Body::Json(json!({"headline": "h", "dpoemail": "dpo@x.example", "consequence": "c", "measures": "m"})),
+        "POST /v1/organizations/{orgID}/notify-events" => Body::Json(json!({"details": "d"})),
         "PATCH /v1/organizations/{organizationID}/data-requests/{dataReqID}" => Body::Json(json!({"state": 2, "comment": "on it"})),
         "POST /v1/organizations/{orgID}/consenthistory/verify" => Body::Json(json!({"Checkpoints": []})),
         _ if cid_path.is_some() => match cid_path.unwrap() {

@@ -15,6 +15,7 @@ pub mod images;
 pub mod layouts;
 pub mod logs;
 pub mod mail;
+pub mod notices;
 pub mod notifications;
 pub mod offers;
 pub mod organizations;

@@ -3,6 +3,7 @@
 //! Images are in `images.rs`. Endpoints the spec lacks (type writes, role-holder adds,
 //! purposes and templates) follow iGrant.io's own server; see docs/igrant.md.
 
+mod notices;
 mod purposes;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(remove_user))
         .routes(routes!(add_anonymous_user))
         .merge(purposes::router())
+        .merge(notices::router())
 }
 
 type Svc = State<Arc<Services>>;
