@@ -374,6 +374,29 @@ pub struct Notification {
     pub read_at: Option<DateTime<Utc>>,
 }
 
+impl Notification {
+    /// A message to a person from an organisation, about no purpose in particular.
+    pub fn message(
+        user_id: crate::UserId,
+        organization_id: OrganizationId,
+        kind: impl Into<String>,
+        message: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: NotificationId::new(),
+            user_id,
+            organization_id,
+            kind: kind.into(),
+            purpose_id: None,
+            attribute_ids: vec![],
+            message: message.into(),
+            created_at: now,
+            read_at: None,
+        }
+    }
+}
+
 /// An entry of an organisation's action log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionLog {

@@ -9,7 +9,7 @@ use accord_domain::data_request::{DataRequest, DataRequestKind, DataRequestState
 use accord_domain::identity::User;
 use accord_domain::organization::Organization;
 use accord_domain::webhook::{EventType, Notification};
-use accord_domain::{DataRequestId, Error, NotificationId, OrganizationId, Result, UserId};
+use accord_domain::{DataRequestId, Error, OrganizationId, Result, UserId};
 use accord_store::{HistoryFilter, Mode, RequestsFilter, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -126,14 +126,7 @@ impl Services {
                 other => other,
             })?;
         self.announce(tx.as_mut(), &request, now).await?;
-        let user = tx.user_by_id(me).await?;
-        tx.commit().await?;
-        self.work.notify_one();
-        Ok(DataRequestView {
-            user_name: display_name(user.as_ref()),
-            overdue: false,
-            request,
-        })
+        self.committed_own(tx, me, request).await
     }
 
     /// `POST …/data-download/{id}/cancel`: the person's own open request of that kind.
@@ -156,14 +149,7 @@ impl Services {
         request.cancel(now)?;
         tx.update_data_request(&request).await?;
         self.announce(tx.as_mut(), &request, now).await?;
-        let user = tx.user_by_id(me).await?;
-        tx.commit().await?;
-        self.work.notify_one();
-        Ok(DataRequestView {
-            user_name: display_name(user.as_ref()),
-            overdue: false,
-            request,
-        })
+        self.committed_own(tx, me, request).await
     }
 
     /// `GET …/data-download/status`: the person's open request of that kind, if any.
@@ -352,6 +338,23 @@ impl Services {
         })
     }
 
+    /// Commits the person's step on their own request and answers it, with their name.
+    async fn committed_own(
+        &self,
+        mut tx: Box<dyn Tx>,
+        me: UserId,
+        request: DataRequest,
+    ) -> Result<DataRequestView> {
+        let user = tx.user_by_id(me).await?;
+        tx.commit().await?;
+        self.work.notify_one();
+        Ok(DataRequestView {
+            user_name: display_name(user.as_ref()),
+            overdue: false,
+            request,
+        })
+    }
+
     /// The webhook event of a step, when it has one (queued with the step).
     async fn announce(
         &self,
@@ -392,17 +395,13 @@ impl Services {
         if !request.comment.is_empty() {
             message.push_str(&format!(" ({})", request.comment));
         }
-        tx.insert_notification(&Notification {
-            id: NotificationId::new(),
-            user_id: user.id,
-            organization_id: org.id,
-            kind: format!("data.{}.{}", request.kind.word(), step_word(request.state)),
-            purpose_id: None,
-            attribute_ids: vec![],
-            message: message.clone(),
-            created_at: now,
-            read_at: None,
-        })
+        tx.insert_notification(&Notification::message(
+            user.id,
+            org.id,
+            format!("data.{}.{}", request.kind.word(), step_word(request.state)),
+            message.clone(),
+            now,
+        ))
         .await?;
         let Some(to) = &user.email else {
             return Ok(None);

@@ -5,7 +5,7 @@
 use accord_domain::access::OrgAction;
 use accord_domain::identity::{parse_profile_text, Email, User};
 use accord_domain::webhook::{EventType, Notification};
-use accord_domain::{Error, NotificationId, OrganizationId, Result, UserId};
+use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::Mode;
 use serde_json::json;
 
@@ -106,17 +106,13 @@ impl Services {
             let page = tx.subscribers(org.id, after, SUBSCRIBER_PAGE).await?;
             after = page.last().map(|u| u.id);
             for u in &page {
-                tx.insert_notification(&Notification {
-                    id: NotificationId::new(),
-                    user_id: u.id,
-                    organization_id: org.id,
-                    kind: event.as_str().to_owned(),
-                    purpose_id: None,
-                    attribute_ids: vec![],
-                    message: message.clone(),
-                    created_at: now,
-                    read_at: None,
-                })
+                tx.insert_notification(&Notification::message(
+                    u.id,
+                    org.id,
+                    event.as_str(),
+                    message.clone(),
+                    now,
+                ))
                 .await?;
             }
             let full = page.len() as i64 == SUBSCRIBER_PAGE;

@@ -72,17 +72,13 @@ impl Services {
             None => false,
         };
         let message = format!("{} asks you {}", org.name, what(kind));
-        tx.insert_notification(&Notification {
-            id: accord_domain::NotificationId::new(),
-            user_id: user.id,
-            organization_id: org.id,
-            kind: kind.event().to_owned(),
-            purpose_id: None,
-            attribute_ids: vec![],
-            message: message.clone(),
-            created_at: now,
-            read_at: None,
-        })
+        tx.insert_notification(&Notification::message(
+            user.id,
+            org.id,
+            kind.event(),
+            message.clone(),
+            now,
+        ))
         .await?;
         self.log_action(
             tx,
