@@ -108,6 +108,31 @@ async fn a_breach_is_told_to_every_subscriber(db: TestDb) {
         event[0].json["data"]["details"],
         "We move to a new address on Monday"
     );
+    // Five mailings of a kind per window; the sixth is a notification only (decided while
+    // answering, so no mail of it can come later).
+    for n in 2..=6 {
+        let r = f
+            .call(
+                Method::POST,
+                &f.org_path("/notify-events"),
+                &f.admin,
+                Some(json!({ "details": format!("Event number {n}") })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    smtp()
+        .wait_for_subject(&proven, "DMart: Event number 5", 1)
+        .await;
+    assert!(smtp()
+        .messages_to(&proven)
+        .iter()
+        .all(|m| !m.contains("Event number 6")));
+    let notes = f
+        .app
+        .get("/v1/user/notifications", Some(&proven_auth))
+        .await;
+    assert!(notes.body.contains("Event number 6"), "{}", notes.body);
     f.call(
         Method::POST,
         &f.org_path("/notify-events"),

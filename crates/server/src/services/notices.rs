@@ -121,6 +121,15 @@ impl Services {
                 break;
             }
         }
+        // A few mailings of a kind per organisation and window: an Admin cannot flood every
+        // subscriber's mailbox through us; past them, the notifications alone.
+        let mail = self
+            .mail_allowed(
+                tx.as_mut(),
+                &format!("notice:{}:{}", event.as_str(), org.id),
+                now,
+            )
+            .await?;
         let mut data = data;
         data["organisationID"] = json!(org.id.to_string());
         data["notifiedUsers"] = json!(told.len());
@@ -140,7 +149,7 @@ impl Services {
         let mails: Vec<OutgoingMail> = told
             .iter()
             // Proven addresses only: an unproven one may be someone else's.
-            .filter(|u| u.email_verified_at.is_some())
+            .filter(|u| mail && u.email_verified_at.is_some())
             .filter_map(|u| u.email.as_ref())
             .map(|to| OutgoingMail {
                 to: to.as_str().to_owned(),
