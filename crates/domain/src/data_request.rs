@@ -152,6 +152,22 @@ impl DataRequest {
         self.state.is_open() && now > self.due_at()
     }
 
+    /// Whether the person may fetch the copy a download request asks for: once the
+    /// organisation answers it with action (7), or, where the organisation releases
+    /// copies at once, from the moment it is asked. A request answered without action
+    /// (the organisation refused) or cancelled releases nothing.
+    pub fn export_released(&self, at_once: bool) -> bool {
+        self.kind == DataRequestKind::Download
+            && (self.state == DataRequestState::ProcessedWithAction
+                || (at_once && self.state.is_open()))
+    }
+
+    /// Whether answering it now erases what the organisation holds about the person: a
+    /// delete request the organisation has just processed with action.
+    pub fn erases(&self) -> bool {
+        self.kind == DataRequestKind::Delete && self.state == DataRequestState::ProcessedWithAction
+    }
+
     /// The person withdraws it while it is open.
     pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<()> {
         if !self.state.is_open() {
@@ -271,6 +287,36 @@ mod tests {
         assert_eq!(r.state, DataRequestState::CancelledByUser);
         assert!(r.cancel(t0()).is_err());
         assert!(r.advance(2, "", t0()).is_err());
+    }
+
+    #[test]
+    fn a_copy_is_released_by_the_answer_or_at_once() {
+        let mut r = request();
+        assert!(!r.export_released(false));
+        assert!(r.export_released(true));
+        r.advance(2, "", t0()).unwrap();
+        assert!(!r.export_released(false));
+        let mut refused = r.clone();
+        refused.advance(6, "", t0()).unwrap();
+        assert!(!refused.export_released(true));
+        r.advance(7, "", t0()).unwrap();
+        assert!(r.export_released(false));
+        let mut cancelled = request();
+        cancelled.cancel(t0()).unwrap();
+        assert!(!cancelled.export_released(true));
+        let mut delete = DataRequest::open(
+            OrganizationId::new(),
+            UserId::new(),
+            DataRequestKind::Delete,
+            false,
+            t0(),
+        )
+        .unwrap();
+        assert!(!delete.export_released(true));
+        assert!(!delete.erases());
+        delete.advance(7, "", t0()).unwrap();
+        assert!(!delete.export_released(true));
+        assert!(delete.erases());
     }
 
     #[test]

@@ -153,6 +153,8 @@ impl OrgRole {
             _ => None,
         }
     }
+
+    pub const ALL: [OrgRole; 3] = [Self::Admin, Self::Dpo, Self::Developer];
 }
 
 /// CustomerID's user statuses; iGrant users are `Enabled`.

@@ -121,6 +121,9 @@ pub struct Organization {
     pub technical_name: Option<String>,
     /// CustomerID's organisation tree.
     pub parent_id: Option<OrganizationId>,
+    /// A download request's export is the person's as soon as they ask, not once the
+    /// organisation answers (docs/data-rights.md).
+    pub data_export_at_once: bool,
 }
 
 impl Organization {
@@ -146,6 +149,7 @@ impl Organization {
             created_at,
             technical_name: None,
             parent_id: None,
+            data_export_at_once: false,
         }
     }
 }

@@ -120,6 +120,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "data requests",
         include_str!("../migrations/sqlite/0018_data_requests.sql"),
     ),
+    (
+        19,
+        "data export",
+        include_str!("../migrations/sqlite/0019_data_export.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -212,6 +217,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         18,
         "data requests",
         include_str!("../migrations/postgres/0018_data_requests.sql"),
+    ),
+    (
+        19,
+        "data export",
+        include_str!("../migrations/postgres/0019_data_export.sql"),
     ),
 ]);
 

@@ -901,7 +901,7 @@ async fn an_edit_made_while_the_server_is_stopped_is_named_by_the_cli(db: TestDb
 }
 both_backends!(an_edit_made_while_the_server_is_stopped_is_named_by_the_cli);
 
-async fn verify_jws(f: &Fixture, token: &str) -> Value {
+pub(crate) async fn verify_jws(f: &Fixture, token: &str) -> Value {
     let jwks = f.app.get("/.well-known/jwks.json", None).await.json;
     let header = jsonwebtoken::decode_header(token).unwrap();
     let key = jwks["keys"]

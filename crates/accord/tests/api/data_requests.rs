@@ -364,13 +364,14 @@ async fn closed_requests_are_kept_by_their_rules(db: TestDb) {
     assert_eq!(r.post_bare(&cancel, &person).await.status, StatusCode::OK);
     let delete = r.post_bare(&r.mine("/data-delete"), &person).await;
     let id = delete.json["ID"].as_str().unwrap().to_owned();
+    // An open one is never swept, however old (opened before the erasure, which leaves
+    // the organisation nothing of the person's to be asked about).
+    let open = r.post_bare(&r.mine("/data-download"), &person).await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
     assert_eq!(
         r.answer(&admin, &id, 7, "erased").await.status,
         StatusCode::OK
     );
-    // An open one is never swept, however old.
-    let open = r.post_bare(&r.mine("/data-download"), &person).await;
-    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
     assert_eq!(db.count("data_requests").await, 3);
     // A month and a day: the cancelled one is gone; the answer stays three years.
     clock.advance(Duration::days(31));
@@ -394,3 +395,269 @@ async fn settle(db: &TestDb, rows: i64) -> i64 {
     }
     n
 }
+
+/// A subscriber with a name, a phone, an address and a recorded consent, and the paths of
+/// their requests to the organisation.
+struct Known {
+    c: Consenting,
+    name: String,
+    phone: String,
+    email: String,
+}
+
+impl Known {
+    async fn new(db: &TestDb) -> Self {
+        let c = Consenting::new(Fixture::new(db).await).await;
+        c.set(&c.f.individual, &c.marketing, &c.email_attr, "Allow", 0)
+            .await;
+        let name = format!(
+            "Zebulon Quill {}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let phone = format!("+46 70 {}", &uuid::Uuid::new_v4().as_u128() % 10_000_000);
+        let me =
+            c.f.call(
+                Method::PATCH,
+                "/v1/user",
+                &c.f.individual,
+                Some(json!({"name": name, "phone": phone})),
+            )
+            .await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        let email = me.json["User"]["Email"].as_str().unwrap().to_owned();
+        Self {
+            c,
+            name,
+            phone,
+            email,
+        }
+    }
+
+    fn mine(&self, rest: &str) -> String {
+        format!("/v1/user/organizations/{}{rest}", self.c.f.org)
+    }
+
+    async fn ask(&self, kind: &str) -> String {
+        let r = self
+            .c
+            .f
+            .call(
+                Method::POST,
+                &self.mine(&format!("/data-{kind}")),
+                &self.c.f.individual,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json["ID"].as_str().unwrap().to_owned()
+    }
+
+    async fn answer(&self, id: &str, state: i64) -> Reply {
+        self.c
+            .f
+            .call(
+                Method::PATCH,
+                &self.c.f.org_path(&format!("/data-requests/{id}")),
+                &self.c.f.admin,
+                Some(json!({"state": state, "comment": "done"})),
+            )
+            .await
+    }
+
+    async fn export(&self, id: &str, auth: &str) -> Reply {
+        self.c
+            .f
+            .app
+            .get(
+                &self.mine(&format!("/data-download/{id}/export")),
+                Some(auth),
+            )
+            .await
+    }
+}
+
+async fn a_released_copy_holds_what_the_organisation_has_of_the_person(db: TestDb) {
+    let k = Known::new(&db).await;
+    let f = &k.c.f;
+    let id = k.ask("download").await;
+    // Not before the organisation answers; never anyone else's.
+    k.export(&id, &f.individual).await.assert_error(400);
+    k.export(&id, &f.admin).await.assert_error(404);
+    let named = format!(
+        "/v1/users/{}/organizations/{}/data-download/{id}/export",
+        f.individual_id, f.org
+    );
+    f.app.get(&named, Some(&f.outsider)).await.assert_error(404);
+    let delete = k.ask("delete").await;
+    k.export(&delete, &f.individual).await.assert_error(404);
+
+    assert_eq!(k.answer(&id, 7).await.status, StatusCode::OK);
+    let copy = k.export(&id, &f.individual).await;
+    assert_eq!(copy.status, StatusCode::OK, "{}", copy.body);
+    assert!(copy
+        .headers
+        .get("content-disposition")
+        .is_some_and(|v| v.to_str().unwrap().starts_with("attachment")));
+    let x = &copy.json;
+    assert_eq!(x["Format"], "accord-data-export/1");
+    assert_eq!(x["DataRequestID"], id.as_str());
+    assert_eq!(x["Organization"]["ID"], f.org.as_str());
+    assert_eq!(
+        (
+            &x["Profile"]["ID"],
+            &x["Profile"]["Name"],
+            &x["Profile"]["Email"],
+            &x["Profile"]["Phone"]
+        ),
+        (
+            &json!(f.individual_id),
+            &json!(k.name),
+            &json!(k.email),
+            &json!(k.phone)
+        )
+    );
+    assert!(x["Subscription"]["SubscribedAt"].is_string(), "{x}");
+    assert_eq!(x["Consents"]["ID"], k.c.consent.as_str());
+    let marketing = x["Consents"]["ConsentsAndPurposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Purpose"]["ID"] == k.c.marketing.as_str())
+        .unwrap();
+    assert!(marketing.to_string().contains("Allow"), "{marketing}");
+    // The history, each entry with a receipt this server signed over that very entry.
+    let history = x["ConsentHistory"].as_array().unwrap();
+    assert!(!history.is_empty());
+    for e in history {
+        assert!(e["Log"]
+            .as_str()
+            .unwrap()
+            .starts_with("Updated consent value"));
+        let claims = crate::consents::verify_jws(f, e["Receipt"].as_str().unwrap()).await;
+        assert_eq!((&claims["jti"], &claims["hash"]), (&e["ID"], &e["Hash"]));
+        assert_eq!(claims["sub"], f.individual_id.as_str());
+    }
+    let requests = x["DataRequests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2);
+    assert!(requests
+        .iter()
+        .any(|r| r["ID"] == id.as_str() && r["State"] == 7));
+    // The form that names the person answers the same copy.
+    let again = f.app.get(&named, Some(&f.individual)).await;
+    assert_eq!(again.json["ConsentHistory"], x["ConsentHistory"]);
+}
+both_backends!(a_released_copy_holds_what_the_organisation_has_of_the_person);
+
+async fn an_organisation_may_release_copies_at_once(db: TestDb) {
+    let k = Known::new(&db).await;
+    let f = &k.c.f;
+    let patch = |auth: String| {
+        let f = &k.c.f;
+        async move {
+            f.call(
+                Method::PATCH,
+                &f.org_path(""),
+                &auth,
+                Some(json!({"dataexport": {"releaseatonce": true}})),
+            )
+            .await
+        }
+    };
+    patch(f.developer.clone()).await.assert_error(403);
+    let on = patch(f.admin.clone()).await;
+    assert_eq!(on.status, StatusCode::ACCEPTED, "{}", on.body);
+    assert_eq!(on.json["Organization"]["DataExport"]["ReleaseAtOnce"], true);
+    let id = k.ask("download").await;
+    let copy = k.export(&id, &f.individual).await;
+    assert_eq!(copy.status, StatusCode::OK, "{}", copy.body);
+    // Refused (processed without action): nothing is released.
+    assert_eq!(k.answer(&id, 6).await.status, StatusCode::OK);
+    k.export(&id, &f.individual).await.assert_error(400);
+}
+both_backends!(an_organisation_may_release_copies_at_once);
+
+/// Where the person's opaque ID may stay after an erasure, and why: their own account
+/// and its sign-in (kept: the erasure is the organisation's, not the account's), the ledger (the proof of
+/// consent, Art. 7(1)), the requests (the proof the organisation answered), the action
+/// log and the announced events (what was done, by ID), and the person's own inbox.
+const KEPT_BY_ID: [&str; 9] = [
+    "users",
+    "sessions",
+    "email_verifications",
+    "consent_history",
+    "data_requests",
+    "organization_logs",
+    "outbox",
+    "webhook_deliveries",
+    "notifications",
+];
+
+/// Where the person's name, address and phone may stay: their account, its pending
+/// address proof, and the sign-in and mail throttles keyed by their address (which expire).
+const ACCOUNT: [&str; 3] = ["users", "email_verifications", "login_throttle"];
+
+async fn an_erasure_leaves_nothing_identifying_outside_the_proof(db: TestDb) {
+    let k = Known::new(&db).await;
+    let f = &k.c.f;
+    // An open offer from the organisation to the person, too.
+    let offer = f
+        .call(
+            Method::POST,
+            &f.org_path("/admins"),
+            &f.admin,
+            Some(json!({"userid": f.individual_id, "roleid": 3})),
+        )
+        .await;
+    assert_eq!(offer.status, StatusCode::ACCEPTED, "{}", offer.body);
+    let id = k.ask("delete").await;
+    let queue = f.org_path("/data-requests?status=open");
+    let open = f.app.get(&queue, Some(&f.admin)).await;
+    assert_eq!(open.json["DataRequests"][0]["UserName"], k.name.as_str());
+    let held = db.tables_containing(&f.individual_id).await;
+    for table in ["subscriptions", "consents", "consent_values", "offers"] {
+        assert!(held.contains(table), "{table} before: {held:?}");
+    }
+
+    let done = k.answer(&id, 7).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(
+        done.json["UserName"], "",
+        "the queue keeps the opaque ID only"
+    );
+
+    let by_id = db.tables_containing(&f.individual_id).await;
+    let extra: Vec<_> = by_id
+        .iter()
+        .filter(|t| !KEPT_BY_ID.contains(&t.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "the person's ID is still in {extra:?}");
+    for identifying in [&k.name, &k.email, &k.phone] {
+        let found = db.tables_containing(identifying).await;
+        assert!(
+            found.iter().all(|t| ACCOUNT.contains(&t.as_str())),
+            "{identifying} outside the account: {found:?}"
+        );
+    }
+    // What the organisation reads of them: nothing but the proof.
+    let users = f.app.get(&f.org_path("/users"), Some(&f.admin)).await;
+    assert!(!users.body.contains(&f.individual_id), "{}", users.body);
+    let record = format!(
+        "/v1/organizations/{}/users/{}/consents",
+        f.org, f.individual_id
+    );
+    f.app.get(&record, Some(&f.admin)).await.assert_error(404);
+    let history = f
+        .app
+        .get(&f.org_path("/consenthistory"), Some(&f.admin))
+        .await;
+    assert!(history.body.contains(&f.individual_id), "the proof stays");
+    let verified = f
+        .app
+        .get(&f.org_path("/consenthistory/verify"), Some(&f.admin))
+        .await;
+    assert_eq!(verified.json["Intact"], true, "{}", verified.body);
+    // The person's account is theirs and stays.
+    let me = f.app.get("/v1/user", Some(&f.individual)).await;
+    assert_eq!(me.json["User"]["Name"], k.name.as_str());
+}
+both_backends!(an_erasure_leaves_nothing_identifying_outside_the_proof);

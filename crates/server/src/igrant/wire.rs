@@ -440,6 +440,15 @@ pub struct DataRetention {
     pub enabled: bool,
 }
 
+/// Beyond the spec: how a person's copy of their data is released (docs/data-rights.md).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataExport {
+    /// The copy is the person's as soon as they ask, rather than once the organisation
+    /// answers the request.
+    pub release_at_once: bool,
+}
+
 /// The spec's `Organisation`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
@@ -473,6 +482,7 @@ pub struct Organization {
     pub hlc_support: bool,
     pub privacy_dashboard: PrivacyDashboard,
     pub data_retention: DataRetention,
+    pub data_export: DataExport,
 }
 
 /// Where an organisation's image is served (public, absolute); empty without one.
@@ -537,6 +547,9 @@ impl Organization {
             data_retention: DataRetention {
                 retention_period: o.retention_period_secs,
                 enabled: o.retention_enabled,
+            },
+            data_export: DataExport {
+                release_at_once: o.data_export_at_once,
             },
             id,
         }

@@ -132,6 +132,38 @@ impl Services {
         self.history_page(filter).await
     }
 
+    /// Every entry of a person's history with one organisation, newest first, each with
+    /// its signed receipt (the person's copy of their data).
+    pub(super) async fn whole_history(
+        &self,
+        user: UserId,
+        org: OrganizationId,
+    ) -> Result<Vec<(NamedEntry, String)>> {
+        let mut all = vec![];
+        let mut before = None;
+        loop {
+            let page = self
+                .history_page(HistoryFilter {
+                    user: Some(user),
+                    organization: Some(org),
+                    purpose: None,
+                    from: None,
+                    until: None,
+                    before,
+                    limit: LEDGER_PAGE,
+                })
+                .await?;
+            for named in page.entries {
+                let receipt = self.tokens.consent_receipt(&named.entry)?;
+                all.push((named, receipt));
+            }
+            match page.next_start {
+                Some(next) => before = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
     fn history_filter(&self, q: &HistoryQuery<'_>) -> Result<HistoryFilter> {
         fn id<T: std::str::FromStr>(field: &str, raw: Option<&str>) -> Result<Option<T>> {
             raw.filter(|s| !s.is_empty())

@@ -240,6 +240,41 @@ impl Services {
         ))
     }
 
+    /// A person's own record with an organisation as it reads now, for their copy of
+    /// their data; `None` when they have none there. The caller's credential was checked
+    /// when it became an `Actor`.
+    pub(super) async fn own_record(
+        &self,
+        me: &super::actor::UserActor,
+        org: OrganizationId,
+    ) -> Result<Option<ConsentRecord>> {
+        let read = self
+            .store
+            .consent_read(&ConsentReadQuery {
+                caller: me.user_id,
+                session: me.session_id,
+                organization: org,
+                user: me.user_id,
+            })
+            .await?;
+        let Some((version, id, values)) =
+            read.and_then(|r| Some((r.layout_version?, r.consent_id?, r.values)))
+        else {
+            return Ok(None);
+        };
+        let layout = self.layout(org, version).await?;
+        let values: Values = values.into_iter().map(|(p, a, s)| ((p, a), s)).collect();
+        Ok(Some(assemble(
+            &layout.organization,
+            &layout.purposes,
+            &layout.templates,
+            &values,
+            me.user_id,
+            id,
+            self.clock.now(),
+        )))
+    }
+
     /// The organisation's layout at `version` or later: from this node's cache, or read
     /// (and cached) when the cache has an older one.
     pub(super) async fn layout(&self, org: OrganizationId, version: i64) -> Result<Arc<OrgLayout>> {

@@ -37,7 +37,7 @@ pub struct DataRequestPage {
 }
 
 /// Who the `/users/{userID}/…` form names: the caller, or nobody (404).
-fn the_caller(actor: &Actor, named: Option<&str>) -> Result<UserId> {
+pub(super) fn the_caller(actor: &Actor, named: Option<&str>) -> Result<UserId> {
     let me = actor.user()?.user_id;
     match named {
         None => Ok(me),
@@ -58,6 +58,20 @@ fn display_name(user: Option<&User>) -> String {
     }
 }
 
+/// The person's name as the organisation's queue shows it: while the request is open or
+/// they are subscribed. Once they have left (or were erased) a closed request is kept
+/// under their opaque ID alone.
+async fn name_for_organization(tx: &mut dyn Tx, request: &DataRequest) -> Result<String> {
+    if !request.state.is_open()
+        && !tx
+            .is_subscribed(request.organization_id, request.user_id)
+            .await?
+    {
+        return Ok(String::new());
+    }
+    Ok(display_name(tx.user_by_id(request.user_id).await?.as_ref()))
+}
+
 fn start_id(start: Option<&str>) -> Result<Option<DataRequestId>> {
     start
         .filter(|s| !s.is_empty())
@@ -71,16 +85,22 @@ fn start_id(start: Option<&str>) -> Result<Option<DataRequestId>> {
 impl Services {
     /// The organisation, if the person has (or had) a relationship with it: a
     /// subscription now, or consents recorded with it. Anyone else's request would be
-    /// noise in the organisation's queue about data it does not hold.
+    /// noise in the organisation's queue about data it does not hold. Reading their
+    /// requests (`with_requests`) also needs only that they made one there: an erasure
+    /// ends the relationship, not the person's view of how it was answered.
     async fn organization_of_mine(
         &self,
         tx: &mut dyn Tx,
         me: UserId,
         org: OrganizationId,
+        with_requests: bool,
     ) -> Result<Organization> {
         let not_found = || Error::not_found("organisation not found");
         let org = tx.organization_by_id(org).await?.ok_or_else(not_found)?;
         if tx.is_subscribed(org.id, me).await? {
+            return Ok(org);
+        }
+        if with_requests && !tx.data_requests_of(me, org.id, None, 1).await?.is_empty() {
             return Ok(org);
         }
         let history = tx
@@ -111,7 +131,9 @@ impl Services {
         let me = the_caller(actor, named)?;
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
-        let org = self.organization_of_mine(tx.as_mut(), me, org).await?;
+        let org = self
+            .organization_of_mine(tx.as_mut(), me, org, false)
+            .await?;
         let open = tx.open_data_requests_of(me, org.id).await?;
         let request =
             DataRequest::open(org.id, me, kind, open.iter().any(|r| r.kind == kind), now)?;
@@ -162,7 +184,9 @@ impl Services {
     ) -> Result<Option<DataRequest>> {
         let me = the_caller(actor, named)?;
         let mut tx = self.store.begin(Mode::Read).await?;
-        let org = self.organization_of_mine(tx.as_mut(), me, org).await?;
+        let org = self
+            .organization_of_mine(tx.as_mut(), me, org, true)
+            .await?;
         let open = tx.open_data_requests_of(me, org.id).await?;
         tx.commit().await?;
         Ok(open.into_iter().find(|r| r.kind == kind))
@@ -184,7 +208,9 @@ impl Services {
         let before = start_id(start)?;
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Read).await?;
-        let org = self.organization_of_mine(tx.as_mut(), me, org).await?;
+        let org = self
+            .organization_of_mine(tx.as_mut(), me, org, true)
+            .await?;
         let user = tx.user_by_id(me).await?;
         let open = tx.open_data_requests_of(me, org.id).await?;
         // Read one more than the page to know whether another follows; a kind filter is
@@ -249,9 +275,8 @@ impl Services {
         requests.truncate(limit as usize);
         let mut views = Vec::with_capacity(requests.len());
         for request in requests {
-            let user = tx.user_by_id(request.user_id).await?;
             views.push(DataRequestView {
-                user_name: display_name(user.as_ref()),
+                user_name: name_for_organization(tx.as_mut(), &request).await?,
                 overdue: request.is_overdue(now),
                 request,
             });
@@ -280,10 +305,10 @@ impl Services {
             .await?
             .filter(|r| r.organization_id == org.id)
             .ok_or_else(|| Error::not_found("data request not found"))?;
-        let user = tx.user_by_id(request.user_id).await?;
+        let user_name = name_for_organization(tx.as_mut(), &request).await?;
         tx.commit().await?;
         Ok(DataRequestView {
-            user_name: display_name(user.as_ref()),
+            user_name,
             overdue: request.is_overdue(self.clock.now()),
             request,
         })
@@ -309,6 +334,10 @@ impl Services {
             .filter(|r| r.organization_id == org.id)
             .ok_or_else(|| Error::not_found("data request not found"))?;
         request.advance(state, comment, now)?;
+        if request.erases() {
+            self.erase_at(tx.as_mut(), org.id, request.user_id, now)
+                .await?;
+        }
         tx.update_data_request(&request).await?;
         self.announce(tx.as_mut(), &request, now).await?;
         self.log_action(
@@ -328,14 +357,38 @@ impl Services {
         let mail = self
             .tell_the_person(tx.as_mut(), &org, &request, user.as_ref(), now)
             .await?;
+        let user_name = name_for_organization(tx.as_mut(), &request).await?;
         tx.commit().await?;
         self.work.notify_one();
         self.mail_in_background(mail);
         Ok(DataRequestView {
-            user_name: display_name(user.as_ref()),
+            user_name,
             overdue: request.is_overdue(now),
             request,
         })
+    }
+
+    /// Erasure (docs/data-rights.md, "Erasure"): the subscription, the consent record
+    /// and its values, and the organisation's open offers to the person go. The ledger,
+    /// the requests and the action log keep opaque IDs only: the organisation's proof
+    /// that it had consent and that it answered.
+    async fn erase_at(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrganizationId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        // The chain head first, as a consent change takes it (see `unsubscribe_user`).
+        tx.lock_chain_head(org).await?;
+        let was_subscribed = tx.unsubscribe(org, user).await?;
+        tx.delete_consent_record(org, user).await?;
+        tx.withdraw_offers(org, user).await?;
+        if was_subscribed {
+            let data = json!({"organisationID": org.to_string(), "userID": user.to_string(), "timestamp": now.to_rfc3339()});
+            super::events::emit(tx, org, EventType::OrgUnsubscribed, data, now).await?;
+        }
+        Ok(())
     }
 
     /// Commits the person's step on their own request and answers it, with their name.

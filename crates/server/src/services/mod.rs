@@ -7,6 +7,7 @@ pub mod consent_history;
 pub mod consents;
 pub(crate) mod contention;
 pub mod customer_id;
+pub mod data_export;
 pub mod data_requests;
 pub(crate) mod events;
 pub mod federation;

@@ -8,7 +8,7 @@
 //! | list, accept, decline one's offers | the person offered, their own |
 //! | leave one's roles in an organisation | the role holder themselves |
 
-use accord_domain::identity::{OrgRole, User};
+use accord_domain::identity::User;
 use accord_domain::organization::{Offer, OfferKind, Organization};
 use accord_domain::webhook::Notification;
 use accord_domain::{Error, OfferId, Result, UserId};
@@ -26,15 +26,7 @@ pub struct OfferView {
 fn what(kind: OfferKind) -> String {
     match kind {
         OfferKind::Subscription => "to subscribe to it".to_owned(),
-        OfferKind::Role(r) => format!("the role {}", role_name(r)),
-    }
-}
-
-fn role_name(r: OrgRole) -> &'static str {
-    match r {
-        OrgRole::Admin => "Admin",
-        OrgRole::Dpo => "Dpo",
-        OrgRole::Developer => "Developer",
+        OfferKind::Role(r) => format!("the role {}", r.name()),
     }
 }
 

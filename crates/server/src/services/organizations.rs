@@ -44,6 +44,8 @@ pub struct OrganizationPatch<'a> {
     pub policy_url: Option<&'a str>,
     /// (retention period in seconds, enabled)
     pub data_retention: Option<(i64, bool)>,
+    /// Whether a download request's copy is released at once.
+    pub data_export_at_once: Option<bool>,
 }
 
 /// What giving someone a role came to; either way the organisation as the caller sees it.
@@ -325,6 +327,9 @@ impl Services {
             if let Some((period, enabled)) = retention {
                 o.retention_period_secs = period;
                 o.retention_enabled = enabled;
+            }
+            if let Some(at_once) = patch.data_export_at_once {
+                o.data_export_at_once = at_once;
             }
             Ok(())
         })

@@ -88,8 +88,8 @@ impl OrganizationsTx for Uow {
         self.execute(sqlx::query(
             "INSERT INTO organizations (id, name, location, description, type_id, enabled, policy_url, \
              eula_url, cover_image_id, logo_image_id, hlc_support, subscribe_method, subscribe_key, \
-             retention_period, retention_enabled, created_at, technical_name, parent_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             retention_period, retention_enabled, created_at, technical_name, parent_id, data_export_at_once) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(o.id.to_string())
         .bind(&o.name)
@@ -108,7 +108,8 @@ impl OrganizationsTx for Uow {
         .bind(o.retention_enabled)
         .bind(to_ms(o.created_at))
         .bind(&o.technical_name)
-        .bind(o.parent_id.map(|p| p.to_string()))).await.map(|_| ())
+        .bind(o.parent_id.map(|p| p.to_string()))
+        .bind(o.data_export_at_once)).await.map(|_| ())
     }
 
     async fn organization_by_id(&mut self, id: OrganizationId) -> Result<Option<Organization>> {
@@ -125,7 +126,7 @@ impl OrganizationsTx for Uow {
             "UPDATE organizations SET name = $1, location = $2, description = $3, type_id = $4, \
              enabled = $5, policy_url = $6, eula_url = $7, cover_image_id = $8, logo_image_id = $9, \
              hlc_support = $10, subscribe_method = $11, subscribe_key = $12, retention_period = $13, \
-             retention_enabled = $14, technical_name = $16, parent_id = $17, \
+             retention_enabled = $14, technical_name = $16, parent_id = $17, data_export_at_once = $18, \
              layout_version = layout_version + 1 WHERE id = $15",
         )
         .bind(&o.name)
@@ -144,7 +145,8 @@ impl OrganizationsTx for Uow {
         .bind(o.retention_enabled)
         .bind(o.id.to_string())
         .bind(&o.technical_name)
-        .bind(o.parent_id.map(|p| p.to_string()))).await.map(|_| ())
+        .bind(o.parent_id.map(|p| p.to_string()))
+        .bind(o.data_export_at_once)).await.map(|_| ())
     }
 
     async fn grant_role(&mut self, org: OrganizationId, user: UserId, role: OrgRole) -> Result<()> {

@@ -46,7 +46,7 @@ pub(crate) fn session_from_row(row: &DbRow) -> Result<Session> {
 
 pub(crate) const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o.type_id, o.enabled, o.policy_url, \
      o.eula_url, o.cover_image_id, o.logo_image_id, o.hlc_support, o.subscribe_method, o.subscribe_key, \
-     o.retention_period, o.retention_enabled, o.created_at, o.technical_name, o.parent_id";
+     o.retention_period, o.retention_enabled, o.created_at, o.technical_name, o.parent_id, o.data_export_at_once";
 
 pub(crate) const PURPOSE_COLUMNS: &str =
     "id, organization_id, name, description, lawful_basis, policy_url, \
@@ -73,6 +73,7 @@ pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
         created_at: row.time("created_at")?,
         technical_name: row.col("technical_name")?,
         parent_id: row.opt_id("parent_id")?,
+        data_export_at_once: row.col("data_export_at_once")?,
     })
 }
 

@@ -65,6 +65,34 @@ impl SubscriptionsTx for Uow {
         row.as_ref().map(offer_from_row).transpose()
     }
 
+    async fn withdraw_offers(&mut self, org: OrganizationId, user: UserId) -> Result<()> {
+        self.execute(
+            sqlx::query("DELETE FROM offers WHERE organization_id = $1 AND user_id = $2")
+                .bind(org.to_string())
+                .bind(user.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn subscribed_since(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let row = self
+            .fetch_optional(
+                sqlx::query(
+                    "SELECT subscribed_at FROM subscriptions \
+                     WHERE organization_id = $1 AND user_id = $2",
+                )
+                .bind(org.to_string())
+                .bind(user.to_string()),
+            )
+            .await?;
+        row.as_ref().map(|r| r.time("subscribed_at")).transpose()
+    }
+
     async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool> {
         let row = self.fetch_optional(sqlx::query(
             "SELECT 1 AS one FROM subscriptions WHERE organization_id = $1 AND user_id = $2",

@@ -17,7 +17,15 @@ pub trait SubscriptionsTx: Send {
     async fn offers_of(&mut self, user: UserId) -> Result<Vec<Offer>>;
     /// Removes one of the user's offers (accepted or declined) and answers it.
     async fn take_offer(&mut self, user: UserId, id: OfferId) -> Result<Option<Offer>>;
+    /// Removes every offer the organisation made the user (an erasure).
+    async fn withdraw_offers(&mut self, org: OrganizationId, user: UserId) -> Result<()>;
     async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;
+    /// When the user subscribed, if they are subscribed.
+    async fn subscribed_since(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<DateTime<Utc>>>;
     /// Subscribers in ascending user ID order, strictly after `after`, at most `limit`.
     async fn subscribers(
         &mut self,

@@ -174,6 +174,61 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The tables holding `needle` anywhere in any column (as text), read directly: what
+    /// an erasure must have left is checked against the whole database, not the API.
+    pub async fn tables_containing(&self, needle: &str) -> std::collections::BTreeSet<String> {
+        use sqlx::Row as _;
+        let mut found = std::collections::BTreeSet::new();
+        macro_rules! scan {
+            ($conn:expr, $columns_sql:expr, $find:expr) => {{
+                let mut c = $conn;
+                let rows = sqlx::query($columns_sql).fetch_all(&mut c).await.unwrap();
+                let mut columns: std::collections::BTreeMap<String, Vec<String>> =
+                    Default::default();
+                for r in rows {
+                    let (t, col): (String, String) = (r.get(0), r.get(1));
+                    columns.entry(t).or_default().push(col);
+                }
+                for (table, cols) in columns {
+                    let any = cols
+                        .iter()
+                        .map(|c| format!($find, format!("CAST(\"{c}\" AS TEXT)")))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    let sql = format!("SELECT COUNT(*) FROM \"{table}\" WHERE {any}");
+                    let n: i64 = sqlx::query_scalar(&sql)
+                        .bind(needle)
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap();
+                    if n > 0 {
+                        found.insert(table);
+                    }
+                }
+            }};
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                use sqlx::Connection as _;
+                scan!(
+                    sqlx::SqliteConnection::connect(&self.url).await.unwrap(),
+                    "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+                    "instr({}, $1) > 0"
+                )
+            }
+            Backend::Postgres => scan!(
+                pg_connect(&self.url).await,
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'",
+                "strpos({}, $1) > 0"
+            ),
+        }
+        found
+    }
+}
+
 async fn pg_connect(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection as _;
     sqlx::PgConnection::connect(url)

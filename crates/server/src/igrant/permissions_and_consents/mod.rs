@@ -7,6 +7,8 @@ mod logs;
 mod notifications;
 mod sdk;
 
+pub use consent_history::ConsentHistoryEntry;
+
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, State};
@@ -227,18 +229,23 @@ pub struct Consents<'a> {
 }
 
 /// The record as a response: every purpose.
+impl<'a> From<&'a ConsentRecord> for Consents<'a> {
+    fn from(record: &'a ConsentRecord) -> Self {
+        Consents {
+            id: record.id,
+            org_id: record.organization_id,
+            user_id: record.user_id,
+            consents_and_purposes: record
+                .purposes
+                .iter()
+                .map(ConsentsAndPurpose::from)
+                .collect(),
+        }
+    }
+}
+
 fn consents(record: &ConsentRecord) -> Response {
-    Json(Consents {
-        id: record.id,
-        org_id: record.organization_id,
-        user_id: record.user_id,
-        consents_and_purposes: record
-            .purposes
-            .iter()
-            .map(ConsentsAndPurpose::from)
-            .collect(),
-    })
-    .into_response()
+    Json(Consents::from(record)).into_response()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! (docs/data-rights.md). The organisation's queue is here; the person's side, at the
 //! paths iGrant.io's server and apps use, is in [`individual`].
 
+mod export;
 mod individual;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(organization_data_requests))
         .routes(routes!(organization_data_request, answer_data_request))
         .merge(individual::router())
+        .merge(export::router())
 }
 
 /// A data request as iGrant.io's server wrote it (`dataReqResp`), plus its due date.

@@ -81,17 +81,13 @@ pub struct Role {
     responses((status = 200, body = [Role])))]
 async fn org_roles() -> Json<Vec<Role>> {
     Json(
-        [
-            (OrgRole::Admin, "Admin"),
-            (OrgRole::Dpo, "Dpo"),
-            (OrgRole::Developer, "Developer"),
-        ]
-        .into_iter()
-        .map(|(r, name)| Role {
-            id: r.id(),
-            role: name,
-        })
-        .collect(),
+        OrgRole::ALL
+            .into_iter()
+            .map(|r| Role {
+                id: r.id(),
+                role: r.name(),
+            })
+            .collect(),
     )
 }
 
@@ -268,6 +264,13 @@ pub struct UpdateOrganizationBody {
     policyurl: Option<String>,
     /// Beyond the spec: `{"RetentionPeriod": <seconds>, "Enabled": <bool>}`.
     dataretention: Option<RetentionBody>,
+    /// Beyond the spec: `{"ReleaseAtOnce": <bool>}` (docs/data-rights.md).
+    dataexport: Option<DataExportBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DataExportBody {
+    releaseatonce: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -292,6 +295,7 @@ async fn update_organization(
         description: b.description.as_deref(),
         policy_url: b.policyurl.as_deref(),
         data_retention: b.dataretention.map(|r| (r.retentionperiod, r.enabled)),
+        data_export_at_once: b.dataexport.map(|d| d.releaseatonce),
     };
     let view = s.update_organization(&a, org.parse()?, patch).await?;
     Ok((StatusCode::ACCEPTED, Json(envelope(&s, view))))
