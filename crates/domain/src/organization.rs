@@ -260,6 +260,17 @@ mod tests {
 pub struct SubscribedOrg {
     pub organization: Organization,
     pub type_name: String,
+    /// The subscriber accepted the organisation's EULA as it reads now.
+    pub eula_accepted: bool,
+}
+
+/// An organisation found by name, as a person searching sees it.
+#[derive(Debug, Clone)]
+pub struct FoundOrganization {
+    pub organization: Organization,
+    pub type_name: String,
+    /// Whether the person searching subscribes to it.
+    pub subscribed: bool,
 }
 
 /// What an organisation offers a person who is not its own (not homed in it): a

@@ -125,6 +125,16 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "data export",
         include_str!("../migrations/sqlite/0019_data_export.sql"),
     ),
+    (
+        20,
+        "qr codes",
+        include_str!("../migrations/sqlite/0020_qr_codes.sql"),
+    ),
+    (
+        21,
+        "eula acceptance",
+        include_str!("../migrations/sqlite/0021_eula_acceptance.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -222,6 +232,16 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         19,
         "data export",
         include_str!("../migrations/postgres/0019_data_export.sql"),
+    ),
+    (
+        20,
+        "qr codes",
+        include_str!("../migrations/postgres/0020_qr_codes.sql"),
+    ),
+    (
+        21,
+        "eula acceptance",
+        include_str!("../migrations/postgres/0021_eula_acceptance.sql"),
     ),
 ]);
 

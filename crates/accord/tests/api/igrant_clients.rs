@@ -449,3 +449,137 @@ async fn the_older_documents_paths_answer(db: TestDb) {
     f.app.register(&who, PW).await;
 }
 both_backends!(the_older_documents_paths_answer);
+
+// I1 `LoginWebService.updateDeviceToken`@09772b4 (and I2 alike): `POST user/register/ios`
+// with `{"devicetoken": "…"}`; success is 2xx with a JSON body and no string `errorCode`.
+// iGrant.io's server answered `{"User": …}` with `Client.Type` 1 (iOS) or 2 (Android).
+async fn sdks_register_the_device_for_push_notifications(db: TestDb) {
+    let cl = Clients::new(&db).await;
+    let f = cl.f();
+    for (path, kind) in [
+        ("/v1/user/register/ios", 1),
+        ("/v1/user/register/android", 2),
+    ] {
+        let token = format!("device-{kind}-{}", uuid::Uuid::new_v4());
+        let r = f
+            .call(
+                Method::POST,
+                path,
+                &f.individual,
+                Some(json!({"devicetoken": token})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.json["errorCode"].is_null());
+        assert_eq!(r.json["User"]["Client"]["Token"], token.as_str());
+        assert_eq!(r.json["User"]["Client"]["Type"], kind);
+    }
+    f.call(
+        Method::POST,
+        "/v1/user/register/ios",
+        &f.individual,
+        Some(json!({"devicetoken": "  "})),
+    )
+    .await
+    .assert_error(400);
+    f.app
+        .post("/v1/user/register/ios", json!({"devicetoken": "x"}))
+        .await
+        .assert_error(401);
+}
+both_backends!(sdks_register_the_device_for_push_notifications);
+
+// I1 `LoginWebService.changeProfileImageService`@09772b4 / `BaseWebService.upload`@b12b43d:
+// `POST user/image`, multipart part `userimage` (`image.jpg`, JPEG); it reads `User.ImageURL`.
+async fn the_ios_sdk_uploads_the_profile_image(db: TestDb) {
+    let cl = Clients::new(&db).await;
+    let f = cl.f();
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "userimage",
+        reqwest::multipart::Part::bytes(jpeg.into_inner())
+            .file_name("image.jpg")
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let r = f
+        .app
+        .client
+        .post(f.app.url("/v1/user/image"))
+        .header("authorization", &f.individual)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let r = crate::helpers::Reply::from(r).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let url = r.json["User"]["ImageURL"].as_str().unwrap();
+    assert!(
+        url.contains(&format!("/v1/users/{}/image/", f.individual_id)),
+        "{url}"
+    );
+    let read = f
+        .app
+        .get(&url[url.find("/v1/").unwrap()..], Some(&f.individual))
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+}
+both_backends!(the_ios_sdk_uploads_the_profile_image);
+
+// I1 `OrganisationWebService.acceptEulaConsent`@09772b4 (I2 @1e4beef): `POST
+// user/organizations/{orgId}/eula` with a JSON body it does not specify; 2xx JSON is
+// success. The acceptance shows in `User.Orgs[].EulaAccepted` (iGrant.io's User object)
+// until the organisation changes its EULA.
+async fn a_subscriber_accepts_the_eula(db: TestDb) {
+    let cl = Clients::new(&db).await;
+    let f = cl.f();
+    let eula_path = f.org_path("/eulaURL");
+    let eula = |url: &str| {
+        f.call(
+            Method::POST,
+            &eula_path,
+            &f.admin,
+            Some(json!({"eulaurl": url})),
+        )
+    };
+    let path = format!("/v1/user/organizations/{}/eula", f.org);
+    // No EULA yet: nothing to accept.
+    f.call(Method::POST, &path, &f.individual, Some(json!({})))
+        .await
+        .assert_error(400);
+    assert_eq!(
+        eula("https://dmart.example/eula-1").await.status,
+        StatusCode::ACCEPTED
+    );
+    let accepted = |r: &crate::helpers::Reply| {
+        r.json["User"]["Orgs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["OrgID"] == f.org.as_str())
+            .unwrap()["EulaAccepted"]
+            .clone()
+    };
+    let me = f.app.get("/v1/user", Some(&f.individual)).await;
+    assert_eq!(accepted(&me), false);
+    let r = f
+        .call(Method::POST, &path, &f.individual, Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(accepted(&r), true);
+    // A new EULA asks again.
+    assert_eq!(
+        eula("https://dmart.example/eula-2").await.status,
+        StatusCode::ACCEPTED
+    );
+    let me = f.app.get("/v1/user", Some(&f.individual)).await;
+    assert_eq!(accepted(&me), false);
+    // Only a subscriber accepts.
+    f.call(Method::POST, &path, &f.outsider, None)
+        .await
+        .assert_error(404);
+}
+both_backends!(a_subscriber_accepts_the_eula);

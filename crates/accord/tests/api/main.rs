@@ -15,6 +15,7 @@ mod customerid_golden;
 mod customerid_invitations;
 mod customerid_mandates;
 mod data_requests;
+mod discovery;
 mod durability;
 mod federation;
 mod fuzz;

@@ -98,6 +98,8 @@ const ENDING: &[&str] = &[
     "DELETE /v1/organizations/{orgID}/webhooks/{webhookID}",
     "DELETE /v1/organizations/{organizationID}/users/{userID}",
     "DELETE /v1/users/{userID}/image",
+    "DELETE /v1/organizations/{organizationID}/qrcode",
+    "DELETE /v1/organizations/{orgID}/purposes/{purposeID}/qrcode",
     "POST /v1/organizations/{organizationID}/subscription/disable",
     "POST /v1/organizations/{organizationID}/subscribe-key/renew",
     "DELETE /customerid-rest/services/2.1/users/{id}",
@@ -451,6 +453,13 @@ impl World {
             .as_str()
             .expect("A's data request")
             .to_owned();
+        // X's QR codes, for itself and for its purpose, as its Admin generated them.
+        for qr in [at("/qrcode"), at(&format!("/purposes/{purpose}/qrcode"))] {
+            let r = app
+                .call(Method::POST, &qr, Some(&bearer("Admin")), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{qr}");
+        }
         // Y offers A a role: A's open offer.
         let y_admins = format!("/v1/organizations/{y}/admins");
         must(
@@ -777,6 +786,9 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
     if op == "POST /v1/UpdateAllConsents/{userID}" {
         path.push_str(&format!("?orgID={}&consented=Allow", w.x));
     }
+    if op == "GET /v1/organizations/search" {
+        path.push_str("?name=x");
+    }
     if op == "GET /v1/organizations/{orgID}/data-requests" {
         path.push_str("?status=open");
     }
@@ -813,7 +825,8 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
         "POST /v1/organizations/types/{typeID}/image"
         | "POST /v1/organizations/{organizationID}/coverimage"
         | "POST /v1/organizations/{organizationID}/logoimage" => Body::Image("orgimage"),
-        "POST /v1/users/{userID}/image" => Body::Image("userimage"),
+        "POST /v1/users/{userID}/image" | "POST /v1/user/image" => Body::Image("userimage"),
+        "POST /v1/user/register/ios" | "POST /v1/user/register/android" => Body::Json(json!({"devicetoken": "a-device"})),
         "PATCH /v1/organizations/{organizationID}" => Body::Json(json!({"location": "Malmö"})),
         "POST /v1/organizations/{organizationID}/eulaURL" => Body::Json(json!({"eulaurl": "https://x.example/eula"})),
         "POST /v1/organizations/{organizationID}/admins" => Body::Json(json!({"userid": w.extra_id, "roleid": 3})),

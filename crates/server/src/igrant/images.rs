@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(get_org_image_web))
         .routes(routes!(get_type_image, set_type_image))
         .routes(routes!(set_user_image, delete_user_image))
+        .routes(routes!(set_own_image))
         .routes(routes!(get_user_image))
         .routes(routes!(get_user_image_web))
         // `body_limit` (in `igrant::router`) bounds these bodies.
@@ -227,6 +228,21 @@ async fn set_user_image(
     Ok(Json(UserEnvelope {
         user: User::from_profile(profile, &s.config.public_url),
     }))
+}
+
+/// Update the caller's image (multipart field `userimage`; iGrant.io's iOS SDK)
+#[utoipa::path(post, path = "/user/image", tag = "Service management (User)",
+    request_body(content = ImageForm, content_type = "multipart/form-data"),
+    security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = UserEnvelope), (status = 400, description = "Invalid user image provided", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn set_own_image(
+    State(s): State<Arc<Services>>,
+    Caller(a): Caller,
+    form: Multipart,
+) -> Result<Json<UserEnvelope>, IgrantError> {
+    let me = a.user()?.user_id.to_string();
+    set_user_image(State(s), Caller(a), Path(me), form).await
 }
 
 /// Deletes a particular user image (the user themselves)

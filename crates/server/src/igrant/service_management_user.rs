@@ -2,6 +2,8 @@
 //! the password endpoints; registration, self-service (`/user`), APIKeys and the
 //! forgot-password confirmation are ours (documented in docs/igrant.md).
 
+mod clients;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -36,6 +38,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(leave_roles))
         .routes(routes!(resend_email_verification))
         .routes(routes!(accept_invitation))
+        .merge(clients::router())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -123,8 +123,7 @@ impl User {
                         .type_id
                         .map(|t| t.to_string())
                         .unwrap_or_default(),
-                    // Accord does not track EULA acceptance.
-                    eula_accepted: false,
+                    eula_accepted: s.eula_accepted,
                 })
                 .collect(),
             api_key: p.api_key.unwrap_or_default(),

@@ -285,7 +285,7 @@ impl Services {
         }))
     }
 
-    async fn own_profile(&self, tx: &mut dyn Tx, id: UserId) -> Result<UserProfile> {
+    pub(super) async fn own_profile(&self, tx: &mut dyn Tx, id: UserId) -> Result<UserProfile> {
         // The actor was authenticated moments ago; an account gone since is simply gone.
         let user = tx
             .user_by_id(id)
@@ -322,6 +322,31 @@ impl Services {
         let phone = phone.unwrap_or(current.user.phone);
         tx.update_user_profile(me.user_id, &name, &phone).await?;
         let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        tx.commit().await?;
+        Ok(profile)
+    }
+
+    /// `POST /v1/user/register/ios` and `…/android`: the device that receives the caller's
+    /// push notifications (iGrant.io's `Client`: type 1 iOS, 2 Android).
+    pub async fn register_push_client(
+        &self,
+        actor: &Actor,
+        token: &str,
+        client_type: i64,
+    ) -> Result<UserProfile> {
+        let me = actor.user()?.user_id;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::invalid("devicetoken is required"));
+        }
+        if token.len() > 4096 || token.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "devicetoken: at most 4096 bytes, no control characters",
+            ));
+        }
+        let mut tx = self.store.begin(Mode::Write).await?;
+        tx.set_push_client(me, token, client_type).await?;
+        let profile = self.own_profile(tx.as_mut(), me).await?;
         tx.commit().await?;
         Ok(profile)
     }

@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod provider_http;
 pub mod purposes;
 pub mod push;
+pub mod qr_codes;
 pub mod retention;
 pub mod sealing;
 mod shared;

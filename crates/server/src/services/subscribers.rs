@@ -3,8 +3,8 @@
 
 use accord_domain::access::OrgAction;
 use accord_domain::identity::{User, UserStatus};
-use accord_domain::organization::{OfferKind, SubscribeMethod};
-use accord_domain::{Error, OrganizationId, Result, UserId};
+use accord_domain::organization::{FoundOrganization, OfferKind, SubscribeMethod};
+use accord_domain::{Error, OrganizationId, OrganizationTypeId, Result, UserId};
 use accord_store::Mode;
 
 use super::identity::UserProfile;
@@ -226,6 +226,94 @@ impl Services {
         // The creator needs the key to hand it to the wallet or kiosk.
         let mut profile = self.profile_of(tx.as_mut(), user.clone(), false).await?;
         profile.api_key = self.api_key_of(&user)?;
+        tx.commit().await?;
+        Ok(profile)
+    }
+}
+
+/// Results one search answers at most.
+const SEARCH_LIMIT: i64 = 50;
+
+impl Services {
+    /// `GET /v1/organizations/search?name=`: organisations open for subscriptions whose
+    /// name contains the text (any case), by name, at most 50; whether the caller
+    /// subscribes to each. Any signed-in person (they look for whom to subscribe to).
+    pub async fn search_organizations(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<Vec<FoundOrganization>> {
+        let me = actor.user()?.user_id;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("name is required"));
+        }
+        if name.chars().count() > 256 {
+            return Err(Error::invalid("name: at most 256 characters"));
+        }
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let found = tx.organizations_named_like(name, me, SEARCH_LIMIT).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// `GET /v1/users/{userID}/organizations` (`typeID` to filter): the organisations the
+    /// caller subscribes to, each as they see it. Only the caller (anyone else: 404).
+    pub async fn my_organizations(
+        &self,
+        actor: &Actor,
+        named: &str,
+        type_id: Option<&str>,
+    ) -> Result<Vec<super::organizations::OrganizationView>> {
+        let me = actor.user()?.user_id;
+        if named.parse::<UserId>().ok() != Some(me) {
+            return Err(Error::not_found("user not found"));
+        }
+        let type_id = type_id
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse::<OrganizationTypeId>()
+                    .map_err(|_| Error::invalid("typeID is not an organisation type ID"))
+            })
+            .transpose()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let mut views = vec![];
+        for s in tx.subscriptions_of(me).await? {
+            if type_id.is_some_and(|t| s.organization.type_id != Some(t)) {
+                continue;
+            }
+            let (org, standing, _) = self
+                .standing_in(tx.as_mut(), actor, s.organization.id)
+                .await?;
+            views.push(self.organization_view(tx.as_mut(), org, &standing).await?);
+        }
+        tx.commit().await?;
+        Ok(views)
+    }
+}
+
+impl Services {
+    /// `POST /v1/user/organizations/{orgID}/eula`: the subscriber accepts the
+    /// organisation's EULA as it reads now (`Orgs[].EulaAccepted` until it changes).
+    pub async fn accept_eula(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<super::identity::UserProfile> {
+        let me = actor.user()?.user_id;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let not_found = || Error::not_found("you do not subscribe to this organisation");
+        let org = tx.organization_by_id(org).await?.ok_or_else(not_found)?;
+        if org.eula_url.is_empty() {
+            return Err(Error::invalid("this organisation has no EULA"));
+        }
+        if !tx
+            .accept_eula(org.id, me, &org.eula_url, self.clock.now())
+            .await?
+        {
+            return Err(not_found());
+        }
+        let profile = self.own_profile(tx.as_mut(), me).await?;
         tx.commit().await?;
         Ok(profile)
     }

@@ -62,6 +62,17 @@ impl AccountsTx for Uow {
         .map(|_| ())
     }
 
+    async fn set_push_client(&mut self, id: UserId, token: &str, client_type: i64) -> Result<()> {
+        self.execute(
+            sqlx::query("UPDATE users SET client_token = $1, client_type = $2 WHERE id = $3")
+                .bind(token)
+                .bind(client_type)
+                .bind(id.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn set_password_hash(&mut self, id: UserId, hash: &str) -> Result<()> {
         self.execute(
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")

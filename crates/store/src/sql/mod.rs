@@ -40,8 +40,8 @@ mod prelude {
     pub(crate) use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
     pub(crate) use accord_domain::ledger::{CurrentValue, LedgerRow, RecordedValue};
     pub(crate) use accord_domain::organization::{
-        LawfulBasis, Offer, OfferKind, Organization, OrganizationType, Purpose, SubscribeMethod,
-        SubscribedOrg, Template,
+        FoundOrganization, LawfulBasis, Offer, OfferKind, Organization, OrganizationType, Purpose,
+        SubscribeMethod, SubscribedOrg, Template,
     };
     pub(crate) use accord_domain::session::{RefreshTokenRecord, Session};
     pub(crate) use accord_domain::throttle::ThrottleState;

@@ -217,4 +217,91 @@ impl OrganizationsTx for Uow {
             .bind(user.to_string())
             .bind(role.id())).await.map(|n| n > 0)
     }
+
+    async fn organizations_named_like(
+        &mut self,
+        fragment: &str,
+        caller: UserId,
+        limit: i64,
+    ) -> Result<Vec<FoundOrganization>> {
+        let escaped = fragment
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        // A name fragment cannot use an index; organisations are few beside people.
+        let sql = format!(
+            "SELECT {ORG_COLUMNS}, COALESCE(t.name, '') AS type_name, \
+             EXISTS (SELECT 1 FROM subscriptions s WHERE s.organization_id = o.id AND s.user_id = $2) \
+             AS subscribed FROM organizations o LEFT JOIN organization_types t ON t.id = o.type_id \
+             WHERE o.enabled AND LOWER(o.name) LIKE $1 ESCAPE '\\' ORDER BY o.name, o.id LIMIT $3"
+        );
+        let rows = self
+            .fetch_all(
+                sqlx::query(&sql)
+                    .bind(format!("%{escaped}%"))
+                    .bind(caller.to_string())
+                    .bind(limit),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FoundOrganization {
+                    organization: org_from_row(r)?,
+                    type_name: r.col("type_name")?,
+                    subscribed: r.col::<bool>("subscribed")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "INSERT INTO qr_codes (organization_id, purpose_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (organization_id, purpose_id) DO UPDATE SET created_at = excluded.created_at",
+            )
+            .bind(org.to_string())
+            .bind(purpose.map(|p| p.to_string()).unwrap_or_default())
+            .bind(to_ms(at)),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn has_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+    ) -> Result<bool> {
+        let row = self
+            .fetch_optional(
+                sqlx::query(
+                    "SELECT 1 AS one FROM qr_codes WHERE organization_id = $1 AND purpose_id = $2",
+                )
+                .bind(org.to_string())
+                .bind(purpose.map(|p| p.to_string()).unwrap_or_default()),
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn delete_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+    ) -> Result<bool> {
+        self.execute(
+            sqlx::query("DELETE FROM qr_codes WHERE organization_id = $1 AND purpose_id = $2")
+                .bind(org.to_string())
+                .bind(purpose.map(|p| p.to_string()).unwrap_or_default()),
+        )
+        .await
+        .map(|n| n > 0)
+    }
 }

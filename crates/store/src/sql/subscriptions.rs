@@ -65,6 +65,27 @@ impl SubscriptionsTx for Uow {
         row.as_ref().map(offer_from_row).transpose()
     }
 
+    async fn accept_eula(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.execute(
+            sqlx::query(
+                "UPDATE subscriptions SET eula_accepted = $1, eula_accepted_at = $2 \
+                 WHERE organization_id = $3 AND user_id = $4",
+            )
+            .bind(url)
+            .bind(to_ms(at))
+            .bind(org.to_string())
+            .bind(user.to_string()),
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
     async fn withdraw_offers(&mut self, org: OrganizationId, user: UserId) -> Result<()> {
         self.execute(
             sqlx::query("DELETE FROM offers WHERE organization_id = $1 AND user_id = $2")
@@ -141,7 +162,9 @@ impl SubscriptionsTx for Uow {
 
     async fn subscriptions_of(&mut self, user: UserId) -> Result<Vec<SubscribedOrg>> {
         let sql = format!(
-            "SELECT {ORG_COLUMNS}, COALESCE(t.name, '') AS type_name FROM subscriptions s \
+            "SELECT {ORG_COLUMNS}, COALESCE(t.name, '') AS type_name, \
+             (o.eula_url <> '' AND s.eula_accepted IS NOT NULL AND s.eula_accepted = o.eula_url) \
+             AS eula_accepted FROM subscriptions s \
              JOIN organizations o ON o.id = s.organization_id \
              LEFT JOIN organization_types t ON t.id = o.type_id \
              WHERE s.user_id = $1 ORDER BY s.subscribed_at, o.id"
@@ -154,6 +177,7 @@ impl SubscriptionsTx for Uow {
                 Ok(SubscribedOrg {
                     organization: org_from_row(r)?,
                     type_name: r.col("type_name")?,
+                    eula_accepted: r.col::<bool>("eula_accepted")?,
                 })
             })
             .collect()

@@ -8,6 +8,8 @@ pub trait AccountsTx: Send {
     async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>>;
     async fn user_by_email_key(&mut self, email_key: &str) -> Result<Option<User>>;
     async fn update_user_profile(&mut self, id: UserId, name: &str, phone: &str) -> Result<()>;
+    /// The device that receives the user's push notifications (`Client` of the User).
+    async fn set_push_client(&mut self, id: UserId, token: &str, client_type: i64) -> Result<()>;
     async fn set_password_hash(&mut self, id: UserId, hash: &str) -> Result<()>;
     async fn set_last_visit(&mut self, id: UserId, at: DateTime<Utc>) -> Result<()>;
     async fn set_apikey(

@@ -43,7 +43,7 @@ mod prelude {
     pub use accord_domain::identity::{OrgRole, RoleGrant, User};
     pub use accord_domain::ledger::{CurrentValue, LedgerRow};
     pub use accord_domain::organization::{
-        Offer, Organization, OrganizationType, Purpose, SubscribedOrg, Template,
+        FoundOrganization, Offer, Organization, OrganizationType, Purpose, SubscribedOrg, Template,
     };
     pub use accord_domain::session::{RefreshTokenRecord, Session};
     pub use accord_domain::throttle::ThrottleState;

@@ -22,6 +22,33 @@ pub trait OrganizationsTx: Send {
     /// Deletes an organisation; its users lose their home organisation. `false` if absent.
     async fn delete_organization(&mut self, org: OrganizationId) -> Result<bool>;
     async fn org_type_by_name(&mut self, name: &str) -> Result<Option<OrganizationType>>;
+    /// Organisations open for subscriptions whose name contains `fragment` (any case;
+    /// `%`, `_` and `\\` literal), by name, at most `limit`; whether `caller` subscribes.
+    async fn organizations_named_like(
+        &mut self,
+        fragment: &str,
+        caller: UserId,
+        limit: i64,
+    ) -> Result<Vec<FoundOrganization>>;
+    /// Records a QR code for subscribing to the organisation (`purpose` `None`) or for one
+    /// of its purposes; generating it again keeps one.
+    async fn put_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn has_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+    ) -> Result<bool>;
+    /// `false` if there was none.
+    async fn delete_qr_code(
+        &mut self,
+        org: OrganizationId,
+        purpose: Option<PurposeId>,
+    ) -> Result<bool>;
     /// Removes one iGrant role of a user in an organisation; `false` if not held.
     async fn revoke_role(
         &mut self,

@@ -17,6 +17,14 @@ pub trait SubscriptionsTx: Send {
     async fn offers_of(&mut self, user: UserId) -> Result<Vec<Offer>>;
     /// Removes one of the user's offers (accepted or declined) and answers it.
     async fn take_offer(&mut self, user: UserId, id: OfferId) -> Result<Option<Offer>>;
+    /// Records that the subscriber accepted the EULA at `url`; `false` if not subscribed.
+    async fn accept_eula(
+        &mut self,
+        org: OrganizationId,
+        user: UserId,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Removes every offer the organisation made the user (an erasure).
     async fn withdraw_offers(&mut self, org: OrganizationId, user: UserId) -> Result<()>;
     async fn is_subscribed(&mut self, org: OrganizationId, user: UserId) -> Result<bool>;

@@ -4,6 +4,7 @@
 
 mod export;
 mod individual;
+mod qr_codes;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(organization_data_request, answer_data_request))
         .merge(individual::router())
         .merge(export::router())
+        .merge(qr_codes::router())
 }
 
 /// A data request as iGrant.io's server wrote it (`dataReqResp`), plus its due date.

@@ -5,6 +5,7 @@
 
 mod notices;
 mod purposes;
+mod search;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(add_anonymous_user))
         .merge(purposes::router())
         .merge(notices::router())
+        .merge(search::router())
 }
 
 type Svc = State<Arc<Services>>;
