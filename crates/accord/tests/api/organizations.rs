@@ -786,6 +786,10 @@ async fn subscribed_users_page_by_keyset(db: TestDb) {
     let (sizes, seen) = walk(&f, 50, |_| async {}).await;
     assert_eq!(sizes, vec![50, 50, 20]);
     assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), expected);
+    // A full last page says it is the last: no Next leading to an empty page
+    // (docs/igrant.md, "Paging": iGrant.io's server wrote one there).
+    let (sizes, _) = walk(&f, 40, |_| async {}).await;
+    assert_eq!(sizes, vec![40, 40, 40]);
 
     // A walk while users subscribe between page reads: no duplicates, no gaps; the
     // newcomers (newer IDs) come at the end.
