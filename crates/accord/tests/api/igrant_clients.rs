@@ -583,3 +583,24 @@ async fn a_subscriber_accepts_the_eula(db: TestDb) {
         .assert_error(404);
 }
 both_backends!(a_subscriber_accepts_the_eula);
+
+// I1 `OrganisationWebServiceManager.swift`@09772b4 refreshes its token only when a 401's
+// `Message` is exactly "Invalid token, Authorization failed" (iGrant.io's server's words);
+// I2 returns to its login screen on the same message. A token that fails its signature
+// or has expired is refused so.
+async fn a_refused_access_token_reads_as_the_ios_sdk_expects(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let token = f.individual.trim_start_matches("Bearer ").to_owned();
+    // The same token with a character inside its signature changed (not the last, whose
+    // low bits a decoder may ignore).
+    let mut tampered: Vec<char> = token.chars().collect();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    for bad in [tampered.as_str(), "not-a-token"] {
+        let r = f.app.get("/v1/user", Some(&format!("Bearer {bad}"))).await;
+        r.assert_error(401);
+        assert_eq!(r.json["Message"], "Invalid token, Authorization failed");
+    }
+}
+both_backends!(a_refused_access_token_reads_as_the_ios_sdk_expects);

@@ -958,7 +958,7 @@ async fn federation_story(db: TestDb) {
 both_backends!(federation_story);
 
 async fn data_requests_story(db: TestDb) {
-    use accord_domain::data_request::{DataRequest, DataRequestKind};
+    use accord_domain::data_request::{DataRequest, DataRequestKind, DataRequestState};
     use accord_store::RequestsFilter;
     let store = open(&db).await;
     let mut tx = write(&store).await;
@@ -994,12 +994,25 @@ async fn data_requests_story(db: TestDb) {
             .len(),
         2
     );
-    delete.advance(7, "erased", now()).unwrap();
-    tx.update_data_request(&delete).await.unwrap();
+    // A step read before another step landed does not land over it: the person's cancel
+    // first, then the organisation's answer read from the open request.
+    let mut stale = delete.clone();
+    let mut cancelled = delete.clone();
+    cancelled.cancel(now()).unwrap();
+    assert!(tx
+        .update_data_request(&cancelled, DataRequestState::Initiated)
+        .await
+        .unwrap());
+    stale.advance(7, "erased", now()).unwrap();
+    assert!(!tx
+        .update_data_request(&stale, DataRequestState::Initiated)
+        .await
+        .unwrap());
     assert_eq!(
         tx.data_request_by_id(delete.id).await.unwrap(),
-        Some(delete.clone())
+        Some(cancelled.clone())
     );
+    delete = cancelled;
     let mine = tx
         .data_requests_of(alice.id, org.id, None, 10)
         .await

@@ -168,8 +168,11 @@ impl Services {
             .await?
             .filter(|r| r.user_id == me && r.organization_id == org && r.kind == kind)
             .ok_or_else(|| Error::not_found("data request not found"))?;
+        let was = request.state;
         request.cancel(now)?;
-        tx.update_data_request(&request).await?;
+        if !tx.update_data_request(&request, was).await? {
+            return Err(moved_meanwhile());
+        }
         self.announce(tx.as_mut(), &request, now).await?;
         self.committed_own(tx, me, request).await
     }
@@ -333,12 +336,17 @@ impl Services {
             .await?
             .filter(|r| r.organization_id == org.id)
             .ok_or_else(|| Error::not_found("data request not found"))?;
+        let was = request.state;
         request.advance(state, comment, now)?;
+        // Only from the state read: a cancel that came first is never overridden by an
+        // erasure the person withdrew.
+        if !tx.update_data_request(&request, was).await? {
+            return Err(moved_meanwhile());
+        }
         if request.erases() {
             self.erase_at(tx.as_mut(), org.id, request.user_id, now)
                 .await?;
         }
-        tx.update_data_request(&request).await?;
         self.announce(tx.as_mut(), &request, now).await?;
         self.log_action(
             tx.as_mut(),
@@ -487,6 +495,10 @@ fn step_word(state: DataRequestState) -> &'static str {
         }
         DataRequestState::CancelledByUser => "cancelled",
     }
+}
+
+fn moved_meanwhile() -> Error {
+    Error::Conflict("the request changed meanwhile: read it again".into())
 }
 
 fn require_answerer(standing: &OrgStanding) -> Result<()> {

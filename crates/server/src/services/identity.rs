@@ -72,6 +72,9 @@ fn unauthenticated(message: &str) -> Error {
     Error::Unauthenticated(message.into())
 }
 
+/// iGrant.io's server's answer to an invalid or expired access token.
+const ACCESS_TOKEN_REFUSED: &str = "Invalid token, Authorization failed";
+
 impl Services {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -238,11 +241,13 @@ impl Services {
     }
 
     /// An access token whose signature and expiry are valid; its session is not checked.
+    /// Refused in iGrant.io's server's words: its iOS SDK refreshes its token on exactly
+    /// this message, and on no other.
     pub fn signed_access_token(&self, token: &str) -> Result<Credential> {
         let (user, session) = self
             .tokens
             .access_credential(token)
-            .ok_or_else(|| unauthenticated("invalid access token"))?;
+            .ok_or_else(|| unauthenticated(ACCESS_TOKEN_REFUSED))?;
         Ok(Credential::AccessToken { user, session })
     }
 

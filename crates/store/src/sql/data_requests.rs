@@ -57,20 +57,25 @@ impl DataRequestsTx for Uow {
         .transpose()
     }
 
-    async fn update_data_request(&mut self, r: &DataRequest) -> Result<()> {
+    async fn update_data_request(
+        &mut self,
+        r: &DataRequest,
+        was: DataRequestState,
+    ) -> Result<bool> {
         self.execute(
             sqlx::query(
                 "UPDATE data_requests SET state = $1, comment = $2, updated_at = $3, closed_at = $4 \
-                 WHERE id = $5",
+                 WHERE id = $5 AND state = $6",
             )
             .bind(r.state.id())
             .bind(&r.comment)
             .bind(to_ms(r.updated_at))
             .bind(r.closed_at.map(to_ms))
-            .bind(r.id.to_string()),
+            .bind(r.id.to_string())
+            .bind(was.id()),
         )
         .await
-        .map(|_| ())
+        .map(|n| n > 0)
     }
 
     async fn data_requests_of(

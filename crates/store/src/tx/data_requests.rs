@@ -1,6 +1,6 @@
 //! Data-subject requests: a person's queue with each organisation, an organisation's queue.
 
-use accord_domain::data_request::DataRequest;
+use accord_domain::data_request::{DataRequest, DataRequestState};
 
 use super::prelude::*;
 
@@ -17,8 +17,10 @@ pub trait DataRequestsTx: Send {
     /// Refused (`Conflict`) when one of its kind is open for the person and organisation.
     async fn insert_data_request(&mut self, r: &DataRequest) -> Result<()>;
     async fn data_request_by_id(&mut self, id: DataRequestId) -> Result<Option<DataRequest>>;
-    /// Writes its state, comment and times.
-    async fn update_data_request(&mut self, r: &DataRequest) -> Result<()>;
+    /// Writes its state, comment and times if it still stands in `was`; `false` when
+    /// another step (the person's cancel, another answer) moved it meanwhile.
+    async fn update_data_request(&mut self, r: &DataRequest, was: DataRequestState)
+        -> Result<bool>;
     /// A person's requests with one organisation, newest first, strictly older than `before`.
     async fn data_requests_of(
         &mut self,

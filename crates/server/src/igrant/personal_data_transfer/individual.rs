@@ -165,7 +165,7 @@ async fn user_download_status(
 /// Cancels the person's open request for a copy of their data (the caller's). No body
 #[utoipa::path(post, path = "/user/organizations/{orgID}/data-download/{dataReqID}/cancel", tag = "Personal data transfer",
     params(("orgID" = String, Path), ("dataReqID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Changed meanwhile", body = ErrorBody)))]
 async fn user_cancel_download(
     State(s): Svc,
     Caller(a): Caller,
@@ -231,7 +231,7 @@ async fn user_delete_status(
 /// Cancels the person's open request for the erasure of their data (the caller's). No body
 #[utoipa::path(post, path = "/user/organizations/{orgID}/data-delete/{dataReqID}/cancel", tag = "Personal data transfer",
     params(("orgID" = String, Path), ("dataReqID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Changed meanwhile", body = ErrorBody)))]
 async fn user_cancel_delete(
     State(s): Svc,
     Caller(a): Caller,
@@ -314,7 +314,7 @@ async fn users_download_status(
 /// Cancels the person's open request for a copy of their data (the caller's (the path names them)). No body
 #[utoipa::path(post, path = "/users/{userID}/organizations/{orgID}/data-download/{dataReqID}/cancel", tag = "Personal data transfer",
     params(("userID" = String, Path), ("orgID" = String, Path), ("dataReqID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Changed meanwhile", body = ErrorBody)))]
 async fn users_cancel_download(
     State(s): Svc,
     Caller(a): Caller,
@@ -389,7 +389,7 @@ async fn users_delete_status(
 /// Cancels the person's open request for the erasure of their data (the caller's (the path names them)). No body
 #[utoipa::path(post, path = "/users/{userID}/organizations/{orgID}/data-delete/{dataReqID}/cancel", tag = "Personal data transfer",
     params(("userID" = String, Path), ("orgID" = String, Path), ("dataReqID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Changed meanwhile", body = ErrorBody)))]
 async fn users_cancel_delete(
     State(s): Svc,
     Caller(a): Caller,

@@ -236,7 +236,7 @@ pub struct AnswerBody {
 #[utoipa::path(patch, path = "/organizations/{organizationID}/data-requests/{dataReqID}", tag = "Personal data transfer",
     params(("organizationID" = String, Path), ("dataReqID" = String, Path)), request_body = AnswerBody,
     security(("bearer" = []), ("apikey" = [])),
-    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DataRequest), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Changed meanwhile", body = ErrorBody)))]
 async fn answer_data_request(
     State(s): Svc,
     Caller(a): Caller,
