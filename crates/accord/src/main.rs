@@ -116,11 +116,11 @@ struct ServeArgs {
     )]
     mail_from: String,
     /// Link sent in password-reset mail; `{token}` is replaced by the reset token.
-    /// Default: <public-url>/v1/user/password/forgot/confirm?token={token}
+    /// Default: <public-url>/reset-password?token={token} (Accord's own page)
     #[arg(long, env = "ACCORD_PASSWORD_RESET_LINK")]
     password_reset_link: Option<String>,
     /// Link sent in address-verification mail; `{token}` is replaced by the token.
-    /// Default: <public-url>/v1/user/email/verify?token={token}
+    /// Default: <public-url>/verify-email?token={token} (Accord's own page)
     #[arg(long, env = "ACCORD_EMAIL_VERIFICATION_LINK")]
     email_verification_link: Option<String>,
     /// Link sent in role-invitation mail; `{token}` is replaced by the invitation token.

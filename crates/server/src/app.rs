@@ -61,6 +61,7 @@ fn router(services: Arc<Services>) -> Router {
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
 
     router
+        .merge(crate::web::router())
         .route(
             "/openapi.json",
             get(move || {
@@ -115,6 +116,14 @@ async fn facade_errors(req: axum::extract::Request, next: middleware::Next) -> R
     if req.uri().path().starts_with(CUSTOMERID_PREFIX) {
         let format = crate::customerid::wire::Format::of(req.headers());
         crate::customerid::error::with_error_document(format, next.run(req).await)
+    } else if crate::web::owns(req.uri().path()) {
+        let res = next.run(req).await;
+        let bare = res.headers().get(header::CONTENT_TYPE).is_none();
+        if bare && (res.status().is_client_error() || res.status().is_server_error()) {
+            crate::web::error_page(res.status())
+        } else {
+            res
+        }
     } else {
         igrant::error::with_error_body(next.run(req).await)
     }

@@ -77,10 +77,8 @@ impl Config {
         Self {
             listen: "127.0.0.1:8080".parse().expect("literal address"),
             database_url: database_url.into(),
-            password_reset_link: format!(
-                "{public_url}/v1/user/password/forgot/confirm?token={{token}}"
-            ),
-            email_verification_link: format!("{public_url}/v1/user/email/verify?token={{token}}"),
+            password_reset_link: format!("{public_url}/reset-password?token={{token}}"),
+            email_verification_link: format!("{public_url}/verify-email?token={{token}}"),
             email_verification_ttl: Duration::from_secs(24 * 3600),
             invitation_link: format!("{public_url}/v1/invitations/{{token}}/accept"),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),

@@ -11,6 +11,7 @@ pub mod http_status;
 pub mod igrant;
 pub mod per_source;
 pub mod services;
+pub mod web;
 
 pub use app::{build_app, App};
 pub use config::Config;

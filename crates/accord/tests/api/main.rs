@@ -1,5 +1,6 @@
 //! Black-box HTTP tests: one binary (link time), every test on SQLite and PostgreSQL.
 
+mod browser;
 mod helpers;
 mod oidc;
 mod process;
@@ -31,4 +32,5 @@ mod permissions;
 mod scale_out;
 mod store_stories;
 mod trust;
+mod web;
 mod webhooks;

@@ -66,11 +66,11 @@ impl Services {
                 subject: "Confirm your email address".into(),
                 body: format!(
                     "Someone registered this address with an account, or asked to confirm it.\n\n\
-                     To confirm that it is yours, send this code to POST /v1/user/email/verify \
-                     (as {{\"token\": \"...\"}}) within {hours} hours:\n{token}\n\n\
-                     It is also the token in this link (Accord serves no page for it yet: \
-                     your application sends the token):\n{link}\n\n\
-                     The code works once. If this was not you, ignore this mail, or reset the \
+                     To confirm that it is yours, open this link within {hours} hours and press \
+                     the button:\n{link}\n\n\
+                     (An application may instead send this code to POST /v1/user/email/verify: \
+                     {token})\n\n\
+                     The link works once. If this was not you, ignore this mail, or reset the \
                      password of the account with this address to take it over.\n"
                 ),
                 secrets: vec![link.clone(), token.clone()],

@@ -272,6 +272,29 @@ impl Services {
         self.authenticate(self.signed_api_key(key)?).await
     }
 
+    /// The person a page session belongs to: the cookie carries the session's refresh
+    /// token, looked up (never rotated: the browser is its only holder) while unused and
+    /// unexpired; the session and account must be live, as for an access token, so
+    /// signing out and revocation end the page session and the API's at once.
+    pub async fn web_session(&self, secret: &str) -> Result<Actor> {
+        let refused = || unauthenticated("not signed in");
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let token = tx.refresh_token_by_hash(&secret_hash(secret)).await?;
+        let session = match &token {
+            Some(t) if t.used_at.is_none() && t.expires_at > self.now() => {
+                tx.session_by_id(t.session_id).await?
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        let session = session.ok_or_else(refused)?;
+        self.authenticate(Credential::AccessToken {
+            user: session.user_id,
+            session: session.id,
+        })
+        .await
+    }
+
     async fn authenticate(&self, credential: Credential) -> Result<Actor> {
         let mut tx = self.store.begin(Mode::Read).await?;
         let user = tx.user_by_id(credential.user()).await?;
@@ -496,8 +519,7 @@ impl Services {
                     "Someone asked to reset the password of this account.\n\n\
                      To choose a new password, follow this link within {minutes} minutes:\n{link}\n\n\
                      or send this code with your new password to POST /v1/user/password/forgot/confirm:\n{token}\n\n\
-                     The link works once. Unless your application's own page is behind it, the link \
-                     leads to the API endpoint that takes the code (Accord serves no page for it yet). \
+                     The link works once. \
                      If you did not ask for this, ignore this mail: your password is unchanged.\n"
                 ),
                 secrets: vec![link.clone(), token.clone()],

@@ -1,0 +1,294 @@
+//! Accord's pages, used with a real browser (Debian's chromium through playwright-core),
+//! end to end on both backends, the mail read from the test SMTP server; axe-core checks
+//! every page, and each page is photographed in English and Swedish (docs/web.md). The
+//! security of the forms and cookies is checked beside, at the HTTP level.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::browser::Browser;
+use crate::helpers::{bearer, email, smtp, Fixture, TestApp, TestDb, PW};
+
+/// The link to this deployment in the newest mail to `to` with `subject`.
+async fn mailed_link(app: &TestApp, to: &str, subject: &str, n: usize) -> String {
+    let mails = smtp().wait_for_subject(to, subject, n).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.contains(&app.base))
+        .expect("a link");
+    let start = mail.find(&app.base).unwrap();
+    mail[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
+fn cookie<'a>(cookies: &'a [Value], name: &str) -> Option<&'a Value> {
+    cookies.iter().find(|c| c["name"] == name)
+}
+
+async fn sign_in(b: &mut Browser, app: &TestApp, who: &str, password: &str) -> String {
+    b.goto(&app.url("/sign-in")).await;
+    b.fill("#email", who).await;
+    b.fill("#password", password).await;
+    b.click("form[action='/sign-in'] button").await.url
+}
+
+async fn a_person_registers_confirms_and_signs_in_with_a_browser_alone(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let app = &f.app;
+    let who = email("web-register");
+    let mut b = Browser::open("en-GB").await;
+
+    let page = b.goto(&app.url("/")).await;
+    assert!(page.url.ends_with("/sign-in"), "{page:?}");
+    b.assert_accessible("sign-in").await;
+    b.screenshot("sign-in-en").await;
+    b.goto(&app.url("/register")).await;
+    b.assert_accessible("register").await;
+    b.screenshot("register-en").await;
+    b.fill("#name", "Ada Web").await;
+    b.fill("#email", &who).await;
+    b.fill("#password", "a long enough password").await;
+    let done = b.click("form[action='/register'] button").await;
+    assert_eq!(done.status, Some(200), "{done:?}");
+    assert!(b.text("main").await.contains("Check your mail"));
+
+    // The mailed link lands on a page whose button proves the address.
+    let link = mailed_link(app, &who, "Confirm your email address", 1).await;
+    assert!(link.contains("/verify-email?token="), "{link}");
+    b.goto(&link).await;
+    b.assert_accessible("verify-email").await;
+    b.screenshot("verify-email-en").await;
+    let proven = b.click("form[action='/verify-email'] button").await;
+    assert_eq!(proven.status, Some(200));
+    assert!(b.text("main").await.contains("Address confirmed"));
+    // A second use of the link does nothing.
+    b.goto(&link).await;
+    let again = b.click("form[action='/verify-email'] button").await;
+    assert_eq!(again.status, Some(400));
+
+    let landed = sign_in(&mut b, app, &who, "a long enough password").await;
+    assert!(landed.ends_with("/account"), "{landed}");
+    b.assert_accessible("account").await;
+    b.screenshot("account-en").await;
+    assert_eq!(b.text("#address").await, who);
+    assert!(b.text("main").await.contains("confirmed"));
+    let cookies = b.cookies().await;
+    let session = cookie(&cookies, "accord-session")
+        .expect("a session cookie")
+        .clone();
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Lax");
+
+    // Signing out ends the session itself: the same cookie brought back opens nothing.
+    let out = b.click("form[action='/sign-out'] button").await;
+    assert!(out.url.contains("/sign-in?done=signed-out"), "{out:?}");
+    b.set_cookie(session).await;
+    let page = b.goto(&app.url("/account")).await;
+    assert!(page.url.contains("/sign-in"), "{page:?}");
+}
+both_backends!(a_person_registers_confirms_and_signs_in_with_a_browser_alone);
+
+async fn a_forgotten_password_is_reset_through_the_mailed_link(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let app = &f.app;
+    let who = email("web-forgot");
+    app.register(&who, PW).await;
+    let elsewhere = bearer(&app.login(&who, PW).await);
+    let mut b = Browser::open("en-GB").await;
+
+    b.goto(&app.url("/forgot-password")).await;
+    b.assert_accessible("forgot-password").await;
+    b.screenshot("forgot-password-en").await;
+    b.fill("#email", &who).await;
+    b.click("form[action='/forgot-password'] button").await;
+    assert!(b.text("main").await.contains("Check your mail"));
+
+    let link = mailed_link(app, &who, "Reset your password", 1).await;
+    assert!(link.contains("/reset-password?token="), "{link}");
+    b.goto(&link).await;
+    b.assert_accessible("reset-password").await;
+    b.screenshot("reset-password-en").await;
+    // Two different passwords: refused, and the link still works.
+    b.fill("#password", "the new password 1").await;
+    b.fill("#confirm", "the new password 2").await;
+    let refused = b.click("form[action='/reset-password'] button").await;
+    assert_eq!(refused.status, Some(400));
+    b.fill("#password", "the new password 1").await;
+    b.fill("#confirm", "the new password 1").await;
+    let set = b.click("form[action='/reset-password'] button").await;
+    assert!(set.url.contains("/sign-in?done=password-set"), "{set:?}");
+    // Every other session ended; the new password opens the account.
+    app.get("/v1/user", Some(&elsewhere))
+        .await
+        .assert_error(401);
+    let landed = sign_in(&mut b, app, &who, "the new password 1").await;
+    assert!(landed.ends_with("/account"), "{landed}");
+}
+both_backends!(a_forgotten_password_is_reset_through_the_mailed_link);
+
+async fn the_account_page_changes_name_and_password(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    let who = email("web-account");
+    app.register(&who, PW).await;
+    let elsewhere = bearer(&app.login(&who, PW).await);
+    let mut b = Browser::open("en-GB").await;
+    sign_in(&mut b, app, &who, PW).await;
+
+    b.fill("#name", "Grace Page").await;
+    b.fill("#phone", "+46 70 000 00 00").await;
+    let saved = b.click("form[action='/account/profile'] button").await;
+    assert!(saved.url.ends_with("/account?done=profile"), "{saved:?}");
+    let me = app.get("/v1/user", Some(&elsewhere)).await;
+    assert_eq!(me.json["User"]["Name"], "Grace Page");
+
+    b.fill("#current", "not my password").await;
+    b.fill("#new-password", "another long password").await;
+    b.fill("#confirm", "another long password").await;
+    let wrong = b.click("form[action='/account/password'] button").await;
+    assert_eq!(wrong.status, Some(400));
+    assert!(b
+        .text("#password-error")
+        .await
+        .contains("current password is wrong"));
+    b.assert_accessible("account with an error").await;
+
+    b.fill("#current", PW).await;
+    b.fill("#new-password", "another long password").await;
+    b.fill("#confirm", "another long password").await;
+    let changed = b.click("form[action='/account/password'] button").await;
+    assert!(
+        changed.url.ends_with("/account?done=password"),
+        "{changed:?}"
+    );
+    // The API's other session ended; the page's own goes on.
+    app.get("/v1/user", Some(&elsewhere))
+        .await
+        .assert_error(401);
+    let still = b.goto(&app.url("/account")).await;
+    assert!(still.url.ends_with("/account"), "{still:?}");
+    let swedish = b.goto(&app.url("/language/sv?back=/account")).await;
+    assert!(swedish.title.starts_with("Mitt konto"), "{swedish:?}");
+    b.assert_accessible("account (sv)").await;
+    b.screenshot("account-sv").await;
+}
+both_backends!(the_account_page_changes_name_and_password);
+
+async fn pages_speak_the_persons_language(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    let mut b = Browser::open("sv-SE").await;
+    let page = b.goto(&app.url("/sign-in")).await;
+    assert!(page.title.starts_with("Logga in"), "{page:?}");
+    assert!(b.html().await.contains("<html lang=\"sv\">"));
+    b.assert_accessible("sign-in (sv)").await;
+    for (path, name) in [
+        ("/sign-in", "sign-in"),
+        ("/register", "register"),
+        ("/forgot-password", "forgot-password"),
+        ("/reset-password?token=x", "reset-password"),
+        ("/verify-email?token=x", "verify-email"),
+    ] {
+        b.goto(&app.url(path)).await;
+        b.assert_accessible(name).await;
+        b.screenshot(&format!("{name}-sv")).await;
+    }
+    // The switch: English chosen stays chosen, whatever the browser prefers.
+    let english = b.goto(&app.url("/language/en?back=/register")).await;
+    assert!(english.url.ends_with("/register"), "{english:?}");
+    assert!(
+        english.title.starts_with("Create an account"),
+        "{english:?}"
+    );
+    let again = b.goto(&app.url("/sign-in")).await;
+    assert!(again.title.starts_with("Sign in"), "{again:?}");
+}
+both_backends!(pages_speak_the_persons_language);
+
+async fn forms_and_cookies_resist_forgery(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    let who = email("web-forgery");
+    app.register(&who, PW).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(app.url("/sign-in")).send().await.unwrap();
+    let h = page.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    let set = h["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("accord-csrf="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let token = set["accord-csrf=".len()..set.find(';').unwrap()].to_owned();
+
+    let post = |cookie: Option<String>, form: Vec<(&'static str, String)>| {
+        let mut req = client.post(app.url("/sign-in")).form(&form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let credentials = |csrf: &str, next: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("email", who.clone()),
+            ("password", PW.to_owned()),
+            ("next", next.to_owned()),
+        ]
+    };
+    // No cookie (another site's form), or a token that is not this browser's: refused.
+    let r = post(None, credentials(&token, "/account")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        Some(format!("accord-csrf={token}")),
+        credentials(&"x".repeat(43), "/account"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The right pair signs in; a redirect target elsewhere is replaced by the account.
+    for (next, expected) in [
+        ("/account", "/account"),
+        ("//evil.example/x", "/account"),
+        ("/\\evil.example", "/account"),
+        ("https://evil.example", "/account"),
+    ] {
+        let r = post(
+            Some(format!("accord-csrf={token}")),
+            credentials(&token, next),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(r.headers()["location"], expected, "{next}");
+        let session = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(session.starts_with("accord-session=") && session.contains("HttpOnly"));
+        assert!(session.contains("SameSite=Lax") && !session.contains("Secure"));
+    }
+
+    // An https deployment: `__Host-` names and `Secure`.
+    let https = TestApp::spawn_with(&db, |c| {
+        c.public_url = "https://accord.example".into();
+    })
+    .await;
+    let page = client.get(https.url("/sign-in")).send().await.unwrap();
+    let set = page.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set.starts_with("__Host-accord-csrf=") && set.contains("; Secure"),
+        "{set}"
+    );
+    assert!(set.contains("Path=/") && !set.contains("Domain"), "{set}");
+}
+both_backends!(forms_and_cookies_resist_forgery);

@@ -1,0 +1,171 @@
+//! Registering an account, and proving its address with the mailed link. The link's page
+//! only shows a button: mail scanners that open links must not use the token up.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{Chrome, MessagePage, Posted, Visit};
+use crate::services::identity::Registration;
+use crate::services::Services;
+use accord_domain::Error;
+
+#[derive(Template)]
+#[template(path = "web/register.html")]
+pub struct RegisterPage {
+    pub c: Chrome,
+    pub email: String,
+    pub name: String,
+    pub error: Option<String>,
+}
+
+pub async fn form(visit: Visit) -> Response {
+    if visit.session.is_some() {
+        return Redirect::to("/account").into_response();
+    }
+    visit.render(
+        StatusCode::OK,
+        RegisterPage {
+            c: visit.chrome(),
+            email: String::new(),
+            name: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    email: String,
+    name: String,
+    password: String,
+}
+
+pub async fn submit(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<RegisterForm>,
+) -> Response {
+    let registered = s
+        .register(Registration {
+            username: &f.email,
+            password: &f.password,
+            name: &f.name,
+            phone: "",
+            source: Some(visit.source),
+        })
+        .await;
+    match registered {
+        Ok(_) => visit.render(
+            StatusCode::OK,
+            MessagePage {
+                c: visit.chrome(),
+                title: visit.t.get("check-mail-title"),
+                message: visit.t.get("registered-check-mail"),
+                link: Some(("/sign-in".to_owned(), visit.t.get("sign-in"))),
+            },
+        ),
+        Err(e) => {
+            let (status, error) = match e {
+                Error::Conflict(_) => (StatusCode::CONFLICT, visit.t.get("address-taken")),
+                Error::TooManyRequests { retry_after_secs } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    visit.t.with(
+                        "too-many-attempts",
+                        "minutes",
+                        retry_after_secs.div_ceil(60).max(1),
+                    ),
+                ),
+                Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
+                _ => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    visit.t.get("try-again-later"),
+                ),
+            };
+            visit.render(
+                status,
+                RegisterPage {
+                    c: visit.chrome(),
+                    email: f.email,
+                    name: f.name,
+                    error: Some(error),
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/confirm_token.html")]
+pub struct ConfirmTokenPage {
+    pub c: Chrome,
+    pub title: String,
+    pub message: String,
+    pub action: &'static str,
+    pub button: String,
+    pub token: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn verify_form(visit: Visit, Query(q): Query<TokenQuery>) -> Response {
+    visit.render(
+        StatusCode::OK,
+        ConfirmTokenPage {
+            c: visit.chrome(),
+            title: visit.t.get("verify-title"),
+            message: visit.t.get("verify-message"),
+            action: "/verify-email",
+            button: visit.t.get("verify-button"),
+            token: q.token.unwrap_or_default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    token: String,
+}
+
+pub async fn verify(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<TokenForm>,
+) -> Response {
+    let (status, title, message) = match s.verify_email(&f.token).await {
+        Ok(()) => (
+            StatusCode::OK,
+            visit.t.get("verified-title"),
+            visit.t.get("verified-message"),
+        ),
+        Err(Error::InvalidInput(_) | Error::NotFound(_)) => (
+            StatusCode::BAD_REQUEST,
+            visit.t.get("link-invalid-title"),
+            visit.t.get("link-invalid-message"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            visit.t.get("verify-title"),
+            visit.t.get("try-again-later"),
+        ),
+    };
+    let on = if visit.session.is_some() {
+        ("/account".to_owned(), visit.t.get("account-title"))
+    } else {
+        ("/sign-in".to_owned(), visit.t.get("sign-in"))
+    };
+    visit.render(
+        status,
+        MessagePage {
+            c: visit.chrome(),
+            title,
+            message,
+            link: Some(on),
+        },
+    )
+}
