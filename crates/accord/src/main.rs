@@ -124,7 +124,7 @@ struct ServeArgs {
     #[arg(long, env = "ACCORD_EMAIL_VERIFICATION_LINK")]
     email_verification_link: Option<String>,
     /// Link sent in role-invitation mail; `{token}` is replaced by the invitation token.
-    /// Default: <public-url>/v1/invitations/{token}/accept (point it at your sign-up page)
+    /// Default: <public-url>/accept-invitation?token={token} (Accord's own page)
     #[arg(long, env = "ACCORD_INVITATION_LINK")]
     invitation_link: Option<String>,
     /// How long an invitation link works, hours (1 to 8,784).

@@ -80,7 +80,7 @@ impl Config {
             password_reset_link: format!("{public_url}/reset-password?token={{token}}"),
             email_verification_link: format!("{public_url}/verify-email?token={{token}}"),
             email_verification_ttl: Duration::from_secs(24 * 3600),
-            invitation_link: format!("{public_url}/v1/invitations/{{token}}/accept"),
+            invitation_link: format!("{public_url}/accept-invitation?token={{token}}"),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             public_url,
             smtp_url: None,

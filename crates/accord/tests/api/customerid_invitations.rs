@@ -9,13 +9,9 @@ use crate::helpers::{add_rest_client, get, ids, seed, send, BASE};
 use crate::helpers::{email, smtp, TestDb};
 use crate::helpers::{Fixture, PW};
 
-/// The token in an invitation mail's link (`…/v1/invitations/{token}/accept`).
+/// The token in an invitation mail's link (`…/accept-invitation?token=…`).
 fn invitation_token(mail: &str) -> String {
-    let start = mail.find("/v1/invitations/").expect("link in mail") + "/v1/invitations/".len();
-    mail[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    crate::helpers::query_param(mail, "token").expect("link in mail")
 }
 
 async fn accept(f: &Fixture, token: &str, password: &str) -> crate::helpers::Reply {
@@ -488,3 +484,64 @@ async fn bad_invitations_get_error_documents(db: TestDb) {
     }
 }
 both_backends!(bad_invitations_get_error_documents);
+
+async fn an_invitation_is_accepted_in_a_browser(db: TestDb) {
+    let s = Setting::new(&db).await;
+    let mut b = crate::browser::Browser::open("en-GB").await;
+    // A new account chooses its password on the mailed link's page.
+    let invitee = email("web-invitee");
+    s.invite(BOUND, &invitee, &s.sales).await;
+    let user = s.user_of(&invitee).await;
+    let mails = s
+        .smtp
+        .wait_for_subject(&invitee, "You are invited", 1)
+        .await;
+    let token = invitation_token(&mails[0]);
+    assert!(mails[0].contains(&format!("{}/accept-invitation?token={token}", s.f.app.base)));
+    b.goto(&s.f.app.url(&format!("/accept-invitation?token={token}")))
+        .await;
+    b.assert_accessible("accept-invitation (new account)").await;
+    b.screenshot("accept-invitation-en").await;
+    assert_eq!(b.text("#invited").await, invitee);
+    b.fill("#password", "a password of my own").await;
+    b.fill("#confirm", "a password of my own").await;
+    let done = b.click("form[action='/accept-invitation'] button").await;
+    assert_eq!(done.status, Some(200), "{done:?}");
+    assert!(b.text("main").await.contains("Invitation accepted"));
+    assert_eq!(
+        ids(&s.get(BOUND, &format!("/users/{user}/roles")).await),
+        vec![s.sales.clone()]
+    );
+    s.f.app.login(&invitee, "a password of my own").await;
+    // Used once: the link's page now says so.
+    let again = b
+        .goto(&s.f.app.url(&format!("/accept-invitation?token={token}")))
+        .await;
+    assert_eq!(again.status, Some(400));
+
+    // An existing account gives its own password; a wrong one is refused in words.
+    let dpo = s.child_role(accord_domain::identity::OrgRole::Dpo);
+    s.invite(BOUND, &invitee, &dpo).await;
+    let second = s
+        .links(&invitee, 2)
+        .await
+        .into_iter()
+        .find(|t| *t != token)
+        .expect("a second link");
+    b.goto(&s.f.app.url(&format!("/accept-invitation?token={second}")))
+        .await;
+    b.assert_accessible("accept-invitation (existing account)")
+        .await;
+    b.fill("#password", "not the password").await;
+    let wrong = b.click("form[action='/accept-invitation'] button").await;
+    assert_eq!(wrong.status, Some(401));
+    b.fill("#password", "a password of my own").await;
+    let done = b.click("form[action='/accept-invitation'] button").await;
+    assert_eq!(done.status, Some(200), "{done:?}");
+    let mut held = ids(&s.get(BOUND, &format!("/users/{user}/roles")).await);
+    held.sort();
+    let mut expected = vec![s.sales.clone(), dpo];
+    expected.sort();
+    assert_eq!(held, expected);
+}
+both_backends!(an_invitation_is_accepted_in_a_browser);

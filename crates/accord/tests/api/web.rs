@@ -292,3 +292,60 @@ async fn forms_and_cookies_resist_forgery(db: TestDb) {
     assert!(set.contains("Path=/") && !set.contains("Domain"), "{set}");
 }
 both_backends!(forms_and_cookies_resist_forgery);
+
+async fn the_account_page_issues_an_apikey_and_deletes_the_account(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    let who = email("web-apikey");
+    app.register(&who, PW).await;
+    let mut b = Browser::open("en-GB").await;
+    sign_in(&mut b, app, &who, PW).await;
+
+    // An APIKey made on the page works on the API until it is revoked there.
+    b.click("form[action='/account/apikey/rotate'] button")
+        .await;
+    b.assert_accessible("apikey").await;
+    let key = b.text("#apikey").await;
+    let as_key = format!("ApiKey {key}");
+    assert_eq!(
+        app.get("/v1/user", Some(&as_key)).await.status,
+        StatusCode::OK
+    );
+    b.goto(&app.url("/account")).await;
+    b.click("form[action='/account/apikey/show'] button").await;
+    assert_eq!(b.text("#apikey").await, key);
+    b.goto(&app.url("/account")).await;
+    let revoked = b
+        .click("form[action='/account/apikey/revoke'] button")
+        .await;
+    assert!(
+        revoked.url.ends_with("/account?done=apikey-revoked"),
+        "{revoked:?}"
+    );
+    app.get("/v1/user", Some(&as_key)).await.assert_error(401);
+
+    // Deleting asks for the password, then erases the account and its sessions.
+    let elsewhere = bearer(&app.login(&who, PW).await);
+    b.goto(&app.url("/account/delete")).await;
+    b.assert_accessible("delete-account").await;
+    b.screenshot("delete-account-en").await;
+    b.fill("#password", "not my password").await;
+    let refused = b.click("form[action='/account/delete'] button").await;
+    assert_eq!(refused.status, Some(400));
+    assert_eq!(
+        app.get("/v1/user", Some(&elsewhere)).await.status,
+        StatusCode::OK
+    );
+    b.fill("#password", PW).await;
+    let gone = b.click("form[action='/account/delete'] button").await;
+    assert_eq!(gone.status, Some(200), "{gone:?}");
+    assert!(b.text("main").await.contains("Your account is deleted"));
+    app.get("/v1/user", Some(&elsewhere))
+        .await
+        .assert_error(401);
+    let page = b.goto(&app.url("/account")).await;
+    assert!(page.url.contains("/sign-in"), "{page:?}");
+    // The address is free again.
+    app.register(&who, PW).await;
+}
+both_backends!(the_account_page_issues_an_apikey_and_deletes_the_account);

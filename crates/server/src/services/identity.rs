@@ -387,6 +387,25 @@ impl Services {
         super::contention::retry_on_contention(|| self.delete_my_account_once(actor)).await
     }
 
+    /// The account page's deletion: the current password confirms it (a session left
+    /// open on a shared computer is not enough to erase the account).
+    pub async fn delete_my_account_confirmed(&self, actor: &Actor, password: &str) -> Result<()> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        tx.commit().await?;
+        let offered = Password::offered(password)?;
+        if !self
+            .passwords
+            .verify(&offered, profile.user.password_hash.as_deref())
+            .await?
+            .ok
+        {
+            return Err(unauthenticated("current password is wrong"));
+        }
+        self.delete_my_account(actor).await
+    }
+
     async fn delete_my_account_once(&self, actor: &Actor) -> Result<()> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Write).await?;

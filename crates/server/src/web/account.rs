@@ -22,6 +22,7 @@ pub struct AccountPage {
     pub phone: String,
     pub email: String,
     pub verified: bool,
+    pub has_api_key: bool,
     pub notice: Option<String>,
     pub profile_error: Option<String>,
     pub password_error: Option<String>,
@@ -44,6 +45,7 @@ fn page(visit: &Visit, p: UserProfile) -> AccountPage {
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default(),
         verified: p.user.email_verified_at.is_some(),
+        has_api_key: p.api_key.is_some(),
         notice: None,
         profile_error: None,
         password_error: None,
@@ -69,6 +71,7 @@ pub async fn show(
             page.notice = match q.done.as_deref() {
                 Some("profile") => Some(visit.t.get("profile-saved")),
                 Some("password") => Some(visit.t.get("password-changed")),
+                Some("apikey-revoked") => Some(visit.t.get("apikey-revoked")),
                 _ => None,
             };
             visit.render(StatusCode::OK, page)
@@ -163,5 +166,151 @@ async fn again(
             visit.render(StatusCode::BAD_REQUEST, page)
         }
         Err(_) => visit.to_sign_in(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/api_key.html")]
+pub struct ApiKeyPage {
+    pub c: Chrome,
+    pub key: String,
+    pub fresh: bool,
+}
+
+/// Nothing but the form token (checked by `Posted`).
+#[derive(Deserialize)]
+pub struct Plain {}
+
+/// `POST /account/apikey/show`: the current key, on a page of its own (never in a URL).
+pub async fn show_api_key(
+    State(s): State<Arc<Services>>,
+    Posted(visit, _): Posted<Plain>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.my_api_key(actor).await {
+        Ok(key) => api_key_page(&visit, key, false),
+        Err(_) => Redirect::to("/account").into_response(),
+    }
+}
+
+/// `POST /account/apikey/rotate`: a new key (the old one stops working at once).
+pub async fn rotate_api_key(
+    State(s): State<Arc<Services>>,
+    Posted(visit, _): Posted<Plain>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.rotate_my_api_key(actor).await {
+        Ok(key) => api_key_page(&visit, key, true),
+        Err(e) => again(&s, &visit, actor, |p| p.notice = Some(said(&visit, e))).await,
+    }
+}
+
+fn api_key_page(visit: &Visit, key: String, fresh: bool) -> Response {
+    visit.render(
+        StatusCode::OK,
+        ApiKeyPage {
+            c: visit.chrome(),
+            key,
+            fresh,
+        },
+    )
+}
+
+/// `POST /account/apikey/revoke`.
+pub async fn revoke_api_key(
+    State(s): State<Arc<Services>>,
+    Posted(visit, _): Posted<Plain>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.revoke_my_api_key(actor).await {
+        Ok(()) => Redirect::to("/account?done=apikey-revoked").into_response(),
+        Err(e) => again(&s, &visit, actor, |p| p.notice = Some(said(&visit, e))).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/delete_account.html")]
+pub struct DeletePage {
+    pub c: Chrome,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+/// `GET /account/delete`: the confirmation step.
+pub async fn delete_form(State(s): State<Arc<Services>>, visit: Visit) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.my_profile(actor).await {
+        Ok(p) => visit.render(
+            StatusCode::OK,
+            DeletePage {
+                c: visit.chrome(),
+                email: page(&visit, p).email,
+                error: None,
+            },
+        ),
+        Err(_) => visit.to_sign_in(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    password: String,
+}
+
+/// `POST /account/delete`: with the current password, the account and everything
+/// personal hanging off it go (as `DELETE /v1/user`); the browser forgets the session.
+pub async fn delete(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<DeleteForm>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.delete_my_account_confirmed(actor, &f.password).await {
+        Ok(()) => {
+            let mut res = visit.render(
+                StatusCode::OK,
+                super::MessagePage {
+                    c: Chrome {
+                        signed_in: false,
+                        ..visit.chrome()
+                    },
+                    title: visit.t.get("deleted-title"),
+                    message: visit.t.get("deleted-message"),
+                    link: Some(("/register".to_owned(), visit.t.get("register-title"))),
+                },
+            );
+            res.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                visit.rules.set(super::SESSION_COOKIE, "", "Lax", Some(0)),
+            );
+            res
+        }
+        Err(e) => {
+            let error = match e {
+                Error::Unauthenticated(_) => visit.t.get("current-password-wrong"),
+                other => said(&visit, other),
+            };
+            let email = match s.my_profile(actor).await {
+                Ok(p) => page(&visit, p).email,
+                Err(_) => return visit.to_sign_in(),
+            };
+            visit.render(
+                StatusCode::BAD_REQUEST,
+                DeletePage {
+                    c: visit.chrome(),
+                    email,
+                    error: Some(error),
+                },
+            )
+        }
     }
 }

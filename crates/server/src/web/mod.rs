@@ -11,6 +11,7 @@
 
 mod account;
 pub mod i18n;
+mod invitation;
 mod password;
 mod register;
 mod sign_in;
@@ -30,7 +31,8 @@ use crate::services::{Actor, Services};
 use i18n::{Lang, Texts, LANG_COOKIE};
 
 /// The paths the web facade owns (its errors are pages, not API error bodies).
-const PREFIXES: [&str; 9] = [
+const PREFIXES: [&str; 10] = [
+    "/accept-invitation",
     "/sign-in",
     "/sign-out",
     "/register",
@@ -65,9 +67,20 @@ pub fn router() -> Router<Arc<Services>> {
             "/reset-password",
             get(password::reset_form).post(password::reset),
         )
+        .route(
+            "/accept-invitation",
+            get(invitation::form).post(invitation::accept),
+        )
         .route("/account", get(account::show))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
+        .route("/account/apikey/show", post(account::show_api_key))
+        .route("/account/apikey/rotate", post(account::rotate_api_key))
+        .route("/account/apikey/revoke", post(account::revoke_api_key))
+        .route(
+            "/account/delete",
+            get(account::delete_form).post(account::delete),
+        )
         .route("/language/{code}", get(set_language))
         .route("/static/accord.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))

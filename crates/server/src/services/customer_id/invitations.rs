@@ -189,17 +189,16 @@ impl Services {
         let link = self.config.invitation_link.replace("{token}", token);
         let days = (self.config.invitation_ttl.as_secs() / 86_400).max(1);
         OutgoingMail {
-                to: to.to_owned(),
-                subject: "You are invited".into(),
-                body: format!(
-                    "You are invited to {what}.\n\n\
-                     To accept, follow this link within {days} days and choose your password:\n{link}\n\n\
-                     or send this code with your password to POST /v1/invitations/{{token}}/accept:\n{token}\n\n\
-                     The link works once. Unless the inviting organisation's own page is behind \
-                     it, the link leads to the API endpoint that takes the code (Accord serves no \
-                     page for it yet). If you did not expect this, ignore this mail.\n"
-                ),
-                secrets: vec![link.clone(), token.to_owned()],
+            to: to.to_owned(),
+            subject: "You are invited".into(),
+            body: format!(
+                "You are invited to {what}.\n\n\
+                     To accept, follow this link within {days} days:\n{link}\n\n\
+                     (An application may instead send this code with the password to \
+                     POST /v1/invitations/{{token}}/accept: {token})\n\n\
+                     The link works once. If you did not expect this, ignore this mail.\n"
+            ),
+            secrets: vec![link.clone(), token.to_owned()],
         }
     }
 
@@ -386,6 +385,25 @@ impl Services {
             "complete the account you registered",
         )));
         Ok(())
+    }
+
+    /// What the invitation page shows to whoever holds the mailed link: the invited address,
+    /// and whether the account is new (it chooses a password) or exists (it gives its own).
+    pub async fn invitation_by_token(&self, token: &str) -> Result<(String, bool)> {
+        let invalid = || Error::invalid("invalid or expired invitation");
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let user_id = tx
+            .user_of_invitation_token(&secret_hash(token), self.clock.now())
+            .await?
+            .ok_or_else(invalid)?;
+        let user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
+        tx.commit().await?;
+        let email = user
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default();
+        Ok((email, user.status == UserStatus::WaitingForRegistration))
     }
 
     /// `POST /v1/invitations/{token}/accept`: a waiting account sets its password and is
