@@ -98,6 +98,12 @@ impl Browser {
         )
     }
 
+    /// Sets a (hidden) field's value, as a forger would.
+    pub async fn set_value(&mut self, selector: &str, value: &str) {
+        self.send(json!({"op": "setValue", "selector": selector, "value": value}))
+            .await;
+    }
+
     pub async fn text(&mut self, selector: &str) -> String {
         self.send(json!({"op": "text", "selector": selector})).await["text"]
             .as_str()

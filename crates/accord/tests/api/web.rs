@@ -258,6 +258,25 @@ async fn forms_and_cookies_resist_forgery(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A form the server cannot read is a page too, never the API's JSON.
+    let r = client
+        .post(app.url("/sign-in"))
+        .header("cookie", format!("accord-csrf={token}"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let r = client.delete(app.url("/sign-in")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     // The right pair signs in; a redirect target elsewhere is replaced by the account.
     for (next, expected) in [
         ("/account", "/account"),
@@ -323,6 +342,50 @@ async fn the_account_page_issues_an_apikey_and_deletes_the_account(db: TestDb) {
         "{revoked:?}"
     );
     app.get("/v1/user", Some(&as_key)).await.assert_error(401);
+
+    // Nobody ends someone else's session from their own page, even knowing its ID.
+    let stranger = email("web-stranger");
+    app.register(&stranger, PW).await;
+    let theirs = bearer(&app.login(&stranger, PW).await);
+    let payload = theirs.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let phone = bearer(&app.login(&who, PW).await);
+    b.goto(&app.url("/account")).await;
+    b.set_value("input[name='session']", claims["sid"].as_str().unwrap())
+        .await;
+    let refused = b.click("form[action='/account/sessions/end'] button").await;
+    assert_eq!(refused.status, Some(400));
+    assert_eq!(
+        app.get("/v1/user", Some(&theirs)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/user", Some(&phone)).await.status,
+        StatusCode::OK
+    );
+
+    // Another session (an app) is listed and can be ended from here; this one goes on.
+    b.goto(&app.url("/account")).await;
+    let listed = b.text(".sessions").await;
+    assert!(listed.contains("this browser"), "{listed}");
+    assert_eq!(
+        listed.matches("signed in with your password").count(),
+        2,
+        "{listed}"
+    );
+    let ended = b.click("form[action='/account/sessions/end'] button").await;
+    assert!(
+        ended.url.ends_with("/account?done=session-ended"),
+        "{ended:?}"
+    );
+    app.get("/v1/user", Some(&phone)).await.assert_error(401);
+    assert_eq!(b.text(".sessions").await.matches("signed in").count(), 1);
 
     // Deleting asks for the password, then erases the account and its sessions.
     let elsewhere = bearer(&app.login(&who, PW).await);

@@ -5,6 +5,7 @@
 //
 // Commands: {"op":"goto","url"} → {"status","url","title"}
 //           {"op":"fill","selector","value"}  {"op":"click","selector"} (waits for the page)
+//           {"op":"setValue","selector","value"} (a hidden field, as a forger would set it)
 //           {"op":"submit","selector"} (click, then the answer's status)
 //           {"op":"text","selector"} → {"text"}   {"op":"html"} → {"html"}
 //           {"op":"cookies"} → {"cookies":[...]}   {"op":"axe"} → {"violations":[...]}
@@ -49,6 +50,10 @@ async function run(cmd) {
       await loaded;
       return { status: lastStatus, url: page.url(), title: await page.title() };
     }
+    case "setValue":
+      // A hidden field set as a forger would (the pages themselves run no script).
+      await page.locator(cmd.selector).first().evaluate((el, v) => { el.value = v; }, cmd.value);
+      return {};
     case "text":
       return { text: (await page.textContent(cmd.selector)) ?? "" };
     case "html":

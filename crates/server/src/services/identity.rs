@@ -387,6 +387,32 @@ impl Services {
         super::contention::retry_on_contention(|| self.delete_my_account_once(actor)).await
     }
 
+    /// The caller's live sessions, newest first (the 50 newest): where they are signed in.
+    pub async fn my_sessions(&self, actor: &Actor) -> Result<Vec<accord_domain::session::Session>> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let sessions = tx.live_sessions_of(me.user_id, self.now(), 50).await?;
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
+    /// Ends one of the caller's own sessions (anyone else's: 404).
+    pub async fn end_my_session(
+        &self,
+        actor: &Actor,
+        session: accord_domain::SessionId,
+    ) -> Result<()> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Write).await?;
+        match tx.session_by_id(session).await? {
+            Some(s) if s.user_id == me.user_id => {
+                tx.revoke_session(session, self.now()).await?;
+                tx.commit().await
+            }
+            _ => Err(Error::not_found("session not found")),
+        }
+    }
+
     /// The account page's deletion: the current password confirms it (a session left
     /// open on a shared computer is not enough to erase the account).
     pub async fn delete_my_account_confirmed(&self, actor: &Actor, password: &str) -> Result<()> {

@@ -23,9 +23,45 @@ pub struct AccountPage {
     pub email: String,
     pub verified: bool,
     pub has_api_key: bool,
+    /// Where the person is signed in, newest first.
+    pub sessions: Vec<SessionRow>,
     pub notice: Option<String>,
     pub profile_error: Option<String>,
     pub password_error: Option<String>,
+}
+
+/// One session as the account page lists it.
+pub struct SessionRow {
+    pub id: String,
+    /// When it began (UTC, to the minute).
+    pub started: String,
+    /// How it began, in words.
+    pub how: String,
+    /// The session of this very page.
+    pub current: bool,
+}
+
+/// The account page with the person's sessions in it.
+async fn with_sessions(s: &Services, visit: &Visit, actor: &Actor, p: UserProfile) -> AccountPage {
+    let mut page = page(visit, p);
+    let current = actor.user().ok().and_then(|u| u.session_id);
+    page.sessions = s
+        .my_sessions(actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| SessionRow {
+            id: x.id.to_string(),
+            started: x.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            how: if x.from_password() {
+                visit.t.get("session-password")
+            } else {
+                visit.t.get("session-organisation")
+            },
+            current: Some(x.id) == current,
+        })
+        .collect();
+    page
 }
 
 #[derive(Deserialize)]
@@ -46,6 +82,7 @@ fn page(visit: &Visit, p: UserProfile) -> AccountPage {
             .unwrap_or_default(),
         verified: p.user.email_verified_at.is_some(),
         has_api_key: p.api_key.is_some(),
+        sessions: vec![],
         notice: None,
         profile_error: None,
         password_error: None,
@@ -67,11 +104,12 @@ pub async fn show(
     };
     match s.my_profile(actor).await {
         Ok(p) => {
-            let mut page = page(&visit, p);
+            let mut page = with_sessions(&s, &visit, actor, p).await;
             page.notice = match q.done.as_deref() {
                 Some("profile") => Some(visit.t.get("profile-saved")),
                 Some("password") => Some(visit.t.get("password-changed")),
                 Some("apikey-revoked") => Some(visit.t.get("apikey-revoked")),
+                Some("session-ended") => Some(visit.t.get("session-ended")),
                 _ => None,
             };
             visit.render(StatusCode::OK, page)
@@ -161,7 +199,7 @@ async fn again(
 ) -> Response {
     match s.my_profile(actor).await {
         Ok(p) => {
-            let mut page = page(visit, p);
+            let mut page = with_sessions(s, visit, actor, p).await;
             with(&mut page);
             visit.render(StatusCode::BAD_REQUEST, page)
         }
@@ -312,5 +350,29 @@ pub async fn delete(
                 },
             )
         }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EndSessionForm {
+    session: String,
+}
+
+/// `POST /account/sessions/end`: signs one of the person's other sessions out (a phone
+/// left behind); the API's tokens of that session stop working with it.
+pub async fn end_session(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<EndSessionForm>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    let ended = match f.session.parse() {
+        Ok(id) => s.end_my_session(actor, id).await,
+        Err(_) => Err(Error::not_found("session not found")),
+    };
+    match ended {
+        Ok(()) => Redirect::to("/account?done=session-ended").into_response(),
+        Err(e) => again(&s, &visit, actor, |p| p.notice = Some(said(&visit, e))).await,
     }
 }

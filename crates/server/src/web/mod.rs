@@ -74,6 +74,7 @@ pub fn router() -> Router<Arc<Services>> {
         .route("/account", get(account::show))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
+        .route("/account/sessions/end", post(account::end_session))
         .route("/account/apikey/show", post(account::show_api_key))
         .route("/account/apikey/rotate", post(account::rotate_api_key))
         .route("/account/apikey/revoke", post(account::revoke_api_key))
@@ -311,7 +312,15 @@ where
                 Ok(Posted(visit, form.fields))
             }
             Ok(_) => Err(visit.forged()),
-            Err(_) => Err(error_page(StatusCode::BAD_REQUEST)),
+            Err(_) => Err(visit.render(
+                StatusCode::BAD_REQUEST,
+                MessagePage {
+                    c: visit.chrome(),
+                    title: visit.t.get("bad-form-title"),
+                    message: visit.t.get("bad-form-message"),
+                    link: Some(("/".to_owned(), visit.t.get("go-home"))),
+                },
+            )),
         }
     }
 }
@@ -411,14 +420,32 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// An error no handler rendered (a body too large, a timeout, a panic): a short page in
-/// the place of the API's error body.
+/// An error no handler rendered (a method not allowed, a timeout, a panic): a short page
+/// in the place of the API's error body, with the pages' headers.
 pub fn error_page(status: StatusCode) -> Response {
     let text = status.canonical_reason().unwrap_or("Error");
-    (
+    let mut res = (
         status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{} {text}\n", status.as_u16()),
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {text}</title>\
+             <link rel=\"stylesheet\" href=\"/static/accord.css\"></head><body><main><h1>{code} {text}</h1>\
+             <p><a href=\"/\">Accord</a></p></main></body></html>",
+            code = status.as_u16()
+        ),
     )
-        .into_response()
+        .into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
 }

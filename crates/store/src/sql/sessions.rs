@@ -27,6 +27,27 @@ impl SessionsTx for Uow {
         .transpose()
     }
 
+    async fn live_sessions_of(
+        &mut self,
+        user: UserId,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Session>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT id, user_id, client_id, created_at, expires_at, revoked_at FROM sessions \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     ORDER BY created_at DESC, id DESC LIMIT $3",
+                )
+                .bind(user.to_string())
+                .bind(to_ms(now))
+                .bind(limit),
+            )
+            .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     async fn revoke_session(&mut self, id: SessionId, at: DateTime<Utc>) -> Result<()> {
         self.execute(
             sqlx::query(REVOKE_SESSION_SQL)

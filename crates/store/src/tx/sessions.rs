@@ -6,6 +6,14 @@ use super::prelude::*;
 pub trait SessionsTx: Send {
     async fn insert_session(&mut self, session: &Session) -> Result<()>;
     async fn session_by_id(&mut self, id: SessionId) -> Result<Option<Session>>;
+    /// The user's sessions neither revoked nor expired at `now`, newest first (at most
+    /// `limit`).
+    async fn live_sessions_of(
+        &mut self,
+        user: UserId,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Session>>;
     async fn revoke_session(&mut self, id: SessionId, at: DateTime<Utc>) -> Result<()>;
     /// Revokes every session of the user but `except` (the caller's own, when it stays).
     async fn revoke_sessions_of_user(
