@@ -74,6 +74,11 @@ async fn a_person_registers_confirms_and_signs_in_with_a_browser_alone(db: TestD
     b.assert_accessible("account").await;
     b.screenshot("account-en").await;
     assert_eq!(b.text("#address").await, who);
+    let account_len = b.html().await.len();
+    assert!(
+        account_len < 20_000,
+        "the account page: {account_len} bytes"
+    );
     assert!(b.text("main").await.contains("confirmed"));
     let cookies = b.cookies().await;
     let session = cookie(&cookies, "accord-session")
@@ -225,7 +230,16 @@ async fn forms_and_cookies_resist_forgery(db: TestDb) {
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
+    // Small pages: the HTML and the stylesheet together well under 30 KB.
+    let css = client
+        .get(app.url("/static/accord.css"))
+        .send()
+        .await
+        .unwrap();
+    let css_len = css.bytes().await.unwrap().len();
     let set = h["set-cookie"].to_str().unwrap().to_owned();
+    let html_len = page.bytes().await.unwrap().len();
+    assert!(html_len + css_len < 15_000, "{html_len} + {css_len} bytes");
     assert!(set.starts_with("accord-csrf="), "{set}");
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
