@@ -135,6 +135,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "eula acceptance",
         include_str!("../migrations/sqlite/0021_eula_acceptance.sql"),
     ),
+    (
+        22,
+        "email change",
+        include_str!("../migrations/sqlite/0022_email_change.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -242,6 +247,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         21,
         "eula acceptance",
         include_str!("../migrations/postgres/0021_eula_acceptance.sql"),
+    ),
+    (
+        22,
+        "email change",
+        include_str!("../migrations/postgres/0022_email_change.sql"),
     ),
 ]);
 

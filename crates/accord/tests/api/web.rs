@@ -426,3 +426,73 @@ async fn the_account_page_issues_an_apikey_and_deletes_the_account(db: TestDb) {
     app.register(&who, PW).await;
 }
 both_backends!(the_account_page_issues_an_apikey_and_deletes_the_account);
+
+/// The account page's address change, asked for.
+async fn ask(b: &mut Browser, app: &TestApp, to: &str, password: &str) -> crate::browser::Landing {
+    b.goto(&app.url("/account")).await;
+    b.fill("#new-email", to).await;
+    b.fill("#email-password", password).await;
+    b.click("form[action='/account/email'] button").await
+}
+
+async fn the_address_changes_only_through_a_link_mailed_to_the_new_one(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let app = &f.app;
+    let old = email("web-move-old");
+    let new = email("web-move-new");
+    let taken = email("web-move-taken");
+    app.register(&old, PW).await;
+    app.register(&taken, PW).await;
+    let mut b = Browser::open("en-GB").await;
+    sign_in(&mut b, app, &old, PW).await;
+
+    // Another account's address, or the wrong password: refused on the page.
+    assert_eq!(ask(&mut b, app, &taken, PW).await.status, Some(400));
+    assert!(b.text("#email-error").await.contains("already exists"));
+    assert_eq!(
+        ask(&mut b, app, &new, "not my password").await.status,
+        Some(400)
+    );
+    assert!(b
+        .text("#email-error")
+        .await
+        .contains("current password is wrong"));
+    // The right password: nothing changes until the new address's holder follows its link.
+    let asked = ask(&mut b, app, &new, PW).await;
+    assert_eq!(asked.status, Some(200), "{asked:?}");
+    assert!(b.text("main").await.contains(&new));
+    let link = mailed_link(app, &new, "Confirm your new email address", 1).await;
+    let token = crate::helpers::query_param(&link, "token").unwrap();
+    // The change's token is not an address verification's: the API's verify refuses it.
+    app.post(
+        "/v1/user/email/verify",
+        serde_json::json!({ "token": token }),
+    )
+    .await
+    .assert_error(400);
+    b.goto(&app.url("/account")).await;
+    assert_eq!(b.text("#address").await, old);
+
+    b.goto(&link).await;
+    b.assert_accessible("confirm-email-change").await;
+    let moved = b.click("form[action='/confirm-email-change'] button").await;
+    assert_eq!(moved.status, Some(200), "{moved:?}");
+    assert!(b.text("main").await.contains("Address changed"));
+    b.goto(&app.url("/account")).await;
+    assert_eq!(b.text("#address").await, new);
+    assert!(b.text("main").await.contains("confirmed"));
+    let told = smtp()
+        .wait_for_subject(&old, "Your email address was changed", 1)
+        .await;
+    assert!(told[0].contains(&new));
+    // The new address signs in; the old one no longer does.
+    app.login(&new, PW).await;
+    let r = app
+        .post(
+            "/v1/v1.1/users/login",
+            serde_json::json!({"username": old, "password": PW}),
+        )
+        .await;
+    r.assert_error(401);
+}
+both_backends!(the_address_changes_only_through_a_link_mailed_to_the_new_one);

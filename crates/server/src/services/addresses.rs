@@ -7,6 +7,8 @@
 //! |---|---|
 //! | verify an address with a mailed token | whoever holds the token (it is the proof) |
 //! | ask for a new verification mail | the account's holder, signed in |
+//! | ask to change the address | the account's holder, signed in, with the current password |
+//! | change it with the token mailed to the new address | whoever holds the token |
 
 use std::sync::Arc;
 
@@ -137,6 +139,121 @@ impl Services {
         self.address_proven(tx.as_mut(), user_id, &email_key, now)
             .await?;
         tx.commit().await
+    }
+
+    /// The account page's address change, first step: the current password confirms it;
+    /// a link goes to the new address, and nothing changes until its holder follows it
+    /// (so nobody moves an account to an address they do not read). A new address another
+    /// account has is refused.
+    pub async fn request_email_change(
+        self: &Arc<Self>,
+        actor: &Actor,
+        new_address: &str,
+        password: &str,
+    ) -> Result<String> {
+        let me = actor.user()?;
+        let email = accord_domain::identity::Email::parse(new_address)?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
+        let taken = tx.user_by_email_key(&email.key()).await?.is_some();
+        tx.commit().await?;
+        let offered = accord_domain::identity::Password::offered(password)?;
+        if !self
+            .passwords
+            .verify(&offered, profile.user.password_hash.as_deref())
+            .await?
+            .ok
+        {
+            return Err(Error::Unauthenticated("current password is wrong".into()));
+        }
+        if profile.user.email.as_ref().map(|e| e.key()) == Some(email.key()) {
+            return Err(Error::invalid("this is already the account's address"));
+        }
+        if taken {
+            return Err(Error::Conflict(
+                "an account with this address already exists".into(),
+            ));
+        }
+        let mut tx = self.store.begin(Mode::Write).await?;
+        if !self
+            .mail_allowed(tx.as_mut(), &format!("change:{}", email.key()), now)
+            .await?
+        {
+            return Err(Error::TooManyRequests {
+                retry_after_secs: 15 * 60,
+            });
+        }
+        let token = random_secret();
+        let ttl =
+            Duration::from_std(self.config.email_verification_ttl).map_err(Error::internal)?;
+        tx.insert_email_change(
+            &secret_hash(&token),
+            me.user_id,
+            email.as_str(),
+            &email.key(),
+            now + ttl,
+        )
+        .await?;
+        tx.commit().await?;
+        let link = format!(
+            "{}/confirm-email-change?token={token}",
+            self.config.public_url
+        );
+        let hours = ttl.num_hours();
+        self.mail_in_background(Some(OutgoingMail {
+            to: email.as_str().to_owned(),
+            subject: "Confirm your new email address".into(),
+            body: format!(
+                "Someone asked to move an account to this address.\n\n\
+                 To confirm that it is yours and make it the account's address, open this link \
+                 within {hours} hours and press the button:\n{link}\n\n\
+                 The link works once. If this was not you, ignore this mail: nothing changes.\n"
+            ),
+            secrets: vec![link.clone(), token.clone()],
+        }));
+        Ok(email.as_str().to_owned())
+    }
+
+    /// The address change, second step: the holder of the new address followed its link.
+    /// The account's address becomes the new one, proven; reset and verification links
+    /// mailed to the old one die; the old address is told.
+    pub async fn confirm_email_change(&self, token: &str) -> Result<()> {
+        let invalid = || Error::invalid("invalid or expired link");
+        let now = self.clock.now();
+        let mut tx = self.store.begin(Mode::Write).await?;
+        let (user_id, new_address) = tx
+            .take_email_change(&secret_hash(token.trim()), now)
+            .await?
+            .ok_or_else(invalid)?;
+        let mut user = tx.user_by_id(user_id).await?.ok_or_else(invalid)?;
+        let email = accord_domain::identity::Email::parse(&new_address)?;
+        let old = user.email.replace(email.clone());
+        tx.update_user_identity(&user).await.map_err(|e| match e {
+            Error::Conflict(_) => {
+                Error::Conflict("an account with this address already exists".into())
+            }
+            other => other,
+        })?;
+        tx.void_password_resets(user_id).await?;
+        self.address_proven(tx.as_mut(), user_id, &email.key(), now)
+            .await?;
+        tx.commit().await?;
+        if let Some(old) = old {
+            self.mail_in_background(Some(OutgoingMail {
+                to: old.as_str().to_owned(),
+                subject: "Your email address was changed".into(),
+                body: format!(
+                    "The email address of your account was changed to {}. From now on mail \
+                     about the account goes there, and this address no longer signs in. The \
+                     change needed the account's password: if it was not you, someone knows \
+                     your password; contact the organisation that manages your account.\n",
+                    email.as_str()
+                ),
+                secrets: vec![],
+            }));
+        }
+        Ok(())
     }
 
     /// The holder of `email_key` proved it (a verification link, a reset or an invitation

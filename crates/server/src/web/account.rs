@@ -27,6 +27,7 @@ pub struct AccountPage {
     pub sessions: Vec<SessionRow>,
     pub notice: Option<String>,
     pub profile_error: Option<String>,
+    pub email_error: Option<String>,
     pub password_error: Option<String>,
 }
 
@@ -85,6 +86,7 @@ fn page(visit: &Visit, p: UserProfile) -> AccountPage {
         sessions: vec![],
         notice: None,
         profile_error: None,
+        email_error: None,
         password_error: None,
     }
 }
@@ -374,5 +376,41 @@ pub async fn end_session(
     match ended {
         Ok(()) => Redirect::to("/account?done=session-ended").into_response(),
         Err(e) => again(&s, &visit, actor, |p| p.notice = Some(said(&visit, e))).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    email: String,
+    password: String,
+}
+
+/// `POST /account/email`: asks to move the account to another address (a link goes there).
+pub async fn change_email(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<EmailForm>,
+) -> Response {
+    let Some(actor) = signed_in(&visit) else {
+        return visit.to_sign_in();
+    };
+    match s.request_email_change(actor, &f.email, &f.password).await {
+        Ok(to) => visit.render(
+            StatusCode::OK,
+            super::MessagePage {
+                c: visit.chrome(),
+                title: visit.t.get("check-mail-title"),
+                message: visit.t.with("email-change-sent", "address", to),
+                link: Some(("/account".to_owned(), visit.t.get("back-to-account"))),
+            },
+        ),
+        Err(e) => {
+            let error = match e {
+                Error::Unauthenticated(_) => visit.t.get("current-password-wrong"),
+                Error::Conflict(_) => visit.t.get("address-taken"),
+                Error::TooManyRequests { .. } => visit.t.with("too-many-attempts", "minutes", 15),
+                other => said(&visit, other),
+            };
+            again(&s, &visit, actor, |p| p.email_error = Some(error)).await
+        }
     }
 }

@@ -113,8 +113,11 @@ impl Texts {
     /// Whether the message is in this language's catalog (given the arguments any page
     /// message takes).
     pub fn has(&self, key: &str) -> bool {
-        let args: HashMap<Cow<'static, str>, FluentValue> =
-            [(Cow::Borrowed("minutes"), FluentValue::from(2))].into();
+        let args: HashMap<Cow<'static, str>, FluentValue> = [
+            (Cow::Borrowed("minutes"), FluentValue::from(2)),
+            (Cow::Borrowed("address"), FluentValue::from("a@example.com")),
+        ]
+        .into();
         LOCALES
             .try_lookup_with_args(&self.lang.id(), key, &args)
             .is_some()

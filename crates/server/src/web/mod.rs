@@ -31,7 +31,8 @@ use crate::services::{Actor, Services};
 use i18n::{Lang, Texts, LANG_COOKIE};
 
 /// The paths the web facade owns (its errors are pages, not API error bodies).
-const PREFIXES: [&str; 10] = [
+const PREFIXES: [&str; 11] = [
+    "/confirm-email-change",
     "/accept-invitation",
     "/sign-in",
     "/sign-out",
@@ -74,6 +75,11 @@ pub fn router() -> Router<Arc<Services>> {
         .route("/account", get(account::show))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
+        .route("/account/email", post(account::change_email))
+        .route(
+            "/confirm-email-change",
+            get(register::email_change_form).post(register::confirm_email_change),
+        )
         .route("/account/sessions/end", post(account::end_session))
         .route("/account/apikey/show", post(account::show_api_key))
         .route("/account/apikey/rotate", post(account::rotate_api_key))

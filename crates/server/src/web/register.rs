@@ -169,3 +169,56 @@ pub async fn verify(
         },
     )
 }
+
+/// `GET /confirm-email-change?token=`: the link mailed to a new address.
+pub async fn email_change_form(visit: Visit, Query(q): Query<TokenQuery>) -> Response {
+    visit.render(
+        StatusCode::OK,
+        ConfirmTokenPage {
+            c: visit.chrome(),
+            title: visit.t.get("email-change-title"),
+            message: visit.t.get("email-change-message"),
+            action: "/confirm-email-change",
+            button: visit.t.get("email-change-button"),
+            token: q.token.unwrap_or_default(),
+        },
+    )
+}
+
+/// `POST /confirm-email-change`: the account moves to the address the link was mailed to.
+pub async fn confirm_email_change(
+    State(s): State<Arc<Services>>,
+    Posted(visit, f): Posted<TokenForm>,
+) -> Response {
+    let (status, title, message) = match s.confirm_email_change(&f.token).await {
+        Ok(()) => (
+            StatusCode::OK,
+            visit.t.get("email-changed-title"),
+            visit.t.get("email-changed-message"),
+        ),
+        Err(Error::Conflict(_)) => (
+            StatusCode::CONFLICT,
+            visit.t.get("email-change-title"),
+            visit.t.get("address-taken"),
+        ),
+        Err(Error::InvalidInput(_) | Error::NotFound(_)) => (
+            StatusCode::BAD_REQUEST,
+            visit.t.get("link-invalid-title"),
+            visit.t.get("link-invalid-message"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            visit.t.get("email-change-title"),
+            visit.t.get("try-again-later"),
+        ),
+    };
+    visit.render(
+        status,
+        MessagePage {
+            c: visit.chrome(),
+            title,
+            message,
+            link: Some(("/account".to_owned(), visit.t.get("account-title"))),
+        },
+    )
+}

@@ -189,13 +189,55 @@ impl AccountsTx for Uow {
             .fetch_optional(
                 sqlx::query(
                     "DELETE FROM email_verifications WHERE token_hash = $1 AND expires_at > $2 \
-             RETURNING user_id, email_key",
+                     AND new_email IS NULL RETURNING user_id, email_key",
                 )
                 .bind(token_hash)
                 .bind(to_ms(now)),
             )
             .await?;
         row.map(|r| Ok((r.id("user_id")?, r.col("email_key")?)))
+            .transpose()
+    }
+
+    async fn insert_email_change(
+        &mut self,
+        token_hash: &str,
+        user: UserId,
+        new_email: &str,
+        new_key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "INSERT INTO email_verifications (token_hash, user_id, email_key, expires_at, new_email) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user.to_string())
+            .bind(new_key)
+            .bind(to_ms(expires_at))
+            .bind(new_email),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn take_email_change(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(UserId, String)>> {
+        let row = self
+            .fetch_optional(
+                sqlx::query(
+                    "DELETE FROM email_verifications WHERE token_hash = $1 AND expires_at > $2 \
+                     AND new_email IS NOT NULL RETURNING user_id, new_email",
+                )
+                .bind(token_hash)
+                .bind(to_ms(now)),
+            )
+            .await?;
+        row.map(|r| Ok((r.id("user_id")?, r.col("new_email")?)))
             .transpose()
     }
 

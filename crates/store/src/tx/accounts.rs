@@ -46,6 +46,22 @@ pub trait AccountsTx: Send {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(UserId, String)>>;
+    /// Records a request to change the address to `new_email`, proven by the token mailed
+    /// to it.
+    async fn insert_email_change(
+        &mut self,
+        token_hash: &str,
+        user: UserId,
+        new_email: &str,
+        new_key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Uses an address-change token once: its account and the new address, if unexpired.
+    async fn take_email_change(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(UserId, String)>>;
     async fn void_email_verifications(&mut self, user: UserId) -> Result<()>;
     /// Voids every outstanding reset token of the user (a credential or address changed).
     async fn void_password_resets(&mut self, user: UserId) -> Result<()>;
