@@ -297,6 +297,8 @@ async fn forms_and_cookies_resist_forgery(db: TestDb) {
         ("//evil.example/x", "/account"),
         ("/\\evil.example", "/account"),
         ("https://evil.example", "/account"),
+        // Not visible ASCII: followed, it would go raw into the Location header.
+        ("/caf\u{e9}", "/account"),
     ] {
         let r = post(
             Some(format!("accord-csrf={token}")),

@@ -285,7 +285,17 @@ async fn a_webhook_is_replaced_and_deleted(db: TestDb) {
 both_backends!(a_webhook_is_replaced_and_deleted);
 
 async fn private_destinations_are_refused_by_default(db: TestDb) {
-    let f = Fixture::new(&db).await;
+    // The node that sets up (and may deliver to loopback) never looks for work another
+    // node left: the guarded node's refused deliveries stay pending for it alone, instead
+    // of reaching the receiver through this one's retry.
+    let f = Fixture::on(
+        TestApp::spawn_with(&db, |c| {
+            c.worker_interval = std::time::Duration::from_secs(3600);
+        })
+        .await,
+        &db,
+    )
+    .await;
     let receiver = Receiver::start().await;
     let (hook, _) = make_webhook(&f, &receiver.url, &["org.subscribed"]).await;
     let guarded = TestApp::spawn_with(&db, |c| {

@@ -360,15 +360,14 @@ pub struct MessagePage {
 }
 
 /// Where to go after signing in: a path on this server only (never `//host`, `/\host`,
-/// or a scheme), else the account page.
+/// or a scheme), of visible ASCII (it becomes a `Location` header), else the account page.
 pub fn same_origin_path(next: Option<&str>) -> String {
     match next {
         Some(p)
             if p.starts_with('/')
                 && !p.starts_with("//")
-                && !p.starts_with("/\\")
                 && p.len() <= 512
-                && !p.chars().any(|c| c.is_control() || c == '\\') =>
+                && p.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
         {
             p.to_owned()
         }
@@ -454,4 +453,26 @@ pub fn error_page(status: StatusCode) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_path;
+
+    #[test]
+    fn only_paths_of_this_server_are_followed() {
+        for (next, to) in [
+            (Some("/account"), "/account"),
+            (Some("/register?x=1"), "/register?x=1"),
+            (None, "/account"),
+            (Some("//evil.example"), "/account"),
+            (Some("/\\evil.example"), "/account"),
+            (Some("https://evil.example"), "/account"),
+            (Some("/caf\u{e9}"), "/account"),
+            (Some("/a b"), "/account"),
+            (Some("/a\r\nSet-Cookie: x=1"), "/account"),
+        ] {
+            assert_eq!(same_origin_path(next), to, "{next:?}");
+        }
+    }
 }
