@@ -1,5 +1,7 @@
-//! My account: the person's name and phone, their address (and whether it is proven), and
-//! a new password (the current one is asked; every other session ends).
+//! My account: the person's name and phone; their address (whether it is proven, and a
+//! change proven by a link to the new one); a new password (the current one is asked;
+//! every other session ends); where they are signed in (and ending a session); their
+//! APIKey; and deleting the account behind the password.
 
 use std::sync::Arc;
 
