@@ -64,6 +64,9 @@ const ALL: &[&str] = &[
     "consented-users-deep",
     "customerid-query-user",
     "mixed",
+    "api-account",
+    "page-account",
+    "page-sign-in",
     "login-storm",
 ];
 
@@ -160,6 +163,9 @@ struct World {
     rest_client_auth: String,
     deep_start: String,
     refresh_tokens: Arc<Mutex<Vec<String>>>,
+    /// One person's session, as the account page's cookie and as the API's bearer token.
+    page_session: String,
+    page_bearer: String,
 }
 
 impl World {
@@ -259,6 +265,29 @@ impl World {
                         w.read_consents(i).await
                     }
                 })
+            }),
+            // The web facade beside the API call it mirrors: the account page and
+            // `GET /v1/user` for the same person and session; the sign-in page (a form).
+            "api-account" => Arc::new(move |_| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let url = format!("{}/v1/user", w.base);
+                    expect(w.http.get(url).header("Authorization", &w.page_bearer), 200).await
+                })
+            }),
+            "page-account" => Arc::new(move |_| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let url = format!("{}/account", w.base);
+                    let cookie = format!("accord-session={}", w.page_session);
+                    expect(w.http.get(url).header("Cookie", cookie), 200).await
+                })
+            }),
+            "page-sign-in" => Arc::new(move |_| {
+                let w = w.clone();
+                Box::pin(
+                    async move { expect(w.http.get(format!("{}/sign-in", w.base)), 200).await },
+                )
             }),
             other => panic!("unknown scenario {other}"),
         }
@@ -447,6 +476,29 @@ async fn main() -> Result<()> {
             }
         }
     }
+    // One session for the page scenarios: the page's cookie carries its refresh token.
+    let (mut page_session, mut page_bearer) = (String::new(), String::new());
+    if wanted
+        .iter()
+        .any(|w| w == "page-account" || w == "api-account")
+    {
+        let u = &seeded.users[0];
+        let r: serde_json::Value = http
+            .post(format!("{}/v1/v1.1/users/login", server.base))
+            .json(&json!({"username": u.1, "password": seed::PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        page_session = r["Token"]["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        page_bearer = format!(
+            "Bearer {}",
+            r["Token"]["access_token"].as_str().unwrap_or_default()
+        );
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = server.rss_kib("VmRSS");
     let world = Arc::new(World {
@@ -456,6 +508,8 @@ async fn main() -> Result<()> {
         rest_client_auth,
         deep_start,
         refresh_tokens: Arc::new(Mutex::new(tokens)),
+        page_session,
+        page_bearer,
     });
 
     // --- the scenarios ------------------------------------------------------------------
