@@ -146,6 +146,17 @@ fn client(connections: usize) -> reqwest::Client {
 }
 
 /// Sends a request and says whether the status was the expected one (body read fully).
+/// A seeded person's password login, as the setup of the session scenarios does it.
+async fn log_in(http: &reqwest::Client, base: &str, email: &str) -> Result<serde_json::Value> {
+    Ok(http
+        .post(format!("{base}/v1/v1.1/users/login"))
+        .json(&json!({"username": email, "password": seed::PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
 async fn expect(req: reqwest::RequestBuilder, status: u16) -> bool {
     match req.send().await {
         Ok(r) => {
@@ -464,13 +475,7 @@ async fn main() -> Result<()> {
     let mut tokens = Vec::new();
     if wanted.iter().any(|w| w == "token-refresh") {
         for u in seeded.users.iter().take(256) {
-            let r: serde_json::Value = http
-                .post(format!("{}/v1/v1.1/users/login", server.base))
-                .json(&json!({"username": u.1, "password": seed::PASSWORD}))
-                .send()
-                .await?
-                .json()
-                .await?;
+            let r = log_in(&http, &server.base, &u.1).await?;
             if let Some(t) = r["Token"]["refresh_token"].as_str() {
                 tokens.push(t.to_owned());
             }
@@ -482,14 +487,7 @@ async fn main() -> Result<()> {
         .iter()
         .any(|w| w == "page-account" || w == "api-account")
     {
-        let u = &seeded.users[0];
-        let r: serde_json::Value = http
-            .post(format!("{}/v1/v1.1/users/login", server.base))
-            .json(&json!({"username": u.1, "password": seed::PASSWORD}))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let r = log_in(&http, &server.base, &seeded.users[0].1).await?;
         page_session = r["Token"]["refresh_token"]
             .as_str()
             .unwrap_or_default()

@@ -31,15 +31,7 @@ pub struct TokenQuery {
 }
 
 fn link_invalid(visit: &Visit) -> Response {
-    visit.render(
-        StatusCode::BAD_REQUEST,
-        MessagePage {
-            c: visit.chrome(),
-            title: visit.t.get("link-invalid-title"),
-            message: visit.t.get("link-invalid-message"),
-            link: Some(("/sign-in".to_owned(), visit.t.get("sign-in"))),
-        },
-    )
+    visit.link_invalid(("/sign-in".to_owned(), visit.t.get("sign-in")))
 }
 
 pub async fn form(

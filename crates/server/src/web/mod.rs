@@ -282,6 +282,35 @@ impl Visit {
         )
     }
 
+    /// A page that says one thing, with a way on.
+    pub fn told(
+        &self,
+        status: StatusCode,
+        title: String,
+        message: String,
+        on: (String, String),
+    ) -> Response {
+        self.render(
+            status,
+            MessagePage {
+                c: self.chrome(),
+                title,
+                message,
+                link: Some(on),
+            },
+        )
+    }
+
+    /// A mailed link's token that is wrong, used or expired (400), with a way on.
+    pub fn link_invalid(&self, on: (String, String)) -> Response {
+        self.told(
+            StatusCode::BAD_REQUEST,
+            self.t.get("link-invalid-title"),
+            self.t.get("link-invalid-message"),
+            on,
+        )
+    }
+
     /// To the sign-in page, coming back here afterwards.
     pub fn to_sign_in(&self) -> Response {
         Redirect::to(&format!("/sign-in?next={}", self.here)).into_response()

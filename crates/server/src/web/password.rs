@@ -98,15 +98,9 @@ pub async fn reset(
         Err(Error::InvalidInput(why)) if why.starts_with("password") => {
             again(StatusCode::BAD_REQUEST, why)
         }
-        Err(Error::InvalidInput(_) | Error::NotFound(_)) => visit.render(
-            StatusCode::BAD_REQUEST,
-            MessagePage {
-                c: visit.chrome(),
-                title: visit.t.get("link-invalid-title"),
-                message: visit.t.get("link-invalid-message"),
-                link: Some(("/forgot-password".to_owned(), visit.t.get("forgot-title"))),
-            },
-        ),
+        Err(Error::InvalidInput(_) | Error::NotFound(_)) => {
+            visit.link_invalid(("/forgot-password".to_owned(), visit.t.get("forgot-title")))
+        }
         Err(_) => again(
             StatusCode::SERVICE_UNAVAILABLE,
             visit.t.get("try-again-later"),

@@ -137,37 +137,26 @@ pub async fn verify(
     State(s): State<Arc<Services>>,
     Posted(visit, f): Posted<TokenForm>,
 ) -> Response {
-    let (status, title, message) = match s.verify_email(&f.token).await {
-        Ok(()) => (
-            StatusCode::OK,
-            visit.t.get("verified-title"),
-            visit.t.get("verified-message"),
-        ),
-        Err(Error::InvalidInput(_) | Error::NotFound(_)) => (
-            StatusCode::BAD_REQUEST,
-            visit.t.get("link-invalid-title"),
-            visit.t.get("link-invalid-message"),
-        ),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            visit.t.get("verify-title"),
-            visit.t.get("try-again-later"),
-        ),
-    };
     let on = if visit.session.is_some() {
         ("/account".to_owned(), visit.t.get("account-title"))
     } else {
         ("/sign-in".to_owned(), visit.t.get("sign-in"))
     };
-    visit.render(
-        status,
-        MessagePage {
-            c: visit.chrome(),
-            title,
-            message,
-            link: Some(on),
-        },
-    )
+    match s.verify_email(&f.token).await {
+        Ok(()) => visit.told(
+            StatusCode::OK,
+            visit.t.get("verified-title"),
+            visit.t.get("verified-message"),
+            on,
+        ),
+        Err(Error::InvalidInput(_) | Error::NotFound(_)) => visit.link_invalid(on),
+        Err(_) => visit.told(
+            StatusCode::SERVICE_UNAVAILABLE,
+            visit.t.get("verify-title"),
+            visit.t.get("try-again-later"),
+            on,
+        ),
+    }
 }
 
 /// `GET /confirm-email-change?token=`: the link mailed to a new address.
@@ -190,6 +179,7 @@ pub async fn confirm_email_change(
     State(s): State<Arc<Services>>,
     Posted(visit, f): Posted<TokenForm>,
 ) -> Response {
+    let on = ("/account".to_owned(), visit.t.get("account-title"));
     let (status, title, message) = match s.confirm_email_change(&f.token).await {
         Ok(()) => (
             StatusCode::OK,
@@ -201,24 +191,12 @@ pub async fn confirm_email_change(
             visit.t.get("email-change-title"),
             visit.t.get("address-taken"),
         ),
-        Err(Error::InvalidInput(_) | Error::NotFound(_)) => (
-            StatusCode::BAD_REQUEST,
-            visit.t.get("link-invalid-title"),
-            visit.t.get("link-invalid-message"),
-        ),
+        Err(Error::InvalidInput(_) | Error::NotFound(_)) => return visit.link_invalid(on),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             visit.t.get("email-change-title"),
             visit.t.get("try-again-later"),
         ),
     };
-    visit.render(
-        status,
-        MessagePage {
-            c: visit.chrome(),
-            title,
-            message,
-            link: Some(("/account".to_owned(), visit.t.get("account-title"))),
-        },
-    )
+    visit.told(status, title, message, on)
 }
