@@ -278,21 +278,34 @@ impl Services {
     /// signing out and revocation end the page session and the API's at once.
     pub async fn web_session(&self, secret: &str) -> Result<Actor> {
         let refused = || unauthenticated("not signed in");
+        // One read: the token, its session and the account (a page costs what its API
+        // call costs; BENCHMARKS.md, "The pages beside the API").
+        let now = self.now();
         let mut tx = self.store.begin(Mode::Read).await?;
         let token = tx.refresh_token_by_hash(&secret_hash(secret)).await?;
         let session = match &token {
-            Some(t) if t.used_at.is_none() && t.expires_at > self.now() => {
+            Some(t) if t.used_at.is_none() && t.expires_at > now => {
                 tx.session_by_id(t.session_id).await?
             }
             _ => None,
         };
+        let user = match &session {
+            Some(s) => tx.user_by_id(s.user_id).await?,
+            None => None,
+        };
         tx.commit().await?;
-        let session = session.ok_or_else(refused)?;
-        self.authenticate(Credential::AccessToken {
-            user: session.user_id,
+        let (session, user) = session.zip(user).ok_or_else(refused)?;
+        let credential = Credential::AccessToken {
+            user: user.id,
             session: session.id,
-        })
-        .await
+        };
+        let key = user.apikey_issued_at.map(|_| user.apikey_revision);
+        live(&credential, user.status, key, Some(&session), now)?;
+        Ok(Actor::User(UserActor {
+            user_id: user.id,
+            session_id: Some(session.id),
+            is_platform_admin: user.is_platform_admin,
+        }))
     }
 
     async fn authenticate(&self, credential: Credential) -> Result<Actor> {
@@ -388,12 +401,17 @@ impl Services {
     }
 
     /// The caller's live sessions, newest first (the 50 newest): where they are signed in.
-    pub async fn my_sessions(&self, actor: &Actor) -> Result<Vec<accord_domain::session::Session>> {
+    /// The account page's facts in one read: the profile and the live sessions.
+    pub async fn my_profile_and_sessions(
+        &self,
+        actor: &Actor,
+    ) -> Result<(UserProfile, Vec<accord_domain::session::Session>)> {
         let me = actor.user()?;
         let mut tx = self.store.begin(Mode::Read).await?;
+        let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
         let sessions = tx.live_sessions_of(me.user_id, self.now(), 50).await?;
         tx.commit().await?;
-        Ok(sessions)
+        Ok((profile, sessions))
     }
 
     /// Ends one of the caller's own sessions (anyone else's: 404).

@@ -44,14 +44,12 @@ pub struct SessionRow {
     pub current: bool,
 }
 
-/// The account page with the person's sessions in it.
-async fn with_sessions(s: &Services, visit: &Visit, actor: &Actor, p: UserProfile) -> AccountPage {
+/// The account page: the person's profile and sessions, read together.
+async fn account_page(s: &Services, visit: &Visit, actor: &Actor) -> Result<AccountPage, Error> {
+    let (p, sessions) = s.my_profile_and_sessions(actor).await?;
     let mut page = page(visit, p);
     let current = actor.user().ok().and_then(|u| u.session_id);
-    page.sessions = s
-        .my_sessions(actor)
-        .await
-        .unwrap_or_default()
+    page.sessions = sessions
         .into_iter()
         .map(|x| SessionRow {
             id: x.id.to_string(),
@@ -64,7 +62,7 @@ async fn with_sessions(s: &Services, visit: &Visit, actor: &Actor, p: UserProfil
             current: Some(x.id) == current,
         })
         .collect();
-    page
+    Ok(page)
 }
 
 #[derive(Deserialize)]
@@ -106,9 +104,8 @@ pub async fn show(
     let Some(actor) = signed_in(&visit) else {
         return visit.to_sign_in();
     };
-    match s.my_profile(actor).await {
-        Ok(p) => {
-            let mut page = with_sessions(&s, &visit, actor, p).await;
+    match account_page(&s, &visit, actor).await {
+        Ok(mut page) => {
             page.notice = match q.done.as_deref() {
                 Some("profile") => Some(visit.t.get("profile-saved")),
                 Some("password") => Some(visit.t.get("password-changed")),
@@ -201,9 +198,8 @@ async fn again(
     actor: &Actor,
     with: impl FnOnce(&mut AccountPage),
 ) -> Response {
-    match s.my_profile(actor).await {
-        Ok(p) => {
-            let mut page = with_sessions(s, visit, actor, p).await;
+    match account_page(s, visit, actor).await {
+        Ok(mut page) => {
             with(&mut page);
             visit.render(StatusCode::BAD_REQUEST, page)
         }
