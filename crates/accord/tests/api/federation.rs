@@ -32,15 +32,15 @@ async fn with_query(
     Reply::from(req.send().await.unwrap()).await
 }
 
-struct Federation<'a> {
+pub(crate) struct Federation<'a> {
     f: &'a Fixture,
-    base: String,
+    pub(crate) base: String,
     callback_uri: String,
-    browser: Browser,
+    pub(crate) browser: Browser,
 }
 
 impl<'a> Federation<'a> {
-    async fn new(f: &'a Fixture) -> Self {
+    pub(crate) async fn new(f: &'a Fixture) -> Self {
         // New users join through the provider only if the organisation takes subscribers.
         let r = f
             .call(
@@ -75,7 +75,10 @@ impl<'a> Federation<'a> {
 
     /// Registers a client for `redirect_uris` at the provider and configures it by
     /// discovery (201).
-    async fn configure_discovered(&self, redirect_uris: &[&str]) -> crate::oidc::RegisteredClient {
+    pub(crate) async fn configure_discovered(
+        &self,
+        redirect_uris: &[&str],
+    ) -> crate::oidc::RegisteredClient {
         let client = provider()
             .register_client(redirect_uris, "client_secret_basic")
             .await;
@@ -95,7 +98,7 @@ impl<'a> Federation<'a> {
             .await
     }
 
-    async fn authorize(&self, redirect_uri: &str, who: &str) -> (String, String) {
+    pub(crate) async fn authorize(&self, redirect_uri: &str, who: &str) -> (String, String) {
         self.authorize_as(redirect_uri, who, None).await
     }
 
@@ -594,7 +597,7 @@ async fn settings_with_secret(fed: &Federation<'_>) -> Value {
 }
 
 /// Refused exchanges create nothing: the address is still free to register.
-async fn nothing_created(app: &TestApp, who: &str) {
+pub(crate) async fn nothing_created(app: &TestApp, who: &str) {
     let r = app
         .post(
             "/v1/users/register",

@@ -498,3 +498,154 @@ async fn the_address_changes_only_through_a_link_mailed_to_the_new_one(db: TestD
     r.assert_error(401);
 }
 both_backends!(the_address_changes_only_through_a_link_mailed_to_the_new_one);
+
+/// The organisation's own sign-in, through the test OpenID provider: where it is offered,
+/// the page's callback (the API's `redirect-uri` names it), and the account it opens.
+async fn organisation_sign_in_page(f: &Fixture) -> (crate::federation::Federation<'_>, String) {
+    let fed = crate::federation::Federation::new(f).await;
+    let r = f
+        .app
+        .get(&format!("{}/redirect-uri", fed.base), Some(&f.admin))
+        .await;
+    let web_callback = r.json["WebRedirectURI"].as_str().unwrap().to_owned();
+    assert_eq!(
+        web_callback,
+        format!("{}/sign-in/organisation/{}/callback", f.app.base, f.org)
+    );
+    fed.configure_discovered(&[&web_callback]).await;
+    (fed, web_callback)
+}
+
+async fn sign_in_at_organisation(
+    b: &mut Browser,
+    f: &Fixture,
+    who: &str,
+) -> crate::browser::Landing {
+    b.goto(&f.app.url(&format!("/sign-in?org={}", f.org))).await;
+    b.fill("#hint", who).await;
+    b.click(&format!(
+        "form[action='/sign-in/organisation/{}'] button",
+        f.org
+    ))
+    .await
+}
+
+async fn a_person_signs_in_with_their_organisation_and_links_their_own_account(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    organisation_sign_in_page(&f).await;
+    let mut b = Browser::open("en-GB").await;
+
+    // Offered only where asked for, and the page's forms may lead to that provider alone.
+    let plain = app.client.get(app.url("/sign-in")).send().await.unwrap();
+    let csp = plain.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+    let offered = app
+        .client
+        .get(app.url(&format!("/sign-in?org={}", f.org)))
+        .send()
+        .await
+        .unwrap();
+    let csp = offered.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    let origin = crate::oidc::provider().issuer.clone();
+    assert!(
+        csp.contains(&format!("form-action 'self' {origin};")),
+        "{csp}"
+    );
+
+    // Someone new: an account of their own, signed in through the organisation.
+    let newcomer = email("web-fed-new");
+    b.goto(&app.url(&format!("/sign-in?org={}", f.org))).await;
+    b.assert_accessible("sign-in with an organisation").await;
+    b.screenshot("sign-in-organisation-en").await;
+    let landed = sign_in_at_organisation(&mut b, &f, &newcomer).await;
+    assert!(landed.url.ends_with("/account"), "{landed:?}");
+    assert_eq!(b.text("#address").await, newcomer);
+    assert!(b
+        .text("main")
+        .await
+        .contains("signed in with your organisation"));
+    b.click("form[action='/sign-out'] button").await;
+
+    // An account that has the address the provider claims is not taken: its holder is
+    // told how to link, and nobody is signed in.
+    let holder = email("web-fed-holder");
+    app.register(&holder, PW).await;
+    let refused = sign_in_at_organisation(&mut b, &f, &holder).await;
+    assert_eq!(refused.status, Some(409), "{refused:?}");
+    assert!(b.text("main").await.contains("already exists"));
+    b.assert_accessible("organisation address taken").await;
+    b.goto(&app.url("/account")).await;
+    assert!(b.text("h1").await.contains("Sign in"));
+
+    // The holder signs in with the password, and the link page asks for it again.
+    sign_in_at_organisation(&mut b, &f, &holder).await;
+    b.click("main a[href^='/sign-in?next=']").await;
+    b.fill("#email", &holder).await;
+    b.fill("#password", PW).await;
+    let confirm = b.click("form[action='/sign-in'] button").await;
+    assert!(
+        confirm.url.ends_with(&format!("/account/link/{}", f.org)),
+        "{confirm:?}"
+    );
+    b.assert_accessible("link an organisation's sign-in").await;
+    b.screenshot("link-organisation-en").await;
+    let link_form = format!("form[action='/account/link/{}'] button", f.org);
+    b.fill("#password", "not my password").await;
+    b.fill("#hint", &holder).await;
+    let wrong = b.click(&link_form).await;
+    assert_eq!(wrong.status, Some(400), "{wrong:?}");
+    assert!(b
+        .text("#link-error")
+        .await
+        .contains("current password is wrong"));
+    b.fill("#password", PW).await;
+    b.fill("#hint", &holder).await;
+    let linked = b.click(&link_form).await;
+    assert!(linked.url.ends_with("/account?done=linked"), "{linked:?}");
+    assert!(b.text("main").await.contains("now linked"));
+    assert_eq!(b.text("#address").await, holder);
+
+    // From now on the organisation's sign-in opens the holder's own account.
+    b.click("form[action='/sign-out'] button").await;
+    let again = sign_in_at_organisation(&mut b, &f, &holder).await;
+    assert!(again.url.ends_with("/account"), "{again:?}");
+    assert_eq!(b.text("#address").await, holder);
+}
+both_backends!(a_person_signs_in_with_their_organisation_and_links_their_own_account);
+
+/// Login CSRF: a callback URL made by someone else's login (the attacker's code and state,
+/// handed to the victim) signs nobody in, and neither does a callback taken twice.
+async fn a_callback_from_another_browsers_login_signs_nobody_in(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let app = &f.app;
+    let (fed, web_callback) = organisation_sign_in_page(&f).await;
+    let attacker = email("web-fed-attacker");
+    let (url, _) = fed.authorize(&web_callback, &attacker).await;
+    let planted = fed.browser.follow_until(&url, &web_callback).await;
+    assert!(planted.contains("code="), "{planted}");
+
+    let mut victim = Browser::open("en-GB").await;
+    let refused = victim.goto(&planted).await;
+    assert_eq!(refused.status, Some(400), "{refused:?}");
+    assert!(victim
+        .text("main")
+        .await
+        .contains("not started in this browser"));
+    victim
+        .assert_accessible("organisation sign-in refused")
+        .await;
+    assert!(cookie(&victim.cookies().await, "accord-session").is_none());
+
+    // The victim's own login in progress does not make the attacker's callback theirs.
+    let mut own = Browser::open("en-GB").await;
+    let landed = sign_in_at_organisation(&mut own, &f, &email("web-fed-own")).await;
+    assert!(landed.url.ends_with("/account"), "{landed:?}");
+    let replay = own.goto(&planted).await;
+    assert_eq!(replay.status, Some(400), "{replay:?}");
+    // The attacker's code was never exchanged: no account has their address.
+    crate::federation::nothing_created(app, &attacker).await;
+}
+both_backends!(a_callback_from_another_browsers_login_signs_nobody_in);

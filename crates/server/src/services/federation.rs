@@ -71,6 +71,17 @@ pub struct ProviderInput {
     pub token_endpoint_auth_method: Option<String>,
 }
 
+/// An account without a password cannot confirm a link with one.
+pub const NO_PASSWORD_TO_CONFIRM: &str =
+    "this account has no password to confirm the link with; set one first (forgot password)";
+
+/// The sign-in page's offer for one organisation.
+pub struct SignInOffer {
+    pub organization_name: String,
+    /// `scheme://host[:port]` of the provider's authorization endpoint.
+    pub provider_origin: String,
+}
+
 /// A login begun at the authorize endpoint: where to send the browser, and the state
 /// that comes back with the code.
 pub struct LoginStart {
@@ -150,9 +161,80 @@ impl Services {
             .ok_or_else(|| Error::not_found("this organisation has no identity provider"))
     }
 
-    pub async fn idp_redirect_uri(&self, actor: &Actor, org: OrganizationId) -> Result<String> {
+    /// The callbacks to register at the provider: the API's, and the pages' (docs/web.md).
+    pub async fn idp_redirect_uri(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<(String, String)> {
         let org = self.org_for_configuration(actor, org).await?;
-        Ok(self.federation_callback_uri(org))
+        Ok((
+            self.federation_callback_uri(org),
+            self.web_federation_callback_uri(org),
+        ))
+    }
+
+    /// Where the provider sends the browser back when the login began on a page.
+    pub fn web_federation_callback_uri(&self, org: OrganizationId) -> String {
+        format!(
+            "{}/sign-in/organisation/{org}/callback",
+            self.config.public_url
+        )
+    }
+
+    /// What the sign-in page offers for an organisation, to anyone: its name and the
+    /// origin of its provider's sign-in page (the page's forms may lead there). `None`
+    /// when the organisation is unknown or has no provider.
+    pub async fn federated_sign_in_offer(
+        &self,
+        org: OrganizationId,
+    ) -> Result<Option<SignInOffer>> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let provider = tx.identity_provider(org).await?;
+        let organization = match provider {
+            Some(_) => tx.organization_by_id(org).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(provider.zip(organization).and_then(|(p, o)| {
+            let url = reqwest::Url::parse(&p.settings.authorization_url).ok()?;
+            Some(SignInOffer {
+                organization_name: o.name,
+                provider_origin: url.origin().ascii_serialization(),
+            })
+        }))
+    }
+
+    /// Starts a login that links the outside identity to the caller's own account, once
+    /// their current password confirms it: a session left open, or stolen, is not enough
+    /// to add a way into the account. An account without a password links nothing here.
+    pub async fn start_federated_link_confirmed(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        password: &str,
+        redirect_uri: &str,
+        login_hint: Option<&str>,
+    ) -> Result<LoginStart> {
+        let me = actor.user()?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let user = tx.user_by_id(me.user_id).await?;
+        tx.commit().await?;
+        let user = user.ok_or_else(|| Error::Unauthenticated("account no longer exists".into()))?;
+        if user.password_hash.is_none() {
+            return Err(Error::Forbidden(NO_PASSWORD_TO_CONFIRM.into()));
+        }
+        let offered = accord_domain::identity::Password::offered(password)?;
+        if !self
+            .passwords
+            .verify(&offered, user.password_hash.as_deref())
+            .await?
+            .ok
+        {
+            return Err(Error::Unauthenticated("current password is wrong".into()));
+        }
+        self.start_federated_login(actor, org, redirect_uri, login_hint)
+            .await
     }
 
     /// POST (`replace` false: 409 if one exists) or PUT (`replace` true: 404 if none).

@@ -111,6 +111,7 @@ pub async fn show(
                 Some("password") => Some(visit.t.get("password-changed")),
                 Some("apikey-revoked") => Some(visit.t.get("apikey-revoked")),
                 Some("session-ended") => Some(visit.t.get("session-ended")),
+                Some("linked") => Some(visit.t.get("linked")),
                 _ => None,
             };
             visit.render(StatusCode::OK, page)

@@ -116,6 +116,7 @@ impl Texts {
         let args: HashMap<Cow<'static, str>, FluentValue> = [
             (Cow::Borrowed("minutes"), FluentValue::from(2)),
             (Cow::Borrowed("address"), FluentValue::from("a@example.com")),
+            (Cow::Borrowed("organisation"), FluentValue::from("Example")),
         ]
         .into();
         LOCALES

@@ -12,6 +12,7 @@
 mod account;
 pub mod i18n;
 mod invitation;
+mod organisation_sign_in;
 mod password;
 mod register;
 mod sign_in;
@@ -55,6 +56,14 @@ pub fn router() -> Router<Arc<Services>> {
         .route("/", get(home))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
+        .route(
+            "/sign-in/organisation/{org}",
+            post(organisation_sign_in::start),
+        )
+        .route(
+            "/sign-in/organisation/{org}/callback",
+            get(organisation_sign_in::callback),
+        )
         .route("/register", get(register::form).post(register::submit))
         .route(
             "/verify-email",
@@ -81,6 +90,10 @@ pub fn router() -> Router<Arc<Services>> {
             get(register::email_change_form).post(register::confirm_email_change),
         )
         .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/account/link/{org}",
+            get(organisation_sign_in::link_form).post(organisation_sign_in::link),
+        )
         .route("/account/apikey/show", post(account::show_api_key))
         .route("/account/apikey/rotate", post(account::rotate_api_key))
         .route("/account/apikey/revoke", post(account::revoke_api_key))
@@ -101,10 +114,9 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
 async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page whose form leads to an organisation's provider set its own (`render_leading_to`).
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Mailed links carry their token in the query: no page ever hands its URL on.
     h.insert(
@@ -265,6 +277,33 @@ impl Visit {
                 header::SET_COOKIE,
                 self.rules.set(CSRF_COOKIE, &self.csrf, "Strict", None),
             );
+        }
+        res
+    }
+
+    /// A page with a form whose answer leads the browser on to `origin` (an organisation's
+    /// provider): browsers hold a form's redirects to `form-action` too, so that one origin
+    /// joins `'self'` there, on this page only.
+    pub fn render_leading_to(
+        &self,
+        status: StatusCode,
+        page: impl Template,
+        origin: &str,
+    ) -> Response {
+        let mut res = self.render(status, page);
+        let plain = origin.starts_with("https://") || origin.starts_with("http://");
+        if plain
+            && origin
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !";,'".contains(c))
+        {
+            let csp = CSP.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {origin}"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
         }
         res
     }

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::organisation_sign_in::offer_of;
 use super::{same_origin_path, Chrome, MessagePage, Posted, Visit, SESSION_COOKIE};
 use crate::services::identity::LoginKind;
 use crate::services::Services;
@@ -22,31 +23,48 @@ pub struct SignInPage {
     pub email: String,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// `(id, name)` of the organisation whose own sign-in the page offers (`?org=`).
+    pub organisation: Option<(String, String)>,
 }
 
 #[derive(Deserialize)]
 pub struct SignInQuery {
     next: Option<String>,
+    /// An organisation whose own provider the page offers beside the password.
+    org: Option<String>,
     /// A notice the page shows by its key (never text from the URL).
     done: Option<String>,
 }
 
-pub async fn form(visit: Visit, Query(q): Query<SignInQuery>) -> Response {
+pub async fn form(
+    State(s): State<Arc<Services>>,
+    visit: Visit,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     let notice = match q.done.as_deref() {
         Some("signed-out") => Some(visit.t.get("signed-out")),
         Some("password-set") => Some(visit.t.get("password-set-sign-in")),
         _ => None,
     };
-    visit.render(
-        StatusCode::OK,
-        SignInPage {
-            c: visit.chrome(),
-            next: same_origin_path(q.next.as_deref()),
-            email: String::new(),
-            error: None,
-            notice,
-        },
-    )
+    let offer = match q.org.as_deref() {
+        Some(org) => offer_of(&s, org).await,
+        None => None,
+    };
+    let mut page = SignInPage {
+        c: visit.chrome(),
+        next: same_origin_path(q.next.as_deref()),
+        email: String::new(),
+        error: None,
+        notice,
+        organisation: None,
+    };
+    match offer {
+        Some((id, offer)) => {
+            page.organisation = Some((id.to_string(), offer.organization_name));
+            visit.render_leading_to(StatusCode::OK, page, &offer.provider_origin)
+        }
+        None => visit.render(StatusCode::OK, page),
+    }
 }
 
 #[derive(Deserialize)]
@@ -104,6 +122,7 @@ pub async fn submit(
                     email: f.email,
                     error: Some(error),
                     notice: None,
+                    organisation: None,
                 },
             )
         }

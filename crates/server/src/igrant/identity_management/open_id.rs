@@ -188,6 +188,9 @@ async fn delete_idp(
 pub struct RedirectUriBody {
     #[serde(rename = "RedirectURI")]
     redirect_uri: String,
+    /// Ours: the callback of a sign-in begun on Accord's own pages (register it too).
+    #[serde(rename = "WebRedirectURI")]
+    web_redirect_uri: String,
 }
 
 /// Get redirect_uri: the callback to register at the provider (Admin)
@@ -202,8 +205,11 @@ async fn redirect_uri(
     Caller(a): Caller,
     Path(org): Path<String>,
 ) -> Result<Json<RedirectUriBody>, IgrantError> {
-    let redirect_uri = s.idp_redirect_uri(&a, org.parse()?).await?;
-    Ok(Json(RedirectUriBody { redirect_uri }))
+    let (redirect_uri, web_redirect_uri) = s.idp_redirect_uri(&a, org.parse()?).await?;
+    Ok(Json(RedirectUriBody {
+        redirect_uri,
+        web_redirect_uri,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
