@@ -216,6 +216,42 @@ pub struct User {
     /// When the current address was proven by a mailed link; `None`: never, or not since
     /// it changed. Only a proven address has anything attached to it by address.
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// The language Accord writes to the person in; `None`: never chosen (English).
+    pub language: Option<Language>,
+}
+
+/// A language Accord speaks to people in: its pages and its mails (docs/web.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    En,
+    Sv,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::Sv];
+
+    /// The BCP 47 primary subtag.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Sv => "sv",
+        }
+    }
+
+    /// The language's name in itself.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Sv => "Svenska",
+        }
+    }
+
+    /// `sv`, `sv-FI`, `SV_se` → Swedish; a language Accord does not speak → `None`.
+    pub fn from_code(code: &str) -> Option<Language> {
+        let primary = code.split(['-', '_']).next()?.trim().to_ascii_lowercase();
+        Language::ALL.into_iter().find(|l| l.code() == primary)
+    }
 }
 
 impl User {
@@ -240,6 +276,7 @@ impl User {
             surname: String::new(),
             home_organization_id: None,
             email_verified_at: None,
+            language: None,
         }
     }
 }

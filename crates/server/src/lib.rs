@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod customerid;
 pub mod http_status;
+pub mod i18n;
 pub mod igrant;
 pub mod per_source;
 pub mod services;

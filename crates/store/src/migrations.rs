@@ -140,6 +140,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "email change",
         include_str!("../migrations/sqlite/0022_email_change.sql"),
     ),
+    (
+        23,
+        "user language",
+        include_str!("../migrations/sqlite/0023_user_language.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -252,6 +257,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         22,
         "email change",
         include_str!("../migrations/postgres/0022_email_change.sql"),
+    ),
+    (
+        23,
+        "user language",
+        include_str!("../migrations/postgres/0023_user_language.sql"),
     ),
 ]);
 

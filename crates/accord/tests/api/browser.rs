@@ -99,6 +99,12 @@ impl Browser {
     }
 
     /// Sets a (hidden) field's value, as a forger would.
+    /// Picks the option `value` of a list, as a person does.
+    pub async fn select(&mut self, selector: &str, value: &str) {
+        self.send(json!({"op": "select", "selector": selector, "value": value}))
+            .await;
+    }
+
     pub async fn set_value(&mut self, selector: &str, value: &str) {
         self.send(json!({"op": "setValue", "selector": selector, "value": value}))
             .await;
@@ -145,6 +151,18 @@ impl Browser {
         let path = dir.join(format!("{name}.png"));
         self.send(json!({"op": "screenshot", "path": path.to_string_lossy()}))
             .await;
+    }
+}
+
+impl Browser {
+    /// A mail's HTML alternative as a mail client would show it, photographed as `name`.
+    pub async fn screenshot_mail(&mut self, html: &str, name: &str) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        let page = dir.join(format!("{name}.html"));
+        std::fs::write(&page, html).expect("the mail's page");
+        self.goto(&format!("file://{}", page.display())).await;
+        self.screenshot(name).await;
     }
 }
 

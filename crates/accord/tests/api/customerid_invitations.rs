@@ -502,6 +502,12 @@ async fn an_invitation_is_accepted_in_a_browser(db: TestDb) {
         .await;
     b.assert_accessible("accept-invitation (new account)").await;
     b.screenshot("accept-invitation-en").await;
+    let mut swedish = crate::browser::Browser::open("sv-SE").await;
+    swedish
+        .goto(&s.f.app.url(&format!("/accept-invitation?token={token}")))
+        .await;
+    swedish.assert_accessible("accept-invitation (sv)").await;
+    swedish.screenshot("accept-invitation-sv").await;
     assert_eq!(b.text("#invited").await, invitee);
     b.fill("#password", "a password of my own").await;
     b.fill("#confirm", "a password of my own").await;

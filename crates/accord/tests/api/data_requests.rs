@@ -196,7 +196,11 @@ async fn the_organisation_answers_and_the_person_is_told(db: TestDb) {
     let mails = smtp()
         .wait_for_subject(&r.person_email, "DMart: your data request", 1)
         .await;
-    assert!(mails[0].contains("request acknowledged"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("acknowledged by the organisation"),
+        "{}",
+        mails[0]
+    );
 
     // Never back; never to the person's own "cancelled".
     r.answer(&r.f.admin, &id, 1, "").await.assert_error(400);

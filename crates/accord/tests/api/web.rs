@@ -346,10 +346,17 @@ async fn the_account_page_issues_an_apikey_and_deletes_the_account(db: TestDb) {
         app.get("/v1/user", Some(&as_key)).await.status,
         StatusCode::OK
     );
-    b.goto(&app.url("/account")).await;
+    b.screenshot("api-key-en").await;
+    // The same page in Swedish (the switch, then the form again).
+    b.goto(&app.url("/language/sv?back=/account")).await;
     b.click("form[action='/account/apikey/show'] button").await;
     assert_eq!(b.text("#apikey").await, key);
-    b.goto(&app.url("/account")).await;
+    b.assert_accessible("apikey (sv)").await;
+    b.screenshot("api-key-sv").await;
+    b.goto(&app.url("/language/sv?back=/account/delete")).await;
+    b.assert_accessible("delete-account (sv)").await;
+    b.screenshot("delete-account-sv").await;
+    b.goto(&app.url("/language/en?back=/account")).await;
     let revoked = b
         .click("form[action='/account/apikey/revoke'] button")
         .await;
@@ -560,6 +567,13 @@ async fn a_person_signs_in_with_their_organisation_and_links_their_own_account(d
     b.goto(&app.url(&format!("/sign-in?org={}", f.org))).await;
     b.assert_accessible("sign-in with an organisation").await;
     b.screenshot("sign-in-organisation-en").await;
+    b.goto(&app.url(&format!("/language/sv?back=/sign-in?org={}", f.org)))
+        .await;
+    b.assert_accessible("sign-in with an organisation (sv)")
+        .await;
+    b.screenshot("sign-in-organisation-sv").await;
+    b.goto(&app.url(&format!("/language/en?back=/sign-in?org={}", f.org)))
+        .await;
     let landed = sign_in_at_organisation(&mut b, &f, &newcomer).await;
     assert!(landed.url.ends_with("/account"), "{landed:?}");
     assert_eq!(b.text("#address").await, newcomer);
@@ -592,6 +606,13 @@ async fn a_person_signs_in_with_their_organisation_and_links_their_own_account(d
     );
     b.assert_accessible("link an organisation's sign-in").await;
     b.screenshot("link-organisation-en").await;
+    b.goto(&app.url(&format!("/language/sv?back=/account/link/{}", f.org)))
+        .await;
+    b.assert_accessible("link an organisation's sign-in (sv)")
+        .await;
+    b.screenshot("link-organisation-sv").await;
+    b.goto(&app.url(&format!("/language/en?back=/account/link/{}", f.org)))
+        .await;
     let link_form = format!("form[action='/account/link/{}'] button", f.org);
     b.fill("#password", "not my password").await;
     b.fill("#hint", &holder).await;
@@ -649,3 +670,83 @@ async fn a_callback_from_another_browsers_login_signs_nobody_in(db: TestDb) {
     crate::federation::nothing_created(app, &attacker).await;
 }
 both_backends!(a_callback_from_another_browsers_login_signs_nobody_in);
+
+/// Every mail comes as text and HTML alternatives of the same letter, in the person's
+/// language: the one they registered in (a page's, or the app's `Accept-Language`), then
+/// the one they choose on the account page.
+async fn mails_come_as_text_and_html_in_the_persons_language(db: TestDb) {
+    let f = Fixture::with_smtp(&db).await;
+    let app = &f.app;
+
+    // Registered on a Swedish page: the confirmation comes in Swedish, twice over.
+    let who = email("web-mail-sv");
+    let mut b = Browser::open("sv-SE").await;
+    b.goto(&app.url("/register")).await;
+    b.fill("#name", "Sigrid").await;
+    b.fill("#email", &who).await;
+    b.fill("#password", "ett långt lösenord").await;
+    b.click("form[action='/register'] button").await;
+    smtp()
+        .wait_for_subject(&who, "Bekräfta din e-postadress", 1)
+        .await;
+    let mail = smtp().mails_to(&who).pop().unwrap();
+    assert_eq!(mail.html_parts, 1, "an HTML alternative");
+    assert!(
+        mail.text.contains("Länken fungerar en gång"),
+        "{}",
+        mail.text
+    );
+    assert!(!mail.text.contains('<'), "{}", mail.text);
+    let link = mailed_link(app, &who, "Bekräfta din e-postadress", 1).await;
+    assert!(
+        mail.html.contains(&format!("<a href=\"{link}\"")),
+        "{}",
+        mail.html
+    );
+    assert!(mail.html.contains("Bekräfta min adress"), "{}", mail.html);
+    assert!(mail.html.contains("lang=\"sv\""));
+    b.screenshot_mail(&mail.html, "mail-verify-sv").await;
+    // The HTML's button is the link that works.
+    b.goto(&link).await;
+    let proven = b.click("form[action='/verify-email'] button").await;
+    assert_eq!(proven.status, Some(200), "{proven:?}");
+
+    // Chosen on the account page: the next mail is in English.
+    sign_in(&mut b, app, &who, "ett långt lösenord").await;
+    b.select("#language", "en").await;
+    let saved = b.click("form[action='/account/profile'] button").await;
+    assert!(saved.url.ends_with("/account?done=profile"), "{saved:?}");
+    app.call(
+        reqwest::Method::PUT,
+        "/v1/user/password/forgot",
+        None,
+        Some(serde_json::json!({ "username": who })),
+    )
+    .await;
+    let reset = smtp()
+        .wait_for_subject(&who, "Reset your password", 1)
+        .await;
+    assert!(reset[0].contains("/reset-password?token="));
+
+    // Through the API, the app's language.
+    let app_user = email("api-mail-sv");
+    let r = app
+        .client
+        .post(app.url("/v1/users/register"))
+        .header("Accept-Language", "sv-SE, en;q=0.5")
+        .json(&serde_json::json!({"username": app_user, "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    smtp()
+        .wait_for_subject(&app_user, "Bekräfta din e-postadress", 1)
+        .await;
+    // Without one, English.
+    let plain = email("api-mail-en");
+    app.register(&plain, PW).await;
+    smtp()
+        .wait_for_subject(&plain, "Confirm your email address", 1)
+        .await;
+}
+both_backends!(mails_come_as_text_and_html_in_the_persons_language);

@@ -6,6 +6,7 @@
 // Commands: {"op":"goto","url"} → {"status","url","title"}
 //           {"op":"fill","selector","value"}  {"op":"click","selector"} (waits for the page)
 //           {"op":"setValue","selector","value"} (a hidden field, as a forger would set it)
+//           {"op":"select","selector","value"} (an option of a list, as a person picks it)
 //           {"op":"submit","selector"} (click, then the answer's status)
 //           {"op":"text","selector"} → {"text"}   {"op":"html"} → {"html"}
 //           {"op":"cookies"} → {"cookies":[...]}   {"op":"axe"} → {"violations":[...]}
@@ -50,6 +51,9 @@ async function run(cmd) {
       await loaded;
       return { status: lastStatus, url: page.url(), title: await page.title() };
     }
+    case "select":
+      await page.locator(cmd.selector).first().selectOption(cmd.value);
+      return {};
     case "setValue":
       // A hidden field set as a forger would (the pages themselves run no script).
       await page.locator(cmd.selector).first().evaluate((el, v) => { el.value = v; }, cmd.value);

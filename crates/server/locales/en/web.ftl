@@ -115,3 +115,4 @@ link-explain = After this, whoever signs in at { $organisation } as the identity
 link-button = Continue to { $organisation }
 link-needs-password = Your account has no password yet. Set one with “Forgot your password?” first, then link.
 linked = Your sign-in at the organisation is now linked to this account.
+mail-language = Language of our mails to you

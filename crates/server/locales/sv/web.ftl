@@ -115,3 +115,4 @@ link-explain = Efter detta kan den som loggar in hos { $organisation } med den i
 link-button = Fortsätt till { $organisation }
 link-needs-password = Ditt konto har inget lösenord ännu. Välj ett med ”Glömt lösenordet?” först, och koppla sedan.
 linked = Din inloggning hos organisationen är nu kopplad till det här kontot.
+mail-language = Språk i våra mejl till dig

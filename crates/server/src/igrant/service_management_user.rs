@@ -102,8 +102,14 @@ pub struct ConfirmResetBody {
 async fn register(
     State(services): State<Arc<Services>>,
     source: SourceAddr,
+    headers: axum::http::HeaderMap,
     IgrantJson(b): IgrantJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<User>), IgrantError> {
+    // The app's language, as its HTTP client says it: the person's mails are written in it.
+    let language = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::i18n::accepted);
     let profile = services
         .register(Registration {
             username: &b.username,
@@ -111,6 +117,7 @@ async fn register(
             name: &b.name,
             phone: &b.phone,
             source: Some(source.0),
+            language,
         })
         .await?;
     Ok((
@@ -142,7 +149,7 @@ async fn update_me(
     IgrantJson(b): IgrantJson<UpdateMeBody>,
 ) -> Result<Json<UserEnvelope>, IgrantError> {
     let profile = services
-        .update_my_profile(&actor, b.name.as_deref(), b.phone.as_deref())
+        .update_my_profile(&actor, b.name.as_deref(), b.phone.as_deref(), None)
         .await?;
     Ok(Json(UserEnvelope {
         user: User::from_profile(profile, &services.config.public_url),

@@ -16,7 +16,7 @@ use accord_domain::{Error, Result, UserId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
 
-use super::mail::OutgoingMail;
+use super::mail::Letter;
 use super::tokens::{random_secret, secret_hash};
 use super::{Actor, Services};
 
@@ -30,6 +30,14 @@ impl Services {
                 tracing::error!(error = ?e, "verification mail failed");
             }
         });
+    }
+
+    /// The language the person chose, if any (a mail to them is written in it).
+    async fn language_of(&self, user: UserId) -> Option<accord_domain::identity::Language> {
+        let mut tx = self.store.begin(Mode::Read).await.ok()?;
+        let found = tx.user_by_id(user).await.ok().flatten();
+        tx.commit().await.ok()?;
+        found.and_then(|u| u.language)
     }
 
     pub(crate) async fn send_email_verification(&self, user: UserId) -> Result<()> {
@@ -62,38 +70,29 @@ impl Services {
             .email_verification_link
             .replace("{token}", &token);
         let hours = ttl.num_hours();
-        self.mailer
-            .send(OutgoingMail {
-                to: email.as_str().to_owned(),
-                subject: "Confirm your email address".into(),
-                body: format!(
-                    "Someone registered this address with an account, or asked to confirm it.\n\n\
-                     To confirm that it is yours, open this link within {hours} hours and press \
-                     the button:\n{link}\n\n\
-                     (An application may instead send this code to POST /v1/user/email/verify: \
-                     {token})\n\n\
-                     The link works once. If this was not you, ignore this mail, or reset the \
-                     password of the account with this address to take it over.\n"
-                ),
-                secrets: vec![link.clone(), token.clone()],
-            })
-            .await
+        let l = Letter::new(user.language, "mail-verify-subject");
+        let t = l.t;
+        let mail = l
+            .say(t.get("mail-verify-intro"))
+            .say(t.with("mail-verify-action", "hours", hours))
+            .act("mail-verify-button", &link)
+            .code("mail-verify-code", &token)
+            .close(t.get("mail-verify-closing"))
+            .to(email.as_str(), vec![link.clone(), token.clone()]);
+        self.mailer.send(mail).await
     }
 
     /// The account's address was changed (by a REST client): the old address is told, the
     /// new one is asked to prove itself. Mail failures are logged, not answered.
     pub(crate) async fn address_changed(&self, user: UserId, old_email: Option<&str>) {
         if let Some(old) = old_email {
-            let notice = OutgoingMail {
-                to: old.to_owned(),
-                subject: "Your email address was changed".into(),
-                body: "The email address of your account was changed to another one. From now \
-                       on mail about the account goes there, and this address no longer signs \
-                       in. If you did not expect this, contact the organisation that manages \
-                       your account.\n"
-                    .into(),
-                secrets: vec![],
-            };
+            let language = self.language_of(user).await;
+            let l = Letter::new(language, "mail-address-changed-subject");
+            let t = l.t;
+            let notice = l
+                .say(t.get("mail-address-changed-intro-unnamed"))
+                .say(t.get("mail-address-changed-by-organisation"))
+                .to(old, vec![]);
             if let Err(e) = self.mailer.send(notice).await {
                 tracing::error!(error = ?e, "address change notice failed");
             }
@@ -201,17 +200,15 @@ impl Services {
             self.config.public_url
         );
         let hours = ttl.num_hours();
-        self.mail_in_background(Some(OutgoingMail {
-            to: email.as_str().to_owned(),
-            subject: "Confirm your new email address".into(),
-            body: format!(
-                "Someone asked to move an account to this address.\n\n\
-                 To confirm that it is yours and make it the account's address, open this link \
-                 within {hours} hours and press the button:\n{link}\n\n\
-                 The link works once. If this was not you, ignore this mail: nothing changes.\n"
-            ),
-            secrets: vec![link.clone(), token.clone()],
-        }));
+        let l = Letter::new(profile.user.language, "mail-email-change-subject");
+        let t = l.t;
+        self.mail_in_background(Some(
+            l.say(t.get("mail-email-change-intro"))
+                .say(t.with("mail-email-change-action", "hours", hours))
+                .act("mail-email-change-button", &link)
+                .close(t.get("mail-email-change-closing"))
+                .to(email.as_str(), vec![link.clone(), token.clone()]),
+        ));
         Ok(email.as_str().to_owned())
     }
 
@@ -240,18 +237,17 @@ impl Services {
             .await?;
         tx.commit().await?;
         if let Some(old) = old {
-            self.mail_in_background(Some(OutgoingMail {
-                to: old.as_str().to_owned(),
-                subject: "Your email address was changed".into(),
-                body: format!(
-                    "The email address of your account was changed to {}. From now on mail \
-                     about the account goes there, and this address no longer signs in. The \
-                     change needed the account's password: if it was not you, someone knows \
-                     your password; contact the organisation that manages your account.\n",
-                    email.as_str()
-                ),
-                secrets: vec![],
-            }));
+            let l = Letter::new(user.language, "mail-address-changed-subject");
+            let t = l.t;
+            self.mail_in_background(Some(
+                l.say(t.with(
+                    "mail-address-changed-intro",
+                    "address",
+                    email.as_str().to_owned(),
+                ))
+                .say(t.get("mail-address-changed-by-holder"))
+                .to(old.as_str(), vec![]),
+            ));
         }
         Ok(())
     }

@@ -14,9 +14,11 @@ use accord_store::{HistoryFilter, Mode, RequestsFilter, Tx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::mail::OutgoingMail;
+use super::mail::{Letter, OutgoingMail};
 use super::paging::page_limit;
 use super::{Actor, Services};
+use crate::i18n::Texts;
+use fluent_templates::fluent_bundle::FluentValue;
 
 /// A request with the name of the person who made it.
 #[derive(Debug, Clone)]
@@ -473,16 +475,39 @@ impl Services {
         {
             return Ok(None);
         }
-        Ok(Some(OutgoingMail {
-            to: to.as_str().to_owned(),
-            subject: format!("{}: your data request", org.name),
-            body: format!(
-                "{message}.\n\nRequested on {}; the organisation's answer is due by {}.\n",
-                request.requested_at.format("%Y-%m-%d"),
-                request.due_at().format("%Y-%m-%d"),
-            ),
-            secrets: vec![],
-        }))
+        let t = Texts::of(user.language);
+        let organisation = ("organisation", FluentValue::from(org.name.clone()));
+        let state = match request.state {
+            DataRequestState::ProcessedWithoutAction => "processed-without-action",
+            other => step_word(other),
+        };
+        let said = t.with_args(
+            match request.kind {
+                DataRequestKind::Download => "mail-data-request-download",
+                DataRequestKind::Delete => "mail-data-request-delete",
+            },
+            &[organisation.clone(), ("state", state.into())],
+        );
+        let mut letter =
+            Letter::titled(t, t.with_args("mail-data-request-subject", &[organisation])).say(said);
+        if !request.comment.is_empty() {
+            letter =
+                letter.say(t.with("mail-data-request-comment", "what", request.comment.clone()));
+        }
+        let dates = t.with_args(
+            "mail-data-request-dates",
+            &[
+                (
+                    "date",
+                    request.requested_at.format("%Y-%m-%d").to_string().into(),
+                ),
+                (
+                    "due",
+                    request.due_at().format("%Y-%m-%d").to_string().into(),
+                ),
+            ],
+        );
+        Ok(Some(letter.close(dates).to(to.as_str(), vec![])))
     }
 }
 

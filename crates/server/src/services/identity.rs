@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use accord_domain::address::source_group;
 use accord_domain::identity::{
-    parse_profile_text, Email, Password, RoleGrant, User, UserStatus, NAME_MAX_CHARS,
+    parse_profile_text, Email, Language, Password, RoleGrant, User, UserStatus, NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
 };
 use accord_domain::organization::SubscribedOrg;
@@ -20,7 +20,7 @@ use accord_domain::{Error, Result, UserId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
 
-use super::mail::OutgoingMail;
+use super::mail::Letter;
 use super::sign_in::{live, refused};
 use super::tokens::{random_secret, secret_hash};
 use super::{Actor, Credential, Services, UserActor};
@@ -51,6 +51,8 @@ pub struct Registration<'a> {
     pub phone: &'a str,
     /// Where the request came from (throttled per address); `None` from the CLI.
     pub source: Option<IpAddr>,
+    /// The language the person registered in (the page's; `None` through the API).
+    pub language: Option<Language>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +105,7 @@ impl Services {
             name,
             phone,
             password_hash: Some(hash),
+            language: r.language,
             ..User::new(Some(email), UserStatus::Enabled, now)
         };
         let taken = || Error::Conflict("an account with this username already exists".into());
@@ -349,6 +352,7 @@ impl Services {
         actor: &Actor,
         name: Option<&str>,
         phone: Option<&str>,
+        language: Option<Language>,
     ) -> Result<UserProfile> {
         let me = actor.user()?;
         let name = name
@@ -362,6 +366,9 @@ impl Services {
         let name = name.unwrap_or(current.user.name);
         let phone = phone.unwrap_or(current.user.phone);
         tx.update_user_profile(me.user_id, &name, &phone).await?;
+        if let Some(language) = language {
+            tx.set_user_language(me.user_id, language).await?;
+        }
         let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
         tx.commit().await?;
         Ok(profile)
@@ -574,20 +581,16 @@ impl Services {
         tx.commit().await?;
         let link = self.config.password_reset_link.replace("{token}", &token);
         let minutes = ttl.num_minutes();
-        self.mailer
-            .send(OutgoingMail {
-                to: email.as_str().to_owned(),
-                subject: "Reset your password".into(),
-                body: format!(
-                    "Someone asked to reset the password of this account.\n\n\
-                     To choose a new password, follow this link within {minutes} minutes:\n{link}\n\n\
-                     or send this code with your new password to POST /v1/user/password/forgot/confirm:\n{token}\n\n\
-                     The link works once. \
-                     If you did not ask for this, ignore this mail: your password is unchanged.\n"
-                ),
-                secrets: vec![link.clone(), token.clone()],
-            })
-            .await
+        let l = Letter::new(user.language, "mail-reset-subject");
+        let t = l.t;
+        let mail = l
+            .say(t.get("mail-reset-intro"))
+            .say(t.with("mail-reset-action", "minutes", minutes))
+            .act("mail-reset-button", &link)
+            .code("mail-reset-code", &token)
+            .close(t.get("mail-reset-closing"))
+            .to(email.as_str(), vec![link.clone(), token.clone()]);
+        self.mailer.send(mail).await
     }
 
     /// Sets a new password with a reset token (once), and closes every other way into the
@@ -649,6 +652,7 @@ impl Services {
                 name,
                 phone: "",
                 source: None,
+                language: None,
             })
             .await?;
         let mut tx = self.store.begin(Mode::Write).await?;

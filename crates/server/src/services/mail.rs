@@ -5,16 +5,118 @@ use std::fmt;
 use std::time::Duration;
 
 use accord_domain::{Error, Result};
+use askama::Template;
 use async_trait::async_trait;
-use lettre::message::header::ContentType;
+use lettre::message::MultiPart;
+
+use crate::i18n::{Lang, Texts};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 pub struct OutgoingMail {
     pub to: String,
     pub subject: String,
+    /// The text alternative.
     pub body: String,
+    /// The HTML alternative, written from the same letter.
+    pub html: String,
     /// Strings in `body` that must never be logged (tokens, links carrying them).
     pub secrets: Vec<String>,
+}
+
+/// What a mail says, in its reader's language. A letter is written twice, as text and as
+/// HTML, by the templates `templates/mail/letter.txt` and `letter.html`, from the same
+/// catalog messages (`locales/<lang>/mail.ftl`).
+pub struct Letter {
+    pub t: Texts,
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// The link the mail is about: a button in HTML, the address in text.
+    pub action: Option<Action>,
+    /// For an application rather than a browser: what to do with the code, and the code.
+    pub code: Option<(String, String)>,
+    pub closing: Vec<String>,
+}
+
+pub struct Action {
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.txt")]
+struct TextLetter<'a> {
+    l: &'a Letter,
+    t: Texts,
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.html")]
+struct HtmlLetter<'a> {
+    l: &'a Letter,
+    t: Texts,
+}
+
+impl Letter {
+    /// A letter in `lang` (English when the person never chose) whose subject is the
+    /// message `subject`.
+    pub fn new(lang: Option<Lang>, subject: &str) -> Self {
+        let t = Texts::of(lang);
+        Self::titled(t, t.get(subject))
+    }
+
+    /// A letter with a subject of its own.
+    pub fn titled(t: Texts, subject: String) -> Self {
+        Self {
+            subject,
+            t,
+            paragraphs: vec![],
+            action: None,
+            code: None,
+            closing: vec![],
+        }
+    }
+
+    pub fn say(mut self, paragraph: String) -> Self {
+        self.paragraphs.push(paragraph);
+        self
+    }
+
+    /// The link the mail is about, with its button's message.
+    pub fn act(mut self, label: &str, url: &str) -> Self {
+        self.action = Some(Action {
+            label: self.t.get(label),
+            url: url.to_owned(),
+        });
+        self
+    }
+
+    /// A code for an application, after the message that says what to do with it.
+    pub fn code(mut self, what: &str, code: &str) -> Self {
+        self.code = Some((self.t.get(what), code.to_owned()));
+        self
+    }
+
+    pub fn close(mut self, paragraph: String) -> Self {
+        self.closing.push(paragraph);
+        self
+    }
+
+    /// The mail to `to`; `secrets` never reach a log.
+    pub fn to(self, to: &str, secrets: Vec<String>) -> OutgoingMail {
+        let t = self.t;
+        // The templates only format strings: they cannot fail but on a formatter error.
+        let body = TextLetter { l: &self, t }
+            .render()
+            .unwrap_or_else(|_| self.paragraphs.join("\n\n"));
+        let html = HtmlLetter { l: &self, t }.render().unwrap_or_default();
+        OutgoingMail {
+            to: to.to_owned(),
+            subject: self.subject,
+            body,
+            html,
+            secrets,
+        }
+    }
 }
 
 impl OutgoingMail {
@@ -67,8 +169,10 @@ impl Mailer for SmtpMailer {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                mail.body.clone(),
+                mail.html.clone(),
+            ))
             .map_err(|e| Error::internal(format!("mail: {e}")))?;
         self.transport
             .send(message)
@@ -113,6 +217,7 @@ mod tests {
             to: "alice@example.com".into(),
             subject: "Reset".into(),
             body: "token abc123, link https://x/?t=abc123".into(),
+            html: String::new(),
             secrets: vec!["abc123".into()],
         };
         assert!(!m.redacted_body().contains("abc123"));

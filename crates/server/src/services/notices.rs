@@ -9,8 +9,9 @@ use accord_domain::{Error, OrganizationId, Result, UserId};
 use accord_store::Mode;
 use serde_json::json;
 
-use super::mail::OutgoingMail;
+use super::mail::{Letter, OutgoingMail};
 use super::{Actor, Services};
+use crate::i18n::Texts;
 
 /// The longest text of a notice's field.
 const NOTICE_TEXT_MAX: usize = 2000;
@@ -150,12 +151,17 @@ impl Services {
             .iter()
             // Proven addresses only: an unproven one may be someone else's.
             .filter(|u| mail && u.email_verified_at.is_some())
-            .filter_map(|u| u.email.as_ref())
-            .map(|to| OutgoingMail {
-                to: to.as_str().to_owned(),
-                subject: format!("{}: {title}", org.name),
-                body: body.to_owned(),
-                secrets: vec![],
+            .filter_map(|u| u.email.as_ref().map(|to| (to, u.language)))
+            .map(|(to, language)| {
+                let t = Texts::of(language);
+                let l = Letter::titled(t, format!("{}: {title}", org.name));
+                let from = t.with("mail-notice-from", "organisation", org.name.clone());
+                // The organisation's own words, paragraph by paragraph, untranslated.
+                body.split("\n\n")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .fold(l.say(from), |l, p| l.say(p.to_owned()))
+                    .to(to.as_str(), vec![])
             })
             .collect();
         let mailer = std::sync::Arc::clone(&self.mailer);

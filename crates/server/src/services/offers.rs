@@ -14,8 +14,9 @@ use accord_domain::webhook::Notification;
 use accord_domain::{Error, OfferId, Result, UserId};
 use accord_store::{Mode, Tx};
 
-use super::mail::OutgoingMail;
+use super::mail::{Letter, OutgoingMail};
 use super::{Actor, Services};
+use crate::i18n::Texts;
 
 /// An offer with the name of the organisation that made it.
 pub struct OfferView {
@@ -80,22 +81,24 @@ impl Services {
             &format!("offered user {} {}", user.id, what(kind)),
         )
         .await?;
-        Ok(user
-            .email
-            .as_ref()
-            .filter(|_| mail_allowed)
-            .map(|to| OutgoingMail {
-                to: to.as_str().to_owned(),
-                subject: format!("{} asks you {}", org.name, what(kind)),
-                body: format!(
-                    "{message}.\n\nNothing changes unless you accept. Sign in and answer with \
-                 POST /v1/user/offers/{}/accept, or decline with DELETE /v1/user/offers/{} \
-                 (Accord serves no page for it yet: your application does). If you do not know \
-                 {}, decline or ignore it.\n",
-                    offer.id, offer.id, org.name
+        Ok(user.email.as_ref().filter(|_| mail_allowed).map(|to| {
+            let t = Texts::of(user.language);
+            let organisation = ("organisation", org.name.clone().into());
+            let subject = match kind {
+                OfferKind::Subscription => t.with_args(
+                    "mail-offer-subscription-subject",
+                    std::slice::from_ref(&organisation),
                 ),
-                secrets: vec![],
-            }))
+                OfferKind::Role(r) => t.with_args(
+                    "mail-offer-role-subject",
+                    &[organisation.clone(), ("what", r.name().to_owned().into())],
+                ),
+            };
+            Letter::titled(t, subject.clone())
+                .say(subject)
+                .close(t.with_args("mail-offer-closing", &[organisation]))
+                .to(to.as_str(), vec![])
+        }))
     }
 
     /// The caller's open offers, oldest first.

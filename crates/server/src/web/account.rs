@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::i18n::Lang;
 use super::{Chrome, Posted, Visit};
 use crate::services::identity::{PasswordChange, UserProfile};
 use crate::services::{Actor, Services};
@@ -24,6 +25,8 @@ pub struct AccountPage {
     pub phone: String,
     pub email: String,
     pub verified: bool,
+    /// The language the person's mails are written in.
+    pub mail_language: Lang,
     pub has_api_key: bool,
     /// Where the person is signed in, newest first.
     pub sessions: Vec<SessionRow>,
@@ -82,6 +85,7 @@ fn page(visit: &Visit, p: UserProfile) -> AccountPage {
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default(),
         verified: p.user.email_verified_at.is_some(),
+        mail_language: p.user.language.unwrap_or(visit.t.lang),
         has_api_key: p.api_key.is_some(),
         sessions: vec![],
         notice: None,
@@ -124,6 +128,8 @@ pub async fn show(
 pub struct ProfileForm {
     name: String,
     phone: String,
+    /// The language of the person's mails.
+    language: Option<String>,
 }
 
 pub async fn profile(
@@ -134,7 +140,12 @@ pub async fn profile(
         return visit.to_sign_in();
     };
     match s
-        .update_my_profile(actor, Some(&f.name), Some(&f.phone))
+        .update_my_profile(
+            actor,
+            Some(&f.name),
+            Some(&f.phone),
+            f.language.as_deref().and_then(Lang::from_code),
+        )
         .await
     {
         Ok(_) => Redirect::to("/account?done=profile").into_response(),

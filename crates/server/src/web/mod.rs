@@ -223,7 +223,7 @@ impl FromRequestParts<Arc<Services>> for Visit {
         };
         Ok(Visit {
             t: Texts {
-                lang: Lang::of(&parts.headers),
+                lang: i18n::lang_of(&parts.headers),
             },
             rules,
             csrf,

@@ -56,6 +56,7 @@ pub async fn submit(
             name: &f.name,
             phone: "",
             source: Some(visit.source),
+            language: Some(visit.t.lang),
         })
         .await;
     match registered {

@@ -9,8 +9,8 @@ impl AccountsTx for Uow {
             "INSERT INTO users (id, email, email_key, name, phone, password_hash, status, \
              is_platform_admin, image_id, last_visit, apikey_revision, apikey_issued_at, \
              client_token, client_type, created_at, first_name, surname, home_organization_id, \
-             email_verified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             email_verified_at, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(u.id.to_string())
         .bind(u.email.as_ref().map(|e| e.as_str().to_owned()))
@@ -30,7 +30,8 @@ impl AccountsTx for Uow {
         .bind(&u.first_name)
         .bind(&u.surname)
         .bind(u.home_organization_id.map(|o| o.to_string()))
-        .bind(u.email_verified_at.map(to_ms))).await.map(|_| ())
+        .bind(u.email_verified_at.map(to_ms))
+        .bind(u.language.map(Language::code))).await.map(|_| ())
     }
 
     async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
@@ -56,6 +57,16 @@ impl AccountsTx for Uow {
             sqlx::query("UPDATE users SET name = $1, phone = $2 WHERE id = $3")
                 .bind(name)
                 .bind(phone)
+                .bind(id.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_user_language(&mut self, id: UserId, language: Language) -> Result<()> {
+        self.execute(
+            sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+                .bind(language.code())
                 .bind(id.to_string()),
         )
         .await

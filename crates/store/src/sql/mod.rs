@@ -37,7 +37,9 @@ mod prelude {
     pub(crate) use accord_domain::federation::{
         ExternalIdentity, IdentityProvider, LoginState, ProviderSettings, TokenAuthMethod,
     };
-    pub(crate) use accord_domain::identity::{Email, OrgRole, RoleGrant, User, UserStatus};
+    pub(crate) use accord_domain::identity::{
+        Email, Language, OrgRole, RoleGrant, User, UserStatus,
+    };
     pub(crate) use accord_domain::ledger::{CurrentValue, LedgerRow, RecordedValue};
     pub(crate) use accord_domain::organization::{
         FoundOrganization, LawfulBasis, Offer, OfferKind, Organization, OrganizationType, Purpose,

@@ -4,7 +4,7 @@ use super::prelude::*;
 
 pub(crate) const USER_COLUMNS: &str = "id, email, name, phone, password_hash, status, is_platform_admin, \
      image_id, last_visit, apikey_revision, apikey_issued_at, client_token, client_type, created_at, \
-     first_name, surname, home_organization_id, email_verified_at";
+     first_name, surname, home_organization_id, email_verified_at, language";
 
 pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
     let email: Option<String> = row.col("email")?;
@@ -30,6 +30,9 @@ pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
         surname: row.col("surname")?,
         home_organization_id: row.opt_id("home_organization_id")?,
         email_verified_at: row.opt_time("email_verified_at")?,
+        language: row
+            .col::<Option<String>>("language")?
+            .and_then(|code| Language::from_code(&code)),
     })
 }
 

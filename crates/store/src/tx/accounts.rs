@@ -8,6 +8,8 @@ pub trait AccountsTx: Send {
     async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>>;
     async fn user_by_email_key(&mut self, email_key: &str) -> Result<Option<User>>;
     async fn update_user_profile(&mut self, id: UserId, name: &str, phone: &str) -> Result<()>;
+    /// The language the person is written to in.
+    async fn set_user_language(&mut self, id: UserId, language: Language) -> Result<()>;
     /// The device that receives the user's push notifications (`Client` of the User).
     async fn set_push_client(&mut self, id: UserId, token: &str, client_type: i64) -> Result<()>;
     async fn set_password_hash(&mut self, id: UserId, hash: &str) -> Result<()>;

@@ -562,26 +562,66 @@ impl Smtp {
         panic!("no {count} mails {subject:?} to {to} within 10 s");
     }
 
-    /// Messages to `to`, their bodies decoded from quoted-printable as a mail client would.
+    /// Messages to `to`, as a mail client shows them: the decoded `To` and `Subject`
+    /// headers, then the text alternative, then the HTML one.
     pub fn messages_to(&self, to: &str) -> Vec<String> {
+        self.mails_to(to)
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "To: {}\nSubject: {}\n\n{}\n{}",
+                    m.to, m.subject, m.text, m.html
+                )
+            })
+            .collect()
+    }
+
+    /// Mails to `to`, read by a MIME parser (`mail-parser`): encoded words, transfer
+    /// encodings and the alternatives decoded.
+    pub fn mails_to(&self, to: &str) -> Vec<ReadMail> {
         let mut out = vec![];
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) else {
                 continue;
             };
             for e in entries.flatten() {
-                if let Ok(text) = std::fs::read_to_string(e.path()) {
-                    if text
-                        .lines()
-                        .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
-                    {
-                        out.push(decode_quoted_printable(&text));
-                    }
+                let Ok(raw) = std::fs::read(e.path()) else {
+                    continue;
+                };
+                let Some(m) = mail_parser::MessageParser::default().parse(&raw) else {
+                    continue;
+                };
+                let recipient = m
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_owned();
+                if !recipient.contains(to) {
+                    continue;
                 }
+                out.push(ReadMail {
+                    to: recipient,
+                    subject: m.subject().unwrap_or_default().to_owned(),
+                    text: m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+                    html: m.body_html(0).map(|b| b.into_owned()).unwrap_or_default(),
+                    html_parts: m.html_body_count(),
+                });
             }
         }
         out
     }
+}
+
+/// A mail as a client reads it.
+pub struct ReadMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// The HTML alternative (a client may also make one from the text: see `html_parts`).
+    pub html: String,
+    /// How many HTML parts the mail really has.
+    pub html_parts: usize,
 }
 
 /// The value of `key=` in the first URL in `text` carrying it.
@@ -593,26 +633,6 @@ pub fn query_param(text: &str, key: &str) -> Option<String> {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect(),
     )
-}
-
-/// Enough of RFC 2045's quoted-printable for our ASCII mail: soft line breaks and `=XX`.
-fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Records a figure of the proof suite (writes acknowledged, cases tried, …): printed, and

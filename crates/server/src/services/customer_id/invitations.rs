@@ -8,7 +8,7 @@
 
 use super::roles::RoleRef;
 use super::*;
-use crate::services::mail::OutgoingMail;
+use crate::services::mail::{Letter, OutgoingMail};
 use crate::services::tokens::random_secret;
 use accord_domain::customer_id::RoleInvitation;
 use accord_domain::identity::Email;
@@ -158,9 +158,12 @@ impl Services {
         // The invitation stands even if the mail fails: PUT …/reinvite sends it again.
         if let Err(e) = self
             .send_invitation(
-                email.as_str(),
+                &user,
                 &token,
-                &format!("the role {role_label} of {org_name}"),
+                Invited::Role {
+                    role: &role_label,
+                    organisation: &org_name,
+                },
             )
             .await
         {
@@ -179,27 +182,38 @@ impl Services {
         )
     }
 
-    async fn send_invitation(&self, to: &str, token: &str, what: &str) -> Result<()> {
+    async fn send_invitation(&self, to: &User, token: &str, what: Invited<'_>) -> Result<()> {
         self.mailer
-            .send(self.invitation_mail(to, token, what))
+            .send(self.invitation_mail(to, token, what)?)
             .await
     }
 
-    fn invitation_mail(&self, to: &str, token: &str, what: &str) -> OutgoingMail {
+    fn invitation_mail(&self, to: &User, token: &str, what: Invited<'_>) -> Result<OutgoingMail> {
+        let address = to
+            .email
+            .as_ref()
+            .ok_or_else(|| Error::invalid("the user has no email address"))?;
         let link = self.config.invitation_link.replace("{token}", token);
         let days = (self.config.invitation_ttl.as_secs() / 86_400).max(1);
-        OutgoingMail {
-            to: to.to_owned(),
-            subject: "You are invited".into(),
-            body: format!(
-                "You are invited to {what}.\n\n\
-                     To accept, follow this link within {days} days:\n{link}\n\n\
-                     (An application may instead send this code with the password to \
-                     POST /v1/invitations/{{token}}/accept: {token})\n\n\
-                     The link works once. If you did not expect this, ignore this mail.\n"
+        let l = Letter::new(to.language, "mail-invitation-subject");
+        let t = l.t;
+        let invited = match what {
+            Invited::Role { role, organisation } => t.with_args(
+                "mail-invitation-to-role",
+                &[
+                    ("what", role.to_owned().into()),
+                    ("organisation", organisation.to_owned().into()),
+                ],
             ),
-            secrets: vec![link.clone(), token.to_owned()],
-        }
+            Invited::Register => t.get("mail-invitation-to-register"),
+            Invited::Complete => t.get("mail-invitation-to-complete"),
+        };
+        Ok(l.say(invited)
+            .say(t.with("mail-invitation-action", "days", days))
+            .act("mail-invitation-button", &link)
+            .code("mail-invitation-code", token)
+            .close(t.get("mail-invitation-closing"))
+            .to(address.as_str(), vec![link.clone(), token.to_owned()]))
     }
 
     /// Whether the caller sees an invitation: its organisation, or the invited user.
@@ -317,7 +331,7 @@ impl Services {
             .await?;
         }
         tx.commit().await?;
-        self.send_invitation(email.as_str(), &token, "register your account")
+        self.send_invitation(&user, &token, Invited::Register)
             .await?;
         Ok(Reinvited {
             user_id: user.id,
@@ -376,14 +390,13 @@ impl Services {
         }
         let token = self.new_invitation_link(tx.as_mut(), user).await?;
         tx.commit().await?;
-        let to = user.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
         // In the background, as the verification mail of a new account: the 409's timing
         // must not tell a waiting account from a registered one.
         self.mail_in_background(Some(self.invitation_mail(
-            to,
+            user,
             &token,
-            "complete the account you registered",
-        )));
+            Invited::Complete,
+        )?));
         Ok(())
     }
 
@@ -499,4 +512,17 @@ impl Services {
             roles,
         })
     }
+}
+
+/// What an invitation mail invites to.
+enum Invited<'a> {
+    /// To hold a role at an organisation.
+    Role {
+        role: &'a str,
+        organisation: &'a str,
+    },
+    /// To register the account a REST client made.
+    Register,
+    /// To complete the account the reader tried to register (it waits for registration).
+    Complete,
 }

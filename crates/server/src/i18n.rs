@@ -1,0 +1,149 @@
+//! Every string Accord writes to people, pages and mails alike, from Fluent message
+//! catalogs (`locales/<lang>/*.ftl`, compiled in), in the person's language.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader};
+
+pub use accord_domain::identity::Language as Lang;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // Placeables are written into HTML, where the bidi isolation marks would show.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+/// Each language's identifier, parsed once.
+static IDS: LazyLock<[LanguageIdentifier; 2]> =
+    LazyLock::new(|| Lang::ALL.map(|l| l.code().parse().expect("a language code")));
+
+fn id(lang: Lang) -> &'static LanguageIdentifier {
+    &IDS[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
+}
+
+/// The first language of an `Accept-Language` value, by its weights, that Accord speaks.
+pub fn accepted(accept_language: &str) -> Option<Lang> {
+    let mut offers: Vec<(f32, Lang)> = accept_language
+        .split(',')
+        .take(20)
+        .filter_map(|part| {
+            let mut pieces = part.split(';');
+            let lang = Lang::from_code(pieces.next()?)?;
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+            (q > 0.0).then_some((q, lang))
+        })
+        .collect();
+    // Stable: equal weights keep the browser's order.
+    offers.sort_by(|a, b| b.0.total_cmp(&a.0));
+    offers.first().map(|(_, l)| *l)
+}
+
+/// The messages of one language, as templates use them: `t.get("key")`.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts {
+    pub lang: Lang,
+}
+
+impl Texts {
+    /// The person's language, English when they never chose one.
+    pub fn of(lang: Option<Lang>) -> Self {
+        Self {
+            lang: lang.unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> String {
+        LOCALES.lookup(id(self.lang), key)
+    }
+
+    /// A message with one argument (`{ $name }`); a number selects its plural form.
+    pub fn with(
+        &self,
+        key: &str,
+        name: &'static str,
+        value: impl Into<FluentValue<'static>>,
+    ) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> =
+            [(Cow::Borrowed(name), value.into())].into();
+        LOCALES.lookup_with_args(id(self.lang), key, &args)
+    }
+
+    /// A message with several arguments.
+    pub fn with_args(&self, key: &str, args: &[(&'static str, FluentValue<'static>)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> = args
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), v.clone()))
+            .collect();
+        LOCALES.lookup_with_args(id(self.lang), key, &args)
+    }
+
+    /// Whether the message is in this language's catalog (given the arguments any
+    /// message takes).
+    pub fn has(&self, key: &str) -> bool {
+        let args: HashMap<Cow<'static, str>, FluentValue> = [
+            ("minutes", FluentValue::from(2)),
+            ("hours", FluentValue::from(2)),
+            ("days", FluentValue::from(2)),
+            ("address", FluentValue::from("a@example.com")),
+            ("organisation", FluentValue::from("Example")),
+            ("what", FluentValue::from("something")),
+            ("date", FluentValue::from("2026-01-01")),
+            ("due", FluentValue::from("2026-01-31")),
+            ("state", FluentValue::from("initiated")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (Cow::Borrowed(k), v))
+        .collect();
+        LOCALES
+            .try_lookup_with_args(id(self.lang), key, &args)
+            .is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(ftl: &str) -> Vec<&str> {
+        ftl.lines()
+            .filter(|l| !l.starts_with([' ', '#', '}', '*', '[']) && l.contains(" ="))
+            .filter_map(|l| l.split(" =").next())
+            .collect()
+    }
+
+    #[test]
+    fn every_language_has_every_message() {
+        for (english, swedish) in [
+            (
+                include_str!("../locales/en/web.ftl"),
+                include_str!("../locales/sv/web.ftl"),
+            ),
+            (
+                include_str!("../locales/en/mail.ftl"),
+                include_str!("../locales/sv/mail.ftl"),
+            ),
+        ] {
+            let english = keys(english);
+            let swedish = keys(swedish);
+            assert!(english.len() > 10, "{english:?}");
+            let mut a = english.clone();
+            let mut b = swedish.clone();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "the catalogs name the same messages");
+            for lang in Lang::ALL {
+                for key in &english {
+                    assert!(Texts { lang }.has(key), "{key} in {}", lang.code());
+                }
+            }
+        }
+    }
+}
