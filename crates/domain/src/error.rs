@@ -7,6 +7,10 @@ pub enum Error {
     /// The request is well-formed but a value breaks a rule (bad email, short password...).
     #[error("{0}")]
     InvalidInput(String),
+    /// A value a person gave breaks one of the rules they are told about in their own
+    /// language on the pages (`Rule`); the APIs answer its English, as `InvalidInput`.
+    #[error("{0}")]
+    Rule(Rule),
     /// No credentials, or credentials that do not identify anyone.
     #[error("{0}")]
     Unauthenticated(String),
@@ -89,3 +93,57 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A rule a person's value broke, known by what it is (not by its English words), so each
+/// facade can say it in its own way and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// Not an email address.
+    EmailInvalid,
+    /// Fewer than `PASSWORD_MIN_CHARS` characters.
+    PasswordTooShort,
+    /// More than `PASSWORD_MAX_BYTES` bytes.
+    PasswordTooLong,
+    /// The password is the account's address.
+    PasswordIsEmail,
+    /// Free text beyond its length.
+    TextTooLong { field: String, max: usize },
+    /// Free text with control characters (or any XML cannot carry).
+    TextUnprintable { field: String },
+    /// An address change to the address the account already has.
+    AlreadyTheAddress,
+}
+
+impl Rule {
+    /// A rule of new passwords.
+    pub fn is_password(&self) -> bool {
+        matches!(
+            self,
+            Rule::PasswordTooShort | Rule::PasswordTooLong | Rule::PasswordIsEmail
+        )
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::identity::{PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS};
+        match self {
+            Rule::EmailInvalid => f.write_str("username must be a valid email address"),
+            Rule::PasswordTooShort => write!(
+                f,
+                "password must be at least {PASSWORD_MIN_CHARS} characters"
+            ),
+            Rule::PasswordTooLong => {
+                write!(f, "password must be at most {PASSWORD_MAX_BYTES} bytes")
+            }
+            Rule::PasswordIsEmail => f.write_str("password must not be the email address"),
+            Rule::TextTooLong { field, max } => {
+                write!(f, "{field} must be at most {max} characters")
+            }
+            Rule::TextUnprintable { field } => {
+                write!(f, "{field} must not contain control characters")
+            }
+            Rule::AlreadyTheAddress => f.write_str("this is already the account's address"),
+        }
+    }
+}

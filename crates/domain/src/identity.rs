@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, OrganizationId, Result, UserId};
+use crate::{Error, OrganizationId, Result, Rule, UserId};
 
 /// An email address, kept as given; compared and looked up by [`Email::key`].
 #[derive(Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ impl Email {
     /// no white space or control characters, at most 254 bytes (RFC 5321's path limit).
     pub fn parse(raw: &str) -> Result<Self> {
         let s = raw.trim();
-        let invalid = || Error::invalid("username must be a valid email address");
+        let invalid = || Error::Rule(Rule::EmailInvalid);
         if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -69,18 +69,14 @@ impl Password {
     /// The policy for new passwords: 8 characters at least, 1 KiB at most, not the email.
     pub fn new_for(raw: &str, email: Option<&Email>) -> Result<Self> {
         if raw.chars().count() < PASSWORD_MIN_CHARS {
-            return Err(Error::invalid(format!(
-                "password must be at least {PASSWORD_MIN_CHARS} characters"
-            )));
+            return Err(Error::Rule(Rule::PasswordTooShort));
         }
         if raw.len() > PASSWORD_MAX_BYTES {
-            return Err(Error::invalid(format!(
-                "password must be at most {PASSWORD_MAX_BYTES} bytes"
-            )));
+            return Err(Error::Rule(Rule::PasswordTooLong));
         }
         if let Some(email) = email {
             if raw.trim().to_lowercase() == email.key() {
-                return Err(Error::invalid("password must not be the email address"));
+                return Err(Error::Rule(Rule::PasswordIsEmail));
             }
         }
         Ok(Self(raw.to_owned()))
@@ -117,14 +113,15 @@ pub fn xml_char(c: char) -> bool {
 pub fn parse_profile_text(field: &str, raw: &str, max_chars: usize) -> Result<String> {
     let s = raw.trim();
     if s.chars().count() > max_chars {
-        return Err(Error::invalid(format!(
-            "{field} must be at most {max_chars} characters"
-        )));
+        return Err(Error::Rule(Rule::TextTooLong {
+            field: field.to_owned(),
+            max: max_chars,
+        }));
     }
     if s.chars().any(|c| c.is_control() || !xml_char(c)) {
-        return Err(Error::invalid(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(Error::Rule(Rule::TextUnprintable {
+            field: field.to_owned(),
+        }));
     }
     Ok(s.to_owned())
 }

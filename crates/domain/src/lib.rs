@@ -20,7 +20,7 @@ pub mod throttle;
 pub mod webhook;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Rule};
 pub use ids::{
     AttributeId, ConsentId, DataRequestId, DelegationId, DeliveryId, ImageId, MandateId,
     NotificationId, OfferId, OrganizationId, OrganizationTypeId, OutboxEventId, PurposeId,

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 /// Every domain error has its status; a new variant does not compile until it has one.
 pub fn status_of(e: &Error) -> StatusCode {
     match e {
-        Error::InvalidInput(_) | Error::BadReference { .. } => StatusCode::BAD_REQUEST,
+        Error::InvalidInput(_) | Error::Rule(_) | Error::BadReference { .. } => {
+            StatusCode::BAD_REQUEST
+        }
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,

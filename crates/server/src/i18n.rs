@@ -9,6 +9,7 @@ use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader};
 
 pub use accord_domain::identity::Language as Lang;
+use accord_domain::Rule;
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -85,6 +86,42 @@ impl Texts {
         LOCALES.lookup_with_args(id(self.lang), key, &args)
     }
 
+    /// A rule the person's value broke, in words.
+    pub fn rule(&self, rule: &Rule) -> String {
+        use accord_domain::identity::{PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS};
+        match rule {
+            Rule::EmailInvalid => self.get("rule-email-invalid"),
+            Rule::PasswordTooShort => {
+                self.with("rule-password-too-short", "count", PASSWORD_MIN_CHARS)
+            }
+            Rule::PasswordTooLong => {
+                self.with("rule-password-too-long", "count", PASSWORD_MAX_BYTES)
+            }
+            Rule::PasswordIsEmail => self.get("rule-password-is-email"),
+            Rule::TextTooLong { field, max } => self.with_args(
+                "rule-text-too-long",
+                &[
+                    ("field", self.field(field).into()),
+                    ("count", (*max).into()),
+                ],
+            ),
+            Rule::TextUnprintable { field } => {
+                self.with("rule-text-unprintable", "field", self.field(field))
+            }
+            Rule::AlreadyTheAddress => self.get("rule-already-the-address"),
+        }
+    }
+
+    /// A field's name as a rule's subject ("The name"); a field no page shows, as it is.
+    fn field(&self, field: &str) -> String {
+        let key = format!("field-{field}");
+        if LOCALES.try_lookup(id(self.lang), &key).is_some() {
+            self.get(&key)
+        } else {
+            field.to_owned()
+        }
+    }
+
     /// Whether the message is in this language's catalog (given the arguments any
     /// message takes).
     pub fn has(&self, key: &str) -> bool {
@@ -98,6 +135,8 @@ impl Texts {
             ("date", FluentValue::from("2026-01-01")),
             ("due", FluentValue::from("2026-01-31")),
             ("state", FluentValue::from("initiated")),
+            ("count", FluentValue::from(8)),
+            ("field", FluentValue::from("The name")),
         ]
         .into_iter()
         .map(|(k, v)| (Cow::Borrowed(k), v))

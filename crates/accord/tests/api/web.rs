@@ -201,6 +201,25 @@ async fn pages_speak_the_persons_language(db: TestDb) {
         b.assert_accessible(name).await;
         b.screenshot(&format!("{name}-sv")).await;
     }
+    // The domain's rules are said in the person's language, beside their field.
+    let sigrid = email("web-rule-sv");
+    b.goto(&app.url("/register")).await;
+    b.fill("#name", "Sigrid").await;
+    b.fill("#email", &sigrid).await;
+    b.fill("#password", &sigrid).await;
+    let refused = b.click("form[action='/register'] button").await;
+    assert_eq!(refused.status, Some(400), "{refused:?}");
+    assert!(
+        b.text("main")
+            .await
+            .contains("Lösenordet får inte vara din e-postadress."),
+        "{}",
+        b.text("main").await
+    );
+    b.fill("#email", "sigrid@localhost").await;
+    b.fill("#password", "ett långt lösenord").await;
+    b.click("form[action='/register'] button").await;
+    assert!(b.text("main").await.contains("Ange en giltig e-postadress"));
     // The switch: English chosen stays chosen, whatever the browser prefers.
     let english = b.goto(&app.url("/language/en?back=/register")).await;
     assert!(english.url.ends_with("/register"), "{english:?}");

@@ -285,13 +285,17 @@ async fn a_webhook_is_replaced_and_deleted(db: TestDb) {
 both_backends!(a_webhook_is_replaced_and_deleted);
 
 async fn private_destinations_are_refused_by_default(db: TestDb) {
-    // The node that sets up (and may deliver to loopback) never looks for work another
-    // node left: the guarded node's refused deliveries stay pending for it alone, instead
-    // of reaching the receiver through this one's retry.
+    // The node that sets up (and may deliver to loopback) never finds the guarded node's
+    // refused deliveries due: its clock stands still at the start, before any retry time
+    // the guarded node sets, so they stay pending for the guarded node alone instead of
+    // reaching the receiver through this one (woken by each webhook it makes, it looks
+    // at the outbox and the due deliveries whatever its interval).
     let f = Fixture::on(
-        TestApp::spawn_with(&db, |c| {
-            c.worker_interval = std::time::Duration::from_secs(3600);
-        })
+        TestApp::spawn_full_with(
+            &db,
+            |c| c.worker_interval = std::time::Duration::from_secs(3600),
+            std::sync::Arc::new(accord_domain::FixedClock::new(chrono::Utc::now())),
+        )
         .await,
         &db,
     )

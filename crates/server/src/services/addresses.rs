@@ -167,7 +167,7 @@ impl Services {
             return Err(Error::Unauthenticated("current password is wrong".into()));
         }
         if profile.user.email.as_ref().map(|e| e.key()) == Some(email.key()) {
-            return Err(Error::invalid("this is already the account's address"));
+            return Err(Error::Rule(accord_domain::Rule::AlreadyTheAddress));
         }
         if taken {
             return Err(Error::Conflict(

@@ -198,6 +198,7 @@ pub async fn password(
 /// A refusal in words: the rule a value broke as the service says it, else a retry.
 fn said(visit: &Visit, e: Error) -> String {
     match e {
+        Error::Rule(rule) => visit.t.rule(&rule),
         Error::InvalidInput(why) => why,
         _ => visit.t.get("try-again-later"),
     }

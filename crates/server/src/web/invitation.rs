@@ -98,10 +98,10 @@ pub async fn accept(
         Err(Error::Unauthenticated(_)) => {
             again(StatusCode::UNAUTHORIZED, visit.t.get("wrong-password"))
         }
-        Err(Error::InvalidInput(why)) if why.starts_with("password") => {
-            again(StatusCode::BAD_REQUEST, why)
+        Err(Error::Rule(rule)) if rule.is_password() => {
+            again(StatusCode::BAD_REQUEST, visit.t.rule(&rule))
         }
-        Err(Error::InvalidInput(_) | Error::NotFound(_)) => link_invalid(&visit),
+        Err(Error::InvalidInput(_) | Error::Rule(_) | Error::NotFound(_)) => link_invalid(&visit),
         Err(_) => again(
             StatusCode::SERVICE_UNAVAILABLE,
             visit.t.get("try-again-later"),

@@ -223,7 +223,12 @@ async fn callback_answer(
             ),
             again,
         ),
-        Err(Error::Unauthenticated(_) | Error::Forbidden(_) | Error::InvalidInput(_)) => {
+        Err(
+            Error::Unauthenticated(_)
+            | Error::Forbidden(_)
+            | Error::InvalidInput(_)
+            | Error::Rule(_),
+        ) => {
             let m = visit.t.get("organisation-refused");
             visit.told(StatusCode::UNAUTHORIZED, title, m, again)
         }

@@ -95,10 +95,10 @@ pub async fn reset(
     }
     match s.confirm_password_reset(&f.token, &f.password).await {
         Ok(()) => Redirect::to("/sign-in?done=password-set").into_response(),
-        Err(Error::InvalidInput(why)) if why.starts_with("password") => {
-            again(StatusCode::BAD_REQUEST, why)
+        Err(Error::Rule(rule)) if rule.is_password() => {
+            again(StatusCode::BAD_REQUEST, visit.t.rule(&rule))
         }
-        Err(Error::InvalidInput(_) | Error::NotFound(_)) => {
+        Err(Error::InvalidInput(_) | Error::Rule(_) | Error::NotFound(_)) => {
             visit.link_invalid(("/forgot-password".to_owned(), visit.t.get("forgot-title")))
         }
         Err(_) => again(

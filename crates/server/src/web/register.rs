@@ -80,6 +80,7 @@ pub async fn submit(
                         retry_after_secs.div_ceil(60).max(1),
                     ),
                 ),
+                Error::Rule(rule) => (StatusCode::BAD_REQUEST, visit.t.rule(&rule)),
                 Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),
                 _ => (
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -106,7 +106,7 @@ pub async fn submit(
                         retry_after_secs.div_ceil(60).max(1),
                     ),
                 ),
-                Error::Unauthenticated(_) | Error::InvalidInput(_) => {
+                Error::Unauthenticated(_) | Error::InvalidInput(_) | Error::Rule(_) => {
                     (StatusCode::UNAUTHORIZED, visit.t.get("wrong-credentials"))
                 }
                 _ => (
