@@ -281,23 +281,15 @@ impl Services {
     /// signing out and revocation end the page session and the API's at once.
     pub async fn web_session(&self, secret: &str) -> Result<Actor> {
         let refused = || unauthenticated("not signed in");
-        // One read: the token, its session and the account (a page costs what its API
-        // call costs; BENCHMARKS.md, "The pages beside the API").
+        // One statement: the token, its session and the account (a page costs what its
+        // API call costs; BENCHMARKS.md, "The pages beside the API").
         let now = self.now();
         let mut tx = self.store.begin(Mode::Read).await?;
-        let token = tx.refresh_token_by_hash(&secret_hash(secret)).await?;
-        let session = match &token {
-            Some(t) if t.used_at.is_none() && t.expires_at > now => {
-                tx.session_by_id(t.session_id).await?
-            }
-            _ => None,
-        };
-        let user = match &session {
-            Some(s) => tx.user_by_id(s.user_id).await?,
-            None => None,
-        };
+        let found = tx.session_by_refresh_token(&secret_hash(secret)).await?;
         tx.commit().await?;
-        let (session, user) = session.zip(user).ok_or_else(refused)?;
+        let (_, session, user) = found
+            .filter(|(t, _, _)| t.used_at.is_none() && t.expires_at > now)
+            .ok_or_else(refused)?;
         let credential = Credential::AccessToken {
             user: user.id,
             session: session.id,

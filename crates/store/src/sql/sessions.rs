@@ -116,6 +116,48 @@ impl SessionsTx for Uow {
         }))
     }
 
+    async fn session_by_refresh_token(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, Session, User)>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let user_columns: Vec<String> = USER_COLUMNS
+                .split(',')
+                .map(|c| format!("u.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT r.token_hash, r.session_id, r.expires_at AS token_expires_at, r.used_at, \
+                 s.client_id, s.created_at AS session_created_at, \
+                 s.expires_at AS session_expires_at, s.revoked_at, {} \
+                 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+                 JOIN users u ON u.id = s.user_id WHERE r.token_hash = $1",
+                user_columns.join(", ")
+            )
+        });
+        let Some(row) = self
+            .fetch_optional(sqlx::query(&SQL).bind(token_hash))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row)?;
+        let token = RefreshTokenRecord {
+            token_hash: row.col("token_hash")?,
+            session_id: row.id("session_id")?,
+            expires_at: row.time("token_expires_at")?,
+            used_at: row.opt_time("used_at")?,
+        };
+        let session = Session {
+            id: token.session_id,
+            user_id: user.id,
+            client_id: row.col("client_id")?,
+            created_at: row.time("session_created_at")?,
+            expires_at: row.time("session_expires_at")?,
+            revoked_at: row.opt_time("revoked_at")?,
+        };
+        Ok(Some((token, session, user)))
+    }
+
     async fn mark_refresh_token_used(
         &mut self,
         token_hash: &str,

@@ -30,6 +30,12 @@ pub trait SessionsTx: Send {
         &mut self,
         token_hash: &str,
     ) -> Result<Option<RefreshTokenRecord>>;
+    /// A refresh token with its session and the session's account, in one statement (a
+    /// page's cookie is looked up on every page).
+    async fn session_by_refresh_token(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, Session, User)>>;
     /// Marks a refresh token used; `false` if it already was (someone raced us: a reuse).
     async fn mark_refresh_token_used(
         &mut self,
