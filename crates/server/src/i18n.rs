@@ -32,33 +32,6 @@ fn id(lang: Lang) -> &'static LanguageIdentifier {
     &IDS[index(lang)]
 }
 
-/// The English catalogs, for their message names (every language has the same ones: a
-/// unit test checks it).
-const CATALOGS: [&str; 2] = [
-    include_str!("../locales/en/web.ftl"),
-    include_str!("../locales/en/mail.ftl"),
-];
-
-/// The names of a catalog's messages.
-fn keys(ftl: &str) -> impl Iterator<Item = &str> {
-    ftl.lines()
-        .filter(|l| !l.starts_with([' ', '#', '}', '*', '[']) && l.contains(" ="))
-        .filter_map(|l| l.split(" =").next())
-}
-
-/// Every message formatted once per language, as `get` answers it: a page shows about
-/// forty, and formatting each through the bundle on every request cost more than the
-/// page's reads (BENCHMARKS.md, "The pages beside the API").
-static FORMATTED: LazyLock<[HashMap<&'static str, String>; 2]> = LazyLock::new(|| {
-    Lang::ALL.map(|lang| {
-        CATALOGS
-            .iter()
-            .flat_map(|c| keys(c))
-            .map(|key| (key, LOCALES.lookup(id(lang), key)))
-            .collect()
-    })
-});
-
 /// The first language of an `Accept-Language` value, by its weights, that Accord speaks.
 pub fn accepted(accept_language: &str) -> Option<Lang> {
     let mut offers: Vec<(f32, Lang)> = accept_language
@@ -93,10 +66,7 @@ impl Texts {
     }
 
     pub fn get(&self, key: &str) -> String {
-        match FORMATTED[index(self.lang)].get(key) {
-            Some(message) => message.clone(),
-            None => LOCALES.lookup(id(self.lang), key),
-        }
+        LOCALES.lookup(id(self.lang), key)
     }
 
     /// A message with one argument (`{ $name }`); a number selects its plural form.
@@ -185,6 +155,13 @@ impl Texts {
 mod tests {
     use super::*;
 
+    /// The names of a catalog's messages.
+    fn keys(ftl: &str) -> impl Iterator<Item = &str> {
+        ftl.lines()
+            .filter(|l| !l.starts_with([' ', '#', '}', '*', '[']) && l.contains(" ="))
+            .filter_map(|l| l.split(" =").next())
+    }
+
     #[test]
     fn every_language_has_every_message() {
         for (english, swedish) in [
@@ -208,12 +185,6 @@ mod tests {
             for lang in Lang::ALL {
                 for key in &english {
                     assert!(Texts { lang }.has(key), "{key} in {}", lang.code());
-                    // Formatted once or on demand, the same words.
-                    assert_eq!(
-                        Texts { lang }.get(key),
-                        LOCALES.lookup(id(lang), key),
-                        "{key}"
-                    );
                 }
             }
         }
