@@ -384,6 +384,7 @@ mod tests {
             industry_scope: String::new(),
             restriction: String::new(),
             shared_3pp: false,
+            version: 1,
         };
         let mut templates: Vec<Template> = (0..attributes)
             .map(|i| Template {

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod organization;
+pub mod purpose_version;
 pub mod session;
 pub mod throttle;
 pub mod webhook;

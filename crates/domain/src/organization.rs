@@ -169,6 +169,8 @@ pub struct Purpose {
     pub industry_scope: String,
     pub restriction: String,
     pub shared_3pp: bool,
+    /// The number of its current wording (`purpose_version`); 1 until it is reworded.
+    pub version: i64,
 }
 
 /// A data attribute (the spec's "template"), e.g. "Age", and the purposes it serves.

@@ -145,6 +145,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "user language",
         include_str!("../migrations/sqlite/0023_user_language.sql"),
     ),
+    (
+        24,
+        "purpose versions",
+        include_str!("../migrations/sqlite/0024_purpose_versions.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -262,6 +267,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         23,
         "user language",
         include_str!("../migrations/postgres/0023_user_language.sql"),
+    ),
+    (
+        24,
+        "purpose versions",
+        include_str!("../migrations/postgres/0024_purpose_versions.sql"),
     ),
 ]);
 

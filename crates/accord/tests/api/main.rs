@@ -29,6 +29,7 @@ mod operations;
 mod organizations;
 mod passwords;
 mod permissions;
+mod purpose_versions;
 mod scale_out;
 mod store_stories;
 mod trust;

@@ -752,6 +752,7 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
             put("purposeID", &w.purpose);
             put("attributeID", &w.template);
             put("templateID", &w.template);
+            put("version", "1");
             put(
                 "typeID",
                 if method == "DELETE" {

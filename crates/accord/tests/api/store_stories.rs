@@ -82,6 +82,7 @@ fn purpose(org: OrganizationId) -> Purpose {
         industry_scope: String::new(),
         restriction: String::new(),
         shared_3pp: false,
+        version: 1,
     }
 }
 

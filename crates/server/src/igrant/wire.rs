@@ -296,6 +296,9 @@ pub struct Purpose<'a> {
     pub restriction: Cow<'a, str>,
     #[serde(rename = "Shared3PP")]
     pub shared_3pp: bool,
+    /// Ours: the number of the current wording (docs/consents.md, "Versions").
+    #[serde(rename = "Version")]
+    pub version: i64,
 }
 
 impl From<DomainPurpose> for Purpose<'static> {
@@ -313,6 +316,7 @@ impl From<DomainPurpose> for Purpose<'static> {
             industry_scope: p.industry_scope.into(),
             restriction: p.restriction.into(),
             shared_3pp: p.shared_3pp,
+            version: p.version,
         }
     }
 }
@@ -332,6 +336,7 @@ impl<'a> From<&'a DomainPurpose> for Purpose<'a> {
             industry_scope: p.industry_scope.as_str().into(),
             restriction: p.restriction.as_str().into(),
             shared_3pp: p.shared_3pp,
+            version: p.version,
         }
     }
 }

@@ -2,9 +2,13 @@
 //! of its profile; its Admin changes them.
 
 use accord_domain::access::OrgAction;
+use std::collections::HashMap;
+
 use accord_domain::organization::{parse_http_url, LawfulBasis, Purpose, Template};
-use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result};
+use accord_domain::purpose_version::{PurposeVersion, PurposeWording};
+use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{Mode, Tx};
+use chrono::{DateTime, Utc};
 
 use super::organizations::{required, text};
 use super::{Actor, Services};
@@ -49,7 +53,52 @@ impl Services {
             industry_scope: text("IndustryScope", &p.industry_scope, 256)?,
             restriction: text("Restriction", &p.restriction, 256)?,
             shared_3pp: p.shared_3pp,
+            version: 1,
         })
+    }
+
+    /// A purpose's versions, oldest first (who may read the purpose may read them). A
+    /// purpose never reworded since versions began has one, its current wording.
+    pub async fn purpose_versions(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+    ) -> Result<Vec<PurposeVersion>> {
+        let organization = self.organization(actor, org).await?;
+        let purpose = organization
+            .purposes
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let versions = tx.purpose_versions(id).await?;
+        tx.commit().await?;
+        if !versions.is_empty() {
+            return Ok(versions);
+        }
+        let wording = PurposeWording::of(purpose, &organization.templates);
+        Ok(vec![PurposeVersion::new(
+            id,
+            purpose.version,
+            &wording,
+            None,
+            None,
+        )])
+    }
+
+    pub async fn purpose_version(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+        number: i64,
+    ) -> Result<PurposeVersion> {
+        self.purpose_versions(actor, org, id)
+            .await?
+            .into_iter()
+            .find(|v| v.number == number)
+            .ok_or_else(|| Error::not_found("version not found"))
     }
 
     /// Purposes and templates are public parts of an organisation's profile.
@@ -90,12 +139,14 @@ impl Services {
                 "change the purposes",
             )
             .await?;
+        let before = wordings(tx.as_mut(), org.id).await?;
         let mut created = vec![];
         for input in inputs {
             let p = self.purpose_from(org.id, PurposeId::new(), input)?;
             tx.insert_purpose(&p, now).await?;
             created.push(p);
         }
+        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now).await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -131,8 +182,16 @@ impl Services {
             .into_iter()
             .find(|p| p.id == id)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
-        let p = self.purpose_from(org.id, existing.id, input)?;
+        let before = wordings(tx.as_mut(), org.id).await?;
+        let p = Purpose {
+            version: existing.version,
+            ..self.purpose_from(org.id, existing.id, input)?
+        };
         tx.update_purpose(&p).await?;
+        let p = publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now())
+            .await?
+            .remove(&p.id)
+            .unwrap_or(p);
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -267,6 +326,7 @@ impl Services {
                 "change the templates",
             )
             .await?;
+        let before = wordings(tx.as_mut(), org.id).await?;
         let mut created = vec![];
         for input in inputs {
             let t = self
@@ -275,6 +335,7 @@ impl Services {
             tx.insert_template(&t, now).await?;
             created.push(t);
         }
+        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now).await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -310,10 +371,12 @@ impl Services {
             .into_iter()
             .find(|t| t.id == id)
             .ok_or_else(|| Error::not_found("template not found"))?;
+        let before = wordings(tx.as_mut(), org.id).await?;
         let t = self
             .template_from(tx.as_mut(), org.id, existing.id, input)
             .await?;
         tx.update_template(&t).await?;
+        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now()).await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -342,9 +405,11 @@ impl Services {
                 "change the templates",
             )
             .await?;
+        let before = wordings(tx.as_mut(), org.id).await?;
         if !tx.delete_template(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("template not found"));
         }
+        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now()).await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -355,4 +420,74 @@ impl Services {
         .await?;
         tx.commit().await
     }
+}
+
+/// Each listed purpose with its wording now.
+async fn wordings(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+) -> Result<HashMap<PurposeId, (Purpose, PurposeWording)>> {
+    let purposes = tx.purposes_of(org).await?;
+    let templates = tx.templates_of(org).await?;
+    Ok(purposes
+        .into_iter()
+        .map(|p| {
+            let w = PurposeWording::of(&p, &templates);
+            (p.id, (p, w))
+        })
+        .collect())
+}
+
+/// After a change to an organisation's purposes or attributes: a new purpose records its
+/// first version; one whose wording changed gets the next number (its previous wording
+/// recorded first, if it predates versions); a change that alters nothing is no version.
+/// Answers the purposes that were reworded, as they now are.
+async fn publish_wordings(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+    before: &HashMap<PurposeId, (Purpose, PurposeWording)>,
+    author: UserId,
+    now: DateTime<Utc>,
+) -> Result<HashMap<PurposeId, Purpose>> {
+    let mut reworded = HashMap::new();
+    for (id, (p, wording)) in wordings(tx, org).await? {
+        match before.get(&id) {
+            None => {
+                tx.insert_purpose_version(&PurposeVersion::new(
+                    id,
+                    p.version,
+                    &wording,
+                    Some(now),
+                    Some(author),
+                ))
+                .await?;
+            }
+            Some((old, old_wording)) if *old_wording != wording => {
+                tx.insert_purpose_version(&PurposeVersion::new(
+                    id,
+                    old.version,
+                    old_wording,
+                    None,
+                    None,
+                ))
+                .await?;
+                let next = Purpose {
+                    version: old.version + 1,
+                    ..p
+                };
+                tx.update_purpose(&next).await?;
+                tx.insert_purpose_version(&PurposeVersion::new(
+                    id,
+                    next.version,
+                    &wording,
+                    Some(now),
+                    Some(author),
+                ))
+                .await?;
+                reworded.insert(id, next);
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(reworded)
 }

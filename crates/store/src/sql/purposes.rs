@@ -1,14 +1,15 @@
 //! An organisation's layout: purposes and templates (data attributes); deleted ones are kept, not listed.
 
 use super::prelude::*;
+use accord_domain::purpose_version::PurposeVersion;
 
 #[async_trait]
 impl PurposesTx for Uow {
     async fn insert_purpose(&mut self, p: &Purpose, at: DateTime<Utc>) -> Result<()> {
         self.execute(sqlx::query(
             "INSERT INTO purposes (id, organization_id, name, description, lawful_basis, policy_url, \
-             attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, created_at, \
+             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(p.id.to_string())
         .bind(p.organization_id.to_string())
@@ -22,7 +23,8 @@ impl PurposesTx for Uow {
         .bind(&p.industry_scope)
         .bind(&p.restriction)
         .bind(p.shared_3pp)
-        .bind(to_ms(at))).await?;
+        .bind(to_ms(at))
+        .bind(p.version)).await?;
         self.bump_layout(p.organization_id).await
     }
 
@@ -51,7 +53,7 @@ impl PurposesTx for Uow {
         self.execute(sqlx::query(
             "UPDATE purposes SET name = $1, description = $2, lawful_basis = $3, policy_url = $4, \
              attribute_type = $5, jurisdiction = $6, disclosure = $7, industry_scope = $8, \
-             restriction = $9, shared_3pp = $10 WHERE id = $11 AND organization_id = $12",
+             restriction = $9, shared_3pp = $10, version = $11 WHERE id = $12 AND organization_id = $13",
         )
         .bind(&p.name)
         .bind(&p.description)
@@ -63,9 +65,52 @@ impl PurposesTx for Uow {
         .bind(&p.industry_scope)
         .bind(&p.restriction)
         .bind(p.shared_3pp)
+        .bind(p.version)
         .bind(p.id.to_string())
         .bind(p.organization_id.to_string())).await?;
         self.bump_layout(p.organization_id).await
+    }
+
+    async fn insert_purpose_version(&mut self, v: &PurposeVersion) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "INSERT INTO purpose_versions (purpose_id, number, wording, hash, created_at, author) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (purpose_id, number) DO NOTHING",
+            )
+            .bind(v.purpose_id.to_string())
+            .bind(v.number)
+            .bind(&v.wording)
+            .bind(&v.hash)
+            .bind(v.created_at.map(to_ms))
+            .bind(v.author.map(|a| a.to_string())),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn purpose_versions(&mut self, purpose: PurposeId) -> Result<Vec<PurposeVersion>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT purpose_id, number, wording, hash, created_at, author \
+                     FROM purpose_versions WHERE purpose_id = $1 ORDER BY number",
+                )
+                .bind(purpose.to_string()),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let author: Option<String> = row.col("author")?;
+                Ok(PurposeVersion {
+                    purpose_id: row.id("purpose_id")?,
+                    number: row.col("number")?,
+                    wording: row.col("wording")?,
+                    hash: row.col("hash")?,
+                    created_at: row.opt_time("created_at")?,
+                    author: author.and_then(|a| a.parse().ok()),
+                })
+            })
+            .collect()
     }
 
     async fn delete_purpose(

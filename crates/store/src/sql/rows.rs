@@ -53,7 +53,7 @@ pub(crate) const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o
 
 pub(crate) const PURPOSE_COLUMNS: &str =
     "id, organization_id, name, description, lawful_basis, policy_url, \
-     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp";
+     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, version";
 
 pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
@@ -95,6 +95,7 @@ pub(crate) fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
         industry_scope: row.col("industry_scope")?,
         restriction: row.col("restriction")?,
         shared_3pp: row.col("shared_3pp")?,
+        version: row.col("version")?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! An organisation's layout: purposes and templates (data attributes); deleted ones are kept, not listed.
 
 use super::prelude::*;
+use accord_domain::purpose_version::PurposeVersion;
 
 #[async_trait]
 pub trait PurposesTx: Send {
@@ -10,6 +11,10 @@ pub trait PurposesTx: Send {
     /// does not exist.
     async fn layout_version(&mut self, org: OrganizationId) -> Result<Option<i64>>;
     async fn update_purpose(&mut self, p: &Purpose) -> Result<()>;
+    /// Records a version of a purpose's wording; one already recorded stays as it was.
+    async fn insert_purpose_version(&mut self, v: &PurposeVersion) -> Result<()>;
+    /// A purpose's recorded versions, oldest first (none: it is at its first wording).
+    async fn purpose_versions(&mut self, purpose: PurposeId) -> Result<Vec<PurposeVersion>>;
     async fn delete_purpose(
         &mut self,
         org: OrganizationId,

@@ -7,6 +7,8 @@ pub(super) fn router() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::new()
         .routes(routes!(list_purposes, create_purposes))
         .routes(routes!(get_purpose, replace_purpose, delete_purpose))
+        .routes(routes!(list_purpose_versions))
+        .routes(routes!(get_purpose_version))
         .routes(routes!(list_templates, create_templates))
         .routes(routes!(get_template, replace_template, delete_template))
 }
@@ -133,6 +135,78 @@ async fn get_purpose(
     Ok(Json(PurposeEnvelope {
         purpose: s.purpose(&a, org.parse()?, id.parse()?).await?.into(),
     }))
+}
+
+/// One version of a purpose's wording (ours, docs/consents.md "Versions").
+#[derive(Serialize, ToSchema)]
+pub struct PurposeVersionBody {
+    #[serde(rename = "Version")]
+    version: i64,
+    /// RFC 3339; `null` for a wording that predates versions.
+    #[serde(rename = "Created")]
+    created: Option<String>,
+    /// `sha256:` and the hex digest of `WordingText`: a receipt naming it proves the words.
+    #[serde(rename = "Hash")]
+    hash: String,
+    /// The canonical text the hash covers.
+    #[serde(rename = "WordingText")]
+    wording_text: String,
+    /// The same, as an object: the purpose's fields and its attributes' names.
+    #[serde(rename = "Wording")]
+    #[schema(value_type = Object)]
+    wording: serde_json::Value,
+}
+
+impl From<accord_domain::purpose_version::PurposeVersion> for PurposeVersionBody {
+    fn from(v: accord_domain::purpose_version::PurposeVersion) -> Self {
+        Self {
+            version: v.number,
+            created: v.created_at.map(|t| t.to_rfc3339()),
+            hash: v.hash,
+            wording: serde_json::from_str(&v.wording).unwrap_or_default(),
+            wording_text: v.wording,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PurposeVersionsEnvelope {
+    #[serde(rename = "Versions")]
+    versions: Vec<PurposeVersionBody>,
+}
+
+/// List a purpose's versions, oldest first (ours; who may read the purpose)
+#[utoipa::path(get, path = "/organizations/{organizationID}/purposes/{purposeID}/versions", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("purposeID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposeVersionsEnvelope), (status = 404, body = ErrorBody)))]
+async fn list_purpose_versions(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Reply<PurposeVersionsEnvelope> {
+    let versions = s.purpose_versions(&a, org.parse()?, id.parse()?).await?;
+    Ok(Json(PurposeVersionsEnvelope {
+        versions: versions.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Get one version of a purpose's wording (ours; who may read the purpose)
+#[utoipa::path(get, path = "/organizations/{organizationID}/purposes/{purposeID}/versions/{version}", tag = "Service management (Organization)",
+    params(("organizationID" = String, Path), ("purposeID" = String, Path), ("version" = i64, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = PurposeVersionBody), (status = 404, body = ErrorBody)))]
+async fn get_purpose_version(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id, version)): Path<(String, String, String)>,
+) -> Reply<PurposeVersionBody> {
+    let number: i64 = version
+        .parse()
+        .map_err(|_| accord_domain::Error::not_found("version not found"))?;
+    Ok(Json(
+        s.purpose_version(&a, org.parse()?, id.parse()?, number)
+            .await?
+            .into(),
+    ))
 }
 
 /// Replace a purpose (Admin)
