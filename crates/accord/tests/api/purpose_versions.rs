@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{Fixture, TestDb};
+use crate::helpers::{join_all_spawned, Fixture, TestDb};
 
 async fn versions(f: &Fixture, purpose: &str, auth: &str) -> Vec<Value> {
     let r = f
@@ -156,3 +156,43 @@ fn sha2_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Admins rewording one purpose at once: every wording gets its own number, gap-free, and
+/// the newest version is the purpose's wording (the layout is held while a change is
+/// numbered; on PostgreSQL two changes would otherwise number from the same version).
+async fn concurrent_rewordings_each_get_their_own_version(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/purposes"),
+            &f.admin,
+            Some(json!({"Purposes": [{"Name": "Marketing"}]})),
+        )
+        .await;
+    let purpose = r.json["Purposes"][0]["ID"].as_str().unwrap().to_owned();
+    let url = f.app.url(&f.org_path(&format!("/purposes/{purpose}")));
+    let puts = (0..8).map(|i| {
+        let (client, url, auth) = (f.app.client.clone(), url.clone(), f.admin.clone());
+        async move {
+            client
+                .put(url)
+                .header("Authorization", auth)
+                .json(&json!({"Name": "Marketing", "Description": format!("wording {i}")}))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        }
+    });
+    for status in join_all_spawned(puts).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    let all = versions(&f, &purpose, &f.admin).await;
+    let numbers: Vec<i64> = all.iter().map(|v| v["Version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, (1..=9).collect::<Vec<i64>>());
+    let now = current(&f, &purpose).await;
+    assert_eq!(now["Version"], 9);
+    assert_eq!(all[8]["Wording"]["Description"], now["Description"]);
+}
+both_backends!(concurrent_rewordings_each_get_their_own_version);

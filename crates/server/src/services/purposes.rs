@@ -1,9 +1,9 @@
 //! An organisation's purposes and data attributes (the spec's templates): public parts
 //! of its profile; its Admin changes them.
 
-use accord_domain::access::OrgAction;
 use std::collections::HashMap;
 
+use accord_domain::access::OrgAction;
 use accord_domain::organization::{parse_http_url, LawfulBasis, Purpose, Template};
 use accord_domain::purpose_version::{PurposeVersion, PurposeWording};
 use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
@@ -139,7 +139,7 @@ impl Services {
                 "change the purposes",
             )
             .await?;
-        let before = wordings(tx.as_mut(), org.id).await?;
+        let before = wordings_before(tx.as_mut(), org.id).await?;
         let mut created = vec![];
         for input in inputs {
             let p = self.purpose_from(org.id, PurposeId::new(), input)?;
@@ -182,9 +182,14 @@ impl Services {
             .into_iter()
             .find(|p| p.id == id)
             .ok_or_else(|| Error::not_found("purpose not found"))?;
-        let before = wordings(tx.as_mut(), org.id).await?;
+        let before = wordings_before(tx.as_mut(), org.id).await?;
+        // The number as it stands now the layout is held (another change may have landed
+        // since `existing` was read).
+        let version = before
+            .get(&existing.id)
+            .map_or(existing.version, |(p, _)| p.version);
         let p = Purpose {
-            version: existing.version,
+            version,
             ..self.purpose_from(org.id, existing.id, input)?
         };
         tx.update_purpose(&p).await?;
@@ -326,7 +331,7 @@ impl Services {
                 "change the templates",
             )
             .await?;
-        let before = wordings(tx.as_mut(), org.id).await?;
+        let before = wordings_before(tx.as_mut(), org.id).await?;
         let mut created = vec![];
         for input in inputs {
             let t = self
@@ -371,7 +376,7 @@ impl Services {
             .into_iter()
             .find(|t| t.id == id)
             .ok_or_else(|| Error::not_found("template not found"))?;
-        let before = wordings(tx.as_mut(), org.id).await?;
+        let before = wordings_before(tx.as_mut(), org.id).await?;
         let t = self
             .template_from(tx.as_mut(), org.id, existing.id, input)
             .await?;
@@ -405,7 +410,7 @@ impl Services {
                 "change the templates",
             )
             .await?;
-        let before = wordings(tx.as_mut(), org.id).await?;
+        let before = wordings_before(tx.as_mut(), org.id).await?;
         if !tx.delete_template(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("template not found"));
         }
@@ -420,6 +425,17 @@ impl Services {
         .await?;
         tx.commit().await
     }
+}
+
+/// Each listed purpose with its wording before a change, the layout held until the unit
+/// of work ends: two Admins changing one organisation at once on PostgreSQL would
+/// otherwise both number their version from the same one.
+async fn wordings_before(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+) -> Result<HashMap<PurposeId, (Purpose, PurposeWording)>> {
+    tx.lock_layout(org).await?;
+    wordings(tx, org).await
 }
 
 /// Each listed purpose with its wording now.

@@ -38,6 +38,13 @@ impl PurposesTx for Uow {
         row.map(|r| r.col("layout_version")).transpose()
     }
 
+    async fn lock_layout(&mut self, org: OrganizationId) -> Result<()> {
+        let sql = format!("SELECT layout_version FROM organizations WHERE id = $1 {FOR_UPDATE}");
+        self.fetch_optional(sqlx::query(&sql).bind(org.to_string()))
+            .await
+            .map(|_| ())
+    }
+
     async fn purposes_of(&mut self, org: OrganizationId) -> Result<Vec<Purpose>> {
         let sql = format!(
             "SELECT {PURPOSE_COLUMNS} FROM purposes WHERE organization_id = $1 AND deleted_at IS NULL \

@@ -10,6 +10,10 @@ pub trait PurposesTx: Send {
     /// The counter every change to the organisation's layout increments; `None` if it
     /// does not exist.
     async fn layout_version(&mut self, org: OrganizationId) -> Result<Option<i64>>;
+    /// Holds the organisation's layout until the unit of work ends: a change reads the
+    /// layout as it stands and no other change lands in between (SQLite's writer is one
+    /// already; PostgreSQL locks the organisation's row).
+    async fn lock_layout(&mut self, org: OrganizationId) -> Result<()>;
     async fn update_purpose(&mut self, p: &Purpose) -> Result<()>;
     /// Records a version of a purpose's wording; one already recorded stays as it was.
     async fn insert_purpose_version(&mut self, v: &PurposeVersion) -> Result<()>;
