@@ -157,15 +157,8 @@ impl Services {
         let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
         let taken = tx.user_by_email_key(&email.key()).await?.is_some();
         tx.commit().await?;
-        let offered = accord_domain::identity::Password::offered(password)?;
-        if !self
-            .passwords
-            .verify(&offered, profile.user.password_hash.as_deref())
-            .await?
-            .ok
-        {
-            return Err(Error::Unauthenticated("current password is wrong".into()));
-        }
+        self.confirm_current_password(&profile.user, password)
+            .await?;
         if profile.user.email.as_ref().map(|e| e.key()) == Some(email.key()) {
             return Err(Error::Rule(accord_domain::Rule::AlreadyTheAddress));
         }

@@ -224,15 +224,7 @@ impl Services {
         if user.password_hash.is_none() {
             return Err(Error::Forbidden(NO_PASSWORD_TO_CONFIRM.into()));
         }
-        let offered = accord_domain::identity::Password::offered(password)?;
-        if !self
-            .passwords
-            .verify(&offered, user.password_hash.as_deref())
-            .await?
-            .ok
-        {
-            return Err(Error::Unauthenticated("current password is wrong".into()));
-        }
+        self.confirm_current_password(&user, password).await?;
         self.start_federated_login(actor, org, redirect_uri, login_hint)
             .await
     }

@@ -430,6 +430,22 @@ impl Services {
         }
     }
 
+    /// The account holder's current password, asked again before a step a session alone
+    /// may not take (a new password, a new address, deletion, a linked sign-in).
+    pub(super) async fn confirm_current_password(&self, user: &User, password: &str) -> Result<()> {
+        let offered = Password::offered(password)?;
+        if self
+            .passwords
+            .verify(&offered, user.password_hash.as_deref())
+            .await?
+            .ok
+        {
+            Ok(())
+        } else {
+            Err(unauthenticated("current password is wrong"))
+        }
+    }
+
     /// The account page's deletion: the current password confirms it (a session left
     /// open on a shared computer is not enough to erase the account).
     pub async fn delete_my_account_confirmed(&self, actor: &Actor, password: &str) -> Result<()> {
@@ -437,15 +453,8 @@ impl Services {
         let mut tx = self.store.begin(Mode::Read).await?;
         let profile = self.own_profile(tx.as_mut(), me.user_id).await?;
         tx.commit().await?;
-        let offered = Password::offered(password)?;
-        if !self
-            .passwords
-            .verify(&offered, profile.user.password_hash.as_deref())
-            .await?
-            .ok
-        {
-            return Err(unauthenticated("current password is wrong"));
-        }
+        self.confirm_current_password(&profile.user, password)
+            .await?;
         self.delete_my_account(actor).await
     }
 
@@ -512,17 +521,7 @@ impl Services {
         tx.commit().await?;
         let user = profile.user;
         match change.current_password {
-            Some(current) => {
-                let current = Password::offered(current)?;
-                if !self
-                    .passwords
-                    .verify(&current, user.password_hash.as_deref())
-                    .await?
-                    .ok
-                {
-                    return Err(unauthenticated("current password is wrong"));
-                }
-            }
+            Some(current) => self.confirm_current_password(&user, current).await?,
             None => {
                 if !session.is_some_and(|s| s.proves_recent_password(refreshed, now)) {
                     return Err(Error::invalid(

@@ -249,8 +249,31 @@ impl Visit {
     /// The form's token matches this browser's: otherwise the form came from elsewhere
     /// (or is older than the browser's cookies) and is refused.
     pub fn form_is_ours(&self, token: &str) -> bool {
-        use subtle::ConstantTimeEq as _;
-        !self.fresh_csrf && bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes()))
+        !self.fresh_csrf && same_secret(&self.csrf, token)
+    }
+
+    /// On to `to`, signed in to the session of `tokens` (the cookie holds its refresh token).
+    pub fn enter(&self, to: &str, tokens: &crate::services::identity::TokenPair) -> Response {
+        let mut res = Redirect::to(to).into_response();
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            self.rules.set(
+                SESSION_COOKIE,
+                &tokens.refresh_token,
+                "Lax",
+                Some(tokens.refresh_expires_in),
+            ),
+        );
+        res
+    }
+
+    /// "Too many attempts", with the whole minutes to wait.
+    pub fn too_many(&self, retry_after_secs: u64) -> String {
+        self.t.with(
+            "too-many-attempts",
+            "minutes",
+            retry_after_secs.div_ceil(60).max(1),
+        )
     }
 
     /// An HTML answer with the headers every page has (and the form token's cookie when
@@ -397,6 +420,12 @@ where
             )),
         }
     }
+}
+
+/// Two secrets compared in constant time.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The frame of every page.

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{cookie, Chrome, Posted, Visit, SESSION_COOKIE};
+use super::{cookie, same_secret, Chrome, Posted, Visit};
 use crate::services::federation::{CodeExchange, LoginStart, SignInOffer, NO_PASSWORD_TO_CONFIRM};
 use crate::services::{Actor, Services};
 use accord_domain::federation::ACCOUNT_HAS_THE_ADDRESS;
@@ -186,17 +186,7 @@ async fn callback_answer(
             } else {
                 "/account"
             };
-            let mut res = Redirect::to(to).into_response();
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                visit.rules.set(
-                    SESSION_COOKIE,
-                    &tokens.refresh_token,
-                    "Lax",
-                    Some(tokens.refresh_expires_in),
-                ),
-            );
-            res
+            visit.enter(to, &tokens)
         }
         Err(Error::Conflict(why)) if why == ACCOUNT_HAS_THE_ADDRESS => visit.told(
             StatusCode::CONFLICT,
@@ -216,11 +206,7 @@ async fn callback_answer(
         Err(Error::TooManyRequests { retry_after_secs }) => visit.told(
             StatusCode::TOO_MANY_REQUESTS,
             title,
-            visit.t.with(
-                "too-many-attempts",
-                "minutes",
-                retry_after_secs.div_ceil(60).max(1),
-            ),
+            visit.too_many(retry_after_secs),
             again,
         ),
         Err(
@@ -240,11 +226,6 @@ async fn callback_answer(
         }
         Err(e) => unavailable(visit, e),
     }
-}
-
-fn same_secret(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq as _;
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[derive(Template)]
@@ -325,11 +306,7 @@ pub async fn link(
         }
         Err(Error::Unauthenticated(_)) => visit.t.get("current-password-wrong"),
         Err(Error::InvalidInput(_)) => visit.t.get("organisation-hint-invalid"),
-        Err(Error::TooManyRequests { retry_after_secs }) => visit.t.with(
-            "too-many-attempts",
-            "minutes",
-            retry_after_secs.div_ceil(60).max(1),
-        ),
+        Err(Error::TooManyRequests { retry_after_secs }) => visit.too_many(retry_after_secs),
         Err(e) => return unavailable(&visit, e),
     };
     link_page(&visit, id, offer, StatusCode::BAD_REQUEST, Some(error))

@@ -74,11 +74,7 @@ pub async fn submit(
                 Error::Conflict(_) => (StatusCode::CONFLICT, visit.t.get("address-taken")),
                 Error::TooManyRequests { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    visit.t.with(
-                        "too-many-attempts",
-                        "minutes",
-                        retry_after_secs.div_ceil(60).max(1),
-                    ),
+                    visit.too_many(retry_after_secs),
                 ),
                 Error::Rule(rule) => (StatusCode::BAD_REQUEST, visit.t.rule(&rule)),
                 Error::InvalidInput(why) => (StatusCode::BAD_REQUEST, why),

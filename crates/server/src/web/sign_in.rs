@@ -83,28 +83,12 @@ pub async fn submit(
         .login(&f.email, &f.password, visit.source, LoginKind::User)
         .await
     {
-        Ok((_, tokens)) => {
-            let mut res = Redirect::to(&next).into_response();
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                visit.rules.set(
-                    SESSION_COOKIE,
-                    &tokens.refresh_token,
-                    "Lax",
-                    Some(tokens.refresh_expires_in),
-                ),
-            );
-            res
-        }
+        Ok((_, tokens)) => visit.enter(&next, &tokens),
         Err(e) => {
             let (status, error) = match e {
                 Error::TooManyRequests { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    visit.t.with(
-                        "too-many-attempts",
-                        "minutes",
-                        retry_after_secs.div_ceil(60).max(1),
-                    ),
+                    visit.too_many(retry_after_secs),
                 ),
                 Error::Unauthenticated(_) | Error::InvalidInput(_) | Error::Rule(_) => {
                     (StatusCode::UNAUTHORIZED, visit.t.get("wrong-credentials"))
