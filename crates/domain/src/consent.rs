@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::organization::Purpose;
+use crate::purpose_version::{OutdatedConsent, VersionRef};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,6 +44,9 @@ pub struct StoredConsent {
     /// 0: no time limit. Otherwise the consent holds this many days from `changed_at`.
     pub days: i64,
     pub changed_at: DateTime<Utc>,
+    /// The version of the purpose's wording the value was given under (values given
+    /// before versions were recorded count as given under version 1).
+    pub version: i64,
 }
 
 impl StoredConsent {
@@ -61,6 +66,13 @@ pub struct ComputedStatus {
     pub remaining: i64,
     /// A time-limited consent whose time is up (it reads Disallow).
     pub expired: bool,
+    /// The purpose's version the value was given under; `None` when never set.
+    pub version: Option<i64>,
+    /// Given under an older version of a consent-based purpose while reading as consent
+    /// (or lapsed for it): the person is asked again.
+    pub outdated: bool,
+    /// When an outdated consent lapses (or lapsed), where the organisation chose so.
+    pub lapses_at: Option<DateTime<Utc>>,
 }
 
 /// Days must be a whole number, 0 or more.
@@ -81,48 +93,78 @@ pub fn compute_status(
     lawful_usage: bool,
     now: DateTime<Utc>,
 ) -> ComputedStatus {
-    let Some(s) = stored else {
-        let consent = if lawful_usage {
+    let unset = ComputedStatus {
+        consent: if lawful_usage {
             ConsentValue::Allow
         } else {
             ConsentValue::Disallow
-        };
-        return ComputedStatus {
-            consent,
-            timestamp: None,
-            days: 0,
-            remaining: 0,
-            expired: false,
-        };
+        },
+        timestamp: None,
+        days: 0,
+        remaining: 0,
+        expired: false,
+        version: None,
+        outdated: false,
+        lapses_at: None,
+    };
+    let Some(s) = stored else {
+        return unset;
+    };
+    let set = ComputedStatus {
+        consent: s.value,
+        version: Some(s.version),
+        ..unset
     };
     if s.days == 0 {
-        return ComputedStatus {
-            consent: s.value,
-            timestamp: None,
-            days: 0,
-            remaining: 0,
-            expired: false,
-        };
+        return set;
     }
     let elapsed = (now - s.changed_at).num_days().max(0);
     let remaining = s.days - elapsed;
-    if remaining <= 0 {
-        ComputedStatus {
-            consent: ConsentValue::Disallow,
-            timestamp: Some(s.changed_at),
-            days: s.days,
-            remaining: 0,
-            expired: true,
-        }
-    } else {
-        ComputedStatus {
-            consent: s.value,
-            timestamp: Some(s.changed_at),
-            days: s.days,
-            remaining,
-            expired: false,
+    ComputedStatus {
+        consent: if remaining <= 0 {
+            ConsentValue::Disallow
+        } else {
+            s.value
+        },
+        timestamp: Some(s.changed_at),
+        days: s.days,
+        remaining: remaining.max(0),
+        expired: remaining <= 0,
+        ..set
+    }
+}
+
+/// An attribute's status with its purpose's versions applied (docs/consents.md,
+/// "Outdated consents"): a value of a consent-based purpose given under an older version,
+/// that still reads as consent, is outdated. Where the organisation chose that outdated
+/// consents lapse, it reads as the purpose's default from `grace_days` after the version
+/// that outdated it was published (`published`: when a version of the purpose was).
+pub fn versioned_status(
+    stored: Option<&StoredConsent>,
+    purpose: &Purpose,
+    published: impl Fn(i64) -> Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ComputedStatus {
+    let lawful = purpose.lawful_basis.is_lawful_usage();
+    let mut status = compute_status(stored, lawful, now);
+    let Some(s) = stored else {
+        return status;
+    };
+    if lawful || s.version >= purpose.version || status.consent == ConsentValue::Disallow {
+        return status;
+    }
+    status.outdated = true;
+    if let OutdatedConsent::Lapses { grace_days } = purpose.outdated_consent {
+        // Outdated since the next version after the one it was given under.
+        if let Some(since) = published(s.version + 1) {
+            let at = since + Duration::days(grace_days);
+            status.lapses_at = Some(at);
+            if now >= at {
+                status.consent = ConsentValue::Disallow;
+            }
         }
     }
+    status
 }
 
 /// `Count`: the purpose's attributes, and how many read anything but Disallow.
@@ -232,6 +274,9 @@ pub struct HistoryEntry {
     pub new_value: ConsentValue,
     pub days: i64,
     pub at: DateTime<Utc>,
+    /// The purpose's version the change was made under; `None` only in entries written
+    /// before versions existed (entry format 1).
+    pub wording: Option<VersionRef>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -243,13 +288,17 @@ impl HistoryEntry {
     /// SHA-256 over the previous hash and every field, in a fixed, unambiguous layout:
     /// `len:field`, joined by `|`. Fed to the hasher piece by piece: the consent
     /// committer hashes every change, and verification every entry.
+    ///
+    /// The layout is versioned by its first field rather than history rewritten: format 1
+    /// (`accord-consent-v1`) is every entry written before versions existed; format 2
+    /// (`accord-consent-v2`) adds the purpose's version and the hash of its wording.
     pub fn compute_hash(&self) -> String {
         use sha2::Digest as _;
         use std::io::Write as _;
         let [seq, days, at] =
             [self.seq, self.days, self.at.timestamp_millis()].map(|n| n.to_string());
-        let fields = [
-            "accord-consent-v1",
+        let version = self.wording.as_ref().map(|w| w.number.to_string());
+        let common: [&str; 14] = [
             &self.prev_hash,
             &seq,
             &self.id,
@@ -265,8 +314,20 @@ impl HistoryEntry {
             &days,
             &at,
         ];
+        let format = match &self.wording {
+            None => "accord-consent-v1",
+            Some(_) => "accord-consent-v2",
+        };
+        let wording = self
+            .wording
+            .as_ref()
+            .zip(version.as_deref())
+            .map(|(w, number)| [number, w.hash.as_str()]);
+        let fields = std::iter::once(format)
+            .chain(common)
+            .chain(wording.into_iter().flatten());
         let mut hasher = sha2::Sha256::new();
-        for (i, field) in fields.iter().enumerate() {
+        for (i, field) in fields.enumerate() {
             if i > 0 {
                 hasher.update(b"|");
             }
@@ -351,6 +412,7 @@ mod tests {
             value: ConsentValue::Allow,
             days: 3,
             changed_at: t0(),
+            version: 1,
         };
         let at = |h: i64| compute_status(Some(&s), false, t0() + Duration::hours(h));
         assert_eq!((at(0).consent, at(0).remaining), (ConsentValue::Allow, 3));
@@ -370,6 +432,7 @@ mod tests {
             value: ConsentValue::AskMe,
             days: 0,
             changed_at: t0(),
+            version: 1,
         };
         let st = compute_status(Some(&forever), false, t0() + Duration::days(9999));
         assert_eq!(
@@ -379,14 +442,106 @@ mod tests {
         assert_eq!(forever.expires_at(), None);
     }
 
+    /// Given under version 1 of a purpose now at version 3 (version 2 published at t0):
+    /// outdated; standing, or lapsing `grace_days` after t0 as the organisation chose.
+    #[test]
+    fn an_outdated_consent_stands_or_lapses_as_the_organisation_chose() {
+        use crate::organization::LawfulBasis;
+        let purpose = |outdated_consent, lawful_basis| Purpose {
+            id: crate::PurposeId::new(),
+            organization_id: crate::OrganizationId::new(),
+            name: "Marketing".into(),
+            description: String::new(),
+            lawful_basis,
+            policy_url: String::new(),
+            attribute_type: 0,
+            jurisdiction: String::new(),
+            disclosure: String::new(),
+            industry_scope: String::new(),
+            restriction: String::new(),
+            shared_3pp: false,
+            version: 3,
+            outdated_consent,
+        };
+        let given = |value, version| StoredConsent {
+            value,
+            days: 0,
+            changed_at: t0() - Duration::days(10),
+            version,
+        };
+        let published = |n: i64| match n {
+            2 => Some(t0()),
+            3 => Some(t0() + Duration::days(5)),
+            _ => None,
+        };
+        let lapses = purpose(
+            OutdatedConsent::Lapses { grace_days: 7 },
+            LawfulBasis::Consent,
+        );
+        let at = |stored: &StoredConsent, p: &Purpose, days: i64| {
+            versioned_status(Some(stored), p, published, t0() + Duration::days(days))
+        };
+        let old = given(ConsentValue::Allow, 1);
+        let s = at(&old, &lapses, 6);
+        assert_eq!(
+            (s.consent, s.version, s.outdated, s.lapses_at),
+            (
+                ConsentValue::Allow,
+                Some(1),
+                true,
+                Some(t0() + Duration::days(7))
+            ),
+            "within the grace, counted from the first version after it"
+        );
+        let s = at(&old, &lapses, 7);
+        assert_eq!(
+            (s.consent, s.outdated),
+            (ConsentValue::Disallow, true),
+            "lapsed: the purpose's default"
+        );
+        // Given under version 2: outdated since version 3, five days later.
+        assert_eq!(
+            at(&given(ConsentValue::AskMe, 2), &lapses, 7).consent,
+            ConsentValue::AskMe
+        );
+        assert_eq!(
+            at(&given(ConsentValue::AskMe, 2), &lapses, 12).consent,
+            ConsentValue::Disallow
+        );
+        // Where it stands, it holds however long, and is still outdated.
+        let stands = purpose(OutdatedConsent::Stands, LawfulBasis::Consent);
+        let s = at(&old, &stands, 1000);
+        assert_eq!(
+            (s.consent, s.outdated, s.lapses_at),
+            (ConsentValue::Allow, true, None)
+        );
+        // Current, refused, or not resting on consent: nothing to ask again.
+        assert!(!at(&given(ConsentValue::Allow, 3), &lapses, 100).outdated);
+        assert!(!at(&given(ConsentValue::Disallow, 1), &lapses, 100).outdated);
+        let lawful = purpose(
+            OutdatedConsent::Lapses { grace_days: 0 },
+            LawfulBasis::LegalObligation,
+        );
+        assert_eq!(
+            (
+                at(&old, &lawful, 100).consent,
+                at(&old, &lawful, 100).outdated
+            ),
+            (ConsentValue::Allow, false)
+        );
+        // Unset stays the default, with no version.
+        let unset = versioned_status(None, &lapses, published, t0());
+        assert_eq!(
+            (unset.consent, unset.version),
+            (ConsentValue::Disallow, None)
+        );
+    }
+
     #[test]
     fn counts_and_summaries() {
         let st = |v| ComputedStatus {
             consent: v,
-            timestamp: None,
-            days: 0,
-            remaining: 0,
-            expired: false,
+            ..compute_status(None, false, t0())
         };
         use ConsentValue::*;
         assert_eq!(
@@ -408,10 +563,7 @@ mod tests {
     fn retention_expiry_format_and_conditions() {
         let st = |v| ComputedStatus {
             consent: v,
-            timestamp: None,
-            days: 0,
-            remaining: 0,
-            expired: false,
+            ..compute_status(None, false, t0())
         };
         let allow = [st(ConsentValue::Allow)];
         let at = Utc.with_ymd_and_hms(2020, 11, 4, 3, 3, 10).unwrap();
@@ -450,6 +602,7 @@ mod tests {
                     new_value: ConsentValue::Allow,
                     days: 0,
                     at: t0() + Duration::seconds(seq),
+                    wording: None,
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
@@ -474,6 +627,35 @@ mod tests {
             entries[1].hash,
             "87eda1df0ddf4b86dad754a98c60aaef9ad42977509addc4ac90a80b6788a675"
         );
+    }
+
+    /// Format 2 names the purpose's version; an older entry keeps format 1 and still
+    /// verifies after it, and a version stripped from or added to an entry breaks it.
+    /// (Expected value from Python's hashlib over the documented layout.)
+    #[test]
+    fn the_second_entry_format_covers_the_version_and_the_first_still_verifies() {
+        let mut entries = chain(2);
+        entries[1].wording = Some(VersionRef {
+            number: 3,
+            hash: format!("sha256:{}", "ab".repeat(32)),
+        });
+        entries[1].hash = entries[1].compute_hash();
+        assert_eq!(
+            entries[1].hash,
+            "dd76357d8c5a56ef82c1b702f7835eaabbfc5e67431582c8a3ce2a855d129656"
+        );
+        assert!(first_broken(&entries).is_none(), "formats 1 and 2 chain");
+        let mut stripped = entries.clone();
+        stripped[1].wording = None;
+        assert_eq!(first_broken(&stripped).map(|e| e.seq), Some(2));
+        let mut renumbered = entries.clone();
+        if let Some(w) = renumbered[1].wording.as_mut() {
+            w.number = 2;
+        }
+        assert_eq!(first_broken(&renumbered).map(|e| e.seq), Some(2));
+        let mut claimed = entries;
+        claimed[0].wording = claimed[1].wording.clone();
+        assert_eq!(first_broken(&claimed).map(|e| e.seq), Some(1));
     }
 
     #[test]

@@ -6,10 +6,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::access::{OrgAction, OrgStanding};
-use crate::consent::{compute_status, ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
+use crate::consent::{versioned_status, ChangedBy, ConsentValue, HistoryEntry, StoredConsent};
 use crate::identity::OrgRole;
 use crate::organization::OrgLayout;
 use crate::organization::{Purpose, Template};
+use crate::purpose_version::VersionRef;
 use crate::session::Credential;
 use crate::session::Session;
 use crate::webhook::{EventType, OutboxEvent};
@@ -25,6 +26,11 @@ pub struct ConsentChange<'a> {
     pub user: UserId,
     pub consent_id: ConsentId,
     pub purpose: &'a Purpose,
+    /// The purpose's version the person is answering (the layout's current one).
+    pub wording: &'a VersionRef,
+    /// When a version of the purpose was published (an outdated value that lapsed read
+    /// its default before the change).
+    pub published: &'a dyn Fn(i64) -> Option<DateTime<Utc>>,
     /// Every attribute of the organisation; those of `purpose` are the candidates.
     pub templates: &'a [&'a Template],
     /// The attributes named, as sent; `None`: every attribute of the purpose.
@@ -100,7 +106,6 @@ pub fn decide(
             })
             .collect::<Result<_>>()?,
     };
-    let lawful = purpose.lawful_basis.is_lawful_usage();
     let event = EventType::for_consent(change.value);
     let mut decision = ConsentDecision {
         announce: record
@@ -116,7 +121,9 @@ pub fn decide(
             .values
             .iter()
             .find(|(p, a, _)| *p == purpose.id && *a == target.id)
-            .map(|(_, _, stored)| compute_status(Some(stored), lawful, now).consent);
+            .map(|(_, _, stored)| {
+                versioned_status(Some(stored), purpose, change.published, now).consent
+            });
         decision.values.push((
             purpose.id,
             target.id,
@@ -124,6 +131,7 @@ pub fn decide(
                 value: change.value,
                 days: change.days,
                 changed_at: now,
+                version: change.wording.number,
             },
         ));
         seq += 1;
@@ -141,6 +149,7 @@ pub fn decide(
             new_value: change.value,
             days: change.days,
             at: now,
+            wording: Some(change.wording.clone()),
             prev_hash,
             hash: String::new(),
         };
@@ -296,7 +305,11 @@ pub fn decide_request(
         .iter()
         .find(|p| p.id == req.purpose)
         .ok_or_else(|| Error::not_found("purpose not found"))?;
+    let wording = layout
+        .wording_of(purpose.id)
+        .ok_or_else(|| Error::internal("a layout's purpose without its wording"))?;
     let templates: Vec<&Template> = layout.templates.iter().map(|t| &**t).collect();
+    let published = |number| layout.published(purpose.id, number);
     let head = state.head.as_ref().ok_or_else(consent_not_found)?;
     let actor_id = req.credential.user().to_string();
     let decision = decide(
@@ -305,6 +318,8 @@ pub fn decide_request(
             user: req.user,
             consent_id: consent,
             purpose,
+            wording,
+            published: &published,
             templates: &templates,
             attributes: req.attributes.as_deref(),
             value: req.value,
@@ -367,6 +382,7 @@ mod tests {
         consent: ConsentId,
         purpose: Purpose,
         templates: Vec<Template>,
+        wording: VersionRef,
     }
 
     fn world(lawful_basis: LawfulBasis, attributes: usize) -> World {
@@ -385,6 +401,7 @@ mod tests {
             restriction: String::new(),
             shared_3pp: false,
             version: 1,
+            outdated_consent: Default::default(),
         };
         let mut templates: Vec<Template> = (0..attributes)
             .map(|i| Template {
@@ -404,6 +421,7 @@ mod tests {
         World {
             org,
             consent: ConsentId::new(),
+            wording: VersionRef::current(&purpose, &templates),
             purpose,
             templates,
         }
@@ -421,6 +439,8 @@ mod tests {
             user: UserId::new(),
             consent_id: w.consent,
             purpose: &w.purpose,
+            wording: &w.wording,
+            published: &|_| None,
             templates,
             attributes,
             value,
@@ -451,15 +471,16 @@ mod tests {
         let w = world(LawfulBasis::Consent, 2);
         let user = UserId::new();
         let session = SessionId::new();
-        let layout = OrgLayout {
-            version: 3,
-            organization: crate::organization::Organization {
+        let layout = OrgLayout::new(
+            3,
+            crate::organization::Organization {
                 id: w.org,
                 ..crate::organization::Organization::new(t0())
             },
-            purposes: vec![Arc::new(w.purpose.clone())],
-            templates: w.templates.iter().cloned().map(Arc::new).collect(),
-        };
+            vec![Arc::new(w.purpose.clone())],
+            w.templates.iter().cloned().map(Arc::new).collect(),
+            vec![],
+        );
         Submitted {
             request: ChangeRequest {
                 credential: Credential::AccessToken { user, session },
@@ -709,6 +730,7 @@ mod tests {
                 value: ConsentValue::Allow,
                 days: 1,
                 changed_at: t0() - Duration::days(2),
+                version: 1,
             },
         )];
         let record = RecordState {
@@ -794,7 +816,8 @@ mod tests {
                     value: stored.value.as_str().into(),
                     days: stored.days,
                     changed_at: stored.changed_at,
-                    recorded: latest.map(|e| RecordedValue { seq: e.seq, value: e.new_value.as_str().into(), days: e.days, at: e.at }),
+                    version: stored.version,
+                    recorded: latest.map(|e| RecordedValue { seq: e.seq, value: e.new_value.as_str().into(), days: e.days, at: e.at, version: e.wording.as_ref().map(|w| w.number) }),
                 };
                 prop_assert_eq!(check_value(&current), None);
             }

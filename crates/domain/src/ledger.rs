@@ -247,6 +247,8 @@ pub struct RecordedValue {
     pub value: String,
     pub days: i64,
     pub at: DateTime<Utc>,
+    /// The purpose's version the entry names; `None` in format-1 entries (version 1).
+    pub version: Option<i64>,
 }
 
 /// A current value as stored, beside what the ledger recorded for it.
@@ -258,10 +260,14 @@ pub struct CurrentValue {
     pub value: String,
     pub days: i64,
     pub changed_at: DateTime<Utc>,
+    /// The purpose's version the value was given under.
+    pub version: i64,
     pub recorded: Option<RecordedValue>,
 }
 
-/// A current value must be what the latest change recorded: value, time limit and time.
+/// A current value must be what the latest change recorded: value, time limit, time and
+/// the version it was given under (a value moved to a newer version would pass for a
+/// current consent: docs/consents.md, "Outdated consents").
 pub fn check_value(v: &CurrentValue) -> Option<LedgerProblem> {
     let what = format!(
         "attribute {} of purpose {} in consent {}",
@@ -274,14 +280,24 @@ pub fn check_value(v: &CurrentValue) -> Option<LedgerProblem> {
             entry: None,
             detail: format!("{what} has a value ({}) no entry records", v.value),
         }),
-        Some(r) if r.value != v.value || r.days != v.days || r.at != v.changed_at => {
+        Some(r)
+            if r.value != v.value
+                || r.days != v.days
+                || r.at != v.changed_at
+                || r.version.unwrap_or(1) != v.version =>
+        {
             Some(LedgerProblem {
                 kind: ProblemKind::Value,
                 seq: r.seq,
                 entry: None,
                 detail: format!(
-                    "{what} reads {} ({} days), but its latest entry recorded {} ({} days)",
-                    v.value, v.days, r.value, r.days
+                    "{what} reads {} ({} days, version {}), but its latest entry recorded {} ({} days, version {})",
+                    v.value,
+                    v.days,
+                    v.version,
+                    r.value,
+                    r.days,
+                    r.version.unwrap_or(1)
                 ),
             })
         }
@@ -317,6 +333,12 @@ mod tests {
                     },
                     days: 0,
                     at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                    // Two entries of format 1, then format 2: every check below runs
+                    // across the change of format, as a real ledger does.
+                    wording: (seq > 2).then(|| crate::purpose_version::VersionRef {
+                        number: seq,
+                        hash: format!("sha256:{seq}"),
+                    }),
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
@@ -472,14 +494,27 @@ mod tests {
             value: "Disallow".into(),
             days: 0,
             changed_at: at,
+            version: 2,
             recorded: Some(RecordedValue {
                 seq: 7,
                 value: "Disallow".into(),
                 days: 0,
                 at,
+                version: Some(2),
             }),
         };
         assert_eq!(check_value(&v), None);
+        v.version = 3;
+        assert_eq!(
+            check_value(&v).map(|p| (p.kind, p.seq)),
+            Some((ProblemKind::Value, 7)),
+            "a value moved to a newer version than it was given under"
+        );
+        v.version = 1;
+        if let Some(r) = v.recorded.as_mut() {
+            r.version = None;
+        }
+        assert_eq!(check_value(&v), None, "format 1 counts as version 1");
         v.value = "Allow".into();
         assert_eq!(
             check_value(&v).map(|p| (p.kind, p.seq)),

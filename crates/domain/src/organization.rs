@@ -171,6 +171,8 @@ pub struct Purpose {
     pub shared_3pp: bool,
     /// The number of its current wording (`purpose_version`); 1 until it is reworded.
     pub version: i64,
+    /// What a consent given under an older version means until the person answers.
+    pub outdated_consent: crate::purpose_version::OutdatedConsent,
 }
 
 /// A data attribute (the spec's "template"), e.g. "Age", and the purposes it serves.
@@ -209,6 +211,56 @@ pub struct OrgLayout {
     pub organization: Organization,
     pub purposes: Vec<std::sync::Arc<Purpose>>,
     pub templates: Vec<std::sync::Arc<Template>>,
+    /// Each purpose's current version and the hash of its wording, computed once per
+    /// layout: a consent change names them without a lookup.
+    wordings: Vec<(PurposeId, crate::purpose_version::VersionRef)>,
+    /// When each version after a purpose's first was published: the moment consents given
+    /// under the one before became outdated.
+    published: Vec<(PurposeId, i64, DateTime<Utc>)>,
+}
+
+impl OrgLayout {
+    pub fn new(
+        version: i64,
+        organization: Organization,
+        purposes: Vec<std::sync::Arc<Purpose>>,
+        templates: Vec<std::sync::Arc<Template>>,
+        published: Vec<(PurposeId, i64, DateTime<Utc>)>,
+    ) -> Self {
+        let wordings = purposes
+            .iter()
+            .map(|p| {
+                let current =
+                    crate::purpose_version::VersionRef::current(p, templates.iter().map(|t| &**t));
+                (p.id, current)
+            })
+            .collect();
+        Self {
+            version,
+            organization,
+            purposes,
+            templates,
+            wordings,
+            published,
+        }
+    }
+
+    /// When version `number` of `purpose` was published, if it was (and after versions
+    /// began).
+    pub fn published(&self, purpose: PurposeId, number: i64) -> Option<DateTime<Utc>> {
+        self.published
+            .iter()
+            .find(|(p, n, _)| *p == purpose && *n == number)
+            .map(|(_, _, at)| *at)
+    }
+
+    /// The current version of one of the layout's purposes.
+    pub fn wording_of(&self, purpose: PurposeId) -> Option<&crate::purpose_version::VersionRef> {
+        self.wordings
+            .iter()
+            .find(|(p, _)| *p == purpose)
+            .map(|(_, w)| w)
+    }
 }
 
 #[cfg(test)]

@@ -45,9 +45,9 @@ pub struct WordedAttribute {
 
 impl PurposeWording {
     /// The wording of `purpose` with those of `templates` that serve it.
-    pub fn of(purpose: &Purpose, templates: &[Template]) -> Self {
+    pub fn of<'t>(purpose: &Purpose, templates: impl IntoIterator<Item = &'t Template>) -> Self {
         let mut attributes: Vec<WordedAttribute> = templates
-            .iter()
+            .into_iter()
             .filter(|t| t.purpose_ids.contains(&purpose.id))
             .map(|t| WordedAttribute {
                 id: t.id,
@@ -80,6 +80,82 @@ pub fn wording_hash(canonical: &str) -> String {
     let digest = Sha256::digest(canonical.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
+}
+
+/// What a consent given under an older version of a purpose means until the person
+/// answers: the organisation's choice, per purpose (docs/consents.md, "Outdated
+/// consents"). Not part of the wording: changing it is no version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutdatedConsent {
+    /// It holds as given.
+    #[default]
+    Stands,
+    /// It holds `grace_days` from the publication of the version that outdated it, then
+    /// reads as the purpose's default.
+    Lapses { grace_days: i64 },
+}
+
+/// The longest grace an organisation may give (a year: past it, "lapses" means little).
+pub const MAX_GRACE_DAYS: i64 = 365;
+/// The grace stored with a purpose that never chose one.
+pub const DEFAULT_GRACE_DAYS: i64 = 30;
+
+impl OutdatedConsent {
+    /// From the wire: `Stands` or `Lapses` (any case), and the grace in days (0 to
+    /// [`MAX_GRACE_DAYS`]).
+    pub fn parse(policy: &str, grace_days: i64) -> crate::Result<Self> {
+        if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
+            return Err(crate::Error::invalid(format!(
+                "ReconsentGraceDays must be a whole number from 0 to {MAX_GRACE_DAYS}"
+            )));
+        }
+        match policy.trim().to_ascii_lowercase().as_str() {
+            "stands" => Ok(Self::Stands),
+            "lapses" => Ok(Self::Lapses { grace_days }),
+            _ => Err(crate::Error::invalid(format!(
+                "OutdatedConsent must be Stands or Lapses, not {policy:?}"
+            ))),
+        }
+    }
+
+    /// The stored (and answered) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stands => "Stands",
+            Self::Lapses { .. } => "Lapses",
+        }
+    }
+
+    /// The grace answered beside the policy (the default when it stands).
+    pub fn grace_days(self) -> i64 {
+        match self {
+            Self::Stands => DEFAULT_GRACE_DAYS,
+            Self::Lapses { grace_days } => grace_days,
+        }
+    }
+}
+
+/// The version a consent was given under, as its history entry, receipt and event name
+/// it: the number, and the hash of the canonical text, which proves the words without
+/// the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRef {
+    pub number: i64,
+    pub hash: String,
+}
+
+impl VersionRef {
+    /// The current version of `purpose` (its number rides on the purpose) with the hash of
+    /// its wording among `templates`.
+    pub fn current<'t>(
+        purpose: &Purpose,
+        templates: impl IntoIterator<Item = &'t Template>,
+    ) -> Self {
+        Self {
+            number: purpose.version,
+            hash: wording_hash(&PurposeWording::of(purpose, templates).canonical()),
+        }
+    }
 }
 
 /// One version of a purpose's wording, as stored.
@@ -137,6 +213,7 @@ mod tests {
             restriction: String::new(),
             shared_3pp: false,
             version: 1,
+            outdated_consent: Default::default(),
         }
     }
 

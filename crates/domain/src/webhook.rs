@@ -16,6 +16,8 @@ pub enum EventType {
     ConsentAskMe,
     ConsentExpired,
     ConsentRequested,
+    /// A new version of a purpose made a person's consent outdated: they are asked again.
+    ConsentReconsentRequired,
     OrgSubscribed,
     OrgUnsubscribed,
     DataDownloadInitiated,
@@ -29,12 +31,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 16] = [
         Self::ConsentAllowed,
         Self::ConsentDisallowed,
         Self::ConsentAskMe,
         Self::ConsentExpired,
         Self::ConsentRequested,
+        Self::ConsentReconsentRequired,
         Self::OrgSubscribed,
         Self::OrgUnsubscribed,
         Self::DataDownloadInitiated,
@@ -54,6 +57,7 @@ impl EventType {
             Self::ConsentAskMe => "consent.askme",
             Self::ConsentExpired => "consent.expired",
             Self::ConsentRequested => "consent.requested",
+            Self::ConsentReconsentRequired => "consent.reconsent_required",
             Self::OrgSubscribed => "org.subscribed",
             Self::OrgUnsubscribed => "org.unsubscribed",
             Self::DataDownloadInitiated => "data.download.initiated",
@@ -200,6 +204,8 @@ pub fn consent_event_data(e: &crate::consent::HistoryEntry) -> serde_json::Value
         "days": e.days,
         "changedBy": e.changed_by.as_str(),
         "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "purposeVersion": e.wording.as_ref().map(|w| w.number),
+        "wordingHash": e.wording.as_ref().map(|w| w.hash.as_str()),
     })
 }
 

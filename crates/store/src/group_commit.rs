@@ -414,6 +414,7 @@ mod tests {
             new_value,
             days: 0,
             at: Utc::now(),
+            wording: None,
             prev_hash: prev_hash.into(),
             hash: String::new(),
         };
@@ -449,6 +450,7 @@ mod tests {
                         value,
                         days: 0,
                         changed_at: Utc::now(),
+                        version: 1,
                     },
                 )],
                 history: vec![entry],

@@ -150,6 +150,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "purpose versions",
         include_str!("../migrations/sqlite/0024_purpose_versions.sql"),
     ),
+    (
+        25,
+        "consent versions",
+        include_str!("../migrations/sqlite/0025_consent_versions.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -272,6 +277,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         24,
         "purpose versions",
         include_str!("../migrations/postgres/0024_purpose_versions.sql"),
+    ),
+    (
+        25,
+        "consent versions",
+        include_str!("../migrations/postgres/0025_consent_versions.sql"),
     ),
 ]);
 

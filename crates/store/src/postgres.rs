@@ -15,10 +15,11 @@ pub(crate) type DB = sqlx::Postgres;
 pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
 pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
-/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`.
+/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at,
+/// version]`.
 pub(crate) const RECORD_VALUES_JSON: &str =
     "(SELECT COALESCE(json_agg(json_build_array(v.purpose_id, v.attribute_id, \
-     v.value, v.days, v.changed_at)), '[]')::text FROM consent_values v WHERE v.consent_id = c.id)";
+     v.value, v.days, v.changed_at, v.purpose_version)), '[]')::text FROM consent_values v WHERE v.consent_id = c.id)";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -151,12 +152,12 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
         let v = &batch.values;
         sqlx::query(
             "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
-             days, changed_at, expires_at) \
+             days, changed_at, expires_at, purpose_version) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::bigint[], $8::bigint[], $9::bigint[]) \
+             $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) \
              ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
              days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
-             expiry_recorded_at = NULL",
+             purpose_version = excluded.purpose_version, expiry_recorded_at = NULL",
         )
         .bind(v.iter().map(|r| r.consent_id.to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|r| r.organization_id.to_string()).collect::<Vec<_>>())
@@ -167,6 +168,7 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
         .bind(v.iter().map(|r| r.stored.days).collect::<Vec<_>>())
         .bind(v.iter().map(|r| to_ms(r.stored.changed_at)).collect::<Vec<_>>())
         .bind(v.iter().map(|r| r.stored.expires_at().map(to_ms)).collect::<Vec<_>>())
+        .bind(v.iter().map(|r| r.stored.version).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -175,10 +177,10 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
         let h = &batch.history;
         sqlx::query(
             "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, \
-             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
+             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash, purpose_version, wording_hash) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], \
-             $14::text[], $15::text[])",
+             $14::text[], $15::text[], $16::bigint[], $17::text[])",
         )
         .bind(h.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
         .bind(h.iter().map(|e| e.organization_id.clone()).collect::<Vec<_>>())
@@ -195,6 +197,8 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
         .bind(h.iter().map(|e| to_ms(e.at)).collect::<Vec<_>>())
         .bind(h.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
         .bind(h.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.wording.as_ref().map(|w| w.number)).collect::<Vec<_>>())
+        .bind(h.iter().map(|e| e.wording.as_ref().map(|w| w.hash.clone())).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

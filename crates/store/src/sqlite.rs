@@ -18,11 +18,12 @@ pub(crate) type DB = sqlx::Sqlite;
 pub(crate) const FOR_UPDATE: &str = "";
 /// A write unit of work is alone on SQLite: there is nobody to skip.
 pub(crate) const SKIP_LOCKED: &str = "";
-/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at]`
+/// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at,
+/// version]`
 /// (one row per read: every row is a hand-off from SQLite's connection thread).
 pub(crate) const RECORD_VALUES_JSON: &str =
     "(SELECT json_group_array(json_array(v.purpose_id, v.attribute_id, \
-     v.value, v.days, v.changed_at)) FROM consent_values v WHERE v.consent_id = c.id)";
+     v.value, v.days, v.changed_at, v.purpose_version)) FROM consent_values v WHERE v.consent_id = c.id)";
 
 pub struct SqliteStore {
     readers: SqlitePool,
@@ -450,12 +451,14 @@ fn rotate_refresh_token_inline(
 }
 
 /// Sets one value of a record. $1 consent, $2 organisation, $3 user, $4 purpose,
-/// $5 attribute, $6 value, $7 days, $8 changed at, $9 expires at.
-const PUT_CONSENT_VALUE_SQL: &str = "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, \
-     attribute_id, value, days, changed_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+/// $5 attribute, $6 value, $7 days, $8 changed at, $9 expires at, $10 purpose version.
+const PUT_CONSENT_VALUE_SQL: &str =
+    "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, \
+     attribute_id, value, days, changed_at, expires_at, purpose_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
      days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
-     expiry_recorded_at = NULL";
+     purpose_version = excluded.purpose_version, expiry_recorded_at = NULL";
 
 /// The consent committer ([`crate::group_commit`]): a thread of its own with a
 /// read-write connection, every statement inline. It shares SQLite's one write lock with
@@ -634,6 +637,7 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
             v.stored.days,
             to_ms(v.stored.changed_at),
             v.stored.expires_at().map(to_ms),
+            v.stored.version,
         ])
         .map_err(inline_error)?;
     }
@@ -658,6 +662,8 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
                 to_ms(e.at),
                 e.prev_hash,
                 e.hash,
+                e.wording.as_ref().map(|w| w.number),
+                e.wording.as_ref().map(|w| w.hash.as_str()),
             ])
             .map_err(inline_error)?;
     }

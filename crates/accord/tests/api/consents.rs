@@ -786,8 +786,8 @@ async fn every_kind_of_ledger_edit_is_caught(db: TestDb) {
                 format!("{h} seq = -seq WHERE organization_id = $1 AND seq >= 3"),
                 format!("{h} seq = 1 - seq WHERE organization_id = $1 AND seq < 0"),
                 "INSERT INTO consent_history SELECT id || 'x', organization_id, 3, user_id, consent_id, purpose_id, \
-                 attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash \
-                 FROM consent_history WHERE organization_id = $1 AND seq = 2".into(),
+                 attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash, \
+                 purpose_version, wording_hash FROM consent_history WHERE organization_id = $1 AND seq = 2".into(),
             ],
             ("unlinked", 3),
         ),
@@ -1609,7 +1609,7 @@ both_backends!(attributes_per_purpose_and_per_change_are_bounded);
 
 /// `n` chained entries for `org` (one person flipping one attribute), written straight
 /// into the database in batches, the head set to the last.
-async fn write_ledger(db: &TestDb, org: &str, n: i64) {
+pub(crate) async fn write_ledger(db: &TestDb, org: &str, n: i64) {
     use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry, GENESIS};
     let at = chrono::Utc::now();
     let mut prev = GENESIS.to_owned();
@@ -1633,6 +1633,7 @@ async fn write_ledger(db: &TestDb, org: &str, n: i64) {
             },
             days: 0,
             at,
+            wording: None,
             prev_hash: prev.clone(),
             hash: String::new(),
         };

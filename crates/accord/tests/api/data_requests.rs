@@ -541,6 +541,17 @@ async fn a_released_copy_holds_what_the_organisation_has_of_the_person(db: TestD
         assert_eq!((&claims["jti"], &claims["hash"]), (&e["ID"], &e["Hash"]));
         assert_eq!(claims["sub"], f.individual_id.as_str());
     }
+    // The words agreed to: every version the record and the history name, with its text.
+    let versions = x["PurposeVersions"].as_array().unwrap();
+    for e in history {
+        let named = versions
+            .iter()
+            .find(|v| v["PurposeID"] == e["PurposeID"] && v["Version"] == e["PurposeVersion"])
+            .unwrap_or_else(|| panic!("the version of {e} in {versions:?}"));
+        assert_eq!(named["Hash"], e["WordingHash"]);
+        assert!(named["WordingText"].as_str().unwrap().contains("Marketing"));
+    }
+    assert_eq!(versions.len(), 1, "one version named: {versions:?}");
     let requests = x["DataRequests"].as_array().unwrap();
     assert_eq!(requests.len(), 2);
     assert!(requests

@@ -834,7 +834,8 @@ fn request(op: &str, w: &World, caller: Caller) -> (String, Body) {
         "DELETE /v1/organizations/{organizationID}/admins" => Body::Json(json!({"userid": w.developer_id})),
         "POST /v1/organizations/{organizationID}/idp/open-id" | "PUT /v1/organizations/{organizationID}/idp/open-id" => Body::Json(idp_body()),
         "POST /v1/organizations/{organizationID}/purposes" => Body::Json(json!({"Purposes": [{"Name": "Another"}]})),
-        "PUT /v1/organizations/{organizationID}/purposes/{purposeID}" => Body::Json(json!({"Name": "Marketing 2"})),
+        "PUT /v1/organizations/{organizationID}/purposes/{purposeID}"
+        | "POST /v1/organizations/{organizationID}/purposes/{purposeID}/impact" => Body::Json(json!({"Name": "Marketing 2"})),
         "POST /v1/organizations/{organizationID}/templates" => Body::Json(json!({"Templates": [{"Consent": "Zip"}]})),
         "PUT /v1/organizations/{organizationID}/templates/{templateID}" => Body::Json(json!({"Consent": "Email 2", "PurposeIDs": [w.purpose]})),
         "POST /v1/organizations/{organizationID}/subscribe-method" => Body::Json(json!({"subscribemethodid": 1})),

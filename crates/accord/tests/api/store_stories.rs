@@ -83,6 +83,7 @@ fn purpose(org: OrganizationId) -> Purpose {
         restriction: String::new(),
         shared_3pp: false,
         version: 1,
+        outdated_consent: Default::default(),
     }
 }
 
@@ -421,6 +422,10 @@ async fn consents_story(db: TestDb) {
         new_value: ConsentValue::Allow,
         days: 0,
         at: now(),
+        wording: Some(accord_domain::purpose_version::VersionRef {
+            number: 1,
+            hash: "sha256:00".into(),
+        }),
         prev_hash: GENESIS.into(),
         hash: String::new(),
     };
@@ -451,13 +456,54 @@ async fn consents_story(db: TestDb) {
         .unwrap()
         .is_empty());
     let later = now() + Duration::days(1);
+    let holding = accord_store::Holding {
+        now: now(),
+        lapsed_before: Some(now()),
+    };
+    let holders = accord_store::HoldersQuery {
+        purpose: p.id,
+        attribute: None,
+        holding,
+        given_below: Some(2),
+        after: None,
+        limit: 10,
+    };
     assert!(tx
-        .consented_users(org.id, p.id, None, now(), None, 10)
+        .consented_users(org.id, &holders)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
-        tx.users_lacking_consent(org.id, p.id, &[attribute.id], now())
+        tx.holder_counts(org.id, p.id, holding, 1).await.unwrap(),
+        (0, 0)
+    );
+    assert!(tx.version_times_of(org.id).await.unwrap().is_empty());
+    // A re-consent job is claimed, advanced, and gone when done.
+    tx.insert_reconsent_job(org.id, p.id, 2, true, now())
+        .await
+        .unwrap();
+    tx.insert_reconsent_job(org.id, p.id, 2, false, now())
+        .await
+        .unwrap();
+    let job = tx.claim_reconsent_job().await.unwrap().expect("queued");
+    assert_eq!(
+        (job.purpose_id, job.version, job.after_user, job.mail),
+        (p.id, 2, None, true),
+        "queued once: the first stays"
+    );
+    tx.advance_reconsent_job(p.id, 2, Some(alice.id))
+        .await
+        .unwrap();
+    let job = tx
+        .claim_reconsent_job()
+        .await
+        .unwrap()
+        .expect("still queued");
+    assert_eq!(job.after_user, Some(alice.id));
+    tx.advance_reconsent_job(p.id, 2, None).await.unwrap();
+    assert!(tx.claim_reconsent_job().await.unwrap().is_none());
+    assert_eq!(
+        tx.users_lacking_consent(org.id, p.id, &[attribute.id], holding)
             .await
             .unwrap()
             .len(),
@@ -475,6 +521,7 @@ async fn consents_story(db: TestDb) {
             value: ConsentValue::Allow,
             days: 1,
             changed_at: now(),
+            version: 1,
         },
     };
     assert!(

@@ -220,7 +220,11 @@ async fn webhooks_list_without_the_secret_and_event_types_are_public(db: TestDb)
         )
         .await
         .json;
-    assert_eq!(types["EventTypes"].as_array().unwrap().len(), 15);
+    assert_eq!(types["EventTypes"].as_array().unwrap().len(), 16);
+    assert!(types["EventTypes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("consent.reconsent_required")));
 }
 both_backends!(webhooks_list_without_the_secret_and_event_types_are_public);
 

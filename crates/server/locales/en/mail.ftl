@@ -65,3 +65,12 @@ mail-data-request-delete = Your request to { $organisation } to delete your data
 mail-data-request-comment = The organisation's comment: { $what }
 mail-data-request-dates = Requested on { $date }; the organisation's answer is due by { $due }.
 mail-notice-from = A notice from { $organisation }:
+mail-reconsent-subject = { $organisation } has changed what it asks your consent for
+mail-reconsent-changed = { $organisation } has changed the wording of “{ $what }”, a purpose you consented to.
+mail-reconsent-version = You consented to an earlier wording; the new one is version { $version }. Please read it and answer again.
+mail-reconsent-stands = Until you answer, your earlier consent stands as you gave it.
+mail-reconsent-lapses = Unless you answer, your earlier consent lapses { $days ->
+    [one] one day
+   *[other] { $days } days
+} after the change.
+mail-reconsent-closing = Answer in { $organisation }'s app, or in any application that manages your consents. If you do not know { $organisation }, ignore this mail.

@@ -65,3 +65,12 @@ mail-data-request-delete = Din begäran till { $organisation } om att radera din
 mail-data-request-comment = Organisationens kommentar: { $what }
 mail-data-request-dates = Begärd { $date }; organisationens svar ska komma senast { $due }.
 mail-notice-from = Ett meddelande från { $organisation }:
+mail-reconsent-subject = { $organisation } har ändrat det som du har samtyckt till
+mail-reconsent-changed = { $organisation } har ändrat lydelsen för ”{ $what }”, ett ändamål som du har samtyckt till.
+mail-reconsent-version = Du samtyckte till en tidigare lydelse; den nya är version { $version }. Läs den och svara igen.
+mail-reconsent-stands = Tills du svarar gäller ditt tidigare samtycke som du gav det.
+mail-reconsent-lapses = Om du inte svarar upphör ditt tidigare samtycke { $days ->
+    [one] en dag
+   *[other] { $days } dagar
+} efter ändringen.
+mail-reconsent-closing = Svara i appen från { $organisation }, eller i en annan app som hanterar dina samtycken. Om du inte känner till { $organisation } kan du strunta i det här mejlet.

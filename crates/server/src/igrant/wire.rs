@@ -299,6 +299,13 @@ pub struct Purpose<'a> {
     /// Ours: the number of the current wording (docs/consents.md, "Versions").
     #[serde(rename = "Version")]
     pub version: i64,
+    /// Ours: what a consent given under an older version means until the person
+    /// answers, `Stands` or `Lapses` (docs/consents.md, "Outdated consents").
+    #[serde(rename = "OutdatedConsent")]
+    pub outdated_consent: &'static str,
+    /// Ours: days from a new version until an outdated consent lapses (when it does).
+    #[serde(rename = "ReconsentGraceDays")]
+    pub reconsent_grace_days: i64,
 }
 
 impl From<DomainPurpose> for Purpose<'static> {
@@ -317,6 +324,8 @@ impl From<DomainPurpose> for Purpose<'static> {
             restriction: p.restriction.into(),
             shared_3pp: p.shared_3pp,
             version: p.version,
+            outdated_consent: p.outdated_consent.as_str(),
+            reconsent_grace_days: p.outdated_consent.grace_days(),
         }
     }
 }
@@ -337,6 +346,8 @@ impl<'a> From<&'a DomainPurpose> for Purpose<'a> {
             restriction: p.restriction.as_str().into(),
             shared_3pp: p.shared_3pp,
             version: p.version,
+            outdated_consent: p.outdated_consent.as_str(),
+            reconsent_grace_days: p.outdated_consent.grace_days(),
         }
     }
 }

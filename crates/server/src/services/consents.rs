@@ -17,15 +17,17 @@ use std::sync::Arc;
 
 use accord_domain::access::{OrgAction, OrgStanding};
 use accord_domain::consent::{
-    compute_status, count, parse_days, purpose_summary, retention_expiry, ComputedStatus,
+    count, parse_days, purpose_summary, retention_expiry, versioned_status, ComputedStatus,
     ConsentValue, HistoryEntry, StoredConsent,
 };
 use accord_domain::consent_change;
 use accord_domain::identity::User;
 use accord_domain::organization::{Organization, Purpose, Template};
+use accord_domain::purpose_version::OutdatedConsent;
 use accord_domain::{AttributeId, ConsentId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{
-    ConsentChangeJob, ConsentChangeOutcome, ConsentRead, ConsentReadQuery, ConsentWrites, Mode,
+    ConsentChangeJob, ConsentChangeOutcome, ConsentRead, ConsentReadQuery, ConsentWrites,
+    HoldersQuery, Holding, Mode,
 };
 use chrono::{DateTime, Utc};
 
@@ -89,22 +91,25 @@ pub struct ConsentChange {
 type Values = HashMap<(PurposeId, AttributeId), StoredConsent>;
 
 /// A record as it reads at `now`: every purpose with every attribute it names, each
-/// attribute's status computed from its stored value (or its absence).
+/// attribute's status computed from its stored value (or its absence) and the version it
+/// was given under.
 fn assemble(
-    org: &Organization,
-    purposes: &[Arc<Purpose>],
-    templates: &[Arc<Template>],
+    layout: &OrgLayout,
     values: &Values,
     user: UserId,
     consent: ConsentId,
     now: DateTime<Utc>,
 ) -> ConsentRecord {
-    let purposes = purposes
+    let org = &layout.organization;
+    let purposes = layout
+        .purposes
         .iter()
         .map(|purpose| {
             let lawful = purpose.lawful_basis.is_lawful_usage();
+            let published = |number| layout.published(purpose.id, number);
             let mut latest: Option<DateTime<Utc>> = None;
-            let attributes: Vec<AttributeConsent> = templates
+            let attributes: Vec<AttributeConsent> = layout
+                .templates
                 .iter()
                 .filter(|t| t.purpose_ids.contains(&purpose.id))
                 .map(|t| {
@@ -114,7 +119,7 @@ fn assemble(
                     }
                     AttributeConsent {
                         attribute: Arc::clone(t),
-                        status: compute_status(stored, lawful, now),
+                        status: versioned_status(stored, purpose, published, now),
                     }
                 })
                 .collect();
@@ -164,9 +169,7 @@ impl RecordedChange {
             .collect();
         values.extend(self.writes.values.into_iter().map(|(p, a, s)| ((p, a), s)));
         let record = assemble(
-            &self.layout.organization,
-            &self.layout.purposes,
-            &self.layout.templates,
+            &self.layout,
             &values,
             self.writes.user_id,
             self.writes.consent_id,
@@ -178,6 +181,20 @@ impl RecordedChange {
 
 fn not_found() -> Error {
     consent_change::consent_not_found()
+}
+
+/// Which of a consent-based purpose's consents are held at `now`: where its outdated
+/// consents lapse, those outdated longer than the grace are not.
+pub(super) fn holding(purpose: &Purpose, now: DateTime<Utc>) -> Holding {
+    Holding {
+        now,
+        lapsed_before: match purpose.outdated_consent {
+            OutdatedConsent::Stands => None,
+            OutdatedConsent::Lapses { grace_days } => {
+                Some(now - chrono::Duration::days(grace_days))
+            }
+        },
+    }
 }
 
 impl Services {
@@ -229,15 +246,7 @@ impl Services {
             .into_iter()
             .map(|(p, a, s)| ((p, a), s))
             .collect();
-        Ok(assemble(
-            &layout.organization,
-            &layout.purposes,
-            &layout.templates,
-            &values,
-            user,
-            id,
-            now,
-        ))
+        Ok(assemble(&layout, &values, user, id, now))
     }
 
     /// A person's own record with an organisation as it reads now, for their copy of
@@ -265,9 +274,7 @@ impl Services {
         let layout = self.layout(org, version).await?;
         let values: Values = values.into_iter().map(|(p, a, s)| ((p, a), s)).collect();
         Ok(Some(assemble(
-            &layout.organization,
-            &layout.purposes,
-            &layout.templates,
+            &layout,
             &values,
             me.user_id,
             id,
@@ -296,13 +303,15 @@ impl Services {
             .into_iter()
             .map(Arc::new)
             .collect();
+        let published = tx.version_times_of(org).await?;
         tx.commit().await?;
-        let layout = Arc::new(OrgLayout {
+        let layout = Arc::new(OrgLayout::new(
             version,
             organization,
             purposes,
             templates,
-        });
+            published,
+        ));
         self.layouts.put(org, Arc::clone(&layout));
         Ok(layout)
     }
@@ -568,15 +577,15 @@ impl Services {
         let mut users: Vec<User> = if purpose.lawful_basis.is_lawful_usage() {
             tx.subscribers(org.id, after, limit + 1).await?
         } else {
-            tx.consented_users(
-                org.id,
-                purpose.id,
+            let query = HoldersQuery {
+                purpose: purpose.id,
                 attribute,
-                self.clock.now(),
+                holding: holding(purpose, self.clock.now()),
+                given_below: None,
                 after,
-                limit + 1,
-            )
-            .await?
+                limit: limit + 1,
+            };
+            tx.consented_users(org.id, &query).await?
         };
         tx.commit().await?;
         if !standing.may(OrgAction::ReadPersonalData) {

@@ -5,9 +5,11 @@
 use accord_domain::data_request::DataRequest;
 use accord_domain::identity::{OrgRole, User};
 use accord_domain::organization::Organization;
-use accord_domain::{DataRequestId, Error, OrganizationId, Result};
+use accord_domain::purpose_version::PurposeVersion;
+use accord_domain::{DataRequestId, Error, OrganizationId, PurposeId, Result};
 use accord_store::Mode;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 
 use super::consent_history::NamedEntry;
 use super::consents::ConsentRecord;
@@ -32,6 +34,9 @@ pub struct DataExport {
     pub history: Vec<(NamedEntry, String)>,
     /// Every request they made to the organisation, newest first.
     pub requests: Vec<DataRequest>,
+    /// The versions of purposes their consents and history name: the words they agreed
+    /// to, by purpose and number.
+    pub versions: Vec<PurposeVersion>,
 }
 
 /// Requests read per round while gathering them all.
@@ -80,6 +85,7 @@ impl Services {
         tx.commit().await?;
         let record = self.own_record(me, org).await?;
         let history = self.whole_history(me_id, org).await?;
+        let versions = self.versions_named(org, record.as_ref(), &history).await?;
         Ok(DataExport {
             generated_at: self.clock.now(),
             request,
@@ -90,6 +96,43 @@ impl Services {
             record,
             history,
             requests,
+            versions,
         })
+    }
+
+    /// Every version the record's values and the history's entries were given under.
+    async fn versions_named(
+        &self,
+        org: OrganizationId,
+        record: Option<&ConsentRecord>,
+        history: &[(NamedEntry, String)],
+    ) -> Result<Vec<PurposeVersion>> {
+        let mut named: BTreeSet<(PurposeId, i64)> = BTreeSet::new();
+        for p in record.iter().flat_map(|r| &r.purposes) {
+            for a in &p.attributes {
+                if let Some(n) = a.status.version {
+                    named.insert((p.purpose.id, n));
+                }
+            }
+        }
+        for (n, _) in history {
+            let e = &n.entry;
+            if let (Some(w), Ok(purpose)) = (&e.wording, e.purpose_id.parse::<PurposeId>()) {
+                named.insert((purpose, w.number));
+            }
+        }
+        let purposes: Vec<PurposeId> = named
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let versions = super::purposes::versions_of(tx.as_mut(), org, &purposes).await?;
+        tx.commit().await?;
+        Ok(versions
+            .into_iter()
+            .filter(|v| named.contains(&(v.purpose_id, v.number)))
+            .collect())
     }
 }

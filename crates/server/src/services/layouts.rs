@@ -43,12 +43,13 @@ mod tests {
     use super::*;
 
     fn layout(version: i64) -> Arc<OrgLayout> {
-        Arc::new(OrgLayout {
+        Arc::new(OrgLayout::new(
             version,
-            organization: accord_domain::organization::Organization::new(chrono::Utc::now()),
-            purposes: vec![],
-            templates: vec![],
-        })
+            accord_domain::organization::Organization::new(chrono::Utc::now()),
+            vec![],
+            vec![],
+            vec![],
+        ))
     }
 
     #[test]

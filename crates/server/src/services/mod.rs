@@ -26,6 +26,7 @@ pub mod provider_http;
 pub mod purposes;
 pub mod push;
 pub mod qr_codes;
+pub mod reconsent;
 pub mod retention;
 pub mod sealing;
 mod shared;

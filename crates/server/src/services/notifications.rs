@@ -89,7 +89,12 @@ impl Services {
             purpose.name
         );
         let users = tx
-            .users_lacking_consent(org.id, purpose.id, &ids, now)
+            .users_lacking_consent(
+                org.id,
+                purpose.id,
+                &ids,
+                super::consents::holding(&purpose, now),
+            )
             .await?;
         for u in &users {
             tx.insert_notification(&Notification {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use accord_domain::access::OrgAction;
 use accord_domain::organization::{parse_http_url, LawfulBasis, Purpose, Template};
-use accord_domain::purpose_version::{PurposeVersion, PurposeWording};
+use accord_domain::purpose_version::{OutdatedConsent, PurposeVersion, PurposeWording, VersionRef};
 use accord_domain::{AttributeId, Error, OrganizationId, PurposeId, Result, UserId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Utc};
@@ -27,6 +27,35 @@ pub struct PurposeInput {
     pub industry_scope: String,
     pub restriction: String,
     pub shared_3pp: bool,
+    /// `Stands` or `Lapses`; `None`: as it was (the default, `Stands`, for a new purpose).
+    pub outdated_consent: Option<String>,
+    /// The grace before an outdated consent lapses; `None`: as it was (30 days).
+    pub reconsent_grace_days: Option<i64>,
+}
+
+/// What publishing a proposed wording would do (docs/consents.md, "Before publishing").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewordingImpact {
+    /// The purpose's current version.
+    pub version: i64,
+    /// The version the proposal would publish; `None`: it alters no wording.
+    pub next_version: Option<i64>,
+    /// People holding a consent given under the current version: the proposal makes
+    /// theirs outdated.
+    pub holders_at_current: i64,
+    /// People holding a consent given under an older version: outdated already.
+    pub holders_at_older: i64,
+}
+
+impl RewordingImpact {
+    /// People whose consent publishing would make outdated: none if nothing is reworded.
+    pub fn would_outdate(&self) -> i64 {
+        if self.next_version.is_some() {
+            self.holders_at_current
+        } else {
+            0
+        }
+    }
 }
 
 pub struct TemplateInput {
@@ -35,7 +64,23 @@ pub struct TemplateInput {
 }
 
 impl Services {
-    fn purpose_from(&self, org: OrganizationId, id: PurposeId, p: PurposeInput) -> Result<Purpose> {
+    /// The purpose a client describes; `existing` is the one it replaces, whose choice for
+    /// outdated consents stays unless the body names another.
+    fn purpose_from(
+        &self,
+        org: OrganizationId,
+        id: PurposeId,
+        p: PurposeInput,
+        existing: Option<&Purpose>,
+    ) -> Result<Purpose> {
+        let was = existing.map(|e| e.outdated_consent).unwrap_or_default();
+        let outdated_consent = match (&p.outdated_consent, p.reconsent_grace_days) {
+            (None, None) => was,
+            (policy, grace) => OutdatedConsent::parse(
+                policy.as_deref().unwrap_or(was.as_str()),
+                grace.unwrap_or(was.grace_days()),
+            )?,
+        };
         Ok(Purpose {
             id,
             organization_id: org,
@@ -54,37 +99,27 @@ impl Services {
             restriction: text("Restriction", &p.restriction, 256)?,
             shared_3pp: p.shared_3pp,
             version: 1,
+            outdated_consent,
         })
     }
 
-    /// A purpose's versions, oldest first (who may read the purpose may read them). A
-    /// purpose never reworded since versions began has one, its current wording.
+    /// A purpose's versions, oldest first (whoever may read the organisation's purposes;
+    /// a deleted purpose's stay readable: the consent history links to them). A purpose
+    /// never reworded since versions began has one, its current wording.
     pub async fn purpose_versions(
         &self,
         actor: &Actor,
         org: OrganizationId,
         id: PurposeId,
     ) -> Result<Vec<PurposeVersion>> {
-        let organization = self.organization(actor, org).await?;
-        let purpose = organization
-            .purposes
-            .iter()
-            .find(|p| p.id == id)
-            .ok_or_else(|| Error::not_found("purpose not found"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
-        let versions = tx.purpose_versions(id).await?;
+        let (org, _, _) = self.standing_in(tx.as_mut(), actor, org).await?;
+        let versions = versions_of(tx.as_mut(), org.id, &[id]).await?;
         tx.commit().await?;
-        if !versions.is_empty() {
-            return Ok(versions);
+        if versions.is_empty() {
+            return Err(Error::not_found("purpose not found"));
         }
-        let wording = PurposeWording::of(purpose, &organization.templates);
-        Ok(vec![PurposeVersion::new(
-            id,
-            purpose.version,
-            &wording,
-            None,
-            None,
-        )])
+        Ok(versions)
     }
 
     pub async fn purpose_version(
@@ -99,6 +134,48 @@ impl Services {
             .into_iter()
             .find(|v| v.number == number)
             .ok_or_else(|| Error::not_found("version not found"))
+    }
+
+    /// What replacing the purpose with `input` would do, before it is done: whether it
+    /// rewords the purpose and whose consents it would make outdated (Admin and Dpo: the
+    /// counts are about people's consents).
+    pub async fn rewording_impact(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PurposeId,
+        input: PurposeInput,
+    ) -> Result<RewordingImpact> {
+        let mut tx = self.store.begin(Mode::Read).await?;
+        let (org, _) = self
+            .org_for(
+                tx.as_mut(),
+                actor,
+                org,
+                OrgAction::ReadConsentsOfOthers,
+                "count the consents of",
+            )
+            .await?;
+        let templates = tx.templates_of(org.id).await?;
+        let existing = live_purpose(tx.as_mut(), org.id, id).await?;
+        let proposed = self.purpose_from(org.id, id, input, Some(&existing))?;
+        let rewords =
+            PurposeWording::of(&proposed, &templates) != PurposeWording::of(&existing, &templates);
+        let (holders_at_current, holders_at_older) = if existing.lawful_basis.is_lawful_usage() {
+            // Not resting on consent: nothing to outdate.
+            (0, 0)
+        } else {
+            let holding = super::consents::holding(&existing, self.clock.now());
+            tx.holder_counts(org.id, id, holding, existing.version)
+                .await?
+        };
+        tx.commit().await?;
+        Ok(RewordingImpact {
+            version: existing.version,
+            next_version: rewords.then_some(existing.version + 1),
+            holders_at_current,
+            holders_at_older,
+        })
     }
 
     /// Purposes and templates are public parts of an organisation's profile.
@@ -142,11 +219,12 @@ impl Services {
         let before = wordings_before(tx.as_mut(), org.id).await?;
         let mut created = vec![];
         for input in inputs {
-            let p = self.purpose_from(org.id, PurposeId::new(), input)?;
+            let p = self.purpose_from(org.id, PurposeId::new(), input, None)?;
             tx.insert_purpose(&p, now).await?;
             created.push(p);
         }
-        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now).await?;
+        self.publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now)
+            .await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -176,12 +254,7 @@ impl Services {
                 "change the purposes",
             )
             .await?;
-        let existing = tx
-            .purposes_of(org.id)
-            .await?
-            .into_iter()
-            .find(|p| p.id == id)
-            .ok_or_else(|| Error::not_found("purpose not found"))?;
+        let existing = live_purpose(tx.as_mut(), org.id, id).await?;
         let before = wordings_before(tx.as_mut(), org.id).await?;
         // The number as it stands now the layout is held (another change may have landed
         // since `existing` was read).
@@ -190,10 +263,11 @@ impl Services {
             .map_or(existing.version, |(p, _)| p.version);
         let p = Purpose {
             version,
-            ..self.purpose_from(org.id, existing.id, input)?
+            ..self.purpose_from(org.id, existing.id, input, Some(&existing))?
         };
         tx.update_purpose(&p).await?;
-        let p = publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now())
+        let p = self
+            .publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now())
             .await?
             .remove(&p.id)
             .unwrap_or(p);
@@ -340,7 +414,8 @@ impl Services {
             tx.insert_template(&t, now).await?;
             created.push(t);
         }
-        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now).await?;
+        self.publish_wordings(tx.as_mut(), org.id, &before, me.user_id, now)
+            .await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -381,7 +456,8 @@ impl Services {
             .template_from(tx.as_mut(), org.id, existing.id, input)
             .await?;
         tx.update_template(&t).await?;
-        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now()).await?;
+        self.publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now())
+            .await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -414,7 +490,8 @@ impl Services {
         if !tx.delete_template(org.id, id, self.clock.now()).await? {
             return Err(Error::not_found("template not found"));
         }
-        publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now()).await?;
+        self.publish_wordings(tx.as_mut(), org.id, &before, me.user_id, self.clock.now())
+            .await?;
         self.log_action(
             tx.as_mut(),
             org.id,
@@ -425,6 +502,59 @@ impl Services {
         .await?;
         tx.commit().await
     }
+}
+
+/// One of the organisation's live purposes; 404 for any other.
+async fn live_purpose(tx: &mut dyn Tx, org: OrganizationId, id: PurposeId) -> Result<Purpose> {
+    tx.purposes_of(org)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| Error::not_found("purpose not found"))
+}
+
+/// The versions of the organisation's `purposes` (deleted ones' too), oldest first per
+/// purpose; a live purpose never reworded since versions began has one, its current
+/// wording (recorded when it is first reworded).
+pub(super) async fn versions_of(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+    purposes: &[PurposeId],
+) -> Result<Vec<PurposeVersion>> {
+    let mut found = vec![];
+    let mut current = None;
+    for &id in purposes {
+        let stored = tx.purpose_versions(org, id).await?;
+        if !stored.is_empty() {
+            found.extend(stored);
+            continue;
+        }
+        if current.is_none() {
+            current = Some(wordings(tx, org).await?);
+        }
+        if let Some((p, wording)) = current.as_ref().and_then(|c| c.get(&id)) {
+            found.push(PurposeVersion::new(id, p.version, wording, None, None));
+        }
+    }
+    Ok(found)
+}
+
+/// The version `number` of a purpose as a ledger entry names it; `None` when it was never
+/// recorded (a purpose deleted before its first version was).
+pub(super) async fn version_ref(
+    tx: &mut dyn Tx,
+    org: OrganizationId,
+    purpose: PurposeId,
+    number: i64,
+) -> Result<Option<VersionRef>> {
+    Ok(versions_of(tx, org, &[purpose])
+        .await?
+        .into_iter()
+        .find(|v| v.number == number)
+        .map(|v| VersionRef {
+            number,
+            hash: v.hash,
+        }))
 }
 
 /// Each listed purpose with its wording before a change, the layout held until the unit
@@ -454,56 +584,73 @@ async fn wordings(
         .collect())
 }
 
-/// After a change to an organisation's purposes or attributes: a new purpose records its
-/// first version; one whose wording changed gets the next number (its previous wording
-/// recorded first, if it predates versions); a change that alters nothing is no version.
-/// Answers the purposes that were reworded, as they now are.
-async fn publish_wordings(
-    tx: &mut dyn Tx,
-    org: OrganizationId,
-    before: &HashMap<PurposeId, (Purpose, PurposeWording)>,
-    author: UserId,
-    now: DateTime<Utc>,
-) -> Result<HashMap<PurposeId, Purpose>> {
-    let mut reworded = HashMap::new();
-    for (id, (p, wording)) in wordings(tx, org).await? {
-        match before.get(&id) {
-            None => {
-                tx.insert_purpose_version(&PurposeVersion::new(
-                    id,
-                    p.version,
-                    &wording,
-                    Some(now),
-                    Some(author),
-                ))
-                .await?;
+impl Services {
+    /// After a change to an organisation's purposes or attributes: a new purpose records
+    /// its first version; one whose wording changed gets the next number (its previous
+    /// wording recorded first, if it predates versions) and queues asking again those who
+    /// consented under an older one; a change that alters nothing is no version. Answers
+    /// the purposes that were reworded, as they now are.
+    async fn publish_wordings(
+        &self,
+        tx: &mut dyn Tx,
+        org: OrganizationId,
+        before: &HashMap<PurposeId, (Purpose, PurposeWording)>,
+        author: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<PurposeId, Purpose>> {
+        let mut reworded = HashMap::new();
+        for (id, (p, wording)) in wordings(tx, org).await? {
+            match before.get(&id) {
+                None => {
+                    tx.insert_purpose_version(&PurposeVersion::new(
+                        id,
+                        p.version,
+                        &wording,
+                        Some(now),
+                        Some(author),
+                    ))
+                    .await?;
+                }
+                Some((old, old_wording)) if *old_wording != wording => {
+                    tx.insert_purpose_version(&PurposeVersion::new(
+                        id,
+                        old.version,
+                        old_wording,
+                        None,
+                        None,
+                    ))
+                    .await?;
+                    let next = Purpose {
+                        version: old.version + 1,
+                        ..p
+                    };
+                    tx.update_purpose(&next).await?;
+                    tx.insert_purpose_version(&PurposeVersion::new(
+                        id,
+                        next.version,
+                        &wording,
+                        Some(now),
+                        Some(author),
+                    ))
+                    .await?;
+                    reworded.insert(id, next);
+                }
+                Some(_) => {}
             }
-            Some((old, old_wording)) if *old_wording != wording => {
-                tx.insert_purpose_version(&PurposeVersion::new(
-                    id,
-                    old.version,
-                    old_wording,
-                    None,
-                    None,
-                ))
-                .await?;
-                let next = Purpose {
-                    version: old.version + 1,
-                    ..p
-                };
-                tx.update_purpose(&next).await?;
-                tx.insert_purpose_version(&PurposeVersion::new(
-                    id,
-                    next.version,
-                    &wording,
-                    Some(now),
-                    Some(author),
-                ))
-                .await?;
-                reworded.insert(id, next);
-            }
-            Some(_) => {}
         }
+        for p in reworded.values() {
+            if p.lawful_basis.is_lawful_usage() {
+                continue;
+            }
+            // A few mailings per organisation and window: an Admin rewording again and
+            // again cannot flood everyone's mailbox through us (the notifications and
+            // events still go out).
+            let mail = self
+                .mail_allowed(tx, &format!("reconsent:{org}"), now)
+                .await?;
+            tx.insert_reconsent_job(org, p.id, p.version, mail, now)
+                .await?;
+        }
+        Ok(reworded)
     }
-    Ok(reworded)
 }

@@ -271,8 +271,11 @@ impl TokenService {
 
     /// A signed consent receipt: a JWS (compact JWT) over a history entry, verifiable
     /// against the JWKS. Deterministic, so it can be re-issued identically.
+    /// An entry made under a purpose's version also signs the version and the hash of its
+    /// wording: the receipt alone proves the words (an entry of format 1 has neither, and
+    /// its receipt reads as it always did).
     pub fn consent_receipt(&self, e: &accord_domain::consent::HistoryEntry) -> Result<String> {
-        self.sign(&serde_json::json!({
+        let mut claims = serde_json::json!({
             "iss": self.issuer,
             "typ": "consent-receipt",
             "jti": e.id,
@@ -290,7 +293,12 @@ impl TokenService {
             "seq": e.seq,
             "hash": e.hash,
             "prev_hash": e.prev_hash,
-        }))
+        });
+        if let (Some(w), Some(map)) = (&e.wording, claims.as_object_mut()) {
+            map.insert("purpose_version".into(), w.number.into());
+            map.insert("wording_hash".into(), w.hash.clone().into());
+        }
+        self.sign(&claims)
     }
 
     /// A signed checkpoint of an organisation's ledger: its head's position and hash at a

@@ -357,6 +357,7 @@ impl Services {
         self.passwords
             .release_if_idle(std::time::Duration::from_secs(30));
         self.sweep_expired_consents().await?;
+        self.ask_again().await?;
         self.sweep_if_due().await?;
         self.run_outbox().await
     }
@@ -593,12 +594,30 @@ impl Services {
         let now = self.clock.now();
         let mut tx = self.store.begin(Mode::Write).await?;
         let expiring = tx.expiring_consents(now, 100).await?;
+        let mut versions = HashMap::new();
         for c in &expiring {
             // The chain head first, then the value: the order a consent change takes.
             let (seq, prev) = tx.lock_chain_head(c.organization_id).await?;
             if !tx.mark_expiry_recorded(c, now).await? {
                 continue;
             }
+            // The version the lapsed value was given under (the sweep is rare: a lookup
+            // per purpose and version, not on any request's path).
+            let key = (c.purpose_id, c.stored.version);
+            let wording = match versions.get(&key) {
+                Some(known) => Option::clone(known),
+                None => {
+                    let found = super::purposes::version_ref(
+                        tx.as_mut(),
+                        c.organization_id,
+                        c.purpose_id,
+                        c.stored.version,
+                    )
+                    .await?;
+                    versions.insert(key, found.clone());
+                    found
+                }
+            };
             let mut entry = HistoryEntry {
                 id: uuid::Uuid::now_v7().to_string(),
                 seq: seq + 1,
@@ -613,6 +632,7 @@ impl Services {
                 new_value: ConsentValue::Disallow,
                 days: c.stored.days,
                 at: c.stored.expires_at().unwrap_or(now),
+                wording,
                 prev_hash: prev,
                 hash: String::new(),
             };

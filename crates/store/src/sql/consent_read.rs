@@ -79,13 +79,13 @@ impl ConsentReadRow {
             caller_roles.push(OrgRole::Dpo);
         }
         // Borrowed from the row's text: IDs and values carry no JSON escapes.
-        let stored: Vec<(&str, &str, &str, i64, i64)> = match &self.values_json {
+        let stored: Vec<(&str, &str, &str, i64, i64, i64)> = match &self.values_json {
             Some(json) => serde_json::from_str(json).map_err(|e| internal("record values", &e))?,
             None => vec![],
         };
         let values = stored
             .iter()
-            .map(|(purpose, attribute, value, days, changed_at)| {
+            .map(|(purpose, attribute, value, days, changed_at, version)| {
                 Ok((
                     PurposeId(id(purpose)?),
                     AttributeId(id(attribute)?),
@@ -93,6 +93,7 @@ impl ConsentReadRow {
                         value: consent_value(value)?,
                         days: *days,
                         changed_at: from_ms(*changed_at),
+                        version: *version,
                     },
                 ))
             })

@@ -91,7 +91,9 @@ impl ConsentsTx for Uow {
                 .bind(e.days)
                 .bind(to_ms(e.at))
                 .bind(&e.prev_hash)
-                .bind(&e.hash),
+                .bind(&e.hash)
+                .bind(e.wording.as_ref().map(|w| w.number))
+                .bind(e.wording.as_ref().map(|w| w.hash.as_str())),
         )
         .await
         .map(|_| ())
@@ -186,8 +188,10 @@ impl ConsentsTx for Uow {
     ) -> Result<Vec<CurrentValue>> {
         let rows = self.fetch_all(sqlx::query(
             "SELECT v.consent_id, v.purpose_id, v.attribute_id, v.value, v.days, v.changed_at, \
-             h.seq AS h_seq, h.new_value AS h_value, h.days AS h_days, h.at AS h_at FROM \
+             v.purpose_version, h.seq AS h_seq, h.new_value AS h_value, h.days AS h_days, h.at AS h_at, \
+             h.purpose_version AS h_version FROM \
              (SELECT cv.consent_id, cv.purpose_id, cv.attribute_id, cv.value, cv.days, cv.changed_at, \
+              cv.purpose_version, \
               (SELECT MAX(x.seq) FROM consent_history x WHERE x.consent_id = cv.consent_id \
                AND x.purpose_id = cv.purpose_id AND x.attribute_id = cv.attribute_id \
                AND x.organization_id = cv.organization_id AND x.changed_by <> 'system') AS latest \
@@ -211,6 +215,7 @@ impl ConsentsTx for Uow {
                         value: row.col("h_value")?,
                         days: row.col("h_days")?,
                         at: row.time("h_at")?,
+                        version: row.col("h_version")?,
                     }),
                     None => None,
                 };
@@ -221,6 +226,7 @@ impl ConsentsTx for Uow {
                     value: row.col("value")?,
                     days: row.col("days")?,
                     changed_at: row.time("changed_at")?,
+                    version: row.col("purpose_version")?,
                     recorded,
                 })
             })
@@ -230,11 +236,7 @@ impl ConsentsTx for Uow {
     async fn consented_users(
         &mut self,
         org: OrganizationId,
-        purpose: PurposeId,
-        attribute: Option<AttributeId>,
-        now: DateTime<Utc>,
-        after: Option<UserId>,
-        limit: i64,
+        h: &HoldersQuery,
     ) -> Result<Vec<User>> {
         let cols = USER_COLUMNS
             .split(", ")
@@ -252,14 +254,16 @@ impl ConsentsTx for Uow {
         ));
         q.push_bind(org.to_string())
             .push(" AND cv.purpose_id = ")
-            .push_bind(purpose.to_string());
-        if let Some(a) = attribute {
+            .push_bind(h.purpose.to_string());
+        if let Some(a) = h.attribute {
             q.push(" AND cv.attribute_id = ").push_bind(a.to_string());
         }
-        q.push(" AND cv.value IN ('Allow', 'AskMe') AND (cv.expires_at IS NULL OR cv.expires_at > ")
-            .push_bind(to_ms(now))
-            .push(") AND cv.user_id > ")
-            .push_bind(after.map(|a| a.to_string()).unwrap_or_default())
+        push_holding(&mut q, h.holding);
+        if let Some(version) = h.given_below {
+            q.push(" AND cv.purpose_version < ").push_bind(version);
+        }
+        q.push(" AND cv.user_id > ")
+            .push_bind(h.after.map(|a| a.to_string()).unwrap_or_default())
             .push(
                 " AND EXISTS (SELECT 1 FROM subscriptions s \
                  WHERE s.organization_id = cv.organization_id AND s.user_id = cv.user_id) \
@@ -267,10 +271,98 @@ impl ConsentsTx for Uow {
                  WHERE tp.template_id = cv.attribute_id AND tp.purpose_id = cv.purpose_id AND t.deleted_at IS NULL) \
                  ORDER BY cv.user_id LIMIT ",
             )
-            .push_bind(limit)
+            .push_bind(h.limit)
             .push(") c ON c.user_id = u.id ORDER BY u.id");
         let rows = self.fetch_all(q.build()).await?;
         rows.iter().map(user_from_row).collect()
+    }
+
+    async fn holder_counts(
+        &mut self,
+        org: OrganizationId,
+        purpose: PurposeId,
+        holding: Holding,
+        version: i64,
+    ) -> Result<(i64, i64)> {
+        let mut q =
+            sqlx::QueryBuilder::<DB>::new("SELECT COUNT(DISTINCT CASE WHEN cv.purpose_version >= ");
+        q.push_bind(version)
+            .push(" THEN cv.user_id END) AS current, COUNT(DISTINCT CASE WHEN cv.purpose_version < ")
+            .push_bind(version)
+            .push(" THEN cv.user_id END) AS outdated FROM consent_values cv WHERE cv.organization_id = ")
+            .push_bind(org.to_string())
+            .push(" AND cv.purpose_id = ")
+            .push_bind(purpose.to_string());
+        push_holding(&mut q, holding);
+        q.push(
+            " AND EXISTS (SELECT 1 FROM subscriptions s \
+             WHERE s.organization_id = cv.organization_id AND s.user_id = cv.user_id) \
+             AND EXISTS (SELECT 1 FROM template_purposes tp JOIN templates t ON t.id = tp.template_id \
+             WHERE tp.template_id = cv.attribute_id AND tp.purpose_id = cv.purpose_id AND t.deleted_at IS NULL)",
+        );
+        let row = self.fetch_one(q.build()).await?;
+        Ok((row.col("current")?, row.col("outdated")?))
+    }
+
+    async fn insert_reconsent_job(
+        &mut self,
+        org: OrganizationId,
+        purpose: PurposeId,
+        version: i64,
+        mail: bool,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "INSERT INTO reconsent_jobs (purpose_id, version, organization_id, mail, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (purpose_id, version) DO NOTHING",
+            )
+            .bind(purpose.to_string())
+            .bind(version)
+            .bind(org.to_string())
+            .bind(mail)
+            .bind(to_ms(at)),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn claim_reconsent_job(&mut self) -> Result<Option<ReconsentJob>> {
+        let sql = format!(
+            "SELECT purpose_id, version, organization_id, after_user, mail FROM reconsent_jobs \
+             ORDER BY created_at, purpose_id LIMIT 1 {SKIP_LOCKED}"
+        );
+        let Some(row) = self.fetch_optional(sqlx::query(&sql)).await? else {
+            return Ok(None);
+        };
+        let after: String = row.col("after_user")?;
+        Ok(Some(ReconsentJob {
+            organization_id: row.id("organization_id")?,
+            purpose_id: row.id("purpose_id")?,
+            version: row.col("version")?,
+            after_user: after.parse().ok(),
+            mail: row.col("mail")?,
+        }))
+    }
+
+    async fn advance_reconsent_job(
+        &mut self,
+        purpose: PurposeId,
+        version: i64,
+        after: Option<UserId>,
+    ) -> Result<()> {
+        let q = match after {
+            Some(user) => sqlx::query(
+                "UPDATE reconsent_jobs SET after_user = $1 WHERE purpose_id = $2 AND version = $3",
+            )
+            .bind(user.to_string()),
+            None => {
+                sqlx::query("DELETE FROM reconsent_jobs WHERE purpose_id = $1 AND version = $2")
+            }
+        };
+        self.execute(q.bind(purpose.to_string()).bind(version))
+            .await
+            .map(|_| ())
     }
 
     async fn expiring_consents(
@@ -278,7 +370,8 @@ impl ConsentsTx for Uow {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ExpiringConsent>> {
-        let sql = "SELECT consent_id, organization_id, user_id, purpose_id, attribute_id, value, days, changed_at \
+        let sql = "SELECT consent_id, organization_id, user_id, purpose_id, attribute_id, value, days, changed_at, \
+             purpose_version \
              FROM consent_values WHERE expires_at IS NOT NULL AND expiry_recorded_at IS NULL AND expires_at <= $1 \
              ORDER BY expires_at LIMIT $2";
         let rows = self
@@ -297,6 +390,7 @@ impl ConsentsTx for Uow {
                         value: consent_value(&value)?,
                         days: r.col("days")?,
                         changed_at: r.time("changed_at")?,
+                        version: r.col("purpose_version")?,
                     },
                 })
             })
@@ -324,7 +418,7 @@ impl ConsentsTx for Uow {
         org: OrganizationId,
         purpose: PurposeId,
         attributes: &[AttributeId],
-        now: DateTime<Utc>,
+        holding: Holding,
     ) -> Result<Vec<User>> {
         let cols = USER_COLUMNS
             .split(", ")
@@ -340,13 +434,28 @@ impl ConsentsTx for Uow {
                      AND cv.user_id = s.user_id AND cv.purpose_id = ")
                 .push_bind(purpose.to_string())
                 .push(" AND cv.attribute_id = ")
-                .push_bind(a.to_string())
-                .push(" AND cv.value IN ('Allow', 'AskMe') AND (cv.expires_at IS NULL OR cv.expires_at > ")
-                .push_bind(to_ms(now))
-                .push("))");
+                .push_bind(a.to_string());
+            push_holding(&mut q, holding);
+            q.push(")");
         }
         q.push(") ORDER BY s.user_id");
         let rows = self.fetch_all(q.build()).await?;
         rows.iter().map(user_from_row).collect()
+    }
+}
+
+/// The conditions of a held consent ([`Holding`]) on `consent_values cv`. A lapsed one was
+/// given under a version whose successor was published before the grace began.
+fn push_holding(q: &mut sqlx::QueryBuilder<'_, DB>, h: Holding) {
+    q.push(" AND cv.value IN ('Allow', 'AskMe') AND (cv.expires_at IS NULL OR cv.expires_at > ")
+        .push_bind(to_ms(h.now))
+        .push(")");
+    if let Some(cut) = h.lapsed_before {
+        q.push(
+            " AND NOT EXISTS (SELECT 1 FROM purpose_versions pv WHERE pv.purpose_id = cv.purpose_id \
+             AND pv.number = cv.purpose_version + 1 AND pv.created_at <= ",
+        )
+        .push_bind(to_ms(cut))
+        .push(")");
     }
 }

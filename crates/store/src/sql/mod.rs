@@ -45,6 +45,7 @@ mod prelude {
         FoundOrganization, LawfulBasis, Offer, OfferKind, Organization, OrganizationType, Purpose,
         SubscribeMethod, SubscribedOrg, Template,
     };
+    pub(crate) use accord_domain::purpose_version::{OutdatedConsent, VersionRef};
     pub(crate) use accord_domain::session::{RefreshTokenRecord, Session};
     pub(crate) use accord_domain::throttle::ThrottleState;
     pub(crate) use accord_domain::webhook::{

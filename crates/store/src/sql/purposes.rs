@@ -9,7 +9,8 @@ impl PurposesTx for Uow {
         self.execute(sqlx::query(
             "INSERT INTO purposes (id, organization_id, name, description, lawful_basis, policy_url, \
              attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, created_at, \
-             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             version, outdated_consent, reconsent_grace_days) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(p.id.to_string())
         .bind(p.organization_id.to_string())
@@ -24,7 +25,9 @@ impl PurposesTx for Uow {
         .bind(&p.restriction)
         .bind(p.shared_3pp)
         .bind(to_ms(at))
-        .bind(p.version)).await?;
+        .bind(p.version)
+        .bind(p.outdated_consent.as_str())
+        .bind(p.outdated_consent.grace_days())).await?;
         self.bump_layout(p.organization_id).await
     }
 
@@ -60,7 +63,8 @@ impl PurposesTx for Uow {
         self.execute(sqlx::query(
             "UPDATE purposes SET name = $1, description = $2, lawful_basis = $3, policy_url = $4, \
              attribute_type = $5, jurisdiction = $6, disclosure = $7, industry_scope = $8, \
-             restriction = $9, shared_3pp = $10, version = $11 WHERE id = $12 AND organization_id = $13",
+             restriction = $9, shared_3pp = $10, version = $11, outdated_consent = $12, \
+             reconsent_grace_days = $13 WHERE id = $14 AND organization_id = $15",
         )
         .bind(&p.name)
         .bind(&p.description)
@@ -73,6 +77,8 @@ impl PurposesTx for Uow {
         .bind(&p.restriction)
         .bind(p.shared_3pp)
         .bind(p.version)
+        .bind(p.outdated_consent.as_str())
+        .bind(p.outdated_consent.grace_days())
         .bind(p.id.to_string())
         .bind(p.organization_id.to_string())).await?;
         self.bump_layout(p.organization_id).await
@@ -95,14 +101,20 @@ impl PurposesTx for Uow {
         .map(|_| ())
     }
 
-    async fn purpose_versions(&mut self, purpose: PurposeId) -> Result<Vec<PurposeVersion>> {
+    async fn purpose_versions(
+        &mut self,
+        org: OrganizationId,
+        purpose: PurposeId,
+    ) -> Result<Vec<PurposeVersion>> {
         let rows = self
             .fetch_all(
                 sqlx::query(
-                    "SELECT purpose_id, number, wording, hash, created_at, author \
-                     FROM purpose_versions WHERE purpose_id = $1 ORDER BY number",
+                    "SELECT v.purpose_id, v.number, v.wording, v.hash, v.created_at, v.author \
+                     FROM purpose_versions v JOIN purposes p ON p.id = v.purpose_id \
+                     WHERE v.purpose_id = $1 AND p.organization_id = $2 ORDER BY v.number",
                 )
-                .bind(purpose.to_string()),
+                .bind(purpose.to_string())
+                .bind(org.to_string()),
             )
             .await?;
         rows.iter()
@@ -116,6 +128,32 @@ impl PurposesTx for Uow {
                     created_at: row.opt_time("created_at")?,
                     author: author.and_then(|a| a.parse().ok()),
                 })
+            })
+            .collect()
+    }
+
+    async fn version_times_of(
+        &mut self,
+        org: OrganizationId,
+    ) -> Result<Vec<(PurposeId, i64, DateTime<Utc>)>> {
+        let rows = self
+            .fetch_all(
+                sqlx::query(
+                    "SELECT v.purpose_id, v.number, v.created_at FROM purpose_versions v \
+                     JOIN purposes p ON p.id = v.purpose_id \
+                     WHERE p.organization_id = $1 AND p.deleted_at IS NULL AND v.number > 1 \
+                     AND v.created_at IS NOT NULL",
+                )
+                .bind(org.to_string()),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.id("purpose_id")?,
+                    row.col("number")?,
+                    row.time("created_at")?,
+                ))
             })
             .collect()
     }

@@ -53,7 +53,8 @@ pub(crate) const ORG_COLUMNS: &str = "o.id, o.name, o.location, o.description, o
 
 pub(crate) const PURPOSE_COLUMNS: &str =
     "id, organization_id, name, description, lawful_basis, policy_url, \
-     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, version";
+     attribute_type, jurisdiction, disclosure, industry_scope, restriction, shared_3pp, version, \
+     outdated_consent, reconsent_grace_days";
 
 pub(crate) fn org_from_row(row: &DbRow) -> Result<Organization> {
     Ok(Organization {
@@ -96,6 +97,12 @@ pub(crate) fn purpose_from_row(row: &DbRow) -> Result<Purpose> {
         restriction: row.col("restriction")?,
         shared_3pp: row.col("shared_3pp")?,
         version: row.col("version")?,
+        // Written by this code only: anything unreadable reads as the default.
+        outdated_consent: {
+            let policy: String = row.col("outdated_consent")?;
+            let grace: i64 = row.col("reconsent_grace_days")?;
+            OutdatedConsent::parse(&policy, grace).unwrap_or_default()
+        },
     })
 }
 
@@ -109,7 +116,7 @@ pub(crate) fn org_type_from_row(row: &DbRow) -> Result<OrganizationType> {
 
 pub(crate) const HISTORY_COLUMNS: &str =
     "id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, actor_id, \
-     changed_by, old_value, new_value, days, at, prev_hash, hash";
+     changed_by, old_value, new_value, days, at, prev_hash, hash, purpose_version, wording_hash";
 
 pub(crate) fn consent_value(raw: &str) -> Result<ConsentValue> {
     ConsentValue::parse(raw).map_err(|_| {
@@ -135,6 +142,13 @@ pub(crate) fn history_from_row(row: &DbRow) -> Result<HistoryEntry> {
         new_value: consent_value(&new)?,
         days: row.col("days")?,
         at: row.time("at")?,
+        wording: {
+            let number: Option<i64> = row.col("purpose_version")?;
+            let hash: Option<String> = row.col("wording_hash")?;
+            number
+                .zip(hash)
+                .map(|(number, hash)| VersionRef { number, hash })
+        },
         prev_hash: row.col("prev_hash")?,
         hash: row.col("hash")?,
     })

@@ -3,8 +3,9 @@
 
 /// One ledger entry, its columns in `HistoryEntry` order.
 pub(crate) const INSERT_HISTORY_SQL: &str = "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, \
-     purpose_id, attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     purpose_id, attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash, \
+     purpose_version, wording_hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 /// $1 last visit, $2 user.
 pub(crate) const SET_LAST_VISIT_SQL: &str = "UPDATE users SET last_visit = $1 WHERE id = $2";

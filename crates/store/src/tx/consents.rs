@@ -25,6 +25,40 @@ pub struct ExpiringConsent {
     pub stored: StoredConsent,
 }
 
+/// Which consents count as held: Allow or AskMe, not expired at `now`, and, where the
+/// purpose's outdated consents lapse, not lapsed: given under no version whose successor
+/// was published at or before `lapsed_before` (`now` less the grace).
+#[derive(Debug, Clone, Copy)]
+pub struct Holding {
+    pub now: DateTime<Utc>,
+    pub lapsed_before: Option<DateTime<Utc>>,
+}
+
+/// Whose consents to a purpose to list (ascending user ID, strictly after `after`).
+#[derive(Debug, Clone)]
+pub struct HoldersQuery {
+    pub purpose: PurposeId,
+    /// One attribute of the purpose, or any.
+    pub attribute: Option<AttributeId>,
+    pub holding: Holding,
+    /// Only consents given under a version below this one: those it made outdated.
+    pub given_below: Option<i64>,
+    pub after: Option<UserId>,
+    pub limit: i64,
+}
+
+/// A new version of a purpose whose outdated consents are being asked again: the worker
+/// has asked everyone up to `after_user`.
+#[derive(Debug, Clone)]
+pub struct ReconsentJob {
+    pub organization_id: OrganizationId,
+    pub purpose_id: PurposeId,
+    pub version: i64,
+    pub after_user: Option<UserId>,
+    /// Whether the people asked are mailed too.
+    pub mail: bool,
+}
+
 #[async_trait]
 pub trait ConsentsTx: Send {
     /// Deletes the user's consent record with the organisation and its values (the
@@ -64,18 +98,37 @@ pub trait ConsentsTx: Send {
         after: &(String, String, String),
         limit: i64,
     ) -> Result<Vec<CurrentValue>>;
-    /// Subscribed users with at least one live attribute of the purpose (or the given
-    /// attribute) reading Allow or AskMe and not expired at `now`; ascending user ID,
-    /// strictly after `after`.
-    async fn consented_users(
+    /// Subscribed users holding (see [`Holding`]) a consent to at least one live attribute
+    /// of the purpose (or the given attribute).
+    async fn consented_users(&mut self, org: OrganizationId, q: &HoldersQuery)
+        -> Result<Vec<User>>;
+    /// How many subscribed people hold a consent to the purpose given under `version` or
+    /// later, and how many one given under an older version (a person may be in both).
+    async fn holder_counts(
         &mut self,
         org: OrganizationId,
         purpose: PurposeId,
-        attribute: Option<AttributeId>,
-        now: DateTime<Utc>,
+        holding: Holding,
+        version: i64,
+    ) -> Result<(i64, i64)>;
+    /// Queues asking again for consents `version` of the purpose made outdated (once).
+    async fn insert_reconsent_job(
+        &mut self,
+        org: OrganizationId,
+        purpose: PurposeId,
+        version: i64,
+        mail: bool,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The oldest queued job no other node holds, held until the unit of work ends.
+    async fn claim_reconsent_job(&mut self) -> Result<Option<ReconsentJob>>;
+    /// Records where a job stopped; `None`: done, the job goes.
+    async fn advance_reconsent_job(
+        &mut self,
+        purpose: PurposeId,
+        version: i64,
         after: Option<UserId>,
-        limit: i64,
-    ) -> Result<Vec<User>>;
+    ) -> Result<()>;
     /// Candidates, not locked (see [`Tx::mark_expiry_recorded`]).
     async fn expiring_consents(
         &mut self,
@@ -91,12 +144,12 @@ pub trait ConsentsTx: Send {
         now: DateTime<Utc>,
     ) -> Result<bool>;
     /// Subscribers for whom at least one of `attributes` of the purpose reads Disallow
-    /// (no live Allow or AskMe) at `now`.
+    /// (no consent held, see [`Holding`]).
     async fn users_lacking_consent(
         &mut self,
         org: OrganizationId,
         purpose: PurposeId,
         attributes: &[AttributeId],
-        now: DateTime<Utc>,
+        holding: Holding,
     ) -> Result<Vec<User>>;
 }

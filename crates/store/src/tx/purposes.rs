@@ -17,8 +17,19 @@ pub trait PurposesTx: Send {
     async fn update_purpose(&mut self, p: &Purpose) -> Result<()>;
     /// Records a version of a purpose's wording; one already recorded stays as it was.
     async fn insert_purpose_version(&mut self, v: &PurposeVersion) -> Result<()>;
-    /// A purpose's recorded versions, oldest first (none: it is at its first wording).
-    async fn purpose_versions(&mut self, purpose: PurposeId) -> Result<Vec<PurposeVersion>>;
+    /// The recorded versions of one of the organisation's purposes, deleted or not, oldest
+    /// first (none: it is at its first wording, or not the organisation's).
+    async fn purpose_versions(
+        &mut self,
+        org: OrganizationId,
+        purpose: PurposeId,
+    ) -> Result<Vec<PurposeVersion>>;
+    /// When each version after the first of the organisation's live purposes was
+    /// published: (purpose, number, time).
+    async fn version_times_of(
+        &mut self,
+        org: OrganizationId,
+    ) -> Result<Vec<(PurposeId, i64, DateTime<Utc>)>>;
     async fn delete_purpose(
         &mut self,
         org: OrganizationId,

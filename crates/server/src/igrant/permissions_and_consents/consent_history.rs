@@ -68,6 +68,17 @@ pub struct ConsentHistoryEntry {
     /// Whole seconds, `2026-11-24T00:49:01Z`: iGrant.io's apps parse no fraction.
     #[serde(rename = "TimeStamp")]
     timestamp: String,
+    /// The purpose's version the change was made under (`null` in entries recorded
+    /// before versions existed).
+    #[serde(rename = "PurposeVersion")]
+    purpose_version: Option<i64>,
+    /// `sha256:` and the hex digest of that version's canonical wording.
+    #[serde(rename = "WordingHash")]
+    wording_hash: Option<String>,
+    /// Where that version's words are read (`…/purposes/{purposeID}/versions/{n}`,
+    /// absolute; kept after the purpose is deleted); `null` without a version.
+    #[serde(rename = "WordingURL")]
+    wording_url: Option<String>,
     #[serde(rename = "PrevHash")]
     prev_hash: String,
     #[serde(rename = "Hash")]
@@ -103,6 +114,17 @@ impl From<HistoryEntry> for ConsentHistoryEntry {
 }
 
 impl ConsentHistoryEntry {
+    /// With the absolute link to the words of the version it names.
+    pub(crate) fn linked(mut self, public: &str) -> Self {
+        self.wording_url = self.purpose_version.map(|n| {
+            format!(
+                "{public}/v1/organizations/{}/purposes/{}/versions/{n}",
+                self.org_id, self.purpose_id
+            )
+        });
+        self
+    }
+
     fn with_log(e: HistoryEntry, log: String) -> Self {
         Self {
             log,
@@ -119,6 +141,9 @@ impl ConsentHistoryEntry {
             attribute_id: e.attribute_id,
             actor_id: e.actor_id,
             days: e.days,
+            purpose_version: e.wording.as_ref().map(|w| w.number),
+            wording_url: None,
+            wording_hash: e.wording.map(|w| w.hash),
             prev_hash: e.prev_hash,
             hash: e.hash,
         }
@@ -135,12 +160,17 @@ pub struct ConsentHistory {
     links: Links,
 }
 
-fn history_reply(page: HistoryPage, self_url: String, base: String) -> ConsentHistory {
+fn history_reply(
+    page: HistoryPage,
+    public: &str,
+    self_url: String,
+    base: String,
+) -> ConsentHistory {
     let next = page.next_start.map(|id| format!("{base}startid={id}"));
     let entries: Vec<ConsentHistoryEntry> = page
         .entries
         .into_iter()
-        .map(ConsentHistoryEntry::from)
+        .map(|named| ConsentHistoryEntry::from(named).linked(public))
         .collect();
     ConsentHistory {
         entries: (!entries.is_empty()).then_some(entries),
@@ -209,7 +239,12 @@ async fn user_consent_history(
         &format!("/v1/users/{user}/consenthistory"),
         &q,
     );
-    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+    Ok(Json(history_reply(
+        page,
+        &s.config.public_url,
+        self_link(&base, &q),
+        base,
+    )))
 }
 
 /// The caller's own consent history, newest first (the path iGrant.io's iOS SDKs call)
@@ -223,7 +258,12 @@ async fn own_consent_history(
 ) -> Result<Json<ConsentHistory>, IgrantError> {
     let page = s.own_consent_history(&a, query_of(&q)).await?;
     let base = history_base(&s.config.public_url, "/v1/user/consenthistory", &q);
-    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+    Ok(Json(history_reply(
+        page,
+        &s.config.public_url,
+        self_link(&base, &q),
+        base,
+    )))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -269,7 +309,12 @@ async fn organization_consent_history(
         &format!("/v1/organizations/{org}/consenthistory"),
         &q,
     );
-    Ok(Json(history_reply(page, self_link(&base, &q), base)))
+    Ok(Json(history_reply(
+        page,
+        &s.config.public_url,
+        self_link(&base, &q),
+        base,
+    )))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -155,6 +155,17 @@ pub struct AttributeConsent<'a> {
     value: &'static str,
     #[serde(rename = "Status")]
     status: AttributeStatus,
+    /// Ours: the purpose's version the current value was given under (`null` when never
+    /// set; docs/consents.md, "Outdated consents").
+    #[serde(rename = "Version")]
+    version: Option<i64>,
+    /// Ours: given under an older version of the purpose; the person is asked again.
+    #[serde(rename = "Outdated")]
+    outdated: bool,
+    /// Ours: when an outdated consent lapses (or lapsed) to the purpose's default, where the
+    /// organisation chose so; RFC 3339, else `null`.
+    #[serde(rename = "LapsesAt")]
+    lapses_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -202,6 +213,12 @@ impl<'a> From<&'a PurposeConsents> for ConsentsAndPurpose<'a> {
                     description: &a.attribute.consent,
                     value: "",
                     status: a.status.into(),
+                    version: a.status.version,
+                    outdated: a.status.outdated,
+                    lapses_at: a
+                        .status
+                        .lapses_at
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 })
                 .collect(),
             data_retention: RetentionExpiry {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::*;
 use crate::igrant::permissions_and_consents::{ConsentHistoryEntry, Consents};
+use crate::igrant::service_management_organization::PurposeVersionBody;
 use crate::services::data_export::DataExport;
 use crate::services::data_requests::DataRequestView;
 
@@ -71,6 +72,15 @@ pub struct ExportedEntry {
     receipt: String,
 }
 
+/// A version of a purpose's wording the person's consents or history name.
+#[derive(Serialize, ToSchema)]
+pub struct ExportedVersion {
+    #[serde(rename = "PurposeID")]
+    purpose_id: String,
+    #[serde(flatten)]
+    version: PurposeVersionBody,
+}
+
 /// Everything Accord holds about the person for the organisation.
 #[derive(Serialize, ToSchema)]
 pub struct DataExportBody<'a> {
@@ -100,13 +110,17 @@ pub struct DataExportBody<'a> {
     /// Every request the person made to the organisation, newest first.
     #[serde(rename = "DataRequests")]
     requests: Vec<DataRequest>,
+    /// The words the person agreed to: every version of a purpose that `Consents` or
+    /// `ConsentHistory` names (`Version`, `PurposeVersion`), with its text and hash.
+    #[serde(rename = "PurposeVersions")]
+    versions: Vec<ExportedVersion>,
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn render(x: DataExport) -> Response {
+fn render(x: DataExport, public: &str) -> Response {
     let p = &x.profile;
     let name = if p.name.trim().is_empty() {
         p.email
@@ -153,7 +167,7 @@ fn render(x: DataExport) -> Response {
             .history
             .into_iter()
             .map(|(named, receipt)| ExportedEntry {
-                entry: ConsentHistoryEntry::from(named),
+                entry: ConsentHistoryEntry::from(named).linked(public),
                 receipt,
             })
             .collect(),
@@ -166,6 +180,14 @@ fn render(x: DataExport) -> Response {
                     user_name: name.clone(),
                     overdue: r.is_overdue(x.generated_at),
                 })
+            })
+            .collect(),
+        versions: x
+            .versions
+            .into_iter()
+            .map(|v| ExportedVersion {
+                purpose_id: v.purpose_id.to_string(),
+                version: v.into(),
             })
             .collect(),
     };
@@ -193,7 +215,7 @@ async fn user_data_export(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, IgrantError> {
     let export = s.data_export(&a, None, org.parse()?, id.parse()?).await?;
-    Ok(render(export))
+    Ok(render(export, &s.config.public_url))
 }
 
 /// The caller's copy of their data with the organisation, once the download request released it (the caller's (the path names them))
@@ -208,5 +230,5 @@ async fn users_data_export(
     let export = s
         .data_export(&a, Some(&user), org.parse()?, id.parse()?)
         .await?;
-    Ok(render(export))
+    Ok(render(export, &s.config.public_url))
 }

@@ -5,6 +5,7 @@
 
 mod notices;
 mod purposes;
+pub(crate) use purposes::PurposeVersionBody;
 mod search;
 
 use std::sync::Arc;

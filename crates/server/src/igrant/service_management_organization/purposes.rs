@@ -9,6 +9,7 @@ pub(super) fn router() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(get_purpose, replace_purpose, delete_purpose))
         .routes(routes!(list_purpose_versions))
         .routes(routes!(get_purpose_version))
+        .routes(routes!(rewording_impact))
         .routes(routes!(list_templates, create_templates))
         .routes(routes!(get_template, replace_template, delete_template))
 }
@@ -38,6 +39,12 @@ pub struct PurposeBody {
     restriction: String,
     #[serde(default)]
     shared3pp: bool,
+    /// What a consent given under an older version means until the person answers:
+    /// `Stands` (the default) or `Lapses` after `ReconsentGraceDays`. Absent on a
+    /// replace: unchanged.
+    outdatedconsent: Option<String>,
+    /// Days from a new version until an outdated consent lapses (0–365; default 30).
+    reconsentgracedays: Option<i64>,
 }
 
 impl From<PurposeBody> for PurposeInput {
@@ -58,6 +65,8 @@ impl From<PurposeBody> for PurposeInput {
             industry_scope: b.industryscope,
             restriction: b.restriction,
             shared_3pp: b.shared3pp,
+            outdated_consent: b.outdatedconsent,
+            reconsent_grace_days: b.reconsentgracedays,
         }
     }
 }
@@ -207,6 +216,51 @@ async fn get_purpose_version(
             .await?
             .into(),
     ))
+}
+
+/// What replacing a purpose with this body would do (ours, docs/consents.md "Before
+/// publishing"): whether it rewords the purpose, and how many people hold a consent it
+/// would make outdated. Nothing changes.
+#[derive(Serialize, ToSchema)]
+pub struct RewordingImpactBody {
+    /// The current version.
+    #[serde(rename = "Version")]
+    version: i64,
+    /// The version publishing the body would make; `null`: it rewords nothing.
+    #[serde(rename = "NextVersion")]
+    next_version: Option<i64>,
+    /// People whose consent the change would make outdated (given under the current
+    /// version); 0 when it rewords nothing.
+    #[serde(rename = "WouldOutdate")]
+    would_outdate: i64,
+    /// People holding a consent given under the current version.
+    #[serde(rename = "HoldersAtCurrentVersion")]
+    holders_at_current: i64,
+    /// People holding a consent given under an older version: outdated already.
+    #[serde(rename = "HoldersAtOlderVersions")]
+    holders_at_older: i64,
+}
+
+/// Before publishing: what replacing the purpose with this body would do (ours; Admin, Dpo)
+#[utoipa::path(post, path = "/organizations/{organizationID}/purposes/{purposeID}/impact", tag = "Service management (Organization)", request_body = PurposeBody,
+    params(("organizationID" = String, Path), ("purposeID" = String, Path)), security(("bearer" = []), ("apikey" = [])),
+    responses((status = 200, body = RewordingImpactBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rewording_impact(
+    State(s): Svc,
+    Caller(a): Caller,
+    Path((org, id)): Path<(String, String)>,
+    IgrantJson(b): IgrantJson<PurposeBody>,
+) -> Reply<RewordingImpactBody> {
+    let i = s
+        .rewording_impact(&a, org.parse()?, id.parse()?, b.into())
+        .await?;
+    Ok(Json(RewordingImpactBody {
+        version: i.version,
+        next_version: i.next_version,
+        would_outdate: i.would_outdate(),
+        holders_at_current: i.holders_at_current,
+        holders_at_older: i.holders_at_older,
+    }))
 }
 
 /// Replace a purpose (Admin)
