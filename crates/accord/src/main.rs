@@ -128,7 +128,7 @@ struct ServeArgs {
     #[arg(long, env = "ACCORD_INVITATION_LINK")]
     invitation_link: Option<String>,
     /// How long an invitation link works, hours (1 to 8,784).
-    #[arg(long, env = "ACCORD_INVITATION_TTL_HOURS", default_value_t = 168)]
+    #[arg(long, env = "ACCORD_INVITATION_TTL_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=8784))]
     invitation_ttl_hours: u64,
     /// Access token lifetime, seconds.
     #[arg(long, env = "ACCORD_ACCESS_TOKEN_TTL", default_value_t = 21600)]
@@ -144,34 +144,34 @@ struct ServeArgs {
     request_timeout: u64,
     /// Seconds a client may take to send a request's line and headers; slower
     /// connections are closed.
-    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_read_timeout: u64,
     /// Open connections served at once; beyond them a connection is answered 503 and
     /// closed. Keep it below the process's file-descriptor limit.
-    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 4096)]
-    max_connections: usize,
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
     /// Open connections one client (an IPv4 address, an IPv6 /64) may hold; beyond them
     /// its next one is answered 503. Behind a reverse proxy every connection comes from
     /// the proxy: raise it to --max-connections there.
-    #[arg(long, env = "ACCORD_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
-    connections_per_address: usize,
+    #[arg(long, env = "ACCORD_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    connections_per_address: u64,
     /// Seconds a connection may stay open with no request in flight (HTTP/1 keep-alive
     /// and HTTP/2 alike) before it is closed.
-    #[arg(long, env = "ACCORD_IDLE_TIMEOUT", default_value_t = 60)]
+    #[arg(long, env = "ACCORD_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// The most entries a CustomerID search (GET104, GET106, GET113) answers; a search
     /// matching more is refused with advice to narrow it or set `maxResults`.
-    #[arg(long, env = "ACCORD_MAX_LIST", default_value_t = 10_000)]
+    #[arg(long, env = "ACCORD_MAX_LIST", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     max_list: i64,
     /// Database connections (PostgreSQL) or reader connections (SQLite).
     #[arg(long, env = "ACCORD_MAX_DB_CONNECTIONS", default_value_t = 16)]
     max_db_connections: u32,
     /// Failed sign-ins (passwords, federated codes, REST client secrets) allowed per source
     /// address and 15 minutes (then 429).
-    #[arg(long, env = "ACCORD_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    #[arg(long, env = "ACCORD_FAILURES_PER_ADDRESS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     failures_per_address: u32,
     /// Registrations allowed per source address and 15 minutes (then 429).
-    #[arg(long, env = "ACCORD_REGISTRATIONS_PER_ADDRESS", default_value_t = 30)]
+    #[arg(long, env = "ACCORD_REGISTRATIONS_PER_ADDRESS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     registrations_per_address: u32,
     /// Behind a reverse proxy: take the client address from the last X-Forwarded-For entry.
     #[arg(long, env = "ACCORD_TRUST_FORWARDED_FOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -195,14 +195,14 @@ struct ServeArgs {
     #[arg(long, env = "ACCORD_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
     /// Days webhook deliveries are kept once delivered or given up (docs/operations.md).
-    #[arg(long, env = "ACCORD_DELIVERY_RETENTION_DAYS", default_value_t = 30)]
+    #[arg(long, env = "ACCORD_DELIVERY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=36_500))]
     delivery_retention_days: u64,
     /// Days organisations' action logs are kept (docs/operations.md).
-    #[arg(long, env = "ACCORD_LOG_RETENTION_DAYS", default_value_t = 365)]
+    #[arg(long, env = "ACCORD_LOG_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=36_500))]
     log_retention_days: u64,
     /// Seconds between the background workers' looks for work left by other nodes
     /// (webhook retries, consent expiries).
-    #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0)]
+    #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0, value_parser = worker_interval)]
     worker_interval: f64,
     /// Test builds only: cheap password hashing. Absent from release builds.
     #[cfg(debug_assertions)]
@@ -210,8 +210,48 @@ struct ServeArgs {
     danger_test_password_hash: bool,
 }
 
-fn init_logging(db: &DbArgs) {
-    let filter = EnvFilter::try_new(&db.log).unwrap_or_else(|_| EnvFilter::new("info"));
+/// Why the command failed, and its exit code (docs/operations.md, "When it does not
+/// start"): 2 a bad setting, 3 the database unreachable, 4 a database migrated by a newer
+/// release, 5 a migration failed, 6 the address cannot be listened on, 1 anything else.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<accord_store::OpenError> for Failure {
+    fn from(e: accord_store::OpenError) -> Self {
+        Self {
+            code: u8::try_from(e.exit_code()).unwrap_or(1),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<accord_domain::Error> for Failure {
+    fn from(e: accord_domain::Error) -> Self {
+        accord_store::OpenError::Other(e).into()
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+fn init_logging(db: &DbArgs) -> Result<(), Failure> {
+    // A mistyped filter is an error, not silently `info`: the operator asked for
+    // something they would not get.
+    let filter = EnvFilter::try_new(&db.log).map_err(|e| Failure {
+        code: 2,
+        message: format!(
+            "--log / ACCORD_LOG: {:?} is not a logging filter: {e}",
+            db.log
+        ),
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -220,33 +260,83 @@ fn init_logging(db: &DbArgs) {
     } else {
         builder.init();
     }
+    Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    // Before any thread exists: the runtime's threads start below.
+    let done = secrets_from_files().and_then(|()| {
+        let cli = Cli::parse();
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure {
+                code: 1,
+                message: format!("cannot start the runtime: {e}"),
+            })?
+            .block_on(run(cli))
+    });
+    match done {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(failure) => {
+            // The same words in the log (for whoever reads it) and on standard error.
+            tracing::error!(exit_code = failure.code, "{}", failure.message);
+            eprintln!("Error: {}", failure.message);
+            std::process::ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// The settings that hold secrets. Container platforms hand secrets over as files:
+/// `<NAME>_FILE` names a file whose contents (a final newline dropped) are `<NAME>`.
+const SECRET_SETTINGS: [&str; 3] = [
+    "ACCORD_DATABASE_URL",
+    "ACCORD_SMTP_URL",
+    "ACCORD_SECRET_KEY",
+];
+
+fn secrets_from_files() -> Result<(), Failure> {
+    for name in SECRET_SETTINGS {
+        let file_setting = format!("{name}_FILE");
+        let Some(path) = std::env::var_os(&file_setting) else {
+            continue;
+        };
+        let bad = |message: String| Failure { code: 2, message };
+        if std::env::var_os(name).is_some() {
+            return Err(bad(format!(
+                "{name} and {file_setting} are both set: set one"
+            )));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bad(format!(
+                "{file_setting}: cannot read {}: {e}",
+                std::path::Path::new(&path).display()
+            ))
+        })?;
+        // Only the main thread runs yet: nothing reads the environment meanwhile.
+        std::env::set_var(name, text.trim_end_matches(['\r', '\n']));
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => run_server(*args).await,
         Command::Migrate(db) => {
-            init_logging(&db);
-            accord_store::migrate(&db.database_url)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            init_logging(&db)?;
+            accord_store::migrate(&db.database_url).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::Admin(AdminCommand::AddPlatformAdmin { db, email, name }) => {
-            init_logging(&db);
+            init_logging(&db)?;
             let password = read_password()?;
             let config = Config::new(&db.database_url);
-            let app = build_app(config, Arc::new(SystemClock))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = build_app(config, Arc::new(SystemClock)).await?;
             let (id, created) = app
                 .services
                 .add_platform_admin(&email, &name, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .await?;
             println!(
                 "{} platform admin {id}",
                 if created {
@@ -262,16 +352,13 @@ async fn main() -> anyhow::Result<()> {
             name,
             organization,
         }) => {
-            init_logging(&db);
+            init_logging(&db)?;
             let secret = read_password()?;
-            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock)).await?;
             let id = app
                 .services
                 .add_rest_client(&name, &secret, organization.as_deref())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .await?;
             println!("created REST client {name} ({id})");
             Ok(())
         }
@@ -280,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
             org,
             checkpoint_files,
         }) => {
-            init_logging(&db);
+            init_logging(&db)?;
             let mut checkpoints = vec![];
             for file in &checkpoint_files {
                 let text = std::fs::read_to_string(file)
@@ -292,14 +379,11 @@ async fn main() -> anyhow::Result<()> {
                         .map(str::to_owned),
                 );
             }
-            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock)).await?;
             let report = app
                 .services
                 .verify_consent_ledger_unchecked(&org, &checkpoints)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .await?;
             match report.problem {
                 None if report.checkpoints == 0 => {
                     println!("intact: {} entries", report.entries);
@@ -327,6 +411,16 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `--worker-interval`: seconds, from 0.05 to 3600.
+fn worker_interval(raw: &str) -> Result<f64, String> {
+    let secs: f64 = raw.parse().map_err(|e| format!("{e}"))?;
+    if (0.05..=3600.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{secs} is not from 0.05 to 3600 seconds"))
+    }
+}
+
 /// The first line of standard input (prompting when it is a terminal).
 fn read_password() -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
@@ -340,8 +434,8 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(&args.db);
+async fn run_server(args: ServeArgs) -> Result<(), Failure> {
+    init_logging(&args.db)?;
     let mut config = Config::new(&args.db.database_url).with_public_url(&args.public_url);
     config.listen = args.listen;
     config.smtp_url = args.smtp_url;
@@ -355,30 +449,28 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(link) = args.invitation_link {
         config.invitation_link = link;
     }
-    config.invitation_ttl =
-        Duration::from_secs(args.invitation_ttl_hours.clamp(1, 24 * 366) * 3600);
+    config.invitation_ttl = Duration::from_secs(args.invitation_ttl_hours * 3600);
     config.access_token_ttl = Duration::from_secs(args.access_token_ttl);
     config.refresh_token_ttl = Duration::from_secs(args.refresh_token_ttl);
     config.json_body_limit = args.json_body_limit;
     config.request_timeout = Duration::from_secs(args.request_timeout);
-    config.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
-    config.max_connections = args.max_connections.max(1);
-    config.connections_per_address = args.connections_per_address.max(1);
-    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
-    config.max_list = args.max_list.max(1);
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    config.connections_per_address =
+        usize::try_from(args.connections_per_address).unwrap_or(usize::MAX);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout);
+    config.max_list = args.max_list;
     config.max_db_connections = args.max_db_connections;
     config.trust_forwarded_for = args.trust_forwarded_for;
-    config.registrations_per_address = args.registrations_per_address.max(1);
-    config.failures_per_address = args.failures_per_address.max(1);
+    config.registrations_per_address = args.registrations_per_address;
+    config.failures_per_address = args.failures_per_address;
     config.webhook_allow_private = args.webhook_allow_private;
     config.oidc_allow_http = args.oidc_allow_http;
     config.oidc_allow_private = args.oidc_allow_private;
     config.secret_key = args.secret_key;
-    config.worker_interval = Duration::from_secs_f64(args.worker_interval.clamp(0.05, 3600.0));
-    config.delivery_retention =
-        Duration::from_secs(args.delivery_retention_days.clamp(1, 36_500) * 24 * 3600);
-    config.log_retention =
-        Duration::from_secs(args.log_retention_days.clamp(1, 36_500) * 24 * 3600);
+    config.worker_interval = Duration::from_secs_f64(args.worker_interval);
+    config.delivery_retention = Duration::from_secs(args.delivery_retention_days * 24 * 3600);
+    config.log_retention = Duration::from_secs(args.log_retention_days * 24 * 3600);
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {
         tracing::warn!("cheap password hashing for tests: never use this build in production");
@@ -389,15 +481,18 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "starting");
 
     let listen = config.listen;
-    let app = build_app(config, Arc::new(SystemClock))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = build_app(config, Arc::new(SystemClock)).await?;
     app.services.start_workers();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    serve(app, listener, shutdown_signal()).await?;
+        .map_err(|e| Failure {
+            code: 6,
+            message: format!("cannot listen on {listen} (--listen / ACCORD_LISTEN): {e}"),
+        })?;
+    tracing::info!(address = %listen, "listening");
+    serve(app, listener, shutdown_signal())
+        .await
+        .map_err(anyhow::Error::from)?;
     tracing::info!("stopped");
     Ok(())
 }

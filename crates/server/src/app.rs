@@ -32,7 +32,12 @@ pub struct App {
 }
 
 /// Opens the database (migrating it), loads the keys and builds every route.
-pub async fn build_app(config: Config, clock: Arc<dyn Clock>) -> Result<App> {
+/// The server, its database opened and migrated; a failure says what failed and where
+/// ([`accord_store::OpenError`], with the process's exit code for it).
+pub async fn build_app(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<App, accord_store::OpenError> {
     let options = OpenOptions {
         max_connections: config.max_db_connections,
     };

@@ -23,6 +23,8 @@ mod group_commit;
 pub mod tx;
 pub use tx::*;
 mod migrations;
+mod open_error;
+pub use open_error::OpenError;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_writer;
@@ -150,15 +152,17 @@ pub struct ConsentReadQuery {
 }
 
 /// Opens the database a URL names (creating a SQLite file if needed) and runs migrations.
-pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>> {
-    Ok(match Backend::from_url(url)? {
+pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, OpenError> {
+    let backend = Backend::from_url(url)
+        .map_err(|e| OpenError::Configuration(format!("ACCORD_DATABASE_URL: {e}")))?;
+    Ok(match backend {
         Backend::Sqlite => Arc::new(sqlite::SqliteStore::open(url, options).await?),
         Backend::Postgres => Arc::new(postgres::PostgresStore::open(url, options).await?),
     })
 }
 
 /// Runs the migrations alone (`accord migrate`).
-pub async fn migrate(url: &str) -> Result<()> {
+pub async fn migrate(url: &str) -> Result<(), OpenError> {
     open(url, &OpenOptions::default()).await.map(|_| ())
 }
 

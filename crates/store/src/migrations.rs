@@ -9,6 +9,13 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 #[derive(Debug)]
 pub(crate) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 
+impl Embedded {
+    /// The newest migration this binary knows.
+    pub(crate) fn newest(&self) -> i64 {
+        self.0.iter().map(|(v, _, _)| *v).max().unwrap_or(0)
+    }
+}
+
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
         Box::pin(async move {

@@ -27,21 +27,39 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self> {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, crate::OpenError> {
+        use crate::OpenError;
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| accord_domain::Error::invalid(format!("database URL: {e}")))?;
+            .map_err(|e| OpenError::Configuration(format!("ACCORD_DATABASE_URL: {e}")))?;
+        // Where it tried, never the password.
+        let target = format!(
+            "PostgreSQL at {}:{} (database {}, user {})",
+            connect.get_host(),
+            connect.get_port(),
+            connect.get_database().unwrap_or("(the user's)"),
+            connect.get_username()
+        );
+        let unreachable =
+            |e: sqlx::Error| OpenError::Unreachable(format!("cannot connect to {target}: {e}"));
+        // One connection first: a pool's retries would hide the cause ("connection
+        // refused", "password authentication failed") behind a timeout.
+        {
+            use sqlx::{ConnectOptions as _, Connection as _};
+            let probe = connect.connect().await.map_err(unreachable)?;
+            let _ = probe.close().await;
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(connect)
             .await
-            .map_err(db_error)?;
+            .map_err(unreachable)?;
         // The migrator takes an advisory lock: nodes starting together migrate once.
         migrations::migrator(migrations::POSTGRES)
             .await?
             .run(&pool)
             .await
-            .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+            .map_err(|e| OpenError::of_migration(e, migrations::POSTGRES.newest()))?;
         let (committer, queue) = crate::group_commit::ConsentCommitter::new();
         tokio::spawn(run_consent_committer(pool.clone(), queue));
         Ok(Self { pool, committer })

@@ -105,10 +105,11 @@ fn inline_error(e: rusqlite::Error) -> accord_domain::Error {
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self> {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, crate::OpenError> {
+        use crate::OpenError;
         disable_memory_statistics();
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| accord_domain::Error::invalid(format!("database URL: {e}")))?
+            .map_err(|e| OpenError::Configuration(format!("ACCORD_DATABASE_URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -122,20 +123,31 @@ impl SqliteStore {
         // Readers, the committer and the checkpointer open the file by name: each would
         // get an empty database of its own.
         if connect.get_filename().as_os_str() == ":memory:" || url.contains("mode=memory") {
-            return Err(accord_domain::Error::invalid(
-                "an in-memory SQLite database cannot be shared by Accord's connections: use a file",
+            return Err(OpenError::Configuration(
+                "ACCORD_DATABASE_URL: an in-memory SQLite database cannot be shared by Accord's connections: use a file".into(),
             ));
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect.clone())
             .await
-            .map_err(db_error)?;
+            .map_err(|e| {
+                let file = connect.get_filename();
+                let missing = file
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+                    .map(|d| format!(" (the directory {} does not exist)", d.display()))
+                    .unwrap_or_default();
+                OpenError::Unreachable(format!(
+                    "cannot open the SQLite database {}{missing}: {e}",
+                    file.display()
+                ))
+            })?;
         migrations::migrator(migrations::SQLITE)
             .await?
             .run(&writer)
             .await
-            .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+            .map_err(|e| OpenError::of_migration(e, migrations::SQLITE.newest()))?;
         let path = connect.get_filename().to_owned();
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let thread = |name: &str, run: Box<dyn FnOnce() + Send>| {

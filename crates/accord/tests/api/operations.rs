@@ -404,6 +404,141 @@ async fn migrate_runs_the_migrations_alone(db: TestDb) {
 }
 both_backends!(migrate_runs_the_migrations_alone);
 
+/// `accord` run as its own process with `env`: its exit code and standard error.
+fn accord(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_accord"));
+    cmd.args(args).env_remove("ACCORD_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("accord runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every start-up failure names what failed and where, with its own exit code
+/// (docs/operations.md, "When it does not start"): a database that cannot be reached (its
+/// host and port, never the password), a SQLite file in a directory that does not exist,
+/// a database a newer release migrated, a mistyped logging filter, a taken address.
+async fn start_up_failures_name_their_cause(db: TestDb) {
+    let dir = std::env::temp_dir().join(format!("accord-{}", uuid::Uuid::new_v4()));
+    // Nothing listens on a port we just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("postgres://accord:s3cret-pw@127.0.0.1:{port}/accord");
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &unreachable)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("PostgreSQL"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pw"), "the password stays out: {err}");
+
+    let nowhere = dir.join("no/such/dir/accord.db");
+    let url = format!("sqlite://{}", nowhere.display());
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &url)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("no/such/dir"),
+        "{err}"
+    );
+
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", "mysql://x")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ACCORD_DATABASE_URL"), "{err}");
+
+    let (code, err) = accord(
+        &["migrate"],
+        &[
+            ("ACCORD_DATABASE_URL", &db.url),
+            ("ACCORD_LOG", "info,accord=loud"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ACCORD_LOG"), "{err}");
+
+    // A newer release's migration in the database: this binary says so and stops.
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &db.url)]);
+    assert_eq!(code, 0, "{err}");
+    let checksum = match db.backend {
+        Backend::Sqlite => "X'00'",
+        Backend::Postgres => "'\\x00'::bytea",
+    };
+    db.execute(
+        &format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, {checksum}, 0)"
+        ),
+        &[],
+    )
+    .await;
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &db.url)]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("migration 9999") && err.contains("newer release"),
+        "{err}"
+    );
+    db.execute("DELETE FROM _sqlx_migrations WHERE version = 9999", &[])
+        .await;
+
+    // Secrets from files, as container platforms hand them over.
+    std::fs::create_dir_all(&dir).unwrap();
+    let url_file = dir.join("database-url");
+    std::fs::write(&url_file, format!("{}\n", db.url)).unwrap();
+    let url_file = url_file.display().to_string();
+    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL_FILE", &url_file)]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = accord(
+        &["migrate"],
+        &[
+            ("ACCORD_DATABASE_URL_FILE", &url_file),
+            ("ACCORD_DATABASE_URL", &db.url),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("both set"), "{err}");
+    let (code, err) = accord(
+        &["migrate"],
+        &[("ACCORD_SECRET_KEY_FILE", "/nonexistent/accord-key")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ACCORD_SECRET_KEY_FILE"), "{err}");
+    // A value out of its range is refused, not quietly clamped.
+    for (setting, flag) in [
+        ("ACCORD_MAX_CONNECTIONS", "--max-connections"),
+        ("ACCORD_WORKER_INTERVAL", "--worker-interval"),
+        ("ACCORD_INVITATION_TTL_HOURS", "--invitation-ttl-hours"),
+    ] {
+        let (code, err) = accord(&["serve"], &[(setting, "0")]);
+        assert_eq!(code, 2, "{setting}: {err}");
+        assert!(err.contains(flag), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The listening address taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = accord(
+        &["serve"],
+        &[
+            ("ACCORD_DATABASE_URL", &db.url),
+            ("ACCORD_LISTEN", &addr),
+            ("ACCORD_WORKER_INTERVAL", "3600"),
+        ],
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        err.contains(&addr) && err.contains("ACCORD_LISTEN"),
+        "{err}"
+    );
+}
+both_backends!(start_up_failures_name_their_cause);
+
 /// A client that trickles its request head (here 10 bytes a second, never finishing it)
 /// is cut off after the header timeout, while others are served meanwhile.
 async fn slow_clients_are_cut_off(db: TestDb) {
