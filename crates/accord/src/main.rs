@@ -204,6 +204,11 @@ struct ServeArgs {
     /// (webhook retries, consent expiries).
     #[arg(long, env = "ACCORD_WORKER_INTERVAL", default_value_t = 1.0, value_parser = worker_interval)]
     worker_interval: f64,
+    /// Seconds the server goes on serving after SIGTERM with `/readyz` answering 503, so a
+    /// load balancer takes it out first (0 to 300; behind one, a few seconds more than its
+    /// health-check interval).
+    #[arg(long, env = "ACCORD_SHUTDOWN_DRAIN", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=300))]
+    shutdown_drain: u64,
     /// Test builds only: cheap password hashing. Absent from release builds.
     #[cfg(debug_assertions)]
     #[arg(long, env = "ACCORD_DANGER_TEST_PASSWORD_HASH", hide = true, action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -471,6 +476,7 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
     config.worker_interval = Duration::from_secs_f64(args.worker_interval);
     config.delivery_retention = Duration::from_secs(args.delivery_retention_days * 24 * 3600);
     config.log_retention = Duration::from_secs(args.log_retention_days * 24 * 3600);
+    config.shutdown_drain = Duration::from_secs(args.shutdown_drain);
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {
         tracing::warn!("cheap password hashing for tests: never use this build in production");
@@ -482,7 +488,7 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
 
     let listen = config.listen;
     let app = build_app(config, Arc::new(SystemClock)).await?;
-    app.services.start_workers();
+    let workers = app.services.start_workers();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure {
@@ -493,6 +499,14 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
     serve(app, listener, shutdown_signal())
         .await
         .map_err(anyhow::Error::from)?;
+    // The workers were told to stop when the stop began; each ends after its round (a
+    // round's units of work commit whole or not at all), bounded like a request.
+    if tokio::time::timeout(Duration::from_secs(30), workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("background workers still busy after 30 s; stopping without them");
+    }
     tracing::info!("stopped");
     Ok(())
 }

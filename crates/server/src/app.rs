@@ -187,8 +187,12 @@ async fn healthz() -> Json<HealthBody> {
 
 /// The process is up and its database reachable
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
-    responses((status = 200, body = HealthBody), (status = 503, description = "Database unreachable", body = ErrorBody)))]
+    responses((status = 200, body = HealthBody), (status = 503, description = "Database unreachable, or the server is stopping", body = ErrorBody)))]
 async fn readyz(State(services): State<Arc<Services>>) -> Response {
+    // Stopping: a load balancer takes this node out while it finishes (docs/operations.md).
+    if services.is_stopping() {
+        return IgrantError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     match services.store.ping().await {
         Ok(()) => Json(HealthBody { status: "ready" }).into_response(),
         Err(e) => {

@@ -69,6 +69,9 @@ pub struct Config {
     /// How often the background workers look for work another node left (deliveries,
     /// retries, expiries); work this node creates is picked up at once.
     pub worker_interval: Duration,
+    /// After a stop is asked for: how long the server goes on serving with `/readyz`
+    /// answering 503, so a load balancer takes it out before it stops accepting.
+    pub shutdown_drain: Duration,
 }
 
 impl Config {
@@ -102,6 +105,7 @@ impl Config {
             password_hash: PasswordHashParams::OWASP,
             webhook_allow_private: false,
             worker_interval: Duration::from_secs(1),
+            shutdown_drain: Duration::ZERO,
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
             log_retention: Duration::from_secs(365 * 24 * 3600),
             oidc_allow_http: false,

@@ -50,7 +50,11 @@ pub async fn serve(
         .keep_alive_timeout(config.header_read_timeout);
     let (stopping, _) = tokio::sync::watch::channel(false);
     let router = app.router;
+    let services = Arc::clone(&app.services);
+    let drain = config.shutdown_drain;
     tokio::pin!(shutdown);
+    // Set once a stop is asked for: until then the server goes on accepting, readiness off.
+    let mut draining_until: Option<tokio::time::Instant> = None;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -62,7 +66,17 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown, if draining_until.is_none() => {
+                services.begin_shutdown();
+                tracing::info!(
+                    drain_secs = drain.as_secs_f64(),
+                    "stop asked for: /readyz answers 503; serving on for the drain time"
+                );
+                draining_until = Some(tokio::time::Instant::now() + drain);
+                continue;
+            }
+            () = tokio::time::sleep_until(draining_until.unwrap_or_else(tokio::time::Instant::now)),
+                if draining_until.is_some() => break,
         };
         let slot = match limits.take(peer.ip()) {
             Ok(slot) => slot,

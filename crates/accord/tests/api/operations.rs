@@ -348,6 +348,63 @@ async fn sigterm_finishes_in_flight_requests(db: TestDb) {
 }
 both_backends!(sigterm_finishes_in_flight_requests);
 
+/// Asked to stop with a drain time, the server turns readiness off at once and goes on
+/// serving for that time (a load balancer takes it out meanwhile), then stops accepting,
+/// finishes and exits cleanly, its workers ended after their round.
+async fn a_stop_turns_readiness_off_first_and_serves_the_drain_time(db: TestDb) {
+    let dir = std::env::temp_dir().join(format!("accord-drain-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = ServerProcess::start(
+        &db.url,
+        dir.join("server.log"),
+        &[("ACCORD_SHUTDOWN_DRAIN", "2")],
+    );
+    let app = TestApp::remote(&server.base);
+    assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+    let asked = std::time::Instant::now();
+    server.sigterm();
+    let mut refused = None;
+    for _ in 0..40 {
+        let r = app.get("/readyz", None).await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let refused = refused.expect("readiness off within a second of SIGTERM");
+    assert_eq!(refused.json["Message"], "shutting down", "{}", refused.body);
+    // Still serving, on new connections too, while the drain lasts.
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+    let alice = email("drain");
+    let r = app
+        .post(
+            "/v1/users/register",
+            json!({"username": alice, "password": PW}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        (status, server.log_text())
+    })
+    .await
+    .unwrap();
+    let took = asked.elapsed();
+    assert!(status.0.success(), "clean exit: {}\n{}", status.0, status.1);
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "served the drain time, then stopped: {took:?}"
+    );
+    assert!(
+        status.1.contains("background workers stopped"),
+        "{}",
+        status.1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(a_stop_turns_readiness_off_first_and_serves_the_drain_time);
+
 /// `accord migrate` prepares an empty database and exits; running it again is a no-op;
 /// a server then starts on it.
 async fn migrate_runs_the_migrations_alone(db: TestDb) {

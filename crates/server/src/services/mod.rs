@@ -79,6 +79,9 @@ pub struct Services {
     pub ledger_verifications: consent_history::RunningVerifications,
     /// When this node last swept expired rows (by the injected clock).
     pub last_sweep: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Set when the server is asked to stop: readiness answers 503 and the workers end
+    /// after the round they are in.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Image decodes running on this node: one per core.
     pub image_decodes: tokio::sync::Semaphore,
     /// Places for webhook deliveries in flight on this node.
@@ -116,6 +119,7 @@ impl Services {
             sign_ins_in_flight: crate::per_source::PerSource::new(SIGN_INS_IN_FLIGHT_PER_SOURCE),
             ledger_verifications: Default::default(),
             last_sweep: Default::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             image_decodes: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

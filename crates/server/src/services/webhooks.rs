@@ -321,13 +321,15 @@ impl Services {
 
     // ---- background work ----
 
-    /// Starts this node's workers; they stop with the runtime.
+    /// Starts this node's workers. Asked to stop ([`Services::begin_shutdown`]), they end
+    /// after the round they are in: each round's units of work commit whole or not at all.
     pub fn start_workers(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
+        let mut stop = self.stopping.subscribe();
         tokio::spawn(async move {
             let interval = this.config.worker_interval;
             let mut last_full: Option<std::time::Instant> = None;
-            loop {
+            while !*stop.borrow_and_update() {
                 // Everything once per interval; in between, woken by a unit of work,
                 // only the outbox (a sweep per consent change would be a write each).
                 let full = last_full.is_none_or(|t| t.elapsed() >= interval);
@@ -340,15 +342,28 @@ impl Services {
                 if let Err(e) = done {
                     tracing::warn!(error = ?e, "background work failed; retrying");
                 }
-                if tokio::time::timeout(interval, this.work.notified())
-                    .await
-                    .is_ok()
-                {
-                    // Let the events of a burst gather: one round (one commit) for many.
-                    tokio::time::sleep(OUTBOX_GATHER).await;
+                tokio::select! {
+                    woken = tokio::time::timeout(interval, this.work.notified()) => {
+                        if woken.is_ok() {
+                            // Let the events of a burst gather: one round (one commit) for many.
+                            tokio::time::sleep(OUTBOX_GATHER).await;
+                        }
+                    }
+                    _ = stop.changed() => {}
                 }
             }
+            tracing::info!("background workers stopped");
         })
+    }
+
+    /// The server is stopping: readiness answers 503 from now, and the workers end after
+    /// their current round.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
     }
 
     /// One round of every kind of background work (and housekeeping); what it finds, it does.
