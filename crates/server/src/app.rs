@@ -108,10 +108,31 @@ fn router(services: Arc<Services>) -> Router {
 /// collections with one (`/users/`, `/organizations/{id}/users/?recursive=true`). The
 /// routes are matched after the path is trimmed, so the slash cannot be a middleware of
 /// the router itself (axum runs those after routing): the router becomes the fallback
-/// of one that routes nothing.
+/// of one that routes only the API reference (whose page lives at `/docs/`).
 fn trailing_slash_ignored(router: Router) -> Router {
-    Router::new()
+    api_reference()
         .fallback_service(tower_http::normalize_path::NormalizePath::trim_trailing_slash(router))
+}
+
+/// The API reference at `/docs/`: Swagger UI over `/openapi.json`, its files compiled into
+/// the binary (utoipa-swagger-ui's `vendored` feature): nothing is fetched from outside at
+/// build or run time, and its policy lets the page load nothing but its own files.
+fn api_reference() -> Router {
+    let ui: Router = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json"))
+        .into();
+    ui.layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        // Swagger UI sets style attributes from its script; no inline script runs.
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+             frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+        ),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 /// Error answers no handler wrote (405 from routing, 408 from the timeout, 413 from a body

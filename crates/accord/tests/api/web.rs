@@ -769,3 +769,24 @@ async fn mails_come_as_text_and_html_in_the_persons_language(db: TestDb) {
         .await;
 }
 both_backends!(mails_come_as_text_and_html_in_the_persons_language);
+
+/// The API reference at `/docs/` renders in a real browser from the binary's own files and
+/// `/openapi.json` (its policy lets it load nothing else), and its operations are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_renders_from_the_binary() {
+    let db = TestDb::new(crate::helpers::Backend::Sqlite).await;
+    let app = TestApp::spawn(&db).await;
+    let bare = app.get("/docs/", None).await;
+    assert_eq!(bare.status, StatusCode::OK);
+    let policy = bare.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    let mut b = Browser::open("en-GB").await;
+    let landing = b.goto(&app.url("/docs")).await;
+    assert_eq!(landing.status, Some(200), "{landing:?}");
+    assert!(landing.url.ends_with("/docs/"), "{landing:?}");
+    // Rendered by Swagger UI's script: the document was fetched and read.
+    let first = b.text(".opblock-summary-path").await;
+    assert!(first.starts_with('/'), "{first:?}");
+    assert!(b.text(".info .title").await.contains("Accord"));
+    b.screenshot("api-reference").await;
+}
