@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod operator;
+
+use std::path::PathBuf;
+
 use accord_domain::SystemClock;
 use accord_server::services::passwords::PasswordHashParams;
 use accord_server::{build_app, serve, Config};
@@ -38,7 +42,7 @@ enum Command {
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create a platform administrator (or promote an existing user). Reads the password
-    /// from standard input.
+    /// from standard input (not echoed at a terminal) or `--password-file`.
     AddPlatformAdmin {
         #[command(flatten)]
         db: DbArgs,
@@ -46,8 +50,12 @@ enum AdminCommand {
         email: String,
         #[arg(long, default_value = "")]
         name: String,
+        /// Read the password from this file's first line.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
     },
-    /// Create a CustomerID REST client (HTTP Basic). Reads the secret from standard input.
+    /// Create a CustomerID REST client (HTTP Basic). Reads the secret from standard input
+    /// (not echoed at a terminal) or `--secret-file`.
     AddRestClient {
         #[command(flatten)]
         db: DbArgs,
@@ -57,6 +65,9 @@ enum AdminCommand {
         /// Bind the client to this organisation (and its sub-organisations).
         #[arg(long)]
         organization: Option<String>,
+        /// Read the secret from this file's first line.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
     },
     /// Check an organisation's consent history hash chain. Exits 0 when intact, 1 when an
     /// entry was altered, removed or reordered (and names the first such entry).
@@ -71,6 +82,114 @@ enum AdminCommand {
         #[arg(long = "checkpoints")]
         checkpoint_files: Vec<std::path::PathBuf>,
     },
+    #[command(flatten)]
+    Everyday(OperatorCommand),
+}
+
+/// The operator's everyday commands (`operator.rs`), each with `--json`.
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// List the platform administrators.
+    ListPlatformAdmins {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take the platform-administrator flag from an account (it stays an account).
+    DemotePlatformAdmin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the CustomerID REST clients.
+    ListRestClients {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a REST client a new secret (standard input or `--secret-file`). Every node
+    /// refuses the old one within a minute.
+    RotateRestClient {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+    /// Delete a REST client. Every node refuses it within a minute.
+    RevokeRestClient {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+    },
+    /// Show the account at an address.
+    FindUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: its every credential is refused from its next request on.
+    DisableUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable an account again.
+    EnableUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every organisation.
+    ListOrganizations {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint of an organisation's consent ledger as it stands: keep it outside
+    /// the database, and give it to `verify-consent-ledger --checkpoints` later.
+    LedgerCheckpoint {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl OperatorCommand {
+    fn db(&self) -> &DbArgs {
+        match self {
+            Self::ListPlatformAdmins { db, .. }
+            | Self::DemotePlatformAdmin { db, .. }
+            | Self::ListRestClients { db, .. }
+            | Self::RotateRestClient { db, .. }
+            | Self::RevokeRestClient { db, .. }
+            | Self::FindUser { db, .. }
+            | Self::DisableUser { db, .. }
+            | Self::EnableUser { db, .. }
+            | Self::ListOrganizations { db, .. }
+            | Self::LedgerCheckpoint { db, .. } => db,
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -333,9 +452,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Admin(AdminCommand::AddPlatformAdmin { db, email, name }) => {
+        Command::Admin(AdminCommand::AddPlatformAdmin {
+            db,
+            email,
+            name,
+            password_file,
+        }) => {
             init_logging(&db)?;
-            let password = read_password()?;
+            let password = read_secret("Password", password_file.as_deref())?;
             let config = Config::new(&db.database_url);
             let app = build_app(config, Arc::new(SystemClock)).await?;
             let (id, created) = app
@@ -356,9 +480,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             db,
             name,
             organization,
+            secret_file,
         }) => {
             init_logging(&db)?;
-            let secret = read_password()?;
+            let secret = read_secret("Secret", secret_file.as_deref())?;
             let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock)).await?;
             let id = app
                 .services
@@ -367,6 +492,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("created REST client {name} ({id})");
             Ok(())
         }
+        Command::Admin(AdminCommand::Everyday(command)) => operate(command).await,
         Command::Admin(AdminCommand::VerifyConsentLedger {
             db,
             org,
@@ -416,6 +542,64 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The operator's everyday commands: each opens the database, does one thing, prints.
+async fn operate(command: OperatorCommand) -> Result<(), Failure> {
+    let db = command.db().clone();
+    init_logging(&db)?;
+    // Read before the database opens: a prompt should not wait on a migration.
+    let secret = match &command {
+        OperatorCommand::RotateRestClient { secret_file, .. } => {
+            Some(read_secret("New secret", secret_file.as_deref())?)
+        }
+        _ => None,
+    };
+    let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock)).await?;
+    let s = &app.services;
+    let (shown, as_json) = match command {
+        OperatorCommand::ListPlatformAdmins { json, .. } => (
+            operator::users("PlatformAdmins", &s.platform_admins().await?),
+            json,
+        ),
+        OperatorCommand::DemotePlatformAdmin { email, json, .. } => (
+            operator::user(&s.demote_platform_admin(&email).await?),
+            json,
+        ),
+        OperatorCommand::ListRestClients { json, .. } => {
+            (operator::rest_clients(&s.rest_clients().await?), json)
+        }
+        OperatorCommand::RotateRestClient { name, .. } => {
+            s.rotate_rest_client(&name, secret.as_deref().unwrap_or_default())
+                .await?;
+            println!("rotated the secret of REST client {name}");
+            return Ok(());
+        }
+        OperatorCommand::RevokeRestClient { name, .. } => {
+            s.revoke_rest_client(&name).await?;
+            println!("revoked REST client {name}");
+            return Ok(());
+        }
+        OperatorCommand::FindUser { email, json, .. } => {
+            (operator::user(&s.find_user(&email).await?), json)
+        }
+        OperatorCommand::DisableUser { email, json, .. } => (
+            operator::user(&s.set_user_enabled(&email, false).await?),
+            json,
+        ),
+        OperatorCommand::EnableUser { email, json, .. } => (
+            operator::user(&s.set_user_enabled(&email, true).await?),
+            json,
+        ),
+        OperatorCommand::ListOrganizations { json, .. } => {
+            (operator::organizations(&s.all_organizations().await?), json)
+        }
+        OperatorCommand::LedgerCheckpoint { org, json, .. } => {
+            (operator::checkpoint(s, &org).await?, json)
+        }
+    };
+    shown.print(as_json);
+    Ok(())
+}
+
 /// `--worker-interval`: seconds, from 0.05 to 3600.
 fn worker_interval(raw: &str) -> Result<f64, String> {
     let secs: f64 = raw.parse().map_err(|e| format!("{e}"))?;
@@ -426,16 +610,28 @@ fn worker_interval(raw: &str) -> Result<f64, String> {
     }
 }
 
-/// The first line of standard input (prompting when it is a terminal).
-fn read_password() -> anyhow::Result<String> {
-    if std::io::stdin().is_terminal() {
-        eprint!("Password (input is shown): ");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
+/// A password or secret: the first line of `file`, or of standard input (prompting, and
+/// not echoing, when it is a terminal).
+fn read_secret(what: &str, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let line = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("{what}: ")).context("reading from the terminal")?
+        }
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading from standard input")?;
+            line
+        }
+    };
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 

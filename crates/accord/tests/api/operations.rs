@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::Remote;
-use crate::helpers::{bearer, email, Backend, TestApp, TestDb};
+use crate::helpers::{bearer, email, Backend, Fixture, TestApp, TestDb};
 use crate::process::ServerProcess;
 
 const PW: &str = "correct horse battery";
@@ -595,6 +595,208 @@ async fn start_up_failures_name_their_cause(db: TestDb) {
     );
 }
 both_backends!(start_up_failures_name_their_cause);
+
+/// `accord admin <args> --json` on the test database: its JSON answer (exit 0 asserted).
+fn admin_json(db: &TestDb, args: &[&str]) -> Value {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (code, out, err) = admin_run(db, &all, None);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+/// `accord <args>` on the test database with `stdin`: exit code, standard output and error.
+fn admin_run(db: &TestDb, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .env("ACCORD_DATABASE_URL", &db.url)
+        .env("ACCORD_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The operator's everyday work from the command line, each effective on the running
+/// server: REST clients listed, rotated and revoked; platform admins listed and demoted;
+/// a person found, disabled and enabled; organisations listed; a ledger checkpoint
+/// signed and verified against.
+async fn the_operator_works_from_the_command_line(db: TestDb) {
+    let f = Fixture::new(&db).await;
+    let basic = |app: &TestApp, name: &'static str, secret: &'static str| {
+        let req = app
+            .client
+            .get(app.url(&format!("{}/organizations/", crate::helpers::BASE)))
+            .basic_auth(name, Some(secret));
+        async move { req.send().await.unwrap().status() }
+    };
+    let dir = std::env::temp_dir().join(format!("accord-op-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, "first-long-secret\n").unwrap();
+    let secret_path = secret_file.display().to_string();
+    let (code, _, err) = admin_run(
+        &db,
+        &[
+            "admin",
+            "add-rest-client",
+            "--name",
+            "backend",
+            "--secret-file",
+            &secret_path,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        basic(&f.app, "backend", "first-long-secret").await,
+        StatusCode::OK
+    );
+    let listed = admin_json(&db, &["list-rest-clients"]);
+    assert_eq!(listed["RestClients"][0]["Name"], "backend", "{listed}");
+    assert!(
+        !listed.to_string().contains("argon2"),
+        "no secret hash shown"
+    );
+
+    // Rotated through standard input: the new secret works at once; a node that never
+    // verified the old one refuses it at once (one that did, within a minute).
+    let (code, _, err) = admin_run(
+        &db,
+        &["admin", "rotate-rest-client", "--name", "backend"],
+        Some("second-long-secret\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        basic(&f.app, "backend", "second-long-secret").await,
+        StatusCode::OK
+    );
+    let fresh = TestApp::spawn_peer(&db, &f.app).await;
+    assert_eq!(
+        basic(&fresh, "backend", "first-long-secret").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (code, _, err) = admin_run(
+        &db,
+        &["admin", "revoke-rest-client", "--name", "backend"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let later = TestApp::spawn_peer(&db, &f.app).await;
+    assert_eq!(
+        basic(&later, "backend", "second-long-secret").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (code, _, err) = admin_run(
+        &db,
+        &["admin", "revoke-rest-client", "--name", "backend"],
+        None,
+    );
+    assert_eq!(code, 1, "no such client: {err}");
+    assert!(err.contains("no REST client"), "{err}");
+
+    // Platform admins: listed, then one demoted can no longer act as one.
+    let admins = admin_json(&db, &["list-platform-admins"]);
+    let platform_email = admins["PlatformAdmins"][0]["Email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        admins["PlatformAdmins"].as_array().unwrap().len(),
+        1,
+        "{admins}"
+    );
+    let types = "/v1/organizations/types";
+    let create_type = |auth: String| {
+        let app = &f.app;
+        async move {
+            app.call(
+                Method::POST,
+                types,
+                Some(&auth),
+                Some(json!({"Type": format!("T {}", uuid::Uuid::new_v4())})),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(create_type(f.platform.clone()).await, StatusCode::CREATED);
+    let demoted = admin_json(&db, &["demote-platform-admin", "--email", &platform_email]);
+    assert_eq!(demoted["User"]["PlatformAdmin"], false);
+    assert_eq!(create_type(f.platform.clone()).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin_json(&db, &["list-platform-admins"])["PlatformAdmins"],
+        json!([])
+    );
+
+    // A person found, disabled (every credential refused at once), enabled again.
+    let me = f.app.get("/v1/user", Some(&f.individual)).await;
+    let address = me.json["User"]["Email"].as_str().unwrap().to_owned();
+    let found = admin_json(&db, &["find-user", "--email", &address]);
+    assert_eq!(found["User"]["ID"], f.individual_id.as_str());
+    let off = admin_json(&db, &["disable-user", "--email", &address]);
+    assert_eq!(off["User"]["Status"], "Disabled");
+    f.app
+        .get("/v1/user", Some(&f.individual))
+        .await
+        .assert_error(401);
+    admin_json(&db, &["enable-user", "--email", &address]);
+    assert_eq!(
+        f.app.get("/v1/user", Some(&f.individual)).await.status,
+        StatusCode::OK
+    );
+    let (code, _, err) = admin_run(
+        &db,
+        &["admin", "find-user", "--email", "nobody@example.com"],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+
+    // Organisations, and a checkpoint kept outside that the ledger then extends.
+    let orgs = admin_json(&db, &["list-organizations"]);
+    let ids: Vec<&str> = orgs["Organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["ID"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&f.org.as_str()) && ids.contains(&f.other_org.as_str()));
+    let (code, token, err) = admin_run(&db, &["admin", "ledger-checkpoint", "--org", &f.org], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(token.trim().split('.').count(), 3, "a JWS: {token}");
+    let kept = dir.join("checkpoint");
+    std::fs::write(&kept, &token).unwrap();
+    let (code, out, err) = admin_run(
+        &db,
+        &[
+            "admin",
+            "verify-consent-ledger",
+            "--org",
+            &f.org,
+            "--checkpoints",
+            &kept.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("extending all 1 checkpoints"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(the_operator_works_from_the_command_line);
 
 /// A client that trickles its request head (here 10 bytes a second, never finishing it)
 /// is cut off after the header timeout, while others are served meanwhile.

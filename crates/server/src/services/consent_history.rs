@@ -359,9 +359,31 @@ impl Services {
         require_admin_or_dpo(&standing)?;
         let (head, _) = tx.chain_end(org.id).await?;
         tx.commit().await?;
+        self.sign_checkpoint(org.id, head)
+    }
+
+    /// The same for `accord admin ledger-checkpoint` (whoever runs the CLI).
+    pub async fn consent_ledger_checkpoint_unchecked(&self, org: &str) -> Result<LedgerCheckpoint> {
+        let org: OrganizationId = org
+            .parse()
+            .map_err(|_| Error::not_found("organisation not found"))?;
+        let mut tx = self.store.begin(Mode::Read).await?;
+        tx.organization_by_id(org)
+            .await?
+            .ok_or_else(|| Error::not_found("organisation not found"))?;
+        let (head, _) = tx.chain_end(org).await?;
+        tx.commit().await?;
+        self.sign_checkpoint(org, head)
+    }
+
+    fn sign_checkpoint(
+        &self,
+        org: OrganizationId,
+        head: Option<(i64, String)>,
+    ) -> Result<LedgerCheckpoint> {
         let (seq, hash) = head.unwrap_or((0, accord_domain::consent::GENESIS.to_owned()));
         let at = self.clock.now();
-        let token = self.tokens.ledger_checkpoint(org.id, seq, &hash, at)?;
+        let token = self.tokens.ledger_checkpoint(org, seq, &hash, at)?;
         Ok(LedgerCheckpoint {
             seq,
             hash,

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod notices;
 pub mod notifications;
 pub mod offers;
+pub mod operator;
 pub mod organizations;
 pub mod paging;
 pub mod passwords;

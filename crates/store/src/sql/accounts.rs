@@ -144,6 +144,24 @@ impl AccountsTx for Uow {
         .map(|_| ())
     }
 
+    async fn platform_admins(&mut self) -> Result<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE is_platform_admin ORDER BY email_key, id"
+        );
+        let rows = self.fetch_all(sqlx::query(&sql)).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_status(&mut self, id: UserId, status: UserStatus) -> Result<()> {
+        self.execute(
+            sqlx::query("UPDATE users SET status = $1 WHERE id = $2")
+                .bind(status as i64)
+                .bind(id.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn delete_user(&mut self, id: UserId) -> Result<bool> {
         self.execute(sqlx::query("DELETE FROM users WHERE id = $1").bind(id.to_string()))
             .await

@@ -14,18 +14,37 @@ impl CustomerIdTx for Uow {
     }
 
     async fn rest_client_by_name(&mut self, name: &str) -> Result<Option<RestClientRecord>> {
-        let Some(r) = self.fetch_optional(sqlx::query("SELECT id, name, secret_hash, organization_id, created_at FROM rest_clients WHERE name = $1")
-            .bind(name)).await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(RestClientRecord {
-            id: r.id("id")?,
-            name: r.col("name")?,
-            secret_hash: r.col("secret_hash")?,
-            organization_id: r.opt_id("organization_id")?,
-            created_at: r.time("created_at")?,
-        }))
+        self.fetch_optional(sqlx::query("SELECT id, name, secret_hash, organization_id, created_at FROM rest_clients WHERE name = $1")
+            .bind(name))
+            .await?
+            .as_ref()
+            .map(rest_client_from_row)
+            .transpose()
+    }
+
+    async fn rest_clients(&mut self) -> Result<Vec<RestClientRecord>> {
+        let rows = self
+            .fetch_all(sqlx::query(
+                "SELECT id, name, secret_hash, organization_id, created_at FROM rest_clients ORDER BY name",
+            ))
+            .await?;
+        rows.iter().map(rest_client_from_row).collect()
+    }
+
+    async fn set_rest_client_secret(&mut self, name: &str, secret_hash: &str) -> Result<bool> {
+        self.execute(
+            sqlx::query("UPDATE rest_clients SET secret_hash = $1 WHERE name = $2")
+                .bind(secret_hash)
+                .bind(name),
+        )
+        .await
+        .map(|n| n == 1)
+    }
+
+    async fn delete_rest_client(&mut self, name: &str) -> Result<bool> {
+        self.execute(sqlx::query("DELETE FROM rest_clients WHERE name = $1").bind(name))
+            .await
+            .map(|n| n == 1)
     }
 
     async fn user_custom_attributes(&mut self, user: UserId) -> Result<Vec<(String, String)>> {
@@ -324,4 +343,14 @@ fn push_match(q: &mut sqlx::QueryBuilder<'_, DB>, column: &str, value: &str, exa
             .push_bind(format!("{escaped}%"))
             .push(" ESCAPE '\\'");
     }
+}
+
+fn rest_client_from_row(r: &DbRow) -> Result<RestClientRecord> {
+    Ok(RestClientRecord {
+        id: r.id("id")?,
+        name: r.col("name")?,
+        secret_hash: r.col("secret_hash")?,
+        organization_id: r.opt_id("organization_id")?,
+        created_at: r.time("created_at")?,
+    })
 }

@@ -121,6 +121,24 @@ impl OrganizationsTx for Uow {
             .transpose()
     }
 
+    async fn organizations_page(
+        &mut self,
+        after: Option<OrganizationId>,
+        limit: i64,
+    ) -> Result<Vec<Organization>> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id > $1 ORDER BY o.id LIMIT $2"
+        );
+        let rows = self
+            .fetch_all(
+                sqlx::query(&sql)
+                    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+                    .bind(limit),
+            )
+            .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
     async fn update_organization(&mut self, o: &Organization) -> Result<()> {
         self.execute(sqlx::query(
             "UPDATE organizations SET name = $1, location = $2, description = $3, type_id = $4, \

@@ -24,6 +24,9 @@ pub trait AccountsTx: Send {
     /// never works again).
     async fn revoke_apikey(&mut self, id: UserId) -> Result<()>;
     async fn set_platform_admin(&mut self, id: UserId, is_admin: bool) -> Result<()>;
+    /// Every platform administrator, by address.
+    async fn platform_admins(&mut self) -> Result<Vec<User>>;
+    async fn set_user_status(&mut self, id: UserId, status: UserStatus) -> Result<()>;
     /// Deletes the account and, by cascade, its sessions and tokens. `false` if absent.
     async fn delete_user(&mut self, id: UserId) -> Result<bool>;
     async fn insert_password_reset(

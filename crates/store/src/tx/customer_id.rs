@@ -66,6 +66,12 @@ pub struct TreeNode {
 pub trait CustomerIdTx: Send {
     async fn insert_rest_client(&mut self, c: &RestClientRecord) -> Result<()>;
     async fn rest_client_by_name(&mut self, name: &str) -> Result<Option<RestClientRecord>>;
+    /// Every REST client, by name.
+    async fn rest_clients(&mut self) -> Result<Vec<RestClientRecord>>;
+    /// Replaces a client's secret; `false` if there is no such client.
+    async fn set_rest_client_secret(&mut self, name: &str, secret_hash: &str) -> Result<bool>;
+    /// Deletes a client; `false` if there is no such client.
+    async fn delete_rest_client(&mut self, name: &str) -> Result<bool>;
     async fn user_custom_attributes(&mut self, user: UserId) -> Result<Vec<(String, String)>>;
     async fn organization_custom_attributes(
         &mut self,

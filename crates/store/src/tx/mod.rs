@@ -40,7 +40,7 @@ use async_trait::async_trait;
 mod prelude {
     pub use accord_domain::consent::{HistoryEntry, StoredConsent};
     pub use accord_domain::federation::{ExternalIdentity, IdentityProvider, LoginState};
-    pub use accord_domain::identity::{Language, OrgRole, RoleGrant, User};
+    pub use accord_domain::identity::{Language, OrgRole, RoleGrant, User, UserStatus};
     pub use accord_domain::ledger::{CurrentValue, LedgerRow};
     pub use accord_domain::organization::{
         FoundOrganization, Offer, Organization, OrganizationType, Purpose, SubscribedOrg, Template,

@@ -13,6 +13,12 @@ pub trait OrganizationsTx: Send {
     async fn org_type_in_use(&mut self, id: OrganizationTypeId) -> Result<bool>;
     async fn insert_organization(&mut self, org: &Organization) -> Result<()>;
     async fn organization_by_id(&mut self, id: OrganizationId) -> Result<Option<Organization>>;
+    /// A page of every organisation, by ID, strictly after `after`.
+    async fn organizations_page(
+        &mut self,
+        after: Option<OrganizationId>,
+        limit: i64,
+    ) -> Result<Vec<Organization>>;
     /// Writes every mutable column of `org`.
     async fn update_organization(&mut self, org: &Organization) -> Result<()>;
     async fn grant_role(&mut self, org: OrganizationId, user: UserId, role: OrgRole) -> Result<()>;
