@@ -33,7 +33,23 @@ enum Command {
     /// Run the HTTP server (migrating the database first).
     Serve(Box<ServeArgs>),
     /// Run the database migrations, then exit.
-    Migrate(DbArgs),
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Apply nothing: list the migrations that would run (exit 1 if any would, 0 if
+        /// none) and those a newer release applied.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Copy a SQLite database, consistently, while the server runs and writes (PostgreSQL:
+    /// pg_dump, docs/operations.md).
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The copy: a new file (never overwritten), readable by its owner only.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -335,8 +351,8 @@ struct ServeArgs {
 }
 
 /// Why the command failed, and its exit code (docs/operations.md, "When it does not
-/// start"): 2 a bad setting, 3 the database unreachable, 4 a database migrated by a newer
-/// release, 5 a migration failed, 6 the address cannot be listened on, 1 anything else.
+/// start"): 2 a bad setting, 3 the database unreachable, 5 a migration failed, 6 the
+/// address cannot be listened on, 1 anything else.
 struct Failure {
     code: u8,
     message: String,
@@ -446,10 +462,31 @@ fn secrets_from_files() -> Result<(), Failure> {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => run_server(*args).await,
-        Command::Migrate(db) => {
+        Command::Migrate { db, check: false } => {
             init_logging(&db)?;
             accord_store::migrate(&db.database_url).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Migrate { db, check: true } => {
+            init_logging(&db)?;
+            let check = accord_store::check_migrations(&db.database_url).await?;
+            for version in &check.newer {
+                println!("applied by a newer release: {version} (this release runs beside it)");
+            }
+            if check.pending.is_empty() {
+                println!("up to date: migrations 1 to {}", check.known);
+                return Ok(());
+            }
+            for (version, description) in &check.pending {
+                println!("would apply {version}: {description}");
+            }
+            std::process::exit(1);
+        }
+        Command::Backup { db, to } => {
+            init_logging(&db)?;
+            let bytes = accord_store::backup_sqlite(&db.database_url, &to).await?;
+            println!("backed up to {} ({bytes} bytes)", to.display());
             Ok(())
         }
         Command::Admin(AdminCommand::AddPlatformAdmin {

@@ -292,8 +292,30 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     ),
 ]);
 
+/// The migrator of a backend. Migrations a newer release applied are let be: releases only
+/// expand the schema a release before they contract it (docs/operations.md, "Backup,
+/// restore, upgrade"), so this release runs beside them, and rolling back is possible;
+/// [`warn_of_newer`] says so.
 pub(crate) async fn migrator(source: Embedded) -> Result<Migrator, accord_domain::Error> {
-    Migrator::new(source)
+    let mut migrator = Migrator::new(source)
         .await
-        .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))
+        .map_err(|e| accord_domain::Error::internal(format!("migrations: {e}")))?;
+    migrator.set_ignore_missing(true);
+    Ok(migrator)
+}
+
+/// The migrations a newer release applied: $1 the newest this release knows.
+pub(crate) const NEWER_SQL: &str =
+    "SELECT version FROM _sqlx_migrations WHERE success AND version > $1 ORDER BY version";
+
+/// Says, at start, that a newer release migrated the database (a WARN an operator sees).
+pub(crate) fn warn_of_newer(newer: &[i64], known: i64) {
+    if !newer.is_empty() {
+        tracing::warn!(
+            newer = ?newer,
+            known,
+            "the database carries migrations of a newer release; this release (migrations 1 to {known}) \
+             runs beside them, as the expand-then-contract policy allows: roll forward when you can"
+        );
+    }
 }

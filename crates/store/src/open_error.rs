@@ -12,14 +12,6 @@ pub enum OpenError {
     /// The server or file could not be reached or opened.
     #[error("{0}")]
     Unreachable(String),
-    /// The database carries a migration this binary does not know: a newer release
-    /// migrated it.
-    #[error(
-        "the database has migration {applied} applied, which this Accord (migrations 1 to {known}) \
-         does not know: a newer release migrated it. Run that release (or newer), or restore \
-         the backup taken before the upgrade"
-    )]
-    NewerDatabase { applied: i64, known: i64 },
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -38,26 +30,13 @@ fn describe(e: &Error) -> String {
 
 impl OpenError {
     /// The process's exit code for this failure: 2 configuration (as for a bad flag),
-    /// 3 database unreachable, 4 database newer than this binary, 5 migration failed,
-    /// 1 anything else.
+    /// 3 database unreachable, 5 migration failed, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Configuration(_) => 2,
             Self::Unreachable(_) => 3,
-            Self::NewerDatabase { .. } => 4,
             Self::Migration(_) => 5,
             Self::Other(_) => 1,
-        }
-    }
-
-    /// A failed migration run, told apart: a migration of a newer release, or one that
-    /// did not apply.
-    pub(crate) fn of_migration(e: sqlx::migrate::MigrateError, known: i64) -> Self {
-        match e {
-            sqlx::migrate::MigrateError::VersionMissing(applied) => {
-                Self::NewerDatabase { applied, known }
-            }
-            other => Self::Migration(other.to_string()),
         }
     }
 }

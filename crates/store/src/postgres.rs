@@ -59,7 +59,14 @@ impl PostgresStore {
             .await?
             .run(&pool)
             .await
-            .map_err(|e| OpenError::of_migration(e, migrations::POSTGRES.newest()))?;
+            .map_err(|e| OpenError::Migration(e.to_string()))?;
+        let known = migrations::POSTGRES.newest();
+        let newer: Vec<i64> = sqlx::query_scalar(migrations::NEWER_SQL)
+            .bind(known)
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| OpenError::Other(crate::db_error(e)))?;
+        migrations::warn_of_newer(&newer, known);
         let (committer, queue) = crate::group_commit::ConsentCommitter::new();
         tokio::spawn(run_consent_committer(pool.clone(), queue));
         Ok(Self { pool, committer })

@@ -147,7 +147,14 @@ impl SqliteStore {
             .await?
             .run(&writer)
             .await
-            .map_err(|e| OpenError::of_migration(e, migrations::SQLITE.newest()))?;
+            .map_err(|e| OpenError::Migration(e.to_string()))?;
+        let known = migrations::SQLITE.newest();
+        let newer: Vec<i64> = sqlx::query_scalar(migrations::NEWER_SQL)
+            .bind(known)
+            .fetch_all(&writer)
+            .await
+            .map_err(|e| OpenError::Other(db_error(e)))?;
+        migrations::warn_of_newer(&newer, known);
         let path = connect.get_filename().to_owned();
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let thread = |name: &str, run: Box<dyn FnOnce() + Send>| {

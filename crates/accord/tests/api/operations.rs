@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::Remote;
-use crate::helpers::{bearer, email, Backend, Fixture, TestApp, TestDb};
+use crate::helpers::{bearer, email, Backend, Consenting, Fixture, TestApp, TestDb};
 use crate::process::ServerProcess;
 
 const PW: &str = "correct horse battery";
@@ -519,8 +519,9 @@ async fn start_up_failures_name_their_cause(db: TestDb) {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ACCORD_LOG"), "{err}");
 
-    // A newer release's migration in the database: this binary says so and stops.
-    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &db.url)]);
+    // A newer release's migration in the database: this release runs beside it (the
+    // expand-then-contract policy), and says so, in `migrate --check` and at start.
+    let (code, _, err) = admin_run(&db, &["migrate"], None);
     assert_eq!(code, 0, "{err}");
     let checksum = match db.backend {
         Backend::Sqlite => "X'00'",
@@ -534,14 +535,18 @@ async fn start_up_failures_name_their_cause(db: TestDb) {
         &[],
     )
     .await;
-    let (code, err) = accord(&["migrate"], &[("ACCORD_DATABASE_URL", &db.url)]);
-    assert_eq!(code, 4, "{err}");
-    assert!(
-        err.contains("migration 9999") && err.contains("newer release"),
-        "{err}"
+    let (code, out, err) = admin_run(&db, &["migrate", "--check"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("applied by a newer release: 9999"), "{out}");
+    let (code, err) = accord(
+        &["migrate"],
+        &[("ACCORD_DATABASE_URL", &db.url), ("ACCORD_LOG", "warn")],
     );
-    db.execute("DELETE FROM _sqlx_migrations WHERE version = 9999", &[])
-        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("newer release") && err.contains("9999"),
+        "the start says so: {err}"
+    );
 
     // Secrets from files, as container platforms hand them over.
     std::fs::create_dir_all(&dir).unwrap();
@@ -797,6 +802,176 @@ async fn the_operator_works_from_the_command_line(db: TestDb) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(the_operator_works_from_the_command_line);
+
+/// A backup taken while consents are being written restores whole: the restored ledger
+/// verifies, and extends every receipt given before the backup began. SQLite through
+/// `accord backup` (restoring is starting on the copy), PostgreSQL through `pg_dump` and
+/// `pg_restore` into a new database (docs/operations.md, "Backup, restore, upgrade").
+async fn a_backup_taken_under_write_load_restores_whole(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    let f = &c.f;
+    let dir = std::env::temp_dir().join(format!("accord-backup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A writer flips consents until told to stop, keeping each change's receipt.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let receipts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, receipts) = (stop.clone(), receipts.clone());
+        let url = f.app.url(&c.attribute(&c.marketing, &c.age));
+        let (client, auth) = (f.app.client.clone(), f.individual.clone());
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let value = if n.is_multiple_of(2) {
+                    "Allow"
+                } else {
+                    "Disallow"
+                };
+                let r = client
+                    .patch(&url)
+                    .header("Authorization", &auth)
+                    .json(&json!({"consented": value, "days": 0}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let body: Value = r.json().await.unwrap();
+                receipts
+                    .lock()
+                    .unwrap()
+                    .push(body["Receipt"].as_str().unwrap().to_owned());
+                n += 1;
+            }
+            n
+        })
+    };
+    while receipts.lock().unwrap().len() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before: Vec<String> = receipts.lock().unwrap().clone();
+    let kept = dir.join("receipts");
+    std::fs::write(&kept, before.join("\n")).unwrap();
+
+    // The PostgreSQL copy's database lives (and is dropped) with the test.
+    let mut restored_db: Option<TestDb> = None;
+    let restored_url = match db.backend {
+        Backend::Sqlite => {
+            let copy = dir.join("copy.db");
+            let (code, out, err) =
+                admin_run(&db, &["backup", "--to", &copy.display().to_string()], None);
+            assert_eq!(code, 0, "{out}{err}");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+                assert_eq!(mode & 0o077, 0, "owner only: {mode:o}");
+            }
+            let (code, _, err) =
+                admin_run(&db, &["backup", "--to", &copy.display().to_string()], None);
+            assert_eq!(code, 2, "never overwritten: {err}");
+            format!("sqlite://{}", copy.display())
+        }
+        Backend::Postgres => {
+            let dump = dir.join("accord.dump");
+            let (code, _, err) =
+                admin_run(&db, &["backup", "--to", &dump.display().to_string()], None);
+            assert_eq!(code, 2, "PostgreSQL is pg_dump's: {err}");
+            assert!(err.contains("pg_dump"), "{err}");
+            let out = std::process::Command::new("pg_dump")
+                .args(["--format=custom", "--file"])
+                .arg(&dump)
+                .arg(&db.url)
+                .output()
+                .expect("pg_dump");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let target = TestDb::postgres_if_configured().await.unwrap();
+            let out = std::process::Command::new("pg_restore")
+                .args(["--no-owner", "--dbname", &target.url])
+                .arg(&dump)
+                .output()
+                .expect("pg_restore");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let url = target.url.clone();
+            restored_db = Some(target);
+            url
+        }
+    };
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.await.unwrap();
+    assert!(
+        written as usize > before.len(),
+        "writes went on during the backup"
+    );
+
+    // The restored ledger verifies and extends every receipt given before the backup.
+    let (code, out, err) = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "admin",
+            "verify-consent-ledger",
+            "--org",
+            &f.org,
+            "--checkpoints",
+        ])
+        .arg(&kept)
+        .env("ACCORD_DATABASE_URL", &restored_url)
+        .env("ACCORD_LOG", "warn")
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("extending all {} checkpoints", before.len())),
+        "{out}"
+    );
+    let check = accord_store::check_migrations(&restored_url).await.unwrap();
+    assert!(check.pending.is_empty(), "{check:?}");
+    drop(restored_db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(a_backup_taken_under_write_load_restores_whole);
+
+/// `accord migrate --check` lists what would run and applies nothing; up to date, it says
+/// so; a database of a newer release is exit 4.
+async fn migrate_check_applies_nothing(db: TestDb) {
+    let dir = match db.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let newest = std::fs::read_dir(format!(
+        "{}/../store/migrations/{dir}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .count();
+    let (code, out, err) = admin_run(&db, &["migrate", "--check"], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("would apply 1:") && out.contains(&format!("would apply {newest}:")),
+        "{out}"
+    );
+    let (code, out, _) = admin_run(&db, &["migrate", "--check"], None);
+    assert_eq!(code, 1, "still nothing applied: {out}");
+    let (code, _, err) = admin_run(&db, &["migrate"], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = admin_run(&db, &["migrate", "--check"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("up to date"), "{out}");
+}
+both_backends!(migrate_check_applies_nothing);
 
 /// A client that trickles its request head (here 10 bytes a second, never finishing it)
 /// is cut off after the header timeout, while others are served meanwhile.
