@@ -141,6 +141,7 @@ impl Texts {
             ("state", FluentValue::from("initiated")),
             ("count", FluentValue::from(8)),
             ("field", FluentValue::from("The name")),
+            ("version", FluentValue::from(3)),
         ]
         .into_iter()
         .map(|(k, v)| (Cow::Borrowed(k), v))
