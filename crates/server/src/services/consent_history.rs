@@ -252,13 +252,8 @@ impl Services {
         org: &str,
         checkpoints: &[String],
     ) -> Result<LedgerReport> {
-        let org: OrganizationId = org
-            .parse()
-            .map_err(|_| Error::not_found("organisation not found"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
-        tx.organization_by_id(org)
-            .await?
-            .ok_or_else(|| Error::not_found("organisation not found"))?;
+        let org = existing_organization(tx.as_mut(), org).await?;
         tx.commit().await?;
         self.verify_ledger_of(org, checkpoints).await
     }
@@ -364,13 +359,8 @@ impl Services {
 
     /// The same for `accord admin ledger-checkpoint` (whoever runs the CLI).
     pub async fn consent_ledger_checkpoint_unchecked(&self, org: &str) -> Result<LedgerCheckpoint> {
-        let org: OrganizationId = org
-            .parse()
-            .map_err(|_| Error::not_found("organisation not found"))?;
         let mut tx = self.store.begin(Mode::Read).await?;
-        tx.organization_by_id(org)
-            .await?
-            .ok_or_else(|| Error::not_found("organisation not found"))?;
+        let org = existing_organization(tx.as_mut(), org).await?;
         let (head, _) = tx.chain_end(org).await?;
         tx.commit().await?;
         self.sign_checkpoint(org, head)
@@ -479,4 +469,12 @@ impl Drop for VerificationRunning<'_> {
         let mut running = self.running.0.lock().unwrap_or_else(|e| e.into_inner());
         running.remove(&self.org);
     }
+}
+
+/// The organisation the command line names, if it exists (the operator's commands).
+async fn existing_organization(tx: &mut dyn accord_store::Tx, org: &str) -> Result<OrganizationId> {
+    let not_found = || Error::not_found("organisation not found");
+    let org: OrganizationId = org.parse().map_err(|_| not_found())?;
+    tx.organization_by_id(org).await?.ok_or_else(not_found)?;
+    Ok(org)
 }
