@@ -15,6 +15,9 @@ pub(crate) type DB = sqlx::Postgres;
 pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
 pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+/// Nodes starting together on an empty database: the first to look for a signing key
+/// holds the others until it has made one (they then find it).
+pub(crate) const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
 /// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at,
 /// version]`.
 pub(crate) const RECORD_VALUES_JSON: &str =

@@ -18,6 +18,8 @@ pub(crate) type DB = sqlx::Sqlite;
 pub(crate) const FOR_UPDATE: &str = "";
 /// A write unit of work is alone on SQLite: there is nobody to skip.
 pub(crate) const SKIP_LOCKED: &str = "";
+/// A write unit of work holds the database's write lock already.
+pub(crate) const LOCK_SIGNING_KEYS: &str = "";
 /// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at,
 /// version]`
 /// (one row per read: every row is a hand-off from SQLite's connection thread).
@@ -143,11 +145,26 @@ impl SqliteStore {
                     file.display()
                 ))
             })?;
+        // One process migrates at a time: sqlx takes no lock on SQLite, and two processes
+        // starting together on a new file both ran migration 1 ("table users already
+        // exists"). An flock of the database file, which SQLite's own (fcntl) locks ignore.
+        let migrating = {
+            let file = connect.get_filename().to_owned();
+            tokio::task::spawn_blocking(move || {
+                let f = std::fs::File::open(&file)?;
+                f.lock()?;
+                Ok::<_, std::io::Error>(f)
+            })
+            .await
+            .map_err(|e| OpenError::Other(accord_domain::Error::internal(e)))?
+            .map_err(|e| OpenError::Unreachable(format!("cannot lock the SQLite database: {e}")))?
+        };
         migrations::migrator(migrations::SQLITE)
             .await?
             .run(&writer)
             .await
             .map_err(|e| OpenError::Migration(e.to_string()))?;
+        drop(migrating);
         let known = migrations::SQLITE.newest();
         let newer: Vec<i64> = sqlx::query_scalar(migrations::NEWER_SQL)
             .bind(known)

@@ -973,6 +973,41 @@ async fn migrate_check_applies_nothing(db: TestDb) {
 }
 both_backends!(migrate_check_applies_nothing);
 
+/// Nodes starting together on an empty database end with one signing key between them:
+/// every node publishes the same key set, and a token one node signed is accepted by all.
+async fn nodes_starting_together_make_one_signing_key(db: TestDb) {
+    let db = std::sync::Arc::new(db);
+    let starts = (0..6).map(|_| {
+        let db = std::sync::Arc::clone(&db);
+        // One deployment: the nodes share their public URL, the tokens' issuer.
+        async move {
+            TestApp::spawn_with(&db, |c| {
+                *c = c.clone().with_public_url("http://accord.test")
+            })
+            .await
+        }
+    });
+    let nodes = crate::helpers::join_all_spawned(starts).await;
+    let mut kids = std::collections::BTreeSet::new();
+    for node in &nodes {
+        let jwks = node.get("/.well-known/jwks.json", None).await.json;
+        for k in jwks["keys"].as_array().unwrap() {
+            kids.insert(k["kid"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(kids.len(), 1, "one key among all nodes: {kids:?}");
+    let alice = email("alice");
+    nodes[0].register(&alice, PW).await;
+    let token = bearer(&nodes[0].login(&alice, PW).await);
+    for node in &nodes {
+        assert_eq!(
+            node.get("/v1/user", Some(&token)).await.status,
+            StatusCode::OK
+        );
+    }
+}
+both_backends!(nodes_starting_together_make_one_signing_key);
+
 /// A client that trickles its request head (here 10 bytes a second, never finishing it)
 /// is cut off after the header timeout, while others are served meanwhile.
 async fn slow_clients_are_cut_off(db: TestDb) {

@@ -78,10 +78,13 @@ enum Verified {
 const MAX_VERIFIED: usize = 100_000;
 
 impl TokenService {
-    /// Loads the signing keys, generating the first one if there is none. Nodes starting
-    /// together may each insert one; all then sign with the oldest and accept every one.
+    /// Loads the signing keys, generating the first one if there is none. The keys are
+    /// held while looking: nodes starting together on an empty database make one key
+    /// between them (each making its own, a node knew only its own key and refused the
+    /// tokens the others signed).
     pub async fn load(store: &dyn Store, issuer: &str, now: DateTime<Utc>) -> Result<Self> {
         let mut tx = store.begin(Mode::Write).await?;
+        tx.lock_signing_keys().await?;
         if tx.signing_keys().await?.is_empty() {
             tx.insert_signing_key(&generate_key(now)?).await?;
         }

@@ -4,6 +4,15 @@ use super::prelude::*;
 
 #[async_trait]
 impl KeysTx for Uow {
+    async fn lock_signing_keys(&mut self) -> Result<()> {
+        if LOCK_SIGNING_KEYS.is_empty() {
+            return Ok(());
+        }
+        self.execute(sqlx::query(LOCK_SIGNING_KEYS))
+            .await
+            .map(|_| ())
+    }
+
     async fn signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>> {
         let rows = self
             .fetch_all(sqlx::query(

@@ -27,7 +27,9 @@ use prelude::*;
 
 /// What every file of the unit of work uses.
 mod prelude {
-    pub(crate) use super::super::{DB, FOR_UPDATE, RECORD_VALUES_JSON, SKIP_LOCKED};
+    pub(crate) use super::super::{
+        DB, FOR_UPDATE, LOCK_SIGNING_KEYS, RECORD_VALUES_JSON, SKIP_LOCKED,
+    };
     pub(crate) use super::rows::*;
     pub(crate) use super::statements::*;
     pub(crate) use super::{Columns, DbRow, Uow};

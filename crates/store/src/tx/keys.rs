@@ -23,6 +23,9 @@ impl std::fmt::Debug for SigningKeyRecord {
 #[async_trait]
 pub trait KeysTx: Send {
     async fn signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>>;
+    /// Holds the signing keys until the unit of work ends, so that nodes starting together
+    /// on an empty database make one key between them.
+    async fn lock_signing_keys(&mut self) -> Result<()>;
     async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<()>;
     async fn server_secret(&mut self, name: &str) -> Result<Option<String>>;
     /// Keeps the first value stored under a name (nodes starting together may race).
