@@ -147,11 +147,18 @@ impl SqliteStore {
             })?;
         // One process migrates at a time: sqlx takes no lock on SQLite, and two processes
         // starting together on a new file both ran migration 1 ("table users already
-        // exists"). An flock of the database file, which SQLite's own (fcntl) locks ignore.
+        // exists"). An flock of a file beside the database (`<file>-migrate.lock`), never
+        // of the database itself: closing any descriptor of the database file would drop
+        // the process's SQLite (fcntl) locks on it.
         let migrating = {
-            let file = connect.get_filename().to_owned();
+            let mut lock_path = connect.get_filename().as_os_str().to_owned();
+            lock_path.push("-migrate.lock");
             tokio::task::spawn_blocking(move || {
-                let f = std::fs::File::open(&file)?;
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)?;
                 f.lock()?;
                 Ok::<_, std::io::Error>(f)
             })
