@@ -344,6 +344,10 @@ struct ServeArgs {
     /// health-check interval).
     #[arg(long, env = "ACCORD_SHUTDOWN_DRAIN", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=300))]
     shutdown_drain: u64,
+    /// The bearer token `/metrics` answers (at least 16 characters; `openssl rand -hex 32`).
+    /// Unset: `/metrics` is not served (docs/operations.md, "Metrics").
+    #[arg(long, env = "ACCORD_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    metrics_token: Option<String>,
     /// Test builds only: cheap password hashing. Absent from release builds.
     #[cfg(debug_assertions)]
     #[arg(long, env = "ACCORD_DANGER_TEST_PASSWORD_HASH", hide = true, action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -429,10 +433,11 @@ fn main() -> std::process::ExitCode {
 
 /// The settings that hold secrets. Container platforms hand secrets over as files:
 /// `<NAME>_FILE` names a file whose contents (a final newline dropped) are `<NAME>`.
-const SECRET_SETTINGS: [&str; 3] = [
+const SECRET_SETTINGS: [&str; 4] = [
     "ACCORD_DATABASE_URL",
     "ACCORD_SMTP_URL",
     "ACCORD_SECRET_KEY",
+    "ACCORD_METRICS_TOKEN",
 ];
 
 fn secrets_from_files() -> Result<(), Failure> {
@@ -647,6 +652,16 @@ fn worker_interval(raw: &str) -> Result<f64, String> {
     }
 }
 
+/// `--metrics-token`: 16 to 256 visible ASCII characters (it travels in a header).
+fn metrics_token(raw: &str) -> Result<String, String> {
+    let visible = raw.bytes().all(|b| b.is_ascii_graphic());
+    if (16..=256).contains(&raw.len()) && visible {
+        Ok(raw.to_owned())
+    } else {
+        Err("a metrics token is 16 to 256 visible ASCII characters, without spaces".into())
+    }
+}
+
 /// A password or secret: the first line of `file`, or of standard input (prompting, and
 /// not echoing, when it is a terminal).
 fn read_secret(what: &str, file: Option<&std::path::Path>) -> anyhow::Result<String> {
@@ -710,6 +725,7 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
     config.delivery_retention = Duration::from_secs(args.delivery_retention_days * 24 * 3600);
     config.log_retention = Duration::from_secs(args.log_retention_days * 24 * 3600);
     config.shutdown_drain = Duration::from_secs(args.shutdown_drain);
+    config.metrics_token = args.metrics_token;
     #[cfg(debug_assertions)]
     if args.danger_test_password_hash {
         tracing::warn!("cheap password hashing for tests: never use this build in production");

@@ -74,6 +74,8 @@ fn router(services: Arc<Services>) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
             }),
         )
+        // Not in the API description: the operator's, behind a token of its own.
+        .route("/metrics", get(metrics))
         .fallback(igrant::error::not_found)
         .layer(DefaultBodyLimit::max(config.json_body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -83,6 +85,10 @@ fn router(services: Arc<Services>) -> Router {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
         .layer(middleware::from_fn(facade_errors))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&services),
+            crate::metrics::record_request,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 // Method, path (never the query string) and request ID; no headers, no bodies.
@@ -221,6 +227,22 @@ async fn readyz(State(services): State<Arc<Services>>) -> Response {
             IgrantError::new(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
                 .into_response()
         }
+    }
+}
+
+/// Every series of [`crate::metrics`] for the bearer of the metrics token; 404 without a
+/// configured token (docs/operations.md, "Metrics").
+async fn metrics(
+    State(services): State<Arc<Services>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match services.scrape_metrics(presented).await {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => IgrantError::from(e).into_response(),
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Config {
     /// After a stop is asked for: how long the server goes on serving with `/readyz`
     /// answering 503, so a load balancer takes it out before it stops accepting.
     pub shutdown_drain: Duration,
+    /// The bearer token `/metrics` answers; `None`: `/metrics` is not served.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -111,6 +113,7 @@ impl Config {
             oidc_allow_http: false,
             oidc_allow_private: false,
             secret_key: None,
+            metrics_token: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod customerid;
 pub mod http_status;
 pub mod i18n;
 pub mod igrant;
+pub mod metrics;
 pub mod per_source;
 pub mod services;
 pub mod web;

@@ -23,6 +23,8 @@ mod group_commit;
 pub mod tx;
 pub use tx::*;
 mod maintenance;
+mod metrics;
+pub use metrics::{PoolUse, StoreMetrics};
 mod migrations;
 mod open_error;
 pub use maintenance::{backup_sqlite, check_migrations, MigrationCheck};
@@ -131,6 +133,10 @@ pub trait Store: Send + Sync + 'static {
     /// Is the database reachable? (readiness)
     async fn ping(&self) -> Result<()>;
     fn backend(&self) -> Backend;
+    /// The writers' batches and the waits to begin, for `/metrics`.
+    fn metrics(&self) -> &StoreMetrics;
+    /// The connection pools' use now, for `/metrics`.
+    fn pool_use(&self) -> Vec<PoolUse>;
 }
 
 /// The refresh token that takes a spent one's place: same session, same expiry.

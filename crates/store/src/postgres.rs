@@ -27,6 +27,7 @@ pub(crate) const RECORD_VALUES_JSON: &str =
 pub struct PostgresStore {
     pool: PgPool,
     committer: crate::group_commit::ConsentCommitter,
+    metrics: crate::StoreMetrics,
 }
 
 impl PostgresStore {
@@ -71,15 +72,22 @@ impl PostgresStore {
             .map_err(|e| OpenError::Other(crate::db_error(e)))?;
         migrations::warn_of_newer(&newer, known);
         let (committer, queue) = crate::group_commit::ConsentCommitter::new();
-        tokio::spawn(run_consent_committer(pool.clone(), queue));
-        Ok(Self { pool, committer })
+        let metrics = crate::StoreMetrics::default();
+        tokio::spawn(run_consent_committer(pool.clone(), queue, metrics.clone()));
+        Ok(Self {
+            pool,
+            committer,
+            metrics,
+        })
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn begin(&self, _mode: Mode) -> Result<Box<dyn Tx>> {
+    async fn begin(&self, mode: Mode) -> Result<Box<dyn Tx>> {
+        let asked = std::time::Instant::now();
         let tx = self.pool.begin().await.map_err(db_error)?;
+        self.metrics.began(mode, asked.elapsed());
         Ok(Box::new(Uow {
             tx,
             write_lock: None,
@@ -111,6 +119,19 @@ impl Store for PostgresStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
+
+    fn metrics(&self) -> &crate::StoreMetrics {
+        &self.metrics
+    }
+
+    fn pool_use(&self) -> Vec<crate::PoolUse> {
+        vec![crate::PoolUse {
+            pool: "main",
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
 }
 
 // Compiled once per backend on purpose (docs/ARCHITECTURE.md, "The store").
@@ -131,12 +152,16 @@ use sqlx::Row as _;
 async fn run_consent_committer(
     pool: PgPool,
     mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
+    metrics: crate::StoreMetrics,
 ) {
     use crate::group_commit::{next_batch, Batch};
     while let Some(pending) = next_batch(&mut queue).await {
+        let changes = pending.len();
         let mut batch = Batch::new(pending);
+        let started = std::time::Instant::now();
         // Dropped unfinished, the transaction rolls back.
         let recorded = record_batch(&pool, &mut batch).await;
+        metrics.batch_committed(crate::metrics::Writer::consents, changes, started.elapsed());
         batch.answer(recorded);
     }
 }

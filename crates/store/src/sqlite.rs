@@ -37,6 +37,8 @@ pub struct SqliteStore {
     committer: crate::group_commit::ConsentCommitter,
     /// Refresh-token rotations and read audits, batched ([`crate::sqlite_writer`]).
     small_writes: crate::sqlite_writer::BatchedWriter,
+    metrics: crate::StoreMetrics,
+    max_readers: u32,
 }
 
 /// Connections for consent reads, the server's hottest path, used inline on the calling
@@ -198,18 +200,21 @@ impl SqliteStore {
             "accord-checkpointer",
             Box::new(move || run_checkpointer(checkpoints, database, lock, commits)),
         )?;
+        let metrics = crate::StoreMetrics::default();
         let small_writes = crate::sqlite_writer::BatchedWriter::start(
             open_writer_connection(&path)?,
             std::sync::Arc::clone(&write_lock),
             committed.clone(),
+            metrics.clone(),
         )?;
         let committer = {
             let conn = open_writer_connection(&path)?;
             let (committer, queue) = crate::group_commit::ConsentCommitter::new();
             let lock = std::sync::Arc::clone(&write_lock);
+            let metrics = metrics.clone();
             thread(
                 "accord-consent-committer",
-                Box::new(move || run_consent_committer(conn, lock, queue, committed)),
+                Box::new(move || run_consent_committer(conn, lock, queue, committed, metrics)),
             )?;
             committer
         };
@@ -217,8 +222,9 @@ impl SqliteStore {
             path,
             idle: Default::default(),
         };
+        let max_readers = options.max_connections.max(1);
         let readers = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(max_readers)
             .connect_with(connect.read_only(true))
             .await
             .map_err(db_error)?;
@@ -229,6 +235,8 @@ impl SqliteStore {
             write_lock,
             committer,
             small_writes,
+            metrics,
+            max_readers,
         })
     }
 }
@@ -236,6 +244,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self, mode: Mode) -> Result<Box<dyn Tx>> {
+        let asked = std::time::Instant::now();
         let write_lock = match mode {
             Mode::Read => None,
             Mode::Write => Some(std::sync::Arc::clone(&self.write_lock).lock_owned().await),
@@ -245,6 +254,7 @@ impl Store for SqliteStore {
             Mode::Write => self.writer.begin_with("BEGIN IMMEDIATE").await,
         }
         .map_err(db_error)?;
+        self.metrics.began(mode, asked.elapsed());
         Ok(Box::new(Uow { tx, write_lock }))
     }
 
@@ -306,6 +316,23 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn metrics(&self) -> &crate::StoreMetrics {
+        &self.metrics
+    }
+
+    fn pool_use(&self) -> Vec<crate::PoolUse> {
+        let of = |pool: &'static str, p: &SqlitePool, max: u32| crate::PoolUse {
+            pool,
+            open: p.size(),
+            idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            max,
+        };
+        vec![
+            of("readers", &self.readers, self.max_readers),
+            of("writer", &self.writer, 1),
+        ]
     }
 }
 
@@ -511,12 +538,16 @@ fn run_consent_committer(
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
     committed: std::sync::mpsc::SyncSender<()>,
+    metrics: crate::StoreMetrics,
 ) {
     use crate::group_commit::{next_batch_blocking, Batch};
     while let Some(pending) = next_batch_blocking(&mut queue) {
+        let changes = pending.len();
         let mut batch = Batch::new(pending);
         let write = write_lock.blocking_lock();
+        let started = std::time::Instant::now();
         let recorded = record_batch(&conn, &mut batch);
+        metrics.batch_committed(crate::metrics::Writer::consents, changes, started.elapsed());
         if recorded.is_err() && !conn.is_autocommit() {
             if let Err(e) = conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rolling back a consent batch failed");

@@ -33,11 +33,12 @@ impl BatchedWriter {
         conn: rusqlite::Connection,
         write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
         committed: std::sync::mpsc::SyncSender<()>,
+        metrics: crate::StoreMetrics,
     ) -> Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("accord-writer".into())
-            .spawn(move || run(conn, write_lock, jobs, committed))
+            .spawn(move || run(conn, write_lock, jobs, committed, metrics))
             .map_err(|e| Error::internal(format!("writer thread: {e}")))?;
         Ok(Self { queue })
     }
@@ -73,10 +74,17 @@ fn run(
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     mut jobs: mpsc::Receiver<Job>,
     committed: std::sync::mpsc::SyncSender<()>,
+    metrics: crate::StoreMetrics,
 ) {
     while let Some(batch) = next_batch_blocking(&mut jobs) {
         let write = write_lock.blocking_lock();
+        let (changes, started) = (batch.len(), std::time::Instant::now());
         let (answers, outcome) = run_batch(&conn, batch);
+        metrics.batch_committed(
+            crate::metrics::Writer::small_writes,
+            changes,
+            started.elapsed(),
+        );
         if outcome.is_err() && !conn.is_autocommit() {
             if let Err(e) = conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rolling back a write batch failed");
@@ -146,8 +154,13 @@ mod tests {
             .expect("schema");
         let (committed, _checkpoints) = std::sync::mpsc::sync_channel(1);
         let writes = rusqlite::Connection::open(&path).expect("open");
-        let writer =
-            BatchedWriter::start(writes, Arc::new(Default::default()), committed).expect("writer");
+        let writer = BatchedWriter::start(
+            writes,
+            Arc::new(Default::default()),
+            committed,
+            crate::StoreMetrics::default(),
+        )
+        .expect("writer");
         (writer, conn, path)
     }
 

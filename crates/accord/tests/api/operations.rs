@@ -1465,3 +1465,167 @@ async fn answers_keep_their_reviewed_shape(db: TestDb) {
     );
 }
 both_backends!(answers_keep_their_reviewed_shape);
+
+/// The value of one series in a scrape (`name{labels}` exactly as written), if present.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `/metrics` (docs/operations.md, "Metrics"): not served without a token, only to its
+/// bearer with one; requests by route template (never a path's IDs), failed sign-ins,
+/// throttles, the consent committer's batches, webhook attempts by outcome and the queue
+/// with its oldest age, the ledger's size; and `promtool check metrics` passes it.
+async fn metrics_show_the_server_to_the_token_bearer_alone(db: TestDb) {
+    const TOKEN: &str = "metrics-t0ken-0123456789abcdef";
+    let plain = TestApp::spawn(&db).await;
+    assert_eq!(
+        plain.get("/metrics", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    drop(plain);
+
+    let clock = accord_domain::FixedClock::new(chrono::Utc::now());
+    let app = TestApp::spawn_full_with(
+        &db,
+        |c| c.metrics_token = Some(TOKEN.into()),
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    let f = Fixture::on(app, &db).await;
+    let scrape = |auth: Option<String>| {
+        let mut req = f.app.client.get(f.app.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let kind = r.headers().get("content-type").cloned();
+            (r.status(), kind, r.text().await.unwrap())
+        }
+    };
+    for wrong in [
+        None,
+        Some("Bearer metrics-t0ken-0123456789abcdeX".to_owned()),
+        Some(format!("Basic {TOKEN}")),
+        Some(format!("Bearer {TOKEN}x")),
+    ] {
+        let (status, _, body) = scrape(wrong.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}: {body}");
+        assert!(!body.contains("accord_"), "{body}");
+    }
+
+    // What there is to count: a wrong password, a consent given (through the committer,
+    // into the ledger), its webhook delivery answered 500 (so it waits for its retry),
+    // a path no route matches, a method no one uses.
+    let receiver = crate::receiver::Receiver::start().await;
+    crate::helpers::make_webhook(&f, &receiver.url, &["consent.allowed"]).await;
+    receiver.answer_to("consent.allowed", &[500]);
+    let r = f
+        .app
+        .post(
+            "/v1/users/login",
+            json!({"username": email("nobody"), "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    crate::webhooks::consent_once(&f, "Allow", 0).await;
+    receiver.wait_for("consent.allowed", 1).await;
+    assert_eq!(
+        f.app.get("/v1/no/such/thing", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let odd = f
+        .app
+        .client
+        .request(Method::from_bytes(b"BREW").unwrap(), f.app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), StatusCode::METHOD_NOT_ALLOWED);
+    clock.advance(chrono::Duration::milliseconds(1500));
+
+    // The attempt's outcome is written after the receiver answered: wait for it.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let (status, kind, body) = scrape(Some(format!("Bearer {TOKEN}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(kind.unwrap(), "text/plain; version=0.0.4; charset=utf-8");
+        text = body;
+        if series(
+            &text,
+            "accord_webhook_delivery_attempts_total{outcome=\"rejected\"}",
+        )
+        .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let at_least = |name: &str, floor: f64| {
+        let v = series(&text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        assert!(v >= floor, "{name} = {v}, expected at least {floor}");
+    };
+    at_least(
+        "accord_http_requests_total{method=\"POST\",route=\"/v1/users/login\",status=\"401\"}",
+        1.0,
+    );
+    at_least(
+        "accord_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}",
+        1.0,
+    );
+    at_least(
+        "accord_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"}",
+        1.0,
+    );
+    at_least(
+        "accord_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/users/login\"}",
+        1.0,
+    );
+    at_least("accord_sign_in_failures_total{kind=\"password\"}", 1.0);
+    at_least("accord_db_batch_changes_count{writer=\"consents\"}", 1.0);
+    at_least(
+        "accord_webhook_delivery_attempts_total{outcome=\"rejected\"}",
+        1.0,
+    );
+    at_least("accord_webhook_queue_length{queue=\"deliveries\"}", 1.0);
+    at_least(
+        "accord_webhook_queue_oldest_age_seconds{queue=\"deliveries\"}",
+        1.5,
+    );
+    at_least("accord_consent_ledger_entries", 1.0);
+    at_least("accord_db_begin_wait_seconds_count{mode=\"write\"}", 1.0);
+    assert!(
+        text.contains("accord_db_pool_connections_max{pool="),
+        "{text}"
+    );
+    assert!(text.contains("accord_password_hashes_waiting "), "{text}");
+    // Route templates, never the paths: no organisation's or person's ID is a label.
+    assert!(text.contains("route=\"/v1/organizations/{"), "{text}");
+    for id in [&f.org, &f.individual_id, &f.admin_id] {
+        assert!(!text.contains(id.as_str()), "{id} leaked into a label");
+    }
+
+    let promtool = std::env::var("ACCORD_TEST_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{promtool}: {e} (scripts/test installs it)"));
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+both_backends!(metrics_show_the_server_to_the_token_bearer_alone);

@@ -13,7 +13,7 @@ use crate::process::ServerProcess;
 use crate::receiver::{signature_valid, Received, Receiver, Tarpit};
 
 /// Subscribes the fixture's individual and sets one attribute; returns the consent path.
-async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {
+pub(crate) async fn consent_once(f: &Fixture, value: &str, days: i64) -> String {
     let r = f
         .call(
             Method::POST,

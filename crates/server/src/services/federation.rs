@@ -527,7 +527,9 @@ impl Services {
         &self,
         x: CodeExchange<'_>,
     ) -> Result<(UserProfile, TokenPair)> {
-        let attempt = self.begin_sign_in(x.source, None).await?;
+        let attempt = self
+            .begin_sign_in(x.source, crate::metrics::SignInKind::federated, None)
+            .await?;
         let outcome = self.exchange_unthrottled(&x).await;
         // Only a code, token or state that did not check out stays counted.
         if !matches!(outcome, Err(Error::Unauthenticated(_))) {

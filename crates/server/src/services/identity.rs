@@ -142,7 +142,11 @@ impl Services {
     ) -> Result<(UserProfile, TokenPair)> {
         let email_key = username.trim().to_lowercase();
         let attempt = self
-            .begin_sign_in(source, Some(format!("account:{email_key}")))
+            .begin_sign_in(
+                source,
+                crate::metrics::SignInKind::password,
+                Some(format!("account:{email_key}")),
+            )
             .await?;
 
         let password = Password::offered(password)?;

@@ -16,6 +16,7 @@ pub mod images;
 pub mod layouts;
 pub mod logs;
 pub mod mail;
+mod monitoring;
 pub mod notices;
 pub mod notifications;
 pub mod offers;
@@ -91,6 +92,8 @@ pub struct Services {
     pub work: tokio::sync::Notify,
     /// Organisations' layouts for consent reads, checked against the store's version.
     pub layouts: layouts::Layouts,
+    /// What `/metrics` shows ([`crate::metrics`]).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Services {
@@ -105,7 +108,9 @@ impl Services {
             Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
             None => Arc::new(LogMailer),
         };
+        let metrics = crate::metrics::Metrics::new(store.metrics());
         Ok(Self {
+            metrics,
             config,
             store,
             clock,

@@ -53,6 +53,9 @@ pub struct Verified {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit (`/metrics`).
+    waiting: std::sync::atomic::AtomicUsize,
+    threads: usize,
     /// The hashing threads' queue (one thread per permit).
     jobs: Mutex<std::sync::mpsc::Sender<Job>>,
     /// Working memory for hashes at `params`, one buffer per permit, reused.
@@ -66,6 +69,13 @@ pub struct PasswordHasher {
 }
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// [`PasswordHasher::queue`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HashingQueue {
+    pub running: usize,
+    pub waiting: usize,
+}
 
 /// Starts `n` hashing threads at nice 10, taking jobs from one queue. They end when the
 /// hasher (the queue's sender) is dropped.
@@ -135,6 +145,8 @@ impl PasswordHasher {
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),
+            waiting: Default::default(),
+            threads: cores,
             jobs: Mutex::new(hashing_threads(cores)?),
             memory: Mutex::new(Vec::with_capacity(cores)),
             last_used: Mutex::new((None, false)),
@@ -248,8 +260,30 @@ impl PasswordHasher {
         Some(algorithm != Algorithm::Argon2id || !same_cost)
     }
 
+    /// Hashes running and waiting now (`/metrics`).
+    pub fn queue(&self) -> HashingQueue {
+        HashingQueue {
+            running: self.threads - self.permits.available_permits().min(self.threads),
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// A hashing thread's turn, counted as waiting until it comes (or the caller goes).
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        self.permits.acquire().await.map_err(Error::internal)
+    }
+
     pub async fn hash(self: &Arc<Self>, password: &Password) -> Result<String> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let _permit = self.turn().await?;
         let this = Arc::clone(self);
         let password = password.clone();
         self.on_hashing_thread(move || this.hash_blocking(password.expose()))
@@ -262,7 +296,7 @@ impl PasswordHasher {
         password: &Password,
         stored: Option<&str>,
     ) -> Result<Verified> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let _permit = self.turn().await?;
         let this = Arc::clone(self);
         let password = password.clone();
         let exists = stored.is_some();

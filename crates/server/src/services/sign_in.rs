@@ -25,6 +25,18 @@ pub(crate) struct SignInAttempt {
     address_key: String,
     account_key: Option<String>,
     _in_flight: crate::per_source::Share,
+    /// Set by [`Services::sign_in_succeeded`]; an attempt dropped without it counts as a
+    /// failure (`/metrics`).
+    succeeded: std::sync::atomic::AtomicBool,
+    failures: prometheus_client::metrics::counter::Counter,
+}
+
+impl Drop for SignInAttempt {
+    fn drop(&mut self) {
+        if !*self.succeeded.get_mut() {
+            self.failures.inc();
+        }
+    }
 }
 
 impl Services {
@@ -38,7 +50,12 @@ impl Services {
             .attempt(now, policy);
         tx.put_throttle_state(key, &state).await?;
         tx.commit().await?;
-        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })
+        verdict.map_err(|retry_after_secs| {
+            // The key's kind (`register:…` → `register`), never the key.
+            self.metrics
+                .throttled(key.split_once(':').map_or(key, |(kind, _)| kind));
+            Error::TooManyRequests { retry_after_secs }
+        })
     }
 
     /// Before any secret is checked: takes one of the source's sign-ins in flight (waiting
@@ -50,6 +67,7 @@ impl Services {
     pub(crate) async fn begin_sign_in(
         &self,
         source: IpAddr,
+        kind: crate::metrics::SignInKind,
         account_key: Option<String>,
     ) -> Result<SignInAttempt> {
         let in_flight = self.sign_ins_in_flight.take(source).await;
@@ -57,6 +75,8 @@ impl Services {
             address_key: format!("address:{}", source_group(source)),
             account_key,
             _in_flight: in_flight,
+            succeeded: false.into(),
+            failures: self.metrics.sign_in_failures(kind),
         };
         let now = self.clock.now();
         let fresh = ThrottleState::fresh(now);
@@ -67,6 +87,7 @@ impl Services {
             .attempt(now, &self.address_policy());
         tx.put_throttle_state(&attempt.address_key, &address)
             .await?;
+        let mut throttle = "sign_in_address";
         if let (Ok(()), Some(key)) = (verdict, &attempt.account_key) {
             let (account, account_verdict) = tx
                 .throttle_state(key, &fresh)
@@ -74,9 +95,13 @@ impl Services {
                 .attempt(now, &ThrottlePolicy::ACCOUNT);
             tx.put_throttle_state(key, &account).await?;
             verdict = account_verdict;
+            throttle = "sign_in_account";
         }
         tx.commit().await?;
-        verdict.map_err(|retry_after_secs| Error::TooManyRequests { retry_after_secs })?;
+        verdict.map_err(|retry_after_secs| {
+            self.metrics.throttled(throttle);
+            Error::TooManyRequests { retry_after_secs }
+        })?;
         Ok(attempt)
     }
 
@@ -101,6 +126,9 @@ impl Services {
         if let Some(key) = &attempt.account_key {
             tx.put_throttle_state(key, &fresh).await?;
         }
+        attempt
+            .succeeded
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

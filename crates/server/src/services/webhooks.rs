@@ -483,7 +483,13 @@ impl Services {
                     }
                 }
             }
-            _ => d.failed(self.clock.now(), None, "webhook disabled or deleted".into()),
+            _ => {
+                d.failed(self.clock.now(), None, "webhook disabled or deleted".into());
+                self.metrics.delivery_attempted(
+                    crate::metrics::DeliveryOutcome::dropped,
+                    d.status == DeliveryStatus::Failed,
+                );
+            }
         }
         let what = format!(
             "delivered {} to webhook {}: {} (attempt {})",
@@ -510,16 +516,28 @@ impl Services {
     /// One HTTP attempt; the outcome is written into `d`, and into the endpoint's health
     /// (a failure backs it off; at the threshold it is disabled, logged for its Admin).
     async fn attempt(&self, w: &Webhook, d: &mut Delivery) {
+        use crate::metrics::DeliveryOutcome;
         let now = self.clock.now();
-        match self.post(w, &d.body, &d.event_type, d.id).await {
-            Ok(code) if (200..300).contains(&code) => d.delivered(now, code.into()),
-            Ok(code) => d.failed(
-                now,
-                Some(code.into()),
-                format!("the receiver answered {code}"),
-            ),
-            Err(e) => d.failed(now, None, e),
-        }
+        let outcome = match self.post(w, &d.body, &d.event_type, d.id).await {
+            Ok(code) if (200..300).contains(&code) => {
+                d.delivered(now, code.into());
+                DeliveryOutcome::delivered
+            }
+            Ok(code) => {
+                d.failed(
+                    now,
+                    Some(code.into()),
+                    format!("the receiver answered {code}"),
+                );
+                DeliveryOutcome::rejected
+            }
+            Err(e) => {
+                d.failed(now, None, e);
+                DeliveryOutcome::unreachable
+            }
+        };
+        self.metrics
+            .delivery_attempted(outcome, d.status == DeliveryStatus::Failed);
         tracing::info!(webhook = %w.id, delivery = %d.id, event = %d.event_type, status = d.status.as_str(), attempts = d.attempts, "webhook delivery");
         let ok = d.status == DeliveryStatus::Delivered;
         if let Err(e) = self.record_endpoint_health(w.id, ok, &d.last_error).await {

@@ -277,6 +277,16 @@ impl ConsentsTx for Uow {
         rows.iter().map(user_from_row).collect()
     }
 
+    async fn ledger_entries(&mut self) -> Result<i64> {
+        // One row per organisation; CAST: PostgreSQL sums BIGINT as NUMERIC.
+        let row = self
+            .fetch_one(sqlx::query(
+                "SELECT CAST(COALESCE(SUM(seq), 0) AS BIGINT) AS entries FROM consent_chain_heads",
+            ))
+            .await?;
+        row.col("entries")
+    }
+
     async fn holder_counts(
         &mut self,
         org: OrganizationId,

@@ -4,6 +4,25 @@ use super::prelude::*;
 
 #[async_trait]
 impl WebhooksTx for Uow {
+    async fn delivery_queue(&mut self) -> Result<DeliveryQueue> {
+        // Both counts are read from their pending-work indexes (`outbox_pending`,
+        // `webhook_deliveries_due`); the oldest is found among the pending rows alone.
+        let row = self
+            .fetch_one(sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE processed_at IS NULL) AS events, \
+                 (SELECT MIN(created_at) FROM outbox WHERE processed_at IS NULL) AS oldest_event, \
+                 (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries, \
+                 (SELECT MIN(created_at) FROM webhook_deliveries WHERE status = 'pending') AS oldest_delivery",
+            ))
+            .await?;
+        Ok(DeliveryQueue {
+            events: row.col("events")?,
+            oldest_event: row.opt_time("oldest_event")?,
+            deliveries: row.col("deliveries")?,
+            oldest_delivery: row.opt_time("oldest_delivery")?,
+        })
+    }
+
     async fn insert_webhook(&mut self, w: &Webhook) -> Result<()> {
         self.execute(sqlx::query(
             "INSERT INTO webhooks (id, organization_id, payload_url, subscribed_events, content_type, secret_key, \

@@ -73,6 +73,9 @@ pub trait ConsentsTx: Send {
     ) -> Result<String>;
     async fn consent_of(&mut self, org: OrganizationId, user: UserId) -> Result<Option<String>>;
     /// Locks the organisation's chain head for this unit of work: (last seq, last hash).
+    /// Entries in every organisation's consent ledger (the sum of the chains' heads), for
+    /// `/metrics`.
+    async fn ledger_entries(&mut self) -> Result<i64>;
     async fn lock_chain_head(&mut self, org: OrganizationId) -> Result<(i64, String)>;
     async fn set_chain_head(&mut self, org: OrganizationId, seq: i64, hash: &str) -> Result<()>;
     async fn insert_history(&mut self, entry: &HistoryEntry) -> Result<()>;

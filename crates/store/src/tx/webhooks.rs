@@ -2,6 +2,15 @@
 
 use super::prelude::*;
 
+/// [`WebhooksTx::delivery_queue`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryQueue {
+    pub events: i64,
+    pub oldest_event: Option<DateTime<Utc>>,
+    pub deliveries: i64,
+    pub oldest_delivery: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait WebhooksTx: Send {
     async fn insert_webhook(&mut self, w: &Webhook) -> Result<()>;
@@ -46,6 +55,9 @@ pub trait WebhooksTx: Send {
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Delivery>>;
+    /// Webhook work not yet done, for `/metrics`: events not yet fanned out and
+    /// deliveries still pending, and when the oldest of each was created.
+    async fn delivery_queue(&mut self) -> Result<DeliveryQueue>;
     async fn delivery_by_id(
         &mut self,
         webhook: WebhookId,

@@ -221,7 +221,13 @@ impl Services {
         // Per client *and* address: nobody locks a back end out from elsewhere by knowing
         // its name; guessing from many addresses meets the per-address limit of each.
         let client_key = format!("restclient:{name}@{}", source_group(source));
-        let attempt = self.begin_sign_in(source, Some(client_key)).await?;
+        let attempt = self
+            .begin_sign_in(
+                source,
+                crate::metrics::SignInKind::rest_client,
+                Some(client_key),
+            )
+            .await?;
         let mut tx = self.store.begin(Mode::Read).await?;
         let record = tx.rest_client_by_name(name).await?;
         tx.commit().await?;
