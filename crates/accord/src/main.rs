@@ -10,6 +10,7 @@ mod operator;
 use std::path::PathBuf;
 
 use accord_domain::SystemClock;
+use accord_server::services::operator::SigningKeyState;
 use accord_server::services::passwords::PasswordHashParams;
 use accord_server::{build_app, serve, Config};
 use anyhow::Context as _;
@@ -179,6 +180,47 @@ enum OperatorCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the token-signing keys and their states (signs, verifies, retired, compromised).
+    ListSigningKeys {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new signing key: it signs on every node within a minute; the older keys go
+    /// on admitting what they signed until retired.
+    RotateSigningKey {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire an older signing key once the access tokens it signed have expired: it
+    /// admits no one (APIKeys it signed included: their holders fetch them again) and its
+    /// private half is erased; its receipts still verify. `--compromised`: at once, and
+    /// its receipts are no longer vouched for.
+    RetireSigningKey {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key's ID (`kid`), from list-signing-keys.
+        #[arg(long)]
+        kid: String,
+        #[arg(long)]
+        compromised: bool,
+        /// The servers' access-token lifetime in seconds (as they were started).
+        #[arg(long, env = "ACCORD_ACCESS_TOKEN_TTL", default_value_t = 21600)]
+        access_token_ttl: u64,
+    },
+    /// Seal every stored secret again under `ACCORD_SECRET_KEY`, opening those sealed under
+    /// `ACCORD_SECRET_KEY_PREVIOUS` (or the key kept in the database).
+    RotateSecretKey {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, env = "ACCORD_SECRET_KEY", hide_env_values = true)]
+        secret_key: String,
+        #[arg(long, env = "ACCORD_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+        secret_key_previous: Option<String>,
+    },
     /// Sign a checkpoint of an organisation's consent ledger as it stands: keep it outside
     /// the database, and give it to `verify-consent-ledger --checkpoints` later.
     LedgerCheckpoint {
@@ -203,6 +245,10 @@ impl OperatorCommand {
             | Self::DisableUser { db, .. }
             | Self::EnableUser { db, .. }
             | Self::ListOrganizations { db, .. }
+            | Self::ListSigningKeys { db, .. }
+            | Self::RotateSigningKey { db, .. }
+            | Self::RetireSigningKey { db, .. }
+            | Self::RotateSecretKey { db, .. }
             | Self::LedgerCheckpoint { db, .. } => db,
         }
     }
@@ -329,6 +375,10 @@ struct ServeArgs {
     /// database (docs/federation.md weighs the two).
     #[arg(long, env = "ACCORD_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// The key `--secret-key` replaced: it opens what it sealed, never seals, while
+    /// `accord admin rotate-secret-key` re-seals (docs/operations.md, "Keys").
+    #[arg(long, env = "ACCORD_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+    secret_key_previous: Option<String>,
     /// Days webhook deliveries are kept once delivered or given up (docs/operations.md).
     #[arg(long, env = "ACCORD_DELIVERY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=36_500))]
     delivery_retention_days: u64,
@@ -433,10 +483,11 @@ fn main() -> std::process::ExitCode {
 
 /// The settings that hold secrets. Container platforms hand secrets over as files:
 /// `<NAME>_FILE` names a file whose contents (a final newline dropped) are `<NAME>`.
-const SECRET_SETTINGS: [&str; 4] = [
+const SECRET_SETTINGS: [&str; 5] = [
     "ACCORD_DATABASE_URL",
     "ACCORD_SMTP_URL",
     "ACCORD_SECRET_KEY",
+    "ACCORD_SECRET_KEY_PREVIOUS",
     "ACCORD_METRICS_TOKEN",
 ];
 
@@ -595,7 +646,17 @@ async fn operate(command: OperatorCommand) -> Result<(), Failure> {
         }
         _ => None,
     };
-    let app = build_app(Config::new(&db.database_url), Arc::new(SystemClock)).await?;
+    let mut config = Config::new(&db.database_url);
+    if let OperatorCommand::RotateSecretKey {
+        secret_key,
+        secret_key_previous,
+        ..
+    } = &command
+    {
+        config.secret_key = Some(secret_key.clone());
+        config.secret_key_previous = secret_key_previous.clone();
+    }
+    let app = build_app(config, Arc::new(SystemClock)).await?;
     let s = &app.services;
     let (shown, as_json) = match command {
         OperatorCommand::ListPlatformAdmins { json, .. } => (
@@ -636,6 +697,33 @@ async fn operate(command: OperatorCommand) -> Result<(), Failure> {
         }
         OperatorCommand::LedgerCheckpoint { org, json, .. } => {
             (operator::checkpoint(s, &org).await?, json)
+        }
+        OperatorCommand::ListSigningKeys { json, .. } => {
+            (operator::signing_keys(&s.signing_keys().await?), json)
+        }
+        OperatorCommand::RotateSigningKey { json, .. } => {
+            let key = s.rotate_signing_key().await?;
+            let shown = operator::signing_keys(&[(key, SigningKeyState::Signs)]);
+            (shown, json)
+        }
+        OperatorCommand::RetireSigningKey {
+            kid,
+            compromised,
+            access_token_ttl,
+            ..
+        } => {
+            s.retire_signing_key(&kid, compromised, Duration::from_secs(access_token_ttl))
+                .await?;
+            println!("retired signing key {kid}");
+            return Ok(());
+        }
+        OperatorCommand::RotateSecretKey { .. } => {
+            let done = s.reseal_secrets().await?;
+            println!(
+                "sealed {} secrets again under the new key ({} were under it already)",
+                done.resealed, done.current
+            );
+            return Ok(());
         }
     };
     shown.print(as_json);
@@ -721,6 +809,7 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
     config.oidc_allow_http = args.oidc_allow_http;
     config.oidc_allow_private = args.oidc_allow_private;
     config.secret_key = args.secret_key;
+    config.secret_key_previous = args.secret_key_previous;
     config.worker_interval = Duration::from_secs_f64(args.worker_interval);
     config.delivery_retention = Duration::from_secs(args.delivery_retention_days * 24 * 3600);
     config.log_retention = Duration::from_secs(args.log_retention_days * 24 * 3600);

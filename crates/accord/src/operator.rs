@@ -4,8 +4,9 @@
 
 use accord_domain::identity::User;
 use accord_domain::organization::Organization;
+use accord_server::services::operator::SigningKeyState;
 use accord_server::services::Services;
-use accord_store::RestClientRecord;
+use accord_store::{RestClientRecord, SigningKeyRecord};
 use serde_json::{json, Value};
 
 /// What a command shows: a JSON document, and the same as lines.
@@ -128,4 +129,26 @@ pub async fn checkpoint(services: &Services, org: &str) -> accord_domain::Result
         json: json!({"Checkpoint": c.token, "Seq": c.seq, "Hash": c.hash, "TimeStamp": c.at.to_rfc3339()}),
         lines: vec![c.token],
     })
+}
+
+pub fn signing_keys(keys: &[(SigningKeyRecord, SigningKeyState)]) -> Shown {
+    Shown {
+        json: json!({"SigningKeys": keys.iter().map(|(k, state)| json!({
+            "ID": k.id,
+            "State": state.as_str(),
+            "Created": k.created_at.to_rfc3339(),
+            "Retired": k.retired_at.map(|t| t.to_rfc3339()),
+        })).collect::<Vec<_>>()}),
+        lines: keys
+            .iter()
+            .map(|(k, state)| {
+                format!(
+                    "{}\t{}\tcreated {}",
+                    k.id,
+                    state.as_str(),
+                    k.created_at.to_rfc3339()
+                )
+            })
+            .collect(),
+    }
 }

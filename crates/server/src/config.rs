@@ -62,6 +62,9 @@ pub struct Config {
     pub oidc_allow_http: bool,
     /// Base64 of 32 bytes sealing stored secrets; `None`: a key kept in the database.
     pub secret_key: Option<String>,
+    /// The key `secret_key` replaced (base64 of 32 bytes): it opens, never seals, while
+    /// `accord admin rotate-secret-key` re-seals (docs/operations.md, "Keys").
+    pub secret_key_previous: Option<String>,
     /// Webhook deliveries delivered or given up are deleted after this.
     pub delivery_retention: Duration,
     /// Organisations' action logs are deleted after this.
@@ -113,6 +116,7 @@ impl Config {
             oidc_allow_http: false,
             oidc_allow_private: false,
             secret_key: None,
+            secret_key_previous: None,
             metrics_token: None,
         }
     }

@@ -162,6 +162,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "consent versions",
         include_str!("../migrations/sqlite/0025_consent_versions.sql"),
     ),
+    (
+        26,
+        "signing key retirement",
+        include_str!("../migrations/sqlite/0026_signing_key_retirement.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -289,6 +294,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         25,
         "consent versions",
         include_str!("../migrations/postgres/0025_consent_versions.sql"),
+    ),
+    (
+        26,
+        "signing key retirement",
+        include_str!("../migrations/postgres/0026_signing_key_retirement.sql"),
     ),
 ]);
 

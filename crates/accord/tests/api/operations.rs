@@ -1478,12 +1478,6 @@ fn series(text: &str, name: &str) -> Option<f64> {
 /// with its oldest age, the ledger's size; and `promtool check metrics` passes it.
 async fn metrics_show_the_server_to_the_token_bearer_alone(db: TestDb) {
     const TOKEN: &str = "metrics-t0ken-0123456789abcdef";
-    let plain = TestApp::spawn(&db).await;
-    assert_eq!(
-        plain.get("/metrics", None).await.status,
-        StatusCode::NOT_FOUND
-    );
-    drop(plain);
 
     let clock = accord_domain::FixedClock::new(chrono::Utc::now());
     let app = TestApp::spawn_full_with(
@@ -1627,5 +1621,269 @@ async fn metrics_show_the_server_to_the_token_bearer_alone(db: TestDb) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Without a token, no /metrics. (Started last: its workers would take the delivery
+    // above from the server under test.)
+    let plain = TestApp::spawn(&db).await;
+    assert_eq!(
+        plain.get("/metrics", None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 both_backends!(metrics_show_the_server_to_the_token_bearer_alone);
+
+/// The `kid` a compact JWS names.
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let token = token
+        .trim_start_matches("Bearer ")
+        .trim_start_matches("ApiKey ");
+    let head = token.split('.').next().unwrap();
+    let head = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .unwrap();
+    serde_json::from_slice::<Value>(&head).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn jwks_kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Signing keys rotate without downtime (docs/operations.md, "Keys"): a new key signs on
+/// a node that starts after it, and on a running node once a token names it (or within
+/// the periodic reload); tokens and APIKeys of the older key keep working until it is
+/// retired, which is refused while it signs or while its access tokens may live, and then
+/// ends them on every node within the reload while its checkpoints still verify; a
+/// compromised key's checkpoints do not.
+async fn signing_keys_rotate_and_retire_without_downtime(db: TestDb) {
+    let clock = accord_domain::FixedClock::new(chrono::Utc::now());
+    let f = Fixture::on(TestApp::spawn_with_clock(&db, clock.clone()).await, &db).await;
+    let a = &f.app;
+    let who = email("rotating");
+    a.register(&who, PW).await;
+    let t1 = bearer(&a.login(&who, PW).await);
+    let ak1 = format!(
+        "ApiKey {}",
+        a.call(Method::POST, "/v1/user/apikey", Some(&t1), None)
+            .await
+            .json["APIKey"]
+            .as_str()
+            .unwrap()
+    );
+    let k1 = kid_of(&t1);
+    assert_eq!(kid_of(&ak1), k1);
+    let dir = std::env::temp_dir().join(format!("accord-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, checkpoint, err) =
+        admin_run(&db, &["admin", "ledger-checkpoint", "--org", &f.org], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(kid_of(&checkpoint), k1);
+    let kept = dir.join("checkpoint");
+    std::fs::write(&kept, &checkpoint).unwrap();
+    let verify = || {
+        admin_run(
+            &db,
+            &[
+                "admin",
+                "verify-consent-ledger",
+                "--org",
+                &f.org,
+                "--checkpoints",
+                &kept.display().to_string(),
+            ],
+            None,
+        )
+    };
+
+    let rotated = admin_json(&db, &["rotate-signing-key"]);
+    let k2 = rotated["SigningKeys"][0]["ID"].as_str().unwrap().to_owned();
+    assert_ne!(k1, k2);
+    let listed = admin_json(&db, &["list-signing-keys"]);
+    let states: Vec<(&str, &str)> = listed["SigningKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["ID"].as_str().unwrap(), k["State"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [(k1.as_str(), "verifies"), (k2.as_str(), "signs")]);
+    // Neither the key that signs nor one whose access tokens may live is retired.
+    for (kid, why) in [(&k2, "the key that signs"), (&k1, "may be live until")] {
+        let (code, out, err) = admin_run(&db, &["admin", "retire-signing-key", "--kid", kid], None);
+        assert_ne!(code, 0, "{out}");
+        assert!(err.contains(why), "{err}");
+    }
+
+    // A node started now signs with the new key; the running one has not read it yet,
+    // and learns it from the first token that names it.
+    let c = TestApp::spawn_full_with(
+        &db,
+        {
+            let public = a.base.clone();
+            move |cfg| *cfg = cfg.clone().with_public_url(&public)
+        },
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    let t2 = bearer(&c.login(&who, PW).await);
+    assert_eq!(kid_of(&t2), k2);
+    assert!(!jwks_kids(&a.get("/.well-known/jwks.json", None).await.json).contains(&k2));
+    clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(a.get("/v1/user", Some(&t2)).await.status, StatusCode::OK);
+    let published = jwks_kids(&a.get("/.well-known/jwks.json", None).await.json);
+    assert!(
+        published.contains(&k1) && published.contains(&k2),
+        "{published:?}"
+    );
+    assert_eq!(
+        kid_of(&bearer(&a.login(&who, PW).await)),
+        k2,
+        "the new key signs"
+    );
+    for old in [&t1, &ak1] {
+        assert_eq!(a.get("/v1/user", Some(old)).await.status, StatusCode::OK);
+        assert_eq!(c.get("/v1/user", Some(old)).await.status, StatusCode::OK);
+    }
+
+    // Hours later (moved back in the database), the old key is retired: it admits no one
+    // on either node once they read the keys again; its checkpoint still verifies.
+    let hours = |h: i64| h * 3_600_000;
+    for (kid, back) in [(&k1, hours(8)), (&k2, hours(7))] {
+        db.execute(
+            &format!("UPDATE signing_keys SET created_at = created_at - {back} WHERE id = $1"),
+            &[kid],
+        )
+        .await;
+    }
+    let (code, out, err) = admin_run(&db, &["admin", "retire-signing-key", "--kid", &k1], None);
+    assert_eq!(code, 0, "{out}{err}");
+    clock.advance(chrono::Duration::seconds(61));
+    for node in [a, &c] {
+        let mut refused = false;
+        for _ in 0..100 {
+            if node.get("/v1/user", Some(&t1)).await.status == StatusCode::UNAUTHORIZED {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            refused,
+            "a retired key's token is refused within the reload"
+        );
+        assert_eq!(
+            node.get("/v1/user", Some(&ak1)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(node.get("/v1/user", Some(&t2)).await.status, StatusCode::OK);
+    }
+    // The APIKey is shown again under the key that signs now, and works.
+    let ak2 = format!(
+        "ApiKey {}",
+        a.get("/v1/user/apikey", Some(&t2)).await.json["APIKey"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(kid_of(&ak2), k2);
+    assert_eq!(c.get("/v1/user", Some(&ak2)).await.status, StatusCode::OK);
+    assert!(jwks_kids(&a.get("/.well-known/jwks.json", None).await.json).contains(&k1));
+    let (code, out, err) = verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("extending all 1 checkpoints"), "{out}");
+
+    // Compromised: not published, and what it signed is vouched for no more.
+    let (code, out, err) = admin_run(
+        &db,
+        &["admin", "retire-signing-key", "--kid", &k1, "--compromised"],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    clock.advance(chrono::Duration::seconds(61));
+    let (code, out, _) = verify();
+    assert_ne!(code, 0, "{out}");
+    let mut gone = false;
+    for _ in 0..100 {
+        if !jwks_kids(&a.get("/.well-known/jwks.json", None).await.json).contains(&k1) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "a compromised key leaves the JWKS");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+both_backends!(signing_keys_rotate_and_retire_without_downtime);
+
+/// `accord admin rotate-secret-key` (docs/operations.md, "Keys"): a secret sealed under
+/// the old key is sealed again under the new one, which alone then opens it (a second
+/// rotation from it succeeds); with a wrong previous key nothing is written and the
+/// organisation is named.
+async fn rotate_secret_key_seals_every_secret_again(db: TestDb) {
+    use base64::Engine as _;
+    let key = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let (old, new, newer) = (key(1), key(2), key(3));
+    let app = TestApp::spawn_with(&db, {
+        let old = old.clone();
+        move |c| c.secret_key = Some(old)
+    })
+    .await;
+    let f = Fixture::on(app, &db).await;
+    let p = crate::oidc::provider();
+    let r = f
+        .call(
+            Method::POST,
+            &f.org_path("/idp/open-id"),
+            &f.admin,
+            Some(json!({
+                "issuer": p.issuer, "authorizationUrl": p.endpoint("authorization_endpoint"),
+                "tokenUrl": p.endpoint("token_endpoint"), "jwksUrl": p.endpoint("jwks_uri"),
+                "userInfoUrl": p.endpoint("userinfo_endpoint"), "logoutUrl": "",
+                "clientId": "c", "clientSecret": "the-client-secret",
+                "validateSignature": true, "disableUserInfo": false, "defaultScope": "openid"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rotate = |current: &str, previous: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["admin", "rotate-secret-key"])
+            .env("ACCORD_DATABASE_URL", &db.url)
+            .env("ACCORD_LOG", "warn")
+            .env("ACCORD_SECRET_KEY", current)
+            .env("ACCORD_SECRET_KEY_PREVIOUS", previous)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // A wrong previous key: the secret does not open, nothing is written.
+    let (code, out) = rotate(&newer, &new);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&f.org), "{out}");
+    let (code, out) = rotate(&new, &old);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("sealed 1 secrets again"), "{out}");
+    // Only the new key opens it now.
+    let (code, out) = rotate(&newer, &old);
+    assert_ne!(code, 0, "{out}");
+    let (code, out) = rotate(&newer, &new);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("sealed 1 secrets again"), "{out}");
+    let (code, out) = rotate(&newer, &new);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("sealed 0 secrets again under the new key (1 were under it already)"),
+        "{out}"
+    );
+}
+both_backends!(rotate_secret_key_seals_every_secret_again);

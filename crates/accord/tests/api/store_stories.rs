@@ -224,13 +224,28 @@ async fn keys_story(db: TestDb) {
         private_key: vec![1, 2, 3],
         public_key: vec![4, 5],
         created_at: now(),
+        retired_at: None,
+        compromised: false,
     };
     tx.insert_signing_key(&key).await.unwrap();
     let keys = tx.signing_keys().await.unwrap();
     assert_eq!(keys.len(), before + 1);
     assert!(keys
         .iter()
-        .any(|k| k.id == key.id && k.private_key == [1, 2, 3]));
+        .any(|k| k.id == key.id && k.private_key == [1, 2, 3] && k.retired_at.is_none()));
+    // Retiring erases the private half and keeps the public one; compromised is a flag
+    // added later, the first retirement's time kept.
+    assert!(tx.retire_signing_key(&key.id, now(), false).await.unwrap());
+    assert!(!tx
+        .retire_signing_key("no-such-key", now(), false)
+        .await
+        .unwrap());
+    let later = now() + chrono::Duration::hours(1);
+    assert!(tx.retire_signing_key(&key.id, later, true).await.unwrap());
+    let retired = tx.signing_keys().await.unwrap();
+    let retired = retired.iter().find(|k| k.id == key.id).unwrap();
+    assert!(retired.private_key.is_empty() && retired.public_key == [4, 5]);
+    assert!(retired.compromised && retired.retired_at.unwrap() < later);
     // The first value stored under a name stays (nodes starting together race).
     tx.insert_server_secret_if_absent("story", "first", now())
         .await

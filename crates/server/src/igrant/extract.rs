@@ -126,8 +126,8 @@ impl FromRequestParts<Arc<Services>> for Signed {
                     "authentication required",
                 ))
             }
-            Some(RawCredential::Bearer(t)) => services.signed_access_token(t),
-            Some(RawCredential::ApiKey(k)) => services.signed_api_key(k),
+            Some(RawCredential::Bearer(t)) => services.signed_access_token(t).await,
+            Some(RawCredential::ApiKey(k)) => services.signed_api_key(k).await,
         };
         credential.map(Signed).map_err(IgrantError::from)
     }

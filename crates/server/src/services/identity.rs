@@ -250,33 +250,71 @@ impl Services {
     /// An access token whose signature and expiry are valid; its session is not checked.
     /// Refused in iGrant.io's server's words: its iOS SDK refreshes its token on exactly
     /// this message, and on no other.
-    pub fn signed_access_token(&self, token: &str) -> Result<Credential> {
-        let (user, session) = self
-            .tokens
-            .access_credential(token)
-            .ok_or_else(|| unauthenticated(ACCESS_TOKEN_REFUSED))?;
-        Ok(Credential::AccessToken { user, session })
+    pub async fn signed_access_token(&self, token: &str) -> Result<Credential> {
+        let access = |t: &str| {
+            let (user, session) = self.tokens.access_credential(t)?;
+            Some(Credential::AccessToken { user, session })
+        };
+        self.signed_by_any_key(token, access)
+            .await
+            .ok_or_else(|| unauthenticated(ACCESS_TOKEN_REFUSED))
     }
 
     /// An APIKey whose signature is valid; its revision is not checked. An access token
     /// sent under this scheme is taken as what it is: iGrant.io's Java SDK sends its
     /// login's token as `ApiKey <access_token>`.
-    pub fn signed_api_key(&self, key: &str) -> Result<Credential> {
-        if let Some((user, revision)) = self.tokens.api_key_credential(key) {
-            return Ok(Credential::ApiKey { user, revision });
+    pub async fn signed_api_key(&self, key: &str) -> Result<Credential> {
+        let either = |k: &str| match self.tokens.api_key_credential(k) {
+            Some((user, revision)) => Some(Credential::ApiKey { user, revision }),
+            None => {
+                let (user, session) = self.tokens.access_credential(k)?;
+                Some(Credential::AccessToken { user, session })
+            }
+        };
+        self.signed_by_any_key(key, either)
+            .await
+            .ok_or_else(|| unauthenticated("invalid APIKey"))
+    }
+
+    /// `read` of a token; when it fails because the token names a key this node has not
+    /// read yet (rotated in on another node), read again after reading the keys, at most
+    /// once per [`tokens::UNKNOWN_KEY_RELOAD`](super::tokens::UNKNOWN_KEY_RELOAD) whatever
+    /// such tokens arrive. Only a refused token pays for looking at its key.
+    async fn signed_by_any_key(
+        &self,
+        token: &str,
+        read: impl Fn(&str) -> Option<Credential>,
+    ) -> Option<Credential> {
+        if let Some(found) = read(token) {
+            return Some(found);
         }
-        self.signed_access_token(key)
-            .map_err(|_| unauthenticated("invalid APIKey"))
+        if !self.tokens.names_unknown_key(token) {
+            return None;
+        }
+        let (store, now) = (self.store.as_ref(), self.clock.now());
+        match self
+            .tokens
+            .refresh(store, now, super::tokens::UNKNOWN_KEY_RELOAD)
+            .await
+        {
+            Ok(true) => read(token),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = ?e, "signing keys not reloaded");
+                None
+            }
+        }
     }
 
     /// Turns a bearer access token into the calling user; 401 unless its session is live.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Actor> {
-        self.authenticate(self.signed_access_token(token)?).await
+        self.authenticate(self.signed_access_token(token).await?)
+            .await
     }
 
     /// Turns an APIKey into the calling user; 401 once the key is rotated or revoked.
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Actor> {
-        self.authenticate(self.signed_api_key(key)?).await
+        self.authenticate(self.signed_api_key(key).await?).await
     }
 
     /// The person a page session belongs to: the cookie carries the session's refresh

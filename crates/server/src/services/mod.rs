@@ -101,9 +101,13 @@ impl Services {
         let passwords = Arc::new(PasswordHasher::new(config.password_hash)?);
         let provider_http = provider_http::ProviderHttp::new(config.oidc_allow_private)?;
         let tokens = TokenService::load(store.as_ref(), &config.public_url, clock.now()).await?;
-        let sealer =
-            sealing::Sealer::load(store.as_ref(), config.secret_key.as_deref(), clock.now())
-                .await?;
+        let sealer = sealing::Sealer::load(
+            store.as_ref(),
+            config.secret_key.as_deref(),
+            config.secret_key_previous.as_deref(),
+            clock.now(),
+        )
+        .await?;
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
             Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
             None => Arc::new(LogMailer),

@@ -24,53 +24,72 @@ pub struct Sealer {
     /// Names the key in every sealed value, so a value sealed under another key is
     /// recognised as such instead of failing as corrupt.
     key_id: String,
+    /// Keys that open but never seal, by their IDs: the operator's previous key while a
+    /// rotation re-seals (`ACCORD_SECRET_KEY_PREVIOUS`), and the key kept in the database
+    /// once the operator's own key replaced it (docs/operations.md, "Keys").
+    previous: Vec<(String, LessSafeKey)>,
     rng: SystemRandom,
 }
 
 impl Sealer {
-    /// The operator's key (base64 of 32 bytes), or the one kept in the database.
+    /// The operator's key (base64 of 32 bytes), or the one kept in the database; the
+    /// operator's previous key, and a key kept in the database that the operator's
+    /// replaced, open what they sealed.
     pub async fn load(
         store: &dyn Store,
         configured: Option<&str>,
+        previous: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Self> {
-        let raw = match configured {
-            Some(k) => STANDARD
+        let mut tx = store.begin(Mode::Write).await?;
+        let mut stored = tx.server_secret(GENERATED_KEY_NAME).await?;
+        if configured.is_none() && stored.is_none() {
+            let mut fresh = [0u8; 32];
+            SystemRandom::new()
+                .fill(&mut fresh)
+                .map_err(|_| Error::internal("no randomness"))?;
+            tx.insert_server_secret_if_absent(GENERATED_KEY_NAME, &STANDARD.encode(fresh), now)
+                .await?;
+            stored = tx.server_secret(GENERATED_KEY_NAME).await?;
+        }
+        tx.commit().await?;
+        let stored = stored
+            .map(|k| {
+                STANDARD
+                    .decode(k)
+                    .ok()
+                    .filter(|k| k.len() == 32)
+                    .ok_or_else(|| Error::internal("the stored sealing key is corrupt"))
+            })
+            .transpose()?;
+        let operators = |k: &str, name: &str| {
+            STANDARD
                 .decode(k.trim())
                 .ok()
                 .filter(|k| k.len() == 32)
                 .ok_or_else(|| {
-                    Error::invalid(
-                        "ACCORD_SECRET_KEY must be 32 bytes in base64 (openssl rand -base64 32)",
-                    )
-                })?,
-            None => {
-                let mut tx = store.begin(Mode::Write).await?;
-                if tx.server_secret(GENERATED_KEY_NAME).await?.is_none() {
-                    let mut fresh = [0u8; 32];
-                    SystemRandom::new()
-                        .fill(&mut fresh)
-                        .map_err(|_| Error::internal("no randomness"))?;
-                    tx.insert_server_secret_if_absent(
-                        GENERATED_KEY_NAME,
-                        &STANDARD.encode(fresh),
-                        now,
-                    )
-                    .await?;
-                }
-                let stored = tx
-                    .server_secret(GENERATED_KEY_NAME)
-                    .await?
-                    .ok_or_else(|| Error::internal("sealing key vanished"))?;
-                tx.commit().await?;
-                STANDARD
-                    .decode(stored)
-                    .ok()
-                    .filter(|k| k.len() == 32)
-                    .ok_or_else(|| Error::internal("the stored sealing key is corrupt"))?
-            }
+                    Error::invalid(format!(
+                        "{name} must be 32 bytes in base64 (openssl rand -base64 32)"
+                    ))
+                })
         };
-        Self::from_bytes(&raw)
+        let previous = previous
+            .map(|k| operators(k, "ACCORD_SECRET_KEY_PREVIOUS"))
+            .transpose()?;
+        let (current, mut openers) = match configured {
+            Some(k) => (operators(k, "ACCORD_SECRET_KEY")?, vec![previous, stored]),
+            None => (
+                stored.ok_or_else(|| Error::internal("sealing key vanished"))?,
+                vec![previous],
+            ),
+        };
+        openers.retain(|k| k.as_ref().is_some_and(|k| *k != current));
+        let mut sealer = Self::from_bytes(&current)?;
+        for raw in openers.into_iter().flatten() {
+            let old = Self::from_bytes(&raw)?;
+            sealer.previous.push((old.key_id, old.key));
+        }
+        Ok(sealer)
     }
 
     pub fn from_bytes(raw: &[u8]) -> Result<Self> {
@@ -80,8 +99,14 @@ impl Sealer {
         Ok(Self {
             key: LessSafeKey::new(unbound),
             key_id,
+            previous: Vec::new(),
             rng: SystemRandom::new(),
         })
+    }
+
+    /// Is this value sealed under the key that seals now?
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed.split('.').nth(1) == Some(self.key_id.as_str())
     }
 
     /// `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`
@@ -113,13 +138,17 @@ impl Sealer {
         else {
             return Err(Error::internal("a sealed secret is malformed"));
         };
-        if key_id != self.key_id {
+        let key = if key_id == self.key_id {
+            &self.key
+        } else if let Some((_, key)) = self.previous.iter().find(|(id, _)| id == key_id) {
+            key
+        } else {
             return Err(Error::internal(format!(
                 "a secret was sealed under key {key_id}, this server has key {}: set it again, \
                  or start with the key it was sealed under (docs/federation.md)",
                 self.key_id
             )));
-        }
+        };
         let bytes = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| Error::internal("a sealed secret is malformed"))?;
@@ -130,8 +159,7 @@ impl Sealer {
         let nonce = Nonce::try_assume_unique_for_key(nonce)
             .map_err(|_| Error::internal("a sealed secret is malformed"))?;
         let mut data = rest.to_vec();
-        let plain = self
-            .key
+        let plain = key
             .open_in_place(nonce, Aad::from(bound_to.as_bytes()), &mut data)
             .map_err(|_| Error::internal("a sealed secret does not open (tampered or moved)"))?;
         String::from_utf8(plain.to_vec())
@@ -162,8 +190,14 @@ mod tests {
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'A' { 'B' } else { 'A' });
         assert!(s.open(&tampered, "org-a").is_err());
-        let other = Sealer::from_bytes(&[8u8; 32]).unwrap();
+        let mut other = Sealer::from_bytes(&[8u8; 32]).unwrap();
         let err = other.open(&sealed, "org-a").unwrap_err();
         assert!(format!("{err:?}").contains("sealed under key"), "{err:?}");
+        // A previous key opens what it sealed; only the current key seals.
+        let old = Sealer::from_bytes(&[7u8; 32]).unwrap();
+        other.previous.push((old.key_id, old.key));
+        assert_eq!(other.open(&sealed, "org-a").unwrap(), "hunter2");
+        assert!(!other.is_current(&sealed));
+        assert!(other.is_current(&other.seal("x", "org-a").unwrap()));
     }
 }

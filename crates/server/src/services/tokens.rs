@@ -46,17 +46,32 @@ struct VerifyingKey {
     public_raw: Vec<u8>,
 }
 
-pub struct TokenService {
-    issuer: String,
-    /// The signing key, parsed once: jsonwebtoken's `encode` rebuilds an Ed25519 key pair
-    /// from its PKCS#8 document on every call, which costs as much as the signature.
+/// The keys as the database held them when last read (docs/operations.md, "Keys").
+struct KeyRing {
+    /// The newest live key signs, parsed once: jsonwebtoken's `encode` rebuilds an
+    /// Ed25519 key pair from its PKCS#8 document on every call, which costs as much as
+    /// the signature.
     signing: ring::signature::Ed25519KeyPair,
     /// The JOSE header of every token signed here, base64url-encoded once.
     signing_header: String,
-    verifying: HashMap<String, VerifyingKey>,
+    /// Live keys: they admit access tokens and APIKeys.
+    live: HashMap<String, VerifyingKey>,
+    /// Every key not compromised: receipts and checkpoints verify against them, and the
+    /// JWKS publishes them (a retired key's receipts still verify).
+    published: HashMap<String, VerifyingKey>,
+    /// (id, retired, compromised) of every key, to tell whether a reload changed anything.
+    states: Vec<(String, bool, bool)>,
+}
+
+pub struct TokenService {
+    issuer: String,
+    ring: std::sync::RwLock<std::sync::Arc<KeyRing>>,
+    /// When the keys were last read (by the server's clock), for
+    /// [`TokenService::refresh`]'s throttle.
+    loaded_at: std::sync::Mutex<DateTime<Utc>>,
     /// Tokens whose signature verified, by SHA-256: an Ed25519 verification costs more
-    /// than the rest of a consent read's CPU. The keys are fixed for the process's life,
-    /// so a signature once valid stays valid; expiry is checked on every use.
+    /// than the rest of a consent read's CPU. A reload that retires a key empties it;
+    /// expiry is checked on every use.
     verified: std::sync::Mutex<HashMap<[u8; 32], Verified>>,
 }
 
@@ -77,6 +92,13 @@ enum Verified {
 /// Verified tokens kept before the cache starts over.
 const MAX_VERIFIED: usize = 100_000;
 
+/// The fewest seconds between two reads of the keys a token naming an unknown key may
+/// cause: such tokens cost an attacker nothing to make.
+pub const UNKNOWN_KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often every node reads the keys anyway (the background workers): a key another
+/// node rotated in signs here within this, and a retired one stops admitting.
+pub const KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl TokenService {
     /// Loads the signing keys, generating the first one if there is none. The keys are
     /// held while looking: nodes starting together on an empty database make one key
@@ -85,44 +107,73 @@ impl TokenService {
     pub async fn load(store: &dyn Store, issuer: &str, now: DateTime<Utc>) -> Result<Self> {
         let mut tx = store.begin(Mode::Write).await?;
         tx.lock_signing_keys().await?;
-        if tx.signing_keys().await?.is_empty() {
+        if !tx
+            .signing_keys()
+            .await?
+            .iter()
+            .any(|k| k.retired_at.is_none())
+        {
             tx.insert_signing_key(&generate_key(now)?).await?;
         }
         let keys = tx.signing_keys().await?;
         tx.commit().await?;
-        Self::from_keys(&keys, issuer)
+        Self::from_keys(&keys, issuer, now)
     }
 
-    /// Signs with the first key; verifies with every one.
-    fn from_keys(keys: &[SigningKeyRecord], issuer: &str) -> Result<Self> {
-        let first = keys
-            .first()
-            .ok_or_else(|| Error::internal("no signing key"))?;
-        let signing =
-            ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&first.private_key)
-                .map_err(|e| Error::internal(format!("signing key: {e}")))?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(first.id.clone());
-        let header =
-            serde_json::to_vec(&header).map_err(|e| Error::internal(format!("jwt header: {e}")))?;
-        let verifying = keys
-            .iter()
-            .filter(|k| k.algorithm == ALGORITHM)
-            .map(|k| {
-                let key = VerifyingKey {
-                    decoding: DecodingKey::from_ed_der(&k.public_key),
-                    public_raw: k.public_key.clone(),
-                };
-                (k.id.clone(), key)
-            })
-            .collect();
+    fn from_keys(keys: &[SigningKeyRecord], issuer: &str, now: DateTime<Utc>) -> Result<Self> {
         Ok(Self {
             issuer: issuer.to_owned(),
-            signing,
-            signing_header: URL_SAFE_NO_PAD.encode(header),
-            verifying,
+            ring: std::sync::RwLock::new(std::sync::Arc::new(KeyRing::of(keys)?)),
+            loaded_at: std::sync::Mutex::new(now),
             verified: Default::default(),
         })
+    }
+
+    fn ring(&self) -> std::sync::Arc<KeyRing> {
+        std::sync::Arc::clone(&self.ring.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Reads the keys again unless they were read less than `at_most_every` ago: a key
+    /// rotated in on another node signs here from then on, and a retired key admits no
+    /// one (the tokens it verified are forgotten). Says whether anything changed.
+    pub async fn refresh(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+        at_most_every: std::time::Duration,
+    ) -> Result<bool> {
+        {
+            let mut loaded = self.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
+            let every = chrono::Duration::from_std(at_most_every).map_err(Error::internal)?;
+            if now - *loaded < every {
+                return Ok(false);
+            }
+            *loaded = now;
+        }
+        let mut tx = store.begin(Mode::Read).await?;
+        let keys = tx.signing_keys().await?;
+        tx.commit().await?;
+        let fresh = KeyRing::of(&keys)?;
+        let old = self.ring();
+        if fresh.states == old.states {
+            return Ok(false);
+        }
+        let lost_a_key = old.live.keys().any(|kid| !fresh.live.contains_key(kid));
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(fresh);
+        if lost_a_key {
+            self.verified.lock().expect("verified tokens").clear();
+        }
+        tracing::info!("signing keys reloaded");
+        Ok(true)
+    }
+
+    /// Does this token name a key this node does not know (one another node may have
+    /// made since this one last read the keys)?
+    pub fn names_unknown_key(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .is_some_and(|kid| !self.ring().published.contains_key(&kid))
     }
 
     fn cached(&self, token: &str) -> ([u8; 32], Option<Verified>) {
@@ -193,27 +244,25 @@ impl TokenService {
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
         let claims =
             serde_json::to_vec(claims).map_err(|e| Error::internal(format!("jwt: {e}")))?;
+        let ring = self.ring();
         let mut token =
-            String::with_capacity(self.signing_header.len() + claims.len() * 4 / 3 + 90);
-        token.push_str(&self.signing_header);
+            String::with_capacity(ring.signing_header.len() + claims.len() * 4 / 3 + 90);
+        token.push_str(&ring.signing_header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-        let signature = self.signing.sign(token.as_bytes());
+        let signature = ring.signing.sign(token.as_bytes());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
         Ok(token)
     }
 
+    /// A credential (access token, APIKey): only live keys admit.
     fn verify<T: serde::de::DeserializeOwned>(
         &self,
         token: &str,
         validation: &Validation,
     ) -> Option<T> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        let key = self.verifying.get(header.kid.as_deref()?)?;
-        jsonwebtoken::decode::<T>(token, &key.decoding, validation)
-            .ok()
-            .map(|d| d.claims)
+        verify_with(&self.ring().live, token, validation)
     }
 
     fn validation(&self, expiring: bool) -> Validation {
@@ -338,14 +387,15 @@ impl TokenService {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.validate_exp = false;
         validation.required_spec_claims = std::iter::once("sub".to_owned()).collect();
-        self.verify::<Statement>(token.trim(), &validation)
+        verify_with::<Statement>(&self.ring().published, token.trim(), &validation)
             .filter(|s| s.typ == "consent-checkpoint" || s.typ == "consent-receipt")
             .map(|s| (s.org, s.seq, s.hash))
     }
 
     /// The public keys, as a JSON Web Key Set (RFC 7517, OKP keys per RFC 8037).
     pub fn jwks(&self) -> serde_json::Value {
-        let mut keys: Vec<_> = self.verifying.iter().collect();
+        let ring = self.ring();
+        let mut keys: Vec<_> = ring.published.iter().collect();
         keys.sort_by(|a, b| a.0.cmp(b.0));
         serde_json::json!({
             "keys": keys.into_iter().map(|(kid, k)| serde_json::json!({
@@ -360,6 +410,65 @@ impl TokenService {
     }
 }
 
+fn verify_with<T: serde::de::DeserializeOwned>(
+    keys: &HashMap<String, VerifyingKey>,
+    token: &str,
+    validation: &Validation,
+) -> Option<T> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let key = keys.get(header.kid.as_deref()?)?;
+    jsonwebtoken::decode::<T>(token, &key.decoding, validation)
+        .ok()
+        .map(|d| d.claims)
+}
+
+impl KeyRing {
+    /// The newest live key signs; live keys admit; every key not compromised is published.
+    fn of(keys: &[SigningKeyRecord]) -> Result<Self> {
+        let newest = signing_key_of(keys).ok_or_else(|| Error::internal("no live signing key"))?;
+        let signing =
+            ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&newest.private_key)
+                .map_err(|e| Error::internal(format!("signing key: {e}")))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(newest.id.clone());
+        let header =
+            serde_json::to_vec(&header).map_err(|e| Error::internal(format!("jwt header: {e}")))?;
+        let verifying = |k: &SigningKeyRecord| {
+            let key = VerifyingKey {
+                decoding: DecodingKey::from_ed_der(&k.public_key),
+                public_raw: k.public_key.clone(),
+            };
+            (k.id.clone(), key)
+        };
+        let ours = || keys.iter().filter(|k| k.algorithm == ALGORITHM);
+        Ok(Self {
+            signing,
+            signing_header: URL_SAFE_NO_PAD.encode(header),
+            live: ours()
+                .filter(|k| k.retired_at.is_none())
+                .map(verifying)
+                .collect(),
+            published: ours().filter(|k| !k.compromised).map(verifying).collect(),
+            states: keys
+                .iter()
+                .map(|k| (k.id.clone(), k.retired_at.is_some(), k.compromised))
+                .collect(),
+        })
+    }
+}
+
+/// The key that signs: the newest live one.
+pub fn signing_key_of(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
+    keys.iter()
+        .filter(|k| k.retired_at.is_none())
+        .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+}
+
+/// A new signing key, to sign from now on (`accord admin rotate-signing-key`).
+pub fn new_signing_key(now: DateTime<Utc>) -> Result<SigningKeyRecord> {
+    generate_key(now)
+}
+
 fn generate_key(now: DateTime<Utc>) -> Result<SigningKeyRecord> {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
@@ -372,6 +481,8 @@ fn generate_key(now: DateTime<Utc>) -> Result<SigningKeyRecord> {
         private_key: pkcs8.as_ref().to_vec(),
         public_key: pair.public_key().as_ref().to_vec(),
         created_at: now,
+        retired_at: None,
+        compromised: false,
     })
 }
 
@@ -404,8 +515,12 @@ mod tests {
     #[test]
     fn tokens_are_the_jws_jsonwebtoken_would_sign_and_verify() {
         let key = generate_key(Utc::now()).expect("key");
-        let service = TokenService::from_keys(std::slice::from_ref(&key), "https://accord.test")
-            .expect("service");
+        let service = TokenService::from_keys(
+            std::slice::from_ref(&key),
+            "https://accord.test",
+            Utc::now(),
+        )
+        .expect("service");
         let claims = serde_json::json!({"iss": "https://accord.test", "sub": "someone", "n": 1});
         let ours = service.sign(&claims).expect("signed");
         // Ed25519 signatures are deterministic: the same header, claims and key give the

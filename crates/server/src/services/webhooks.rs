@@ -371,6 +371,15 @@ impl Services {
         // Argon2 buffers (19 MiB each) are not kept through a quiet spell.
         self.passwords
             .release_if_idle(std::time::Duration::from_secs(30));
+        // Keys another node rotated in or retired (docs/operations.md, "Keys").
+        let (store, now) = (self.store.as_ref(), self.clock.now());
+        if let Err(e) = self
+            .tokens
+            .refresh(store, now, super::tokens::KEY_RELOAD)
+            .await
+        {
+            tracing::warn!(error = ?e, "signing keys not reloaded");
+        }
         self.sweep_expired_consents().await?;
         self.ask_again().await?;
         self.sweep_if_due().await?;

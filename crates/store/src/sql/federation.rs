@@ -4,6 +4,30 @@ use super::prelude::*;
 
 #[async_trait]
 impl FederationTx for Uow {
+    async fn sealed_client_secrets(&mut self) -> Result<Vec<(OrganizationId, String)>> {
+        let rows = self
+            .fetch_all(sqlx::query(
+                "SELECT organization_id, client_secret_sealed FROM identity_providers \
+                 ORDER BY organization_id",
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.id("organization_id")?, r.col("client_secret_sealed")?)))
+            .collect()
+    }
+
+    async fn set_sealed_client_secret(&mut self, org: OrganizationId, sealed: &str) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "UPDATE identity_providers SET client_secret_sealed = $1 WHERE organization_id = $2",
+            )
+            .bind(sealed)
+            .bind(org.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn identity_provider(&mut self, org: OrganizationId) -> Result<Option<IdentityProvider>> {
         let row = self
             .fetch_optional(

@@ -16,7 +16,7 @@ impl KeysTx for Uow {
     async fn signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>> {
         let rows = self
             .fetch_all(sqlx::query(
-                "SELECT id, algorithm, private_key, public_key, created_at FROM signing_keys \
+                "SELECT id, algorithm, private_key, public_key, created_at, retired_at, compromised FROM signing_keys \
              ORDER BY created_at, id",
             ))
             .await?;
@@ -28,6 +28,8 @@ impl KeysTx for Uow {
                     private_key: row.col("private_key")?,
                     public_key: row.col("public_key")?,
                     created_at: row.time("created_at")?,
+                    retired_at: row.opt_time("retired_at")?,
+                    compromised: row.col("compromised")?,
                 })
             })
             .collect()
@@ -47,6 +49,26 @@ impl KeysTx for Uow {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn retire_signing_key(
+        &mut self,
+        id: &str,
+        now: DateTime<Utc>,
+        compromised: bool,
+    ) -> Result<bool> {
+        self.execute(
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $1), \
+                 compromised = (compromised OR $2), private_key = $3 WHERE id = $4",
+            )
+            .bind(to_ms(now))
+            .bind(compromised)
+            .bind(Vec::<u8>::new())
+            .bind(id),
+        )
+        .await
+        .map(|n| n > 0)
     }
 
     async fn server_secret(&mut self, name: &str) -> Result<Option<String>> {

@@ -9,6 +9,9 @@ pub trait FederationTx: Send {
     async fn insert_identity_provider(&mut self, provider: &IdentityProvider) -> Result<()>;
     /// `false` when the organisation has none.
     async fn update_identity_provider(&mut self, provider: &IdentityProvider) -> Result<bool>;
+    /// Every provider's sealed client secret, by organisation (to re-seal them all).
+    async fn sealed_client_secrets(&mut self) -> Result<Vec<(OrganizationId, String)>>;
+    async fn set_sealed_client_secret(&mut self, org: OrganizationId, sealed: &str) -> Result<()>;
     async fn delete_identity_provider(&mut self, org: OrganizationId) -> Result<bool>;
     /// Stores a login in progress, purging those expired before `now`.
     async fn insert_login_state(&mut self, state: &LoginState, now: DateTime<Utc>) -> Result<()>;
