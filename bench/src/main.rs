@@ -59,6 +59,8 @@ const ALL: &[&str] = &[
     "login",
     "token-refresh",
     "read-consents",
+    "self-read-apikey",
+    "self-read-bearer",
     "update-attribute",
     "consented-users-first",
     "consented-users-deep",
@@ -157,6 +159,54 @@ async fn log_in(http: &reqwest::Client, base: &str, email: &str) -> Result<serde
         .await?)
 }
 
+/// Every sampled person's own credentials, the way a client gets them: a password login
+/// (its access token), then `POST /v1/user/apikey` with it. Four at a time: the server
+/// hashes as many passwords at once per source as it lets one source sign in.
+async fn own_credentials(
+    http: &reqwest::Client,
+    base: &str,
+    users: &[(String, String, String)],
+) -> Result<Vec<(String, String, String)>> {
+    let started = std::time::Instant::now();
+    let gate = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut issuing = tokio::task::JoinSet::new();
+    for (user, email, _) in users.iter().cloned() {
+        let (http, base, gate) = (http.clone(), base.to_owned(), gate.clone());
+        issuing.spawn(async move {
+            let _turn = gate.acquire().await?;
+            let login = log_in(&http, &base, &email).await?;
+            let token = login["Token"]["access_token"]
+                .as_str()
+                .context("an access token")?
+                .to_owned();
+            let bearer = format!("Bearer {token}");
+            let key: serde_json::Value = http
+                .post(format!("{base}/v1/user/apikey"))
+                .header("Authorization", &bearer)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let key = key["APIKey"].as_str().context("an APIKey")?;
+            anyhow::Ok((user, bearer, format!("ApiKey {key}")))
+        });
+    }
+    let mut own = Vec::with_capacity(users.len());
+    while let Some(issued) = issuing.join_next().await {
+        own.push(issued??);
+    }
+    // In the sample's order, so runs pick the same people.
+    let order: std::collections::HashMap<&str, usize> =
+        users.iter().enumerate().map(|(i, u)| (u.0.as_str(), i)).collect();
+    own.sort_by_key(|o| order[o.0.as_str()]);
+    eprintln!(
+        "issued {} people their credentials in {:.1} s",
+        own.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(own)
+}
+
 async fn expect(req: reqwest::RequestBuilder, status: u16) -> bool {
     match req.send().await {
         Ok(r) => {
@@ -177,6 +227,9 @@ struct World {
     /// One person's session, as the account page's cookie and as the API's bearer token.
     page_session: String,
     page_bearer: String,
+    /// Each sampled person's own credentials, issued through the API: (user ID, their
+    /// access token as a Bearer header, their APIKey as an ApiKey header).
+    own: Vec<(String, String, String)>,
 }
 
 impl World {
@@ -232,6 +285,23 @@ impl World {
                 let w = w.clone();
                 Box::pin(async move { w.update_attribute(i).await })
             }),
+            // Each person reads their own record with their own credential, as the SDKs
+            // call it: the population of credentials is the population of people.
+            "self-read-apikey" | "self-read-bearer" => {
+                let apikey = name.ends_with("apikey");
+                Arc::new(move |i| {
+                    let w = w.clone();
+                    Box::pin(async move {
+                        let (user, bearer, key) = &w.own[(i as usize * 7919) % w.own.len()];
+                        let url = format!(
+                            "{}/v1/organizations/{}/users/{user}/consents",
+                            w.base, w.seeded.org
+                        );
+                        let auth = if apikey { key } else { bearer };
+                        expect(w.http.get(url).header("Authorization", auth), 200).await
+                    })
+                })
+            }
             "consented-users-first" | "consented-users-deep" => {
                 let deep = name.ends_with("deep");
                 Arc::new(move |_| {
@@ -497,6 +567,12 @@ async fn main() -> Result<()> {
             r["Token"]["access_token"].as_str().unwrap_or_default()
         );
     }
+    let own = if wanted.iter().any(|w| w.starts_with("self-read")) {
+        eprintln!("issuing {} people their own credentials…", seeded.users.len());
+        own_credentials(&http, &server.base, &seeded.users).await?
+    } else {
+        Vec::new()
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = server.rss_kib("VmRSS");
     let world = Arc::new(World {
@@ -508,6 +584,7 @@ async fn main() -> Result<()> {
         refresh_tokens: Arc::new(Mutex::new(tokens)),
         page_session,
         page_bearer,
+        own,
     });
 
     // --- the scenarios ------------------------------------------------------------------
