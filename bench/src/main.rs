@@ -196,8 +196,11 @@ async fn own_credentials(
         own.push(issued??);
     }
     // In the sample's order, so runs pick the same people.
-    let order: std::collections::HashMap<&str, usize> =
-        users.iter().enumerate().map(|(i, u)| (u.0.as_str(), i)).collect();
+    let order: std::collections::HashMap<&str, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.0.as_str(), i))
+        .collect();
     own.sort_by_key(|o| order[o.0.as_str()]);
     eprintln!(
         "issued {} people their credentials in {:.1} s",
@@ -568,7 +571,10 @@ async fn main() -> Result<()> {
         );
     }
     let own = if wanted.iter().any(|w| w.starts_with("self-read")) {
-        eprintln!("issuing {} people their own credentials…", seeded.users.len());
+        eprintln!(
+            "issuing {} people their own credentials…",
+            seeded.users.len()
+        );
         own_credentials(&http, &server.base, &seeded.users).await?
     } else {
         Vec::new()

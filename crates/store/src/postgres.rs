@@ -18,6 +18,12 @@ pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 /// Nodes starting together on an empty database: the first to look for a signing key
 /// holds the others until it has made one (they then find it).
 pub(crate) const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
+/// PostgreSQL plans each execution from statistics autovacuum keeps current: no pins
+/// (SQLite's are in `sqlite.rs`).
+pub(crate) const USER_BY_ID: &str = "";
+pub(crate) const SESSION_BY_ID: &str = "";
+pub(crate) const ORGANIZATION_BY_ID: &str = "";
+pub(crate) const CONSENT_BY_PERSON: &str = "";
 /// A record's values as one JSON array of `[purpose, attribute, value, days, changed_at,
 /// version]`.
 pub(crate) const RECORD_VALUES_JSON: &str =

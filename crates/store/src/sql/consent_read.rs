@@ -12,10 +12,10 @@ pub(crate) fn consent_read_sql() -> &'static str {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "SELECT {} \
-         FROM users u \
-         LEFT JOIN sessions s ON s.id = $2 \
-         LEFT JOIN organizations o ON o.id = $3 \
-         LEFT JOIN consents c ON c.organization_id = o.id AND c.user_id = $4 \
+         FROM users u {USER_BY_ID} \
+         LEFT JOIN sessions s {SESSION_BY_ID} ON s.id = $2 \
+         LEFT JOIN organizations o {ORGANIZATION_BY_ID} ON o.id = $3 \
+         LEFT JOIN consents c {CONSENT_BY_PERSON} ON c.organization_id = o.id AND c.user_id = $4 \
          WHERE u.id = $1",
             consent_read_columns("$3")
         )

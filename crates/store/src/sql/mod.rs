@@ -28,7 +28,8 @@ use prelude::*;
 /// What every file of the unit of work uses.
 mod prelude {
     pub(crate) use super::super::{
-        DB, FOR_UPDATE, LOCK_SIGNING_KEYS, RECORD_VALUES_JSON, SKIP_LOCKED,
+        CONSENT_BY_PERSON, DB, FOR_UPDATE, LOCK_SIGNING_KEYS, ORGANIZATION_BY_ID,
+        RECORD_VALUES_JSON, SESSION_BY_ID, SKIP_LOCKED, USER_BY_ID,
     };
     pub(crate) use super::rows::*;
     pub(crate) use super::statements::*;
