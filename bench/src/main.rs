@@ -62,6 +62,7 @@ const ALL: &[&str] = &[
     "self-read-apikey",
     "self-read-bearer",
     "update-attribute",
+    "self-update-apikey",
     "consented-users-first",
     "consented-users-deep",
     "customerid-query-user",
@@ -288,6 +289,10 @@ impl World {
                 let w = w.clone();
                 Box::pin(async move { w.update_attribute(i).await })
             }),
+            "self-update-apikey" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move { w.update_own_attribute(i).await })
+            }),
             // Each person reads their own record with their own credential, as the SDKs
             // call it: the population of credentials is the population of people.
             "self-read-apikey" | "self-read-bearer" => {
@@ -393,7 +398,19 @@ impl World {
     }
 
     async fn update_attribute(&self, i: u64) -> bool {
-        let u = &self.seeded.users[(i as usize * 104_729) % self.seeded.users.len()];
+        let k = (i as usize * 104_729) % self.seeded.users.len();
+        self.change_attribute(i, k, &self.seeded.admin_bearer).await
+    }
+
+    /// The person changes their own attribute, with their own APIKey.
+    async fn update_own_attribute(&self, i: u64) -> bool {
+        let k = (i as usize * 104_729) % self.own.len();
+        self.change_attribute(i, k, &self.own[k].2).await
+    }
+
+    /// Request `i` changes an attribute of the `k`-th sampled person, as `auth`.
+    async fn change_attribute(&self, i: u64, k: usize, auth: &str) -> bool {
+        let u = &self.seeded.users[k];
         let (p, attrs) = &self.seeded.purposes[i as usize % self.seeded.purposes.len()];
         let a = &attrs[(i as usize / 5) % attrs.len()];
         let value = if i.is_multiple_of(2) {
@@ -408,7 +425,7 @@ impl World {
         expect(
             self.http
                 .patch(url)
-                .header("Authorization", &self.seeded.admin_bearer)
+                .header("Authorization", auth)
                 .json(&json!({"Consented": value, "Days": 0})),
             200,
         )
@@ -570,7 +587,7 @@ async fn main() -> Result<()> {
             r["Token"]["access_token"].as_str().unwrap_or_default()
         );
     }
-    let own = if wanted.iter().any(|w| w.starts_with("self-read")) {
+    let own = if wanted.iter().any(|w| w.starts_with("self-")) {
         eprintln!(
             "issuing {} people their own credentials…",
             seeded.users.len()
