@@ -346,6 +346,13 @@ impl Store for SqliteStore {
     }
 }
 
+/// The consent read's statement as this backend runs it ($1 caller, $2 session, $3
+/// organisation, $4 person, $5 and $6 the Admin and Dpo role IDs), for tests that read
+/// its plan.
+pub fn consent_read_statement() -> &'static str {
+    consent_read_sql()
+}
+
 // Compiled once per backend on purpose (docs/ARCHITECTURE.md, "The store").
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]

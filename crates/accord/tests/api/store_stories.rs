@@ -1108,3 +1108,58 @@ async fn data_requests_story(db: TestDb) {
     tx.commit().await.unwrap();
 }
 both_backends!(data_requests_story);
+
+/// The consent read seeks every table on both backends (issue #27): on PostgreSQL an index
+/// answers each of its lookups (plans taken with sequential scans discouraged, so a
+/// missing index shows as `Seq Scan`); on SQLite no `SCAN` under statistics of the
+/// story's few rows, analysed (the unit test `the_hot_statements_seek_whatever_the_statistics`
+/// takes them from one row per table).
+async fn the_consent_read_seeks_on_both_backends(db: TestDb) {
+    let f = crate::helpers::Fixture::new(&db).await;
+    let params = [
+        f.individual_id.clone(),
+        uuid::Uuid::nil().to_string(),
+        f.org.clone(),
+        f.individual_id.clone(),
+    ];
+    let plan: Vec<String> = match db.backend {
+        crate::helpers::Backend::Postgres => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let sql = format!(
+                "EXPLAIN {}",
+                accord_store::postgres::consent_read_statement()
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for p in &params {
+                q = q.bind(p);
+            }
+            q.bind(1_i64).bind(2_i64).fetch_all(&mut c).await.unwrap()
+        }
+        crate::helpers::Backend::Sqlite => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query("ANALYZE").execute(&mut c).await.unwrap();
+            let sql = format!(
+                "EXPLAIN QUERY PLAN {}",
+                accord_store::sqlite::consent_read_statement()
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
+            for p in &params {
+                q = q.bind(p);
+            }
+            let rows = q.bind(1_i64).bind(2_i64).fetch_all(&mut c).await.unwrap();
+            rows.into_iter().map(|r| r.3).collect()
+        }
+    };
+    let scans: Vec<&String> = plan
+        .iter()
+        .filter(|l| l.contains("Seq Scan") || l.trim_start().starts_with("SCAN"))
+        .collect();
+    assert!(scans.is_empty(), "the consent read scans: {plan:#?}");
+}
+both_backends!(the_consent_read_seeks_on_both_backends);
