@@ -785,23 +785,33 @@ async fn the_operator_works_from_the_command_line(db: TestDb) {
     assert_eq!(token.trim().split('.').count(), 3, "a JWS: {token}");
     let kept = dir.join("checkpoint");
     std::fs::write(&kept, &token).unwrap();
-    let (code, out, err) = admin_run(
-        &db,
-        &[
-            "admin",
-            "verify-consent-ledger",
-            "--org",
-            &f.org,
-            "--checkpoints",
-            &kept.display().to_string(),
-        ],
-        None,
-    );
+    let (code, out, err) = verify_with_checkpoints(&db, &f.org, &kept);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("extending all 1 checkpoints"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 both_backends!(the_operator_works_from_the_command_line);
+
+/// `accord admin verify-consent-ledger --org ORG --checkpoints FILE`.
+fn verify_with_checkpoints(
+    db: &TestDb,
+    org: &str,
+    checkpoints: &std::path::Path,
+) -> (i32, String, String) {
+    let file = checkpoints.display().to_string();
+    admin_run(
+        db,
+        &[
+            "admin",
+            "verify-consent-ledger",
+            "--org",
+            org,
+            "--checkpoints",
+            &file,
+        ],
+        None,
+    )
+}
 
 /// A backup taken while consents are being written restores whole: the restored ledger
 /// verifies, and extends every receipt given before the backup began. SQLite through
@@ -1688,20 +1698,7 @@ async fn signing_keys_rotate_and_retire_without_downtime(db: TestDb) {
     assert_eq!(kid_of(&checkpoint), k1);
     let kept = dir.join("checkpoint");
     std::fs::write(&kept, &checkpoint).unwrap();
-    let verify = || {
-        admin_run(
-            &db,
-            &[
-                "admin",
-                "verify-consent-ledger",
-                "--org",
-                &f.org,
-                "--checkpoints",
-                &kept.display().to_string(),
-            ],
-            None,
-        )
-    };
+    let verify = || verify_with_checkpoints(&db, &f.org, &kept);
 
     let rotated = admin_json(&db, &["rotate-signing-key"]);
     let k2 = rotated["SigningKeys"][0]["ID"].as_str().unwrap().to_owned();
