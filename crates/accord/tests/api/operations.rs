@@ -1732,6 +1732,13 @@ async fn signing_keys_rotate_and_retire_without_downtime(db: TestDb) {
     let t2 = bearer(&c.login(&who, PW).await);
     assert_eq!(kid_of(&t2), k2);
     assert!(!jwks_kids(&a.get("/.well-known/jwks.json", None).await.json).contains(&k2));
+    // Tokens naming keys a node does not know cost anyone nothing to make: within 5 s of
+    // its last read of the keys, such a token makes the node read nothing (refused here,
+    // the node having read them at its start).
+    assert_eq!(
+        a.get("/v1/user", Some(&t2)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     clock.advance(chrono::Duration::seconds(6));
     assert_eq!(a.get("/v1/user", Some(&t2)).await.status, StatusCode::OK);
     let published = jwks_kids(&a.get("/.well-known/jwks.json", None).await.json);
