@@ -141,29 +141,27 @@ impl SqliteStore {
                 "ACCORD_DATABASE_URL: an in-memory SQLite database cannot be shared by Accord's connections: use a file".into(),
             ));
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(connect.clone())
-            .await
-            .map_err(|e| {
-                let file = connect.get_filename();
-                let missing = file
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-                    .map(|d| format!(" (the directory {} does not exist)", d.display()))
-                    .unwrap_or_default();
-                OpenError::Unreachable(format!(
-                    "cannot open the SQLite database {}{missing}: {e}",
-                    file.display()
-                ))
-            })?;
-        // One process migrates at a time: sqlx takes no lock on SQLite, and two processes
-        // starting together on a new file both ran migration 1 ("table users already
-        // exists"). An flock of a file beside the database (`<file>-migrate.lock`), never
-        // of the database itself: closing any descriptor of the database file would drop
-        // the process's SQLite (fcntl) locks on it.
+        let file = connect.get_filename().to_owned();
+        let unreachable = |e: &dyn std::fmt::Display| {
+            let missing = file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+                .map(|d| format!(" (the directory {} does not exist)", d.display()))
+                .unwrap_or_default();
+            OpenError::Unreachable(format!(
+                "cannot open the SQLite database {}{missing}: {e}",
+                file.display()
+            ))
+        };
+        // One process opens and migrates at a time. sqlx takes no lock on SQLite: two
+        // processes starting together on a new file both ran migration 1 ("table users
+        // already exists"), and the switch to WAL of one failed at once with "database is
+        // locked" while another was opening (SQLite calls no busy handler there). An
+        // flock of a file beside the database (`<file>-migrate.lock`), never of the
+        // database itself: closing any descriptor of the database file would drop the
+        // process's SQLite (fcntl) locks on it.
         let migrating = {
-            let mut lock_path = connect.get_filename().as_os_str().to_owned();
+            let mut lock_path = file.as_os_str().to_owned();
             lock_path.push("-migrate.lock");
             tokio::task::spawn_blocking(move || {
                 let f = std::fs::OpenOptions::new()
@@ -176,8 +174,13 @@ impl SqliteStore {
             })
             .await
             .map_err(|e| OpenError::Other(accord_domain::Error::internal(e)))?
-            .map_err(|e| OpenError::Unreachable(format!("cannot lock the SQLite database: {e}")))?
+            .map_err(|e| unreachable(&e))?
         };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect.clone())
+            .await
+            .map_err(|e| unreachable(&e))?;
         migrations::migrator(migrations::SQLITE)
             .await?
             .run(&writer)
