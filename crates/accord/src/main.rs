@@ -398,6 +398,15 @@ struct ServeArgs {
     /// Unset: `/metrics` is not served (docs/operations.md, "Metrics").
     #[arg(long, env = "ACCORD_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
     metrics_token: Option<String>,
+    /// Base URL of an OTLP/HTTP trace receiver (`http://collector:4318`; spans go to its
+    /// `/v1/traces`). Unset: no spans are exported and no trace context is passed on
+    /// (docs/operations.md, "Traces").
+    #[arg(long, env = "ACCORD_OTLP_ENDPOINT", value_parser = otlp_endpoint)]
+    otlp_endpoint: Option<String>,
+    /// The share of traces begun here that are exported (0 to 1); a request continuing a
+    /// caller's trace follows the caller's decision.
+    #[arg(long, env = "ACCORD_TRACE_SAMPLE_RATIO", default_value_t = 1.0, value_parser = sample_ratio)]
+    trace_sample_ratio: f64,
     /// Test builds only: cheap password hashing. Absent from release builds.
     #[cfg(debug_assertions)]
     #[arg(long, env = "ACCORD_DANGER_TEST_PASSWORD_HASH", hide = true, action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -437,6 +446,19 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn init_logging(db: &DbArgs) -> Result<(), Failure> {
+    init_logging_and_traces(db, None).map(|_| ())
+}
+
+/// The log on standard error, filtered by `--log`; and, when a receiver is named, the
+/// spans exported to it (docs/operations.md, "Traces"), filtered apart from the log: a
+/// quiet log does not silence the traces.
+fn init_logging_and_traces(
+    db: &DbArgs,
+    traces: Option<(&str, f64)>,
+) -> Result<Option<accord_server::telemetry::TraceExport>, Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     // A mistyped filter is an error, not silently `info`: the operator asked for
     // something they would not get.
     let filter = EnvFilter::try_new(&db.log).map_err(|e| Failure {
@@ -446,15 +468,33 @@ fn init_logging(db: &DbArgs) -> Result<(), Failure> {
             db.log
         ),
     })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if db.log_json {
-        builder.json().init();
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = if db.log_json {
+        log.json().with_filter(filter).boxed()
     } else {
-        builder.init();
-    }
-    Ok(())
+        log.with_filter(filter).boxed()
+    };
+    let (spans, export) = match traces {
+        Some((endpoint, ratio)) => {
+            let (layer, export) = accord_server::telemetry::export_layer(
+                endpoint,
+                ratio,
+                tokio::runtime::Handle::current(),
+            )
+            .map_err(|e| Failure {
+                code: 2,
+                message: format!("--otlp-endpoint / ACCORD_OTLP_ENDPOINT: {e}"),
+            })?;
+            // Accord's own spans (requests, deliveries) and the events within them.
+            let ours = tracing_subscriber::filter::Targets::new()
+                .with_target("accord_server", tracing::Level::INFO)
+                .with_target("tower_http", tracing::Level::INFO);
+            (Some(layer.with_filter(ours)), Some(export))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(log).with(spans).init();
+    Ok(export)
 }
 
 fn main() -> std::process::ExitCode {
@@ -740,6 +780,21 @@ fn worker_interval(raw: &str) -> Result<f64, String> {
     }
 }
 
+/// `--otlp-endpoint`: an http(s) base URL.
+fn otlp_endpoint(raw: &str) -> Result<String, String> {
+    accord_server::telemetry::traces_url(raw).map(|_| raw.to_owned())
+}
+
+/// `--trace-sample-ratio`: 0 to 1.
+fn sample_ratio(raw: &str) -> Result<f64, String> {
+    let ratio: f64 = raw.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&ratio) {
+        Ok(ratio)
+    } else {
+        Err(format!("{ratio} is not from 0 to 1"))
+    }
+}
+
 /// `--metrics-token`: 16 to 256 visible ASCII characters (it travels in a header).
 fn metrics_token(raw: &str) -> Result<String, String> {
     let visible = raw.bytes().all(|b| b.is_ascii_graphic());
@@ -776,7 +831,12 @@ fn read_secret(what: &str, file: Option<&std::path::Path>) -> anyhow::Result<Str
 }
 
 async fn run_server(args: ServeArgs) -> Result<(), Failure> {
-    init_logging(&args.db)?;
+    let traces = init_logging_and_traces(
+        &args.db,
+        args.otlp_endpoint
+            .as_deref()
+            .map(|endpoint| (endpoint, args.trace_sample_ratio)),
+    )?;
     let mut config = Config::new(&args.db.database_url).with_public_url(&args.public_url);
     config.listen = args.listen;
     config.smtp_url = args.smtp_url;
@@ -844,6 +904,10 @@ async fn run_server(args: ServeArgs) -> Result<(), Failure> {
         .is_err()
     {
         tracing::warn!("background workers still busy after 30 s; stopping without them");
+    }
+    if let Some(traces) = traces {
+        // The last spans go out before the process ends (the exporter's thread blocks).
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
     tracing::info!("stopped");
     Ok(())

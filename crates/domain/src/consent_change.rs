@@ -257,6 +257,8 @@ pub struct ChangeRequest {
     pub days: i64,
     /// `None` when the organisation was not found while preparing.
     pub layout: Option<Arc<OrgLayout>>,
+    /// The trace of the request asking for it: the events it announces continue it.
+    pub trace: Option<crate::webhook::TraceParent>,
 }
 
 /// Decides a consent change against the record as it stands in the committing
@@ -349,6 +351,7 @@ pub fn decide_request(
                     &crate::webhook::consent_event_data(entry),
                     now,
                 )
+                .traced(req.trace.clone())
             })
             .collect(),
         None => vec![],
@@ -492,6 +495,7 @@ mod tests {
                 value: ConsentValue::Allow,
                 days: 0,
                 layout: Some(Arc::new(layout)),
+                trace: None,
             },
             state: ConsentChangeState {
                 read: Some(ConsentRead {

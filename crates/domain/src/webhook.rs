@@ -171,7 +171,15 @@ pub struct OutboxEvent {
     /// The event's `data`, JSON.
     pub data: String,
     pub created_at: DateTime<Utc>,
+    /// The trace of the change it announces: its deliveries continue it.
+    pub trace: Option<TraceParent>,
 }
+
+/// A W3C `traceparent` (`00-{trace id}-{span id}-{flags}`): where in a distributed trace
+/// something happened, kept so that work done later (a webhook delivery) continues the
+/// trace of the request that caused it. Made by the server's tracing, never taken as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent(pub String);
 
 impl OutboxEvent {
     /// An event for the outbox, written in the unit of work of the change it announces.
@@ -187,7 +195,13 @@ impl OutboxEvent {
             event_type: event.as_str().to_owned(),
             data: data.to_string(),
             created_at: now,
+            trace: None,
         }
+    }
+
+    /// The same event, continuing the given trace.
+    pub fn traced(self, trace: Option<TraceParent>) -> Self {
+        Self { trace, ..self }
     }
 }
 
@@ -250,6 +264,8 @@ pub struct Delivery {
     pub last_error: String,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The trace of what caused it (its outbox event's, or the request that asked for it).
+    pub trace: Option<TraceParent>,
 }
 
 /// Attempts before a delivery is given up (about 8.5 minutes of retries).
@@ -344,6 +360,7 @@ mod tests {
             last_error: String::new(),
             created_at: now,
             delivered_at: None,
+            trace: None,
         };
         let mut waits = vec![];
         while d.status == DeliveryStatus::Pending {

@@ -95,7 +95,9 @@ fn router(services: Arc<Services>) -> Router {
                 .make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                     // Client-controlled text is logged escaped (`?`): no forged fields or lines.
-                    tracing::info_span!("request", method = %req.method(), path = ?loggable_path(req.uri().path()), request_id = %id)
+                    let span = tracing::info_span!("request", method = %req.method(), path = ?loggable_path(req.uri().path()), request_id = %id);
+                    crate::telemetry::continue_trace(&span, req.headers());
+                    span
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )

@@ -13,6 +13,7 @@ pub mod igrant;
 pub mod metrics;
 pub mod per_source;
 pub mod services;
+pub mod telemetry;
 pub mod web;
 
 pub use app::{build_app, App};

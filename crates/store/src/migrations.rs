@@ -167,6 +167,11 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
         "signing key retirement",
         include_str!("../migrations/sqlite/0026_signing_key_retirement.sql"),
     ),
+    (
+        27,
+        "trace context",
+        include_str!("../migrations/sqlite/0027_trace_context.sql"),
+    ),
 ]);
 
 pub(crate) const POSTGRES: Embedded = Embedded(&[
@@ -299,6 +304,11 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
         26,
         "signing key retirement",
         include_str!("../migrations/postgres/0026_signing_key_retirement.sql"),
+    ),
+    (
+        27,
+        "trace context",
+        include_str!("../migrations/postgres/0027_trace_context.sql"),
     ),
 ]);
 

@@ -272,8 +272,8 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
     if !batch.outbox.is_empty() {
         let o = &batch.outbox;
         sqlx::query(
-            "INSERT INTO outbox (id, organization_id, event_type, data, created_at) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+            "INSERT INTO outbox (id, organization_id, event_type, data, created_at, trace_parent) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])",
         )
         .bind(o.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
         .bind(
@@ -284,6 +284,11 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
         .bind(o.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
         .bind(o.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
         .bind(o.iter().map(|e| to_ms(e.created_at)).collect::<Vec<_>>())
+        .bind(
+            o.iter()
+                .map(|e| e.trace.as_ref().map(|t| t.0.clone()))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

@@ -772,6 +772,7 @@ fn record_batch(conn: &rusqlite::Connection, batch: &mut crate::group_commit::Ba
                 o.event_type,
                 o.data,
                 to_ms(o.created_at),
+                o.trace.as_ref().map(|t| t.0.as_str()),
             ])
             .map_err(inline_error)?;
     }

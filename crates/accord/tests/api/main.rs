@@ -32,6 +32,7 @@ mod permissions;
 mod purpose_versions;
 mod scale_out;
 mod store_stories;
+mod traces;
 mod trust;
 mod web;
 mod webhooks;

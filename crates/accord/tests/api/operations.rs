@@ -580,6 +580,19 @@ async fn start_up_failures_name_their_cause(db: TestDb) {
         assert_eq!(code, 2, "{setting}: {err}");
         assert!(err.contains(flag), "{err}");
     }
+    for (setting, value, flag) in [
+        ("ACCORD_OTLP_ENDPOINT", "collector:4318", "--otlp-endpoint"),
+        (
+            "ACCORD_OTLP_ENDPOINT",
+            "http://collector:4318/?k=v",
+            "--otlp-endpoint",
+        ),
+        ("ACCORD_TRACE_SAMPLE_RATIO", "1.5", "--trace-sample-ratio"),
+    ] {
+        let (code, err) = accord(&["serve"], &[(setting, value)]);
+        assert_eq!(code, 2, "{setting}={value}: {err}");
+        assert!(err.contains(flag), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 
     // The listening address taken.

@@ -163,3 +163,95 @@ impl Tarpit {
         Self { url, connections }
     }
 }
+
+/// A span as an OTLP receiver got it: IDs in lowercase hex, as `traceparent` writes them.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a trace's first span.
+    pub parent_span_id: String,
+}
+
+#[derive(Default)]
+struct TraceInner {
+    spans: Vec<ReceivedSpan>,
+    /// The headers of every GET: this server also stands where an OpenID provider's
+    /// discovery document would be (and has none).
+    gets: Vec<HeaderMap>,
+}
+
+/// A real OTLP/HTTP trace receiver on loopback, where a collector listens (`/v1/traces`,
+/// protobuf): it decodes each export and keeps its spans.
+pub struct TraceReceiver {
+    pub base: String,
+    inner: Arc<Mutex<TraceInner>>,
+}
+
+impl TraceReceiver {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(TraceInner::default()));
+        let app = Router::new()
+            .route("/v1/traces", post(receive_traces))
+            .fallback(axum::routing::get(record_get))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base, inner }
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.inner.lock().unwrap().spans.clone()
+    }
+
+    pub fn gets(&self) -> Vec<HeaderMap> {
+        self.inner.lock().unwrap().gets.clone()
+    }
+
+    /// Waits (bounded: 15 s) for a span that `found` accepts.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        found: impl Fn(&ReceivedSpan) -> bool,
+    ) -> ReceivedSpan {
+        for _ in 0..300 {
+            if let Some(s) = self.spans().into_iter().find(&found) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no span {what} within 15 s; got {:#?}", self.spans());
+    }
+}
+
+async fn receive_traces(State(inner): State<Arc<Mutex<TraceInner>>>, body: Bytes) -> StatusCode {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let Ok(export) = ExportTraceServiceRequest::decode(body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut inner = inner.lock().unwrap();
+    for span in export
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+    {
+        inner.spans.push(ReceivedSpan {
+            name: span.name.clone(),
+            trace_id: hex(&span.trace_id),
+            span_id: hex(&span.span_id),
+            parent_span_id: hex(&span.parent_span_id),
+        });
+    }
+    // An empty ExportTraceServiceResponse: every span accepted.
+    StatusCode::OK
+}
+
+async fn record_get(State(inner): State<Arc<Mutex<TraceInner>>>, headers: HeaderMap) -> StatusCode {
+    inner.lock().unwrap().gets.push(headers);
+    StatusCode::NOT_FOUND
+}

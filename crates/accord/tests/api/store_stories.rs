@@ -581,6 +581,10 @@ async fn webhooks_story(db: TestDb) {
         event_type: EventType::ConsentAllowed.as_str().into(),
         data: "{}".into(),
         created_at: now(),
+        // Kept and read back as written: the delivery continues the change's trace.
+        trace: Some(accord_domain::webhook::TraceParent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        )),
     };
     tx.insert_outbox(&event).await.unwrap();
     assert_eq!(tx.claim_outbox(10).await.unwrap(), vec![event.clone()]);
@@ -600,6 +604,7 @@ async fn webhooks_story(db: TestDb) {
         last_error: String::new(),
         created_at: now(),
         delivered_at: None,
+        trace: event.trace.clone(),
     };
     tx.insert_delivery(&delivery).await.unwrap();
     tx.insert_delivery(&delivery).await.unwrap(); // idempotent per (event, webhook)

@@ -372,6 +372,7 @@ impl Services {
         };
         // A layout change between preparing and deciding sends the change back once or
         // twice; more means the organisation is being edited without pause.
+        let trace = crate::telemetry::current_trace();
         for _ in 0..3 {
             let request = consent_change::ChangeRequest {
                 credential: *credential,
@@ -383,6 +384,7 @@ impl Services {
                 value,
                 days,
                 layout: layout.clone(),
+                trace: trace.clone(),
             };
             let clock = Arc::clone(&self.clock);
             let job = ConsentChangeJob {

@@ -16,6 +16,6 @@ pub(crate) async fn emit(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    tx.insert_outbox(&OutboxEvent::new(org, event, &data, now))
-        .await
+    let event = OutboxEvent::new(org, event, &data, now).traced(crate::telemetry::current_trace());
+    tx.insert_outbox(&event).await
 }

@@ -98,10 +98,13 @@ impl ProviderHttp {
                 "the provider's address is not a public address".into(),
             ));
         }
+        let mut headers = parts.headers;
+        // The provider's work joins the trace of the sign-in that called it.
+        crate::telemetry::pass_on(&tracing::Span::current(), &mut headers);
         let mut response = self
             .client
             .request(parts.method, parts.uri.to_string())
-            .headers(parts.headers)
+            .headers(headers)
             .body(body)
             .send()
             .await

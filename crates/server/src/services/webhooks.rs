@@ -16,12 +16,13 @@ use std::time::Duration as StdDuration;
 use accord_domain::access::OrgAction;
 use accord_domain::consent::{ChangedBy, ConsentValue, HistoryEntry};
 use accord_domain::organization::parse_http_url;
-use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, Webhook};
+use accord_domain::webhook::{Delivery, DeliveryStatus, EventType, TraceParent, Webhook};
 use accord_domain::{DeliveryId, Error, OrganizationId, OutboxEventId, Result, WebhookId};
 use accord_store::{Mode, Tx};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use tracing::Instrument as _;
 
 use super::tokens::random_secret;
 use super::{Actor, Services};
@@ -246,6 +247,7 @@ impl Services {
             "ping",
             json!({"message": "ping from Accord"}),
             now,
+            crate::telemetry::current_trace(),
         );
         let mut tx = self.store.begin(Mode::Write).await?;
         tx.insert_delivery(&d).await?;
@@ -417,6 +419,7 @@ impl Services {
                     &e.event_type,
                     data.clone(),
                     now,
+                    e.trace.clone(),
                 ))
                 .await?;
             }
@@ -527,7 +530,11 @@ impl Services {
     async fn attempt(&self, w: &Webhook, d: &mut Delivery) {
         use crate::metrics::DeliveryOutcome;
         let now = self.clock.now();
-        let outcome = match self.post(w, &d.body, &d.event_type, d.id).await {
+        // Part of the trace of the change it announces (or of the ping that asked for it).
+        let span = tracing::info_span!("webhook delivery", webhook = %w.id, delivery = %d.id, event = %d.event_type);
+        crate::telemetry::continue_kept_trace(&span, d.trace.as_ref());
+        let sent = self.post(w, &d.body, &d.event_type, d.id, &span);
+        let outcome = match sent.instrument(span.clone()).await {
             Ok(code) if (200..300).contains(&code) => {
                 d.delivered(now, code.into());
                 DeliveryOutcome::delivered
@@ -590,6 +597,7 @@ impl Services {
         body: &str,
         event: &str,
         delivery: DeliveryId,
+        span: &tracing::Span,
     ) -> std::result::Result<u16, String> {
         let url = reqwest::Url::parse(&w.payload_url).map_err(|e| format!("bad URL: {e}"))?;
         let host = url.host_str().ok_or("URL without a host")?.to_owned();
@@ -616,8 +624,11 @@ impl Services {
             .build()
             .map_err(|e| format!("client: {e}"))?;
         let signature = signature(&w.secret_key, self.clock.now().timestamp(), body);
+        let mut trace = reqwest::header::HeaderMap::new();
+        crate::telemetry::pass_on(span, &mut trace);
         let response = client
             .post(url)
+            .headers(trace)
             .header("Content-Type", CONTENT_TYPE)
             .header("User-Agent", "Accord-Webhook")
             .header("X-Accord-Signature", signature)
@@ -701,6 +712,7 @@ fn new_delivery(
     event: &str,
     data: Value,
     now: DateTime<Utc>,
+    trace: Option<TraceParent>,
 ) -> Delivery {
     // The envelope of every delivery.
     let body = json!({
@@ -724,6 +736,7 @@ fn new_delivery(
         last_error: String::new(),
         created_at: now,
         delivered_at: None,
+        trace,
     }
 }
 

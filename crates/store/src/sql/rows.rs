@@ -159,7 +159,7 @@ pub(crate) const WEBHOOK_COLUMNS: &str =
      disabled, skip_ssl_verification, created_at, consecutive_failures, backoff_until";
 pub(crate) const DELIVERY_COLUMNS: &str =
     "id, webhook_id, organization_id, outbox_id, event_type, body, status, attempts, \
-     next_attempt_at, last_status_code, last_error, created_at, delivered_at";
+     next_attempt_at, last_status_code, last_error, created_at, delivered_at, trace_parent";
 
 pub(crate) fn webhook_from_row(row: &DbRow) -> Result<Webhook> {
     let events: String = row.col("subscribed_events")?;
@@ -197,6 +197,9 @@ pub(crate) fn delivery_from_row(row: &DbRow) -> Result<Delivery> {
         last_error: row.col("last_error")?,
         created_at: row.time("created_at")?,
         delivered_at: row.opt_time("delivered_at")?,
+        trace: row
+            .col::<Option<String>>("trace_parent")?
+            .map(accord_domain::webhook::TraceParent),
     })
 }
 

@@ -28,7 +28,7 @@ pub(crate) const INSERT_ACTION_LOG_SQL: &str =
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 pub(crate) const INSERT_OUTBOX_SQL: &str =
-    "INSERT INTO outbox (id, organization_id, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO outbox (id, organization_id, event_type, data, created_at, trace_parent) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// $1 seq, $2 hash, $3 organisation.
 pub(crate) const SET_CHAIN_HEAD_SQL: &str =

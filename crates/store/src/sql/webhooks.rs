@@ -84,7 +84,8 @@ impl WebhooksTx for Uow {
                 .bind(e.organization_id.to_string())
                 .bind(&e.event_type)
                 .bind(&e.data)
-                .bind(to_ms(e.created_at)),
+                .bind(to_ms(e.created_at))
+                .bind(e.trace.as_ref().map(|t| &t.0)),
         )
         .await
         .map(|_| ())
@@ -92,7 +93,7 @@ impl WebhooksTx for Uow {
 
     async fn claim_outbox(&mut self, limit: i64) -> Result<Vec<OutboxEvent>> {
         let sql = format!(
-            "SELECT id, organization_id, event_type, data, created_at FROM outbox WHERE processed_at IS NULL \
+            "SELECT id, organization_id, event_type, data, created_at, trace_parent FROM outbox WHERE processed_at IS NULL \
              ORDER BY id LIMIT $1 {SKIP_LOCKED}"
         );
         let rows = self.fetch_all(sqlx::query(&sql).bind(limit)).await?;
@@ -104,6 +105,9 @@ impl WebhooksTx for Uow {
                     event_type: r.col("event_type")?,
                     data: r.col("data")?,
                     created_at: r.time("created_at")?,
+                    trace: r
+                        .col::<Option<String>>("trace_parent")?
+                        .map(accord_domain::webhook::TraceParent),
                 })
             })
             .collect()
@@ -130,8 +134,8 @@ impl WebhooksTx for Uow {
     async fn insert_delivery(&mut self, d: &Delivery) -> Result<()> {
         self.execute(sqlx::query(
             "INSERT INTO webhook_deliveries (id, webhook_id, organization_id, outbox_id, event_type, body, status, \
-             attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+             attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at, trace_parent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
         )
         .bind(d.id.to_string())
         .bind(d.webhook_id.to_string())
@@ -145,7 +149,8 @@ impl WebhooksTx for Uow {
         .bind(d.last_status_code)
         .bind(&d.last_error)
         .bind(to_ms(d.created_at))
-        .bind(d.delivered_at.map(to_ms))).await.map(|_| ())
+        .bind(d.delivered_at.map(to_ms))
+        .bind(d.trace.as_ref().map(|t| &t.0))).await.map(|_| ())
     }
 
     async fn claim_deliveries(
