@@ -483,8 +483,14 @@ async fn main() -> Result<()> {
                 .await?
                 .execute(&format!("CREATE DATABASE {name}"))
                 .await?;
-            let (base, _) = admin.rsplit_once('/').context("database URL")?;
-            (format!("{base}/{name}"), Some((admin, name)))
+            // The database's name replaced, a query (`?host=/run/postgresql`) kept.
+            let (path, query) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+            let (base, _) = path.rsplit_once('/').context("database URL")?;
+            let url = match query {
+                "" => format!("{base}/{name}"),
+                q => format!("{base}/{name}?{q}"),
+            };
+            (url, Some((admin, name)))
         }
         other => bail!("unknown backend {other}"),
     };
