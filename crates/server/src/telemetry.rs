@@ -110,14 +110,15 @@ where
             "the sample ratio {sample_ratio} is not within 0 to 1"
         ));
     }
+    // The export's own timeout is the SDK's (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s unless
+    // set); this one only bounds a request the SDK stopped waiting for.
     let client = reqwest::Client::builder()
-        .timeout(EXPORT_TIMEOUT)
+        .timeout(EXPORT_REQUEST_LIMIT)
         .build()
         .map_err(|e| e.to_string())?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(url)
-        .with_timeout(EXPORT_TIMEOUT)
         .with_http_client(ExportClient { client, runtime })
         .build()
         .map_err(|e| e.to_string())?;
@@ -143,7 +144,7 @@ where
     Ok((layer, TraceExport { provider }))
 }
 
-const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const EXPORT_REQUEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The exporter's HTTP client: the server's own reqwest, its requests run on the server's
 /// runtime (the exporter's thread has none). opentelemetry-otlp's own reqwest client
