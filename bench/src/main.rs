@@ -61,6 +61,7 @@ const ALL: &[&str] = &[
     "read-consents",
     "self-read-apikey",
     "self-read-bearer",
+    "self-sdk-first-call",
     "update-attribute",
     "self-update-apikey",
     "consented-users-first",
@@ -310,6 +311,19 @@ impl World {
                     })
                 })
             }
+            // What iGrant.io's mobile SDKs call first, each person with their own APIKey:
+            // the organisation, the record's ID and each purpose's count.
+            "self-sdk-first-call" => Arc::new(move |i| {
+                let w = w.clone();
+                Box::pin(async move {
+                    let (_, _, key) = &w.own[(i as usize * 7919) % w.own.len()];
+                    let url = format!(
+                        "{}/v1/GetUserOrgsAndConsents?orgID={}",
+                        w.base, w.seeded.org
+                    );
+                    expect(w.http.get(url).header("Authorization", key), 200).await
+                })
+            }),
             "consented-users-first" | "consented-users-deep" => {
                 let deep = name.ends_with("deep");
                 Arc::new(move |_| {
