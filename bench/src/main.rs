@@ -301,7 +301,7 @@ impl World {
                 Arc::new(move |i| {
                     let w = w.clone();
                     Box::pin(async move {
-                        let (user, bearer, key) = &w.own[(i as usize * 7919) % w.own.len()];
+                        let (user, bearer, key) = w.own_credentials_of(i);
                         let url = format!(
                             "{}/v1/organizations/{}/users/{user}/consents",
                             w.base, w.seeded.org
@@ -316,7 +316,7 @@ impl World {
             "self-sdk-first-call" => Arc::new(move |i| {
                 let w = w.clone();
                 Box::pin(async move {
-                    let (_, _, key) = &w.own[(i as usize * 7919) % w.own.len()];
+                    let (_, _, key) = w.own_credentials_of(i);
                     let url = format!(
                         "{}/v1/GetUserOrgsAndConsents?orgID={}",
                         w.base, w.seeded.org
@@ -417,6 +417,11 @@ impl World {
     }
 
     /// The person changes their own attribute, with their own APIKey.
+    /// The person request `i` of a self-read acts as, and their (user, Bearer, APIKey).
+    fn own_credentials_of(&self, i: u64) -> &(String, String, String) {
+        &self.own[(i as usize * 7919) % self.own.len()]
+    }
+
     async fn update_own_attribute(&self, i: u64) -> bool {
         let k = (i as usize * 104_729) % self.own.len();
         self.change_attribute(i, k, &self.own[k].2).await
