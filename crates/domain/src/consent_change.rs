@@ -480,6 +480,7 @@ mod tests {
                 id: w.org,
                 ..crate::organization::Organization::new(t0())
             },
+            String::new(),
             vec![Arc::new(w.purpose.clone())],
             w.templates.iter().cloned().map(Arc::new).collect(),
             vec![],

@@ -209,6 +209,9 @@ pub fn parse_http_url(field: &str, raw: &str) -> Result<String> {
 pub struct OrgLayout {
     pub version: i64,
     pub organization: Organization,
+    /// The name of the organisation's type (empty without one): renaming a type counts
+    /// as a change to the layout of every organisation of that type.
+    pub type_name: String,
     pub purposes: Vec<std::sync::Arc<Purpose>>,
     pub templates: Vec<std::sync::Arc<Template>>,
     /// Each purpose's current version and the hash of its wording, computed once per
@@ -223,6 +226,7 @@ impl OrgLayout {
     pub fn new(
         version: i64,
         organization: Organization,
+        type_name: String,
         purposes: Vec<std::sync::Arc<Purpose>>,
         templates: Vec<std::sync::Arc<Template>>,
         published: Vec<(PurposeId, i64, DateTime<Utc>)>,
@@ -238,6 +242,7 @@ impl OrgLayout {
         Self {
             version,
             organization,
+            type_name,
             purposes,
             templates,
             wordings,

@@ -133,6 +133,24 @@ async fn every_sdk_starts_with_the_organisation_and_its_consents(db: TestDb) {
     assert_eq!(marketing["Count"]["Total"], 3);
     assert!(marketing["Count"]["Consented"].is_i64());
 
+    // The type's name comes with the organisation's cached layout: a rename shows in the
+    // next call (renaming counts as a change to each of its organisations' layouts).
+    let r = cl
+        .f()
+        .call(
+            Method::PATCH,
+            &format!("/v1/organizations/types/{}", cl.f().type_id),
+            &cl.f().platform,
+            Some(json!({"type": "Retail and grocery"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (status, renamed) = cl
+        .orgs_and_consents(&cl.first_call(), &[("Authorization", &cl.f().individual)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["Organization"]["Type"], "Retail and grocery");
+
     // I1's later form names the user in the path: the same answer for oneself.
     let path = format!(
         "/v1/users/{}/GetUserOrgsAndConsents?orgID={}",

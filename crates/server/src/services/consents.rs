@@ -291,6 +291,10 @@ impl Services {
         let mut tx = self.store.begin(Mode::Read).await?;
         let version = tx.layout_version(org).await?.ok_or_else(not_found)?;
         let organization = tx.organization_by_id(org).await?.ok_or_else(not_found)?;
+        let type_name = match organization.type_id {
+            Some(t) => tx.org_type_by_id(t).await?.map(|t| t.name),
+            None => None,
+        };
         let purposes = tx
             .purposes_of(org)
             .await?
@@ -308,6 +312,7 @@ impl Services {
         let layout = Arc::new(OrgLayout::new(
             version,
             organization,
+            type_name.unwrap_or_default(),
             purposes,
             templates,
             published,
@@ -503,19 +508,11 @@ impl Services {
         user: UserId,
     ) -> Result<OrganizationConsents> {
         let record = self.consents(credential, org, user, None).await?;
-        let organization = self.layout(org, 0).await?.organization.clone();
-        let type_name = match organization.type_id {
-            Some(t) => {
-                let mut tx = self.store.begin(Mode::Read).await?;
-                let found = tx.org_type_by_id(t).await?;
-                tx.commit().await?;
-                found.map(|t| t.name).unwrap_or_default()
-            }
-            None => String::new(),
-        };
+        // The layout the read just used (or a newer one): its type name is as current.
+        let layout = self.layout(org, 0).await?;
         Ok(OrganizationConsents {
-            organization,
-            type_name,
+            organization: layout.organization.clone(),
+            type_name: layout.type_name.clone(),
             record,
         })
     }

@@ -46,6 +46,7 @@ mod tests {
         Arc::new(OrgLayout::new(
             version,
             accord_domain::organization::Organization::new(chrono::Utc::now()),
+            String::new(),
             vec![],
             vec![],
             vec![],

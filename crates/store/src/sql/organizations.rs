@@ -62,6 +62,14 @@ impl OrganizationsTx for Uow {
                 .bind(t.image_id.map(|i| i.to_string()))
                 .bind(t.id.to_string()),
         )
+        .await?;
+        // The type's name is part of each of its organisations' layouts (cached per node).
+        self.execute(
+            sqlx::query(
+                "UPDATE organizations SET layout_version = layout_version + 1 WHERE type_id = $1",
+            )
+            .bind(t.id.to_string()),
+        )
         .await
         .map(|_| ())
     }
