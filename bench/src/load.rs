@@ -21,11 +21,33 @@ pub struct Outcome {
     pub seconds: f64,
     /// Microseconds, sorted.
     pub latencies: Vec<u64>,
+    /// Each request's number, latency (µs) and whether it succeeded, in no order: a mix's
+    /// figures per kind of request (`Outcome::of_requests`).
+    pub requests: Vec<(u64, u64, bool)>,
 }
 
 impl Outcome {
     pub fn per_second(&self) -> f64 {
         self.ok as f64 / self.seconds
+    }
+
+    /// The requests whose number `keep` accepts, as an outcome of their own (same seconds).
+    pub fn of_requests(&self, keep: impl Fn(u64) -> bool) -> Outcome {
+        let mut out = Outcome {
+            seconds: self.seconds,
+            ..Outcome::default()
+        };
+        for &(i, micros, ok) in self.requests.iter().filter(|r| keep(r.0)) {
+            if ok {
+                out.ok += 1;
+            } else {
+                out.errors += 1;
+            }
+            out.latencies.push(micros);
+            out.requests.push((i, micros, ok));
+        }
+        out.latencies.sort_unstable();
+        out
     }
 
     pub fn percentile_ms(&self, p: f64) -> f64 {
@@ -57,18 +79,14 @@ async fn run_closed(request: &Request, connections: usize, duration: Duration) -
         let request = request.clone();
         let counter = counter.clone();
         workers.push(tokio::spawn(async move {
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            let mut done = Vec::new();
             while Instant::now() < end {
                 let i = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
-                if request(i).await {
-                    ok += 1;
-                } else {
-                    errors += 1;
-                }
-                lat.push(t.elapsed().as_micros() as u64);
+                let ok = request(i).await;
+                done.push((i, t.elapsed().as_micros() as u64, ok));
             }
-            (ok, errors, lat)
+            done
         }));
     }
     collect(workers, || start.elapsed().as_secs_f64()).await
@@ -99,7 +117,7 @@ async fn run_open(request: &Request, rate: f64, connections: usize, duration: Du
     for k in 0..connections {
         let request = request.clone();
         workers.push(tokio::spawn(async move {
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            let mut done = Vec::new();
             let offset = period.mul_f64(k as f64 / connections as f64);
             let mut j = 0u64;
             loop {
@@ -108,33 +126,31 @@ async fn run_open(request: &Request, rate: f64, connections: usize, duration: Du
                     break;
                 }
                 tokio::time::sleep_until(due).await;
-                if request(j * connections as u64 + k as u64).await {
-                    ok += 1;
-                } else {
-                    errors += 1;
-                }
-                lat.push(due.elapsed().as_micros() as u64);
+                let i = j * connections as u64 + k as u64;
+                let ok = request(i).await;
+                done.push((i, due.elapsed().as_micros() as u64, ok));
                 j += 1;
             }
-            (ok, errors, lat)
+            done
         }));
     }
     collect(workers, || start.elapsed().as_secs_f64()).await
 }
 
-/// The workers' counts and latencies, summed and sorted; `seconds` is read once they end.
+/// The workers' requests, counted, with their latencies sorted; `seconds` is read once
+/// they end.
 async fn collect(
-    workers: Vec<tokio::task::JoinHandle<(u64, u64, Vec<u64>)>>,
+    workers: Vec<tokio::task::JoinHandle<Vec<(u64, u64, bool)>>>,
     seconds: impl FnOnce() -> f64,
 ) -> Outcome {
     let mut out = Outcome::default();
     for w in workers {
-        let (ok, errors, lat) = w.await.expect("worker");
-        out.ok += ok;
-        out.errors += errors;
-        out.latencies.extend(lat);
+        out.requests.extend(w.await.expect("worker"));
     }
     out.seconds = seconds();
+    out.ok = out.requests.iter().filter(|r| r.2).count() as u64;
+    out.errors = out.requests.len() as u64 - out.ok;
+    out.latencies = out.requests.iter().map(|r| r.1).collect();
     out.latencies.sort_unstable();
     out
 }

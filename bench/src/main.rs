@@ -10,6 +10,7 @@ mod seed;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ const ALL: &[&str] = &[
     "self-sdk-first-call",
     "update-attribute",
     "self-update-apikey",
+    "self-mix",
+    "self-mix-two-nodes",
     "consented-users-first",
     "consented-users-deep",
     "customerid-query-user",
@@ -114,14 +117,20 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-async fn start_server(bin: &PathBuf, database_url: &str) -> Result<Server> {
+/// `accord serve` on a free port; `public_url` is the deployment's (a second node shares
+/// the first's), by default its own address.
+async fn start_server(
+    bin: &PathBuf,
+    database_url: &str,
+    public_url: Option<&str>,
+) -> Result<Server> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let child = Command::new(bin)
         .arg("serve")
         .env("ACCORD_DATABASE_URL", database_url)
         .env("ACCORD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ACCORD_PUBLIC_URL", &base)
+        .env("ACCORD_PUBLIC_URL", public_url.unwrap_or(&base))
         .env("ACCORD_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -235,6 +244,50 @@ struct World {
     /// Each sampled person's own credentials, issued through the API: (user ID, their
     /// access token as a Bearer header, their APIKey as an ApiKey header).
     own: Vec<(String, String, String)>,
+    /// Every node's base URL: this one's first, then a second node on the same database
+    /// when a two-node scenario is wanted.
+    nodes: Vec<String>,
+    /// The mix's logins walk through the sample, so no one signs in often enough to meet
+    /// the per-account throttle.
+    mix_logins: AtomicUsize,
+}
+
+/// What request `i` of the self mix is: of every 100, one password login, ten changes of
+/// one's own attribute (APIKey) and 89 reads of one's own record, by APIKey and by Bearer
+/// token in turn.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum MixKind {
+    Login,
+    Change,
+    ReadApiKey,
+    ReadBearer,
+}
+
+impl MixKind {
+    const ALL: [MixKind; 4] = [
+        MixKind::ReadApiKey,
+        MixKind::ReadBearer,
+        MixKind::Change,
+        MixKind::Login,
+    ];
+
+    fn of(i: u64) -> Self {
+        match i % 100 {
+            0 => MixKind::Login,
+            r if r % 10 == 5 => MixKind::Change,
+            r if r % 2 == 0 => MixKind::ReadApiKey,
+            _ => MixKind::ReadBearer,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            MixKind::Login => "logins",
+            MixKind::Change => "changes",
+            MixKind::ReadApiKey => "reads (APIKey)",
+            MixKind::ReadBearer => "reads (Bearer)",
+        }
+    }
 }
 
 impl World {
@@ -292,7 +345,7 @@ impl World {
             }),
             "self-update-apikey" => Arc::new(move |i| {
                 let w = w.clone();
-                Box::pin(async move { w.update_own_attribute(i).await })
+                Box::pin(async move { w.update_own_attribute(&w.base, i).await })
             }),
             // Each person reads their own record with their own credential, as the SDKs
             // call it: the population of credentials is the population of people.
@@ -300,14 +353,23 @@ impl World {
                 let apikey = name.ends_with("apikey");
                 Arc::new(move |i| {
                     let w = w.clone();
+                    Box::pin(async move { w.read_own(&w.base, i, apikey).await })
+                })
+            }
+            // The traffic of many people at once, on one node or split between two.
+            "self-mix" | "self-mix-two-nodes" => {
+                let nodes = if name == "self-mix" { 1 } else { 2 };
+                assert!(w.nodes.len() >= nodes, "the second node is started");
+                Arc::new(move |i| {
+                    let w = w.clone();
                     Box::pin(async move {
-                        let (user, bearer, key) = w.own_credentials_of(i);
-                        let url = format!(
-                            "{}/v1/organizations/{}/users/{user}/consents",
-                            w.base, w.seeded.org
-                        );
-                        let auth = if apikey { key } else { bearer };
-                        expect(w.http.get(url).header("Authorization", auth), 200).await
+                        let base = &w.nodes[i as usize % nodes];
+                        match MixKind::of(i) {
+                            MixKind::Login => w.log_in_next(base).await,
+                            MixKind::Change => w.update_own_attribute(base, i).await,
+                            MixKind::ReadApiKey => w.read_own(base, i, true).await,
+                            MixKind::ReadBearer => w.read_own(base, i, false).await,
+                        }
                     })
                 })
             }
@@ -413,22 +475,47 @@ impl World {
 
     async fn update_attribute(&self, i: u64) -> bool {
         let k = (i as usize * 104_729) % self.seeded.users.len();
-        self.change_attribute(i, k, &self.seeded.admin_bearer).await
+        self.change_attribute(&self.base, i, k, &self.seeded.admin_bearer)
+            .await
     }
 
-    /// The person changes their own attribute, with their own APIKey.
     /// The person request `i` of a self-read acts as, and their (user, Bearer, APIKey).
     fn own_credentials_of(&self, i: u64) -> &(String, String, String) {
         &self.own[(i as usize * 7919) % self.own.len()]
     }
 
-    async fn update_own_attribute(&self, i: u64) -> bool {
+    /// The person reads their own record at the node `base`, with their own credential.
+    async fn read_own(&self, base: &str, i: u64, apikey: bool) -> bool {
+        let (user, bearer, key) = self.own_credentials_of(i);
+        let url = format!(
+            "{base}/v1/organizations/{}/users/{user}/consents",
+            self.seeded.org
+        );
+        let auth = if apikey { key } else { bearer };
+        expect(self.http.get(url).header("Authorization", auth), 200).await
+    }
+
+    /// The person changes their own attribute, with their own APIKey.
+    async fn update_own_attribute(&self, base: &str, i: u64) -> bool {
         let k = (i as usize * 104_729) % self.own.len();
-        self.change_attribute(i, k, &self.own[k].2).await
+        self.change_attribute(base, i, k, &self.own[k].2).await
+    }
+
+    /// The next person of the sample signs in with their password at the node `base`.
+    async fn log_in_next(&self, base: &str) -> bool {
+        let k = self.mix_logins.fetch_add(1, Ordering::Relaxed) % self.seeded.users.len();
+        let body = json!({"username": self.seeded.users[k].1, "password": seed::PASSWORD});
+        expect(
+            self.http
+                .post(format!("{base}/v1/v1.1/users/login"))
+                .json(&body),
+            200,
+        )
+        .await
     }
 
     /// Request `i` changes an attribute of the `k`-th sampled person, as `auth`.
-    async fn change_attribute(&self, i: u64, k: usize, auth: &str) -> bool {
+    async fn change_attribute(&self, base: &str, i: u64, k: usize, auth: &str) -> bool {
         let u = &self.seeded.users[k];
         let (p, attrs) = &self.seeded.purposes[i as usize % self.seeded.purposes.len()];
         let a = &attrs[(i as usize / 5) % attrs.len()];
@@ -438,8 +525,8 @@ impl World {
             "Disallow"
         };
         let url = format!(
-            "{}/v1/organizations/{}/users/{}/consents/{}/purposes/{p}/attributes/{a}",
-            self.base, self.seeded.org, u.0, u.2
+            "{base}/v1/organizations/{}/users/{}/consents/{}/purposes/{p}/attributes/{a}",
+            self.seeded.org, u.0, u.2
         );
         expect(
             self.http
@@ -534,7 +621,7 @@ async fn main() -> Result<()> {
     .await?;
 
     // --- the server and its data ------------------------------------------------------
-    let server = start_server(&bin, &database_url).await?;
+    let server = start_server(&bin, &database_url, None).await?;
     let db = seed::Db::connect(&database_url).await?;
     eprintln!("seeding {} users…", args.users);
     let hash = ceilings::password_hash(seed::PASSWORD);
@@ -621,6 +708,12 @@ async fn main() -> Result<()> {
     } else {
         Vec::new()
     };
+    // A second node of the same deployment, for the two-node scenarios.
+    let second = if wanted.iter().any(|w| w.ends_with("two-nodes")) {
+        Some(start_server(&bin, &database_url, Some(&server.base)).await?)
+    } else {
+        None
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = server.rss_kib("VmRSS");
     let world = Arc::new(World {
@@ -633,6 +726,11 @@ async fn main() -> Result<()> {
         page_session,
         page_bearer,
         own,
+        nodes: std::iter::once(&server)
+            .chain(second.as_ref())
+            .map(|n| n.base.clone())
+            .collect(),
+        mix_logins: AtomicUsize::new(0),
     });
 
     // --- the scenarios ------------------------------------------------------------------
@@ -664,6 +762,12 @@ async fn main() -> Result<()> {
             peak_rss_kib: peak,
         });
     }
+
+    // Last, as it ends the sample's credentials: how soon the other node refuses them.
+    let revocation = match second.is_some() && !world.own.is_empty() {
+        true => Some(cross_node_revocation(&world).await?),
+        false => None,
+    };
 
     // The server releases its argon2 buffers after 30 s without hashing.
     eprintln!("waiting 35 s of quiet for the idle figure…");
@@ -734,6 +838,34 @@ async fn main() -> Result<()> {
             d.latency.percentile_ms(99.0) / f.latency.percentile_ms(99.0)
         );
     }
+    for r in rows.iter().filter(|r| r.name.starts_with("self-mix")) {
+        println!(
+            "{} by kind, open loop at {:.0}/s:",
+            r.name,
+            r.latency.per_second()
+        );
+        for kind in MixKind::ALL {
+            let of = r.latency.of_requests(|i| MixKind::of(i) == kind);
+            println!(
+                "  {}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, errors {}",
+                kind.label(),
+                of.per_second(),
+                of.percentile_ms(50.0),
+                of.percentile_ms(99.0),
+                of.percentile_ms(99.9),
+                of.errors
+            );
+        }
+    }
+    if let (Some(one), Some(two)) = (get("self-mix"), get("self-mix-two-nodes")) {
+        println!(
+            "self-mix on two nodes / on one: {:.3} (closed loop); both nodes share {cores} cores with the load generator and the database",
+            two.throughput.per_second() / one.throughput.per_second()
+        );
+    }
+    if let Some(r) = &revocation {
+        println!("{r}");
+    }
     if let Some((logins, reads, peak)) = &storm {
         println!(
             "login storm: {:.0} logins/s with read-consents at {:.0}/s alongside: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, errors {}; peak RSS {:.1} MiB",
@@ -747,6 +879,7 @@ async fn main() -> Result<()> {
         );
     }
 
+    drop(second);
     drop(server);
     drop(db);
     if args.keep {
@@ -785,4 +918,66 @@ async fn login_storm(
     let reads = load::open_loop(&read, read_rate, 32, warmup, duration).await;
     let logins = storm.await.expect("storm");
     (logins, reads, server.rss_kib("VmHWM"))
+}
+
+/// Revokes people's credentials on the first node and asks the second, at once and then
+/// until it refuses, with each: their APIKey (revoked), then their session's access token
+/// (signed out). Says how many were refused at the first ask and how long after the
+/// revocation's answer the refusal came.
+async fn cross_node_revocation(world: &World) -> Result<String> {
+    const PEOPLE: usize = 100;
+    let (first, second) = (&world.nodes[0], &world.nodes[1]);
+    let mut report = Vec::new();
+    for (what, revoke, status) in [
+        ("APIKey", "DELETE /v1/user/apikey/revoke", 204),
+        ("access token", "POST /v1/users/logout", 204),
+    ] {
+        let (mut delays, mut at_once, mut attempts_max) = (Vec::new(), 0, 0);
+        for (user, bearer, key) in world.own.iter().rev().take(PEOPLE) {
+            let (method, path) = revoke.split_once(' ').expect("method and path");
+            let method = reqwest::Method::from_bytes(method.as_bytes())?;
+            let r = world
+                .http
+                .request(method, format!("{first}{path}"))
+                .header("Authorization", bearer)
+                .send()
+                .await?;
+            if r.status().as_u16() != status {
+                bail!("{revoke} answered {}", r.status());
+            }
+            let answered = std::time::Instant::now();
+            let revoked = if what == "APIKey" { key } else { bearer };
+            let url = format!(
+                "{second}/v1/organizations/{}/users/{user}/consents",
+                world.seeded.org
+            );
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let r = world
+                    .http
+                    .get(&url)
+                    .header("Authorization", revoked)
+                    .send()
+                    .await?;
+                if r.status().as_u16() == 401 {
+                    break;
+                }
+                if answered.elapsed() > Duration::from_secs(120) {
+                    bail!("the second node still accepts a revoked {what} after 120 s");
+                }
+            }
+            delays.push(answered.elapsed().as_micros() as u64);
+            at_once += usize::from(attempts == 1);
+            attempts_max = attempts_max.max(attempts);
+        }
+        delays.sort_unstable();
+        report.push(format!(
+            "{what} revoked on node 1, refused by node 2 at the first request in {at_once} of {}; from the revocation's answer to the refusal: p50 {:.2} ms, max {:.2} ms (at most {attempts_max} requests)",
+            delays.len(),
+            delays[delays.len() / 2] as f64 / 1000.0,
+            delays[delays.len() - 1] as f64 / 1000.0
+        ));
+    }
+    Ok(format!("cross-node revocation: {}", report.join("; ")))
 }
