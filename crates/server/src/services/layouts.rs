@@ -1,4 +1,5 @@
-//! Organisations' layouts — their settings, purposes and templates — cached per node.
+//! Organisations' layouts — their settings, type name, purposes and templates — cached
+//! per node.
 //! Every consent read needs one and they change rarely; the store counts every change
 //! (`layout_version`, incremented in the changing unit of work), the read statement
 //! returns the current count, and a layout older than that is read again. So a change
