@@ -782,9 +782,10 @@ async fn main() -> Result<()> {
     }
 
     // Last, as it ends the sample's credentials: how soon the other node refuses them.
-    let revocation = match second.is_some() && !world.own.is_empty() {
-        true => Some(cross_node_revocation(&world).await?),
-        false => None,
+    let revocation = if second.is_some() && !world.own.is_empty() {
+        Some(cross_node_revocation(&world).await?)
+    } else {
+        None
     };
 
     // The server releases its argon2 buffers after 30 s without hashing.
