@@ -31,23 +31,24 @@ impl Outcome {
         self.ok as f64 / self.seconds
     }
 
+    /// Counts and sorted latencies of `requests`, which took `seconds`.
+    fn from_requests(requests: Vec<(u64, u64, bool)>, seconds: f64) -> Outcome {
+        let ok = requests.iter().filter(|r| r.2).count() as u64;
+        let mut latencies: Vec<u64> = requests.iter().map(|r| r.1).collect();
+        latencies.sort_unstable();
+        Outcome {
+            ok,
+            errors: requests.len() as u64 - ok,
+            seconds,
+            latencies,
+            requests,
+        }
+    }
+
     /// The requests whose number `keep` accepts, as an outcome of their own (same seconds).
     pub fn of_requests(&self, keep: impl Fn(u64) -> bool) -> Outcome {
-        let mut out = Outcome {
-            seconds: self.seconds,
-            ..Outcome::default()
-        };
-        for &(i, micros, ok) in self.requests.iter().filter(|r| keep(r.0)) {
-            if ok {
-                out.ok += 1;
-            } else {
-                out.errors += 1;
-            }
-            out.latencies.push(micros);
-            out.requests.push((i, micros, ok));
-        }
-        out.latencies.sort_unstable();
-        out
+        let kept = self.requests.iter().filter(|r| keep(r.0)).copied();
+        Outcome::from_requests(kept.collect(), self.seconds)
     }
 
     pub fn percentile_ms(&self, p: f64) -> f64 {
@@ -143,14 +144,9 @@ async fn collect(
     workers: Vec<tokio::task::JoinHandle<Vec<(u64, u64, bool)>>>,
     seconds: impl FnOnce() -> f64,
 ) -> Outcome {
-    let mut out = Outcome::default();
+    let mut requests = Vec::new();
     for w in workers {
-        out.requests.extend(w.await.expect("worker"));
+        requests.extend(w.await.expect("worker"));
     }
-    out.seconds = seconds();
-    out.ok = out.requests.iter().filter(|r| r.2).count() as u64;
-    out.errors = out.requests.len() as u64 - out.ok;
-    out.latencies = out.requests.iter().map(|r| r.1).collect();
-    out.latencies.sort_unstable();
-    out
+    Outcome::from_requests(requests, seconds())
 }

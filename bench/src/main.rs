@@ -232,7 +232,6 @@ async fn expect(req: reqwest::RequestBuilder, status: u16) -> bool {
 }
 
 struct World {
-    base: String,
     http: reqwest::Client,
     seeded: seed::Seeded,
     rest_client_auth: String,
@@ -305,7 +304,7 @@ impl World {
             "healthz" => Arc::new(move |_| {
                 let w = w.clone();
                 Box::pin(
-                    async move { expect(w.http.get(format!("{}/healthz", w.base)), 200).await },
+                    async move { expect(w.http.get(format!("{}/healthz", w.base())), 200).await },
                 )
             }),
             "login" => Arc::new(move |i| {
@@ -315,7 +314,7 @@ impl World {
                     let body = json!({"username": u.1, "password": seed::PASSWORD});
                     expect(
                         w.http
-                            .post(format!("{}/v1/v1.1/users/login", w.base))
+                            .post(format!("{}/v1/v1.1/users/login", w.base()))
                             .json(&body),
                         200,
                     )
@@ -330,7 +329,7 @@ impl World {
                     };
                     let r = w
                         .http
-                        .post(format!("{}/v1/users/token", w.base))
+                        .post(format!("{}/v1/users/token", w.base()))
                         .json(&json!({"refreshtoken": token}))
                         .send()
                         .await;
@@ -353,7 +352,7 @@ impl World {
             }),
             "self-update-apikey" => Arc::new(move |i| {
                 let w = w.clone();
-                Box::pin(async move { w.update_own_attribute(&w.base, i).await })
+                Box::pin(async move { w.update_own_attribute(w.base(), i).await })
             }),
             // Each person reads their own record with their own credential, as the SDKs
             // call it: the population of credentials is the population of people.
@@ -361,7 +360,7 @@ impl World {
                 let apikey = name.ends_with("apikey");
                 Arc::new(move |i| {
                     let w = w.clone();
-                    Box::pin(async move { w.read_own(&w.base, i, apikey).await })
+                    Box::pin(async move { w.read_own(w.base(), i, apikey).await })
                 })
             }
             // The traffic of many people at once, on one node or split between two.
@@ -389,7 +388,8 @@ impl World {
                     let (_, _, key) = w.own_credentials_of(i);
                     let url = format!(
                         "{}/v1/GetUserOrgsAndConsents?orgID={}",
-                        w.base, w.seeded.org
+                        w.base(),
+                        w.seeded.org
                     );
                     expect(w.http.get(url).header("Authorization", key), 200).await
                 })
@@ -402,7 +402,7 @@ impl World {
                         let (p, attrs) = &w.seeded.purposes[0];
                         let mut url = format!(
                             "{}/v1/organizations/{}/purposes/{p}/attributes/{}/consented/users?limit={PAGE_LIMIT}",
-                            w.base, w.seeded.org, attrs[0]
+                            w.base(), w.seeded.org, attrs[0]
                         );
                         if deep {
                             url.push_str(&format!("&startid={}", w.deep_start));
@@ -421,7 +421,7 @@ impl World {
                 let w = w.clone();
                 Box::pin(async move {
                     let u = &w.seeded.users[i as usize % w.seeded.users.len()];
-                    let url = format!("{}/customerid-rest/services/2.1/users/{}", w.base, u.0);
+                    let url = format!("{}/customerid-rest/services/2.1/users/{}", w.base(), u.0);
                     expect(
                         w.http.get(url).header("Authorization", &w.rest_client_auth),
                         200,
@@ -444,14 +444,14 @@ impl World {
             "api-account" => Arc::new(move |_| {
                 let w = w.clone();
                 Box::pin(async move {
-                    let url = format!("{}/v1/user", w.base);
+                    let url = format!("{}/v1/user", w.base());
                     expect(w.http.get(url).header("Authorization", &w.page_bearer), 200).await
                 })
             }),
             "page-account" => Arc::new(move |_| {
                 let w = w.clone();
                 Box::pin(async move {
-                    let url = format!("{}/account", w.base);
+                    let url = format!("{}/account", w.base());
                     let cookie = format!("accord-session={}", w.page_session);
                     expect(w.http.get(url).header("Cookie", cookie), 200).await
                 })
@@ -459,7 +459,7 @@ impl World {
             "page-sign-in" => Arc::new(move |_| {
                 let w = w.clone();
                 Box::pin(
-                    async move { expect(w.http.get(format!("{}/sign-in", w.base)), 200).await },
+                    async move { expect(w.http.get(format!("{}/sign-in", w.base())), 200).await },
                 )
             }),
             other => panic!("unknown scenario {other}"),
@@ -470,7 +470,9 @@ impl World {
         let u = &self.seeded.users[(i as usize * 7919) % self.seeded.users.len()];
         let url = format!(
             "{}/v1/organizations/{}/users/{}/consents",
-            self.base, self.seeded.org, u.0
+            self.base(),
+            self.seeded.org,
+            u.0
         );
         expect(
             self.http
@@ -483,8 +485,13 @@ impl World {
 
     async fn update_attribute(&self, i: u64) -> bool {
         let k = (i as usize * 104_729) % self.seeded.users.len();
-        self.change_attribute(&self.base, i, k, &self.seeded.admin_bearer)
+        self.change_attribute(self.base(), i, k, &self.seeded.admin_bearer)
             .await
+    }
+
+    /// The first node's base URL (the one every single-node scenario calls).
+    fn base(&self) -> &str {
+        &self.nodes[0]
     }
 
     /// The person request `i` of a self-read acts as, and their (user, Bearer, APIKey).
@@ -735,7 +742,6 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = server.rss_kib("VmRSS");
     let world = Arc::new(World {
-        base: server.base.clone(),
         http,
         seeded,
         rest_client_auth,
@@ -947,24 +953,20 @@ async fn cross_node_revocation(world: &World) -> Result<String> {
     const PEOPLE: usize = 100;
     let (first, second) = (&world.nodes[0], &world.nodes[1]);
     let mut report = Vec::new();
-    for (what, revoke, status) in [
-        ("APIKey", "DELETE /v1/user/apikey/revoke", 204),
-        ("access token", "POST /v1/users/logout", 204),
-    ] {
+    for what in ["APIKey", "access token"] {
         let (mut delays, mut at_once, mut attempts_max) = (Vec::new(), 0, 0);
         for (user, bearer, key) in world.own.iter().rev().take(PEOPLE) {
-            let (method, path) = revoke.split_once(' ').expect("method and path");
-            let method = reqwest::Method::from_bytes(method.as_bytes())?;
-            let mut revoking = world
-                .http
-                .request(method.clone(), format!("{first}{path}"))
-                .header("Authorization", bearer);
-            if method == reqwest::Method::POST {
-                revoking = revoking.json(&json!({}));
-            }
-            let r = revoking.send().await?;
-            if r.status().as_u16() != status {
-                bail!("{revoke} answered {}", r.status());
+            let revoking = if what == "APIKey" {
+                world.http.delete(format!("{first}/v1/user/apikey/revoke"))
+            } else {
+                world
+                    .http
+                    .post(format!("{first}/v1/users/logout"))
+                    .json(&json!({}))
+            };
+            let r = revoking.header("Authorization", bearer).send().await?;
+            if r.status().as_u16() != 204 {
+                bail!("revoking the {what} answered {}", r.status());
             }
             let answered = std::time::Instant::now();
             let revoked = if what == "APIKey" { key } else { bearer };
