@@ -12,6 +12,10 @@ use sqlx::PgPool;
 use crate::{db_error, migrations, Backend, Mode, OpenOptions, Store, Tx};
 
 pub(crate) type DB = sqlx::Postgres;
+
+/// How long a pooled connection may sit idle before the pool pings it on handing it out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
 pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
@@ -61,6 +65,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out: a round trip before each read's
+            // one statement (BENCHMARKS.md, issue #27). Only a connection idle long
+            // enough for the server to have gone (a restart, a proxy's timeout) is
+            // pinged now; a hot one was checked when it came back (sqlx pings on release).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(unreachable)?;
@@ -155,13 +172,12 @@ use crate::to_ms;
 use accord_domain::consent::ConsentValue;
 use accord_domain::identity::OrgRole;
 use sql::consent_read::*;
-use sql::statements::*;
 use sql::Uow;
 use sqlx::Row as _;
 
 /// The consent committer ([`crate::group_commit`]) of this node: a batch is one
 /// transaction holding its organisations' chain heads (locked in one order on every
-/// node), a handful of statements whatever its size (rows go in as arrays).
+/// node), three statements whatever its size (rows go in as arrays).
 async fn run_consent_committer(
     pool: PgPool,
     mut queue: tokio::sync::mpsc::Receiver<crate::group_commit::Pending>,
@@ -179,131 +195,190 @@ async fn run_consent_committer(
     }
 }
 
+/// A batch in five round trips whatever its size and its organisations: `BEGIN`, the
+/// heads ([`HOLD_CHAIN_HEADS_SQL`]), every change's state ([`consent_reads`]), every
+/// write ([`RECORD_BATCH_SQL`]), `COMMIT`. The reads need a statement after the heads'
+/// (READ COMMITTED takes a statement's snapshot at its start, and the heads' lock may
+/// have waited for another node's batch); the writes need the decisions.
 async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> Result<()> {
     let mut tx = pool.begin().await.map_err(db_error)?;
-    for org in batch.organizations() {
-        sqlx::query(ENSURE_CHAIN_HEAD_SQL)
-            .bind(org.to_string())
-            .bind(accord_domain::consent::GENESIS)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let head = sqlx::query(
-            "SELECT seq, hash FROM consent_chain_heads WHERE organization_id = $1 FOR UPDATE",
+    let organizations = batch.organizations();
+    let held = sqlx::query(HOLD_CHAIN_HEADS_SQL)
+        .bind(
+            organizations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
         )
-        .bind(org.to_string())
-        .fetch_optional(&mut *tx)
+        .bind(accord_domain::consent::GENESIS)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(db_error)?
-        .map(|r| -> Result<crate::ChainHead> {
-            Ok(crate::ChainHead {
-                seq: r.try_get("seq").map_err(db_error)?,
-                hash: r.try_get("hash").map_err(db_error)?,
-            })
-        })
-        .transpose()?;
-        let listened: Vec<String> = sqlx::query_scalar(WEBHOOK_EVENTS_SQL)
-            .bind(org.to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        batch.hold_organization(org, head, listened);
+        .map_err(db_error)?;
+    let mut heads = std::collections::HashMap::new();
+    for row in &held {
+        let org: String = row.try_get("organization_id").map_err(db_error)?;
+        let head = crate::ChainHead {
+            seq: row.try_get("seq").map_err(db_error)?,
+            hash: row.try_get("hash").map_err(db_error)?,
+        };
+        let listened: Vec<String> = row.try_get("events").map_err(db_error)?;
+        heads.insert(org, (head, listened));
     }
-    // Every change's state in one statement (a round trip each was most of a batch);
-    // each is then decided with the batch's earlier changes applied to it.
+    // An organisation that does not exist holds no head: its changes are refused.
+    for org in organizations {
+        let (head, listened) = heads.remove(&org.to_string()).unzip();
+        batch.hold_organization(org, head, listened.unwrap_or_default());
+    }
     for read in consent_reads(&mut tx, &batch.queries()).await? {
         batch.decide_next(read);
     }
-    if !batch.values.is_empty() {
-        let v = &batch.values;
-        sqlx::query(
-            "INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, attribute_id, value, \
-             days, changed_at, expires_at, purpose_version) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) \
-             ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
-             days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
-             purpose_version = excluded.purpose_version, expiry_recorded_at = NULL",
-        )
-        .bind(v.iter().map(|r| r.consent_id.to_string()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.organization_id.to_string()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.user_id.to_string()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.purpose_id.to_string()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.attribute_id.to_string()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.stored.value.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.stored.days).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| to_ms(r.stored.changed_at)).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.stored.expires_at().map(to_ms)).collect::<Vec<_>>())
-        .bind(v.iter().map(|r| r.stored.version).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    }
-    if !batch.history.is_empty() {
-        let h = &batch.history;
-        sqlx::query(
-            "INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, purpose_id, attribute_id, \
-             actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash, purpose_version, wording_hash) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], \
-             $14::text[], $15::text[], $16::bigint[], $17::text[])",
-        )
-        .bind(h.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.organization_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.seq).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.consent_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.purpose_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.attribute_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.actor_id.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.changed_by.as_str()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.old_value.map(ConsentValue::as_str)).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.new_value.as_str()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.days).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| to_ms(e.at)).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.wording.as_ref().map(|w| w.number)).collect::<Vec<_>>())
-        .bind(h.iter().map(|e| e.wording.as_ref().map(|w| w.hash.clone())).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    }
-    if !batch.outbox.is_empty() {
-        let o = &batch.outbox;
-        sqlx::query(
-            "INSERT INTO outbox (id, organization_id, event_type, data, created_at, trace_parent) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])",
-        )
-        .bind(o.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
-        .bind(
-            o.iter()
-                .map(|e| e.organization_id.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .bind(o.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind(o.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
-        .bind(o.iter().map(|e| to_ms(e.created_at)).collect::<Vec<_>>())
-        .bind(
-            o.iter()
-                .map(|e| e.trace.as_ref().map(|t| t.0.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    }
-    for (org, head) in batch.moved_heads() {
-        sqlx::query(SET_CHAIN_HEAD_SQL)
-            .bind(head.seq)
-            .bind(&head.hash)
-            .bind(org.to_string())
+    let v = &batch.values;
+    let h = &batch.history;
+    let o = &batch.outbox;
+    let moved: Vec<_> = batch.moved_heads().collect();
+    if !(v.is_empty() && h.is_empty() && o.is_empty() && moved.is_empty()) {
+        sqlx::query(RECORD_BATCH_SQL)
+            .bind(
+                v.iter()
+                    .map(|r| r.consent_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                v.iter()
+                    .map(|r| r.organization_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(v.iter().map(|r| r.user_id.to_string()).collect::<Vec<_>>())
+            .bind(
+                v.iter()
+                    .map(|r| r.purpose_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                v.iter()
+                    .map(|r| r.attribute_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                v.iter()
+                    .map(|r| r.stored.value.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(v.iter().map(|r| r.stored.days).collect::<Vec<_>>())
+            .bind(
+                v.iter()
+                    .map(|r| to_ms(r.stored.changed_at))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                v.iter()
+                    .map(|r| r.stored.expires_at().map(to_ms))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(v.iter().map(|r| r.stored.version).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+            .bind(
+                h.iter()
+                    .map(|e| e.organization_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(h.iter().map(|e| e.seq).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.consent_id.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.purpose_id.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.attribute_id.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.actor_id.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.changed_by.as_str()).collect::<Vec<_>>())
+            .bind(
+                h.iter()
+                    .map(|e| e.old_value.map(ConsentValue::as_str))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(h.iter().map(|e| e.new_value.as_str()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.days).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| to_ms(e.at)).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
+            .bind(h.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+            .bind(
+                h.iter()
+                    .map(|e| e.wording.as_ref().map(|w| w.number))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                h.iter()
+                    .map(|e| e.wording.as_ref().map(|w| w.hash.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(o.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
+            .bind(
+                o.iter()
+                    .map(|e| e.organization_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(o.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+            .bind(o.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
+            .bind(o.iter().map(|e| to_ms(e.created_at)).collect::<Vec<_>>())
+            .bind(
+                o.iter()
+                    .map(|e| e.trace.as_ref().map(|t| t.0.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                moved
+                    .iter()
+                    .map(|(org, _)| org.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(moved.iter().map(|(_, head)| head.seq).collect::<Vec<_>>())
+            .bind(
+                moved
+                    .iter()
+                    .map(|(_, head)| head.hash.clone())
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
     }
     tx.commit().await.map_err(db_error)
 }
+
+/// The batch's chain heads in one statement: each organisation that exists gets its
+/// head (at genesis if it had none), locked in the batch's order (the same on every
+/// node: `Batch::organizations`), as it stands once any other holder has committed
+/// (`ON CONFLICT DO UPDATE` waits for the lock, then reads the row's latest version),
+/// with the events its enabled webhooks listen to. $1 the organisations, $2 genesis.
+const HOLD_CHAIN_HEADS_SQL: &str =
+    "INSERT INTO consent_chain_heads AS h (organization_id, seq, hash) \
+     SELECT o.id, 0, $2 FROM unnest($1::text[]) WITH ORDINALITY AS q(org, ord) \
+     JOIN organizations o ON o.id = q.org ORDER BY q.ord \
+     ON CONFLICT (organization_id) DO UPDATE SET seq = h.seq \
+     RETURNING h.organization_id, h.seq, h.hash, \
+     ARRAY(SELECT w.subscribed_events FROM webhooks w \
+           WHERE w.organization_id = h.organization_id AND NOT w.disabled) AS events";
+
+/// Every write of a batch in one statement: its final values, its history entries, its
+/// outbox events (each a set of arrays, empty when the batch has none) and its moved
+/// chain heads.
+const RECORD_BATCH_SQL: &str = "WITH \
+     written_values AS (INSERT INTO consent_values (consent_id, organization_id, user_id, purpose_id, \
+       attribute_id, value, days, changed_at, expires_at, purpose_version) \
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+       $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) \
+       ON CONFLICT (consent_id, purpose_id, attribute_id) DO UPDATE SET value = excluded.value, \
+       days = excluded.days, changed_at = excluded.changed_at, expires_at = excluded.expires_at, \
+       purpose_version = excluded.purpose_version, expiry_recorded_at = NULL), \
+     written_history AS (INSERT INTO consent_history (id, organization_id, seq, user_id, consent_id, \
+       purpose_id, attribute_id, actor_id, changed_by, old_value, new_value, days, at, prev_hash, hash, \
+       purpose_version, wording_hash) \
+       SELECT * FROM unnest($11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], \
+       $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[], $23::bigint[], \
+       $24::text[], $25::text[], $26::bigint[], $27::text[])), \
+     written_outbox AS (INSERT INTO outbox (id, organization_id, event_type, data, created_at, trace_parent) \
+       SELECT * FROM unnest($28::text[], $29::text[], $30::text[], $31::text[], $32::bigint[], $33::text[])) \
+     UPDATE consent_chain_heads h SET seq = m.seq, hash = m.hash \
+     FROM unnest($34::text[], $35::bigint[], $36::text[]) AS m(org, seq, hash) \
+     WHERE h.organization_id = m.org";
 
 /// [`consent_read_sql`] for many queries in one statement: `None` for a query whose
 /// caller does not exist, in the queries' order.

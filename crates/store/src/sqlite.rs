@@ -370,6 +370,19 @@ use sql::consent_read::*;
 use sql::statements::*;
 use sql::Uow;
 
+/// The event types of an organisation's enabled webhooks (space-separated per webhook).
+pub(crate) const WEBHOOK_EVENTS_SQL: &str =
+    "SELECT subscribed_events FROM webhooks WHERE organization_id = $1 AND NOT disabled";
+
+/// The group committer's chain head: created at genesis for an organisation that exists
+/// and has none (a change naming an unknown organisation leaves nothing behind), then read.
+/// $1 organisation, $2 the genesis hash. (PostgreSQL holds a batch's heads in one
+/// statement: `postgres.rs`.)
+pub(crate) const ENSURE_CHAIN_HEAD_SQL: &str =
+    "INSERT INTO consent_chain_heads (organization_id, seq, hash) \
+     SELECT $1, 0, $2 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1) \
+     ON CONFLICT (organization_id) DO NOTHING";
+
 /// [`consent_read_sql`] on a rusqlite connection (the inline readers, the committer).
 fn consent_read_inline(
     conn: &rusqlite::Connection,

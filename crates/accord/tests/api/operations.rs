@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::Remote;
-use crate::helpers::{bearer, email, Backend, Consenting, Fixture, TestApp, TestDb};
+use crate::helpers::{
+    bearer, email, join_all_spawned, Backend, Consenting, Fixture, TestApp, TestDb,
+};
 use crate::process::ServerProcess;
 
 const PW: &str = "correct horse battery";
@@ -56,6 +58,67 @@ async fn health_and_readiness(db: TestDb) {
     }
 }
 both_backends!(health_and_readiness);
+
+/// PostgreSQL closing every connection of the server (a restart, a proxy's idle timeout)
+/// costs no request once they have been idle: a pooled connection idle past a second is
+/// pinged before it is handed out (hot ones are not: BENCHMARKS.md, issue #27).
+async fn connections_the_database_closed_cost_no_request(db: TestDb) {
+    let c = Consenting::new(Fixture::new(&db).await).await;
+    c.set(&c.f.individual, &c.marketing, &c.age, "allow", 0)
+        .await;
+    // Reads at once, so the pool holds many connections (more than the background
+    // workers take in the pause below).
+    let burst = || {
+        let client = c.f.app.client.clone();
+        let url = c.f.app.url(&c.consents(&c.f.individual_id));
+        let auth = c.f.individual.clone();
+        join_all_spawned((0..32).map(move |_| {
+            let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
+            async move {
+                let r = client.get(url).header("Authorization", auth).send().await;
+                r.unwrap().status()
+            }
+        }))
+    };
+    assert!(burst().await.iter().all(|s| *s == StatusCode::OK));
+    if db.backend == Backend::Postgres {
+        let name = db.url.rsplit('/').next().unwrap().to_owned();
+        let admin = std::env::var("ACCORD_TEST_DATABASE_URL").unwrap();
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let closed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(
+            closed.len() > 4,
+            "the server held {} connections",
+            closed.len()
+        );
+        // sqlx's own clock measures the idleness: not one the test can move.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let statuses = burst().await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    // The committer's connection too.
+    for value in ["disallow", "allow"] {
+        c.set(&c.f.individual, &c.marketing, &c.age, value, 0).await;
+    }
+    let record = c.record().await;
+    assert_eq!(
+        crate::helpers::attribute_in(crate::helpers::purpose_in(&record, &c.marketing), &c.age)
+            ["Status"]["Consent"],
+        "Allow"
+    );
+}
+both_backends!(connections_the_database_closed_cost_no_request);
 
 async fn access_tokens_verify_against_the_published_jwks(db: TestDb) {
     let app = TestApp::spawn(&db).await;

@@ -33,15 +33,3 @@ pub(crate) const INSERT_OUTBOX_SQL: &str =
 /// $1 seq, $2 hash, $3 organisation.
 pub(crate) const SET_CHAIN_HEAD_SQL: &str =
     "UPDATE consent_chain_heads SET seq = $1, hash = $2 WHERE organization_id = $3";
-
-/// The event types of an organisation's enabled webhooks (space-separated per webhook).
-pub(crate) const WEBHOOK_EVENTS_SQL: &str =
-    "SELECT subscribed_events FROM webhooks WHERE organization_id = $1 AND NOT disabled";
-
-/// The group committer's chain head: created at genesis for an organisation that exists
-/// and has none (a change naming an unknown organisation leaves nothing behind), then read
-/// (and on PostgreSQL locked). $1 organisation, $2 the genesis hash.
-pub(crate) const ENSURE_CHAIN_HEAD_SQL: &str =
-    "INSERT INTO consent_chain_heads (organization_id, seq, hash) \
-     SELECT $1, 0, $2 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1) \
-     ON CONFLICT (organization_id) DO NOTHING";
