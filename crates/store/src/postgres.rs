@@ -36,6 +36,7 @@ pub(crate) const RECORD_VALUES_JSON: &str =
 
 pub struct PostgresStore {
     pool: PgPool,
+    consent_readers: std::sync::Arc<ConsentReaders>,
     committer: crate::group_commit::ConsentCommitter,
     metrics: crate::StoreMetrics,
 }
@@ -62,8 +63,11 @@ impl PostgresStore {
             let probe = connect.connect().await.map_err(unreachable)?;
             let _ = probe.close().await;
         }
+        // Half the connections for the consent read, the hottest statement.
+        let readers = (options.max_connections / 2).max(1);
+        let consent_readers = std::sync::Arc::new(ConsentReaders::new(connect.clone(), readers));
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(2))
+            .max_connections(options.max_connections.saturating_sub(readers).max(2))
             .acquire_timeout(Duration::from_secs(10))
             // sqlx pings every connection it hands out: a round trip before each read's
             // one statement (BENCHMARKS.md, issue #27). Only a connection idle long
@@ -99,6 +103,7 @@ impl PostgresStore {
         tokio::spawn(run_consent_committer(pool.clone(), queue, metrics.clone()));
         Ok(Self {
             pool,
+            consent_readers,
             committer,
             metrics,
         })
@@ -121,7 +126,7 @@ impl Store for PostgresStore {
         &self,
         q: &crate::ConsentReadQuery,
     ) -> Result<Option<crate::ConsentRead>> {
-        consent_read_with(&self.pool, q).await
+        self.consent_readers.read(q).await
     }
 
     async fn change_consent(
@@ -148,12 +153,111 @@ impl Store for PostgresStore {
     }
 
     fn pool_use(&self) -> Vec<crate::PoolUse> {
-        vec![crate::PoolUse {
-            pool: "main",
-            open: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
-        }]
+        vec![
+            crate::PoolUse {
+                pool: "main",
+                open: self.pool.size(),
+                idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                max: self.pool.options().get_max_connections(),
+            },
+            self.consent_readers.pool_use(),
+        ]
+    }
+}
+
+/// Connections of their own for the consent read, the hottest statement (issue #27):
+/// sqlx's pool pings each connection that comes back to it, a round trip of both
+/// processes' time for every read (BENCHMARKS.md). At most `max` are open. A read runs on
+/// a task of its own, so a request that is dropped never leaves a connection in the
+/// middle of an exchange.
+struct ConsentReaders {
+    connect: PgConnectOptions,
+    idle: std::sync::Mutex<Vec<sqlx::PgConnection>>,
+    permits: tokio::sync::Semaphore,
+    max: u32,
+}
+
+impl ConsentReaders {
+    fn new(connect: PgConnectOptions, max: u32) -> Self {
+        Self {
+            connect,
+            idle: Default::default(),
+            permits: tokio::sync::Semaphore::new(max as usize),
+            max,
+        }
+    }
+
+    async fn read(
+        self: &std::sync::Arc<Self>,
+        q: &crate::ConsentReadQuery,
+    ) -> Result<Option<crate::ConsentRead>> {
+        let readers = std::sync::Arc::clone(self);
+        let q = q.clone();
+        let row = tokio::spawn(async move { readers.fetch(&q).await })
+            .await
+            .map_err(|e| accord_domain::Error::internal(format!("consent read: {e}")))??;
+        match row {
+            Some(row) => consent_read_row(&row)?.into_read().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The read's row. A connection the server has closed (a restart, an idle timeout,
+    /// an operator's `pg_terminate_backend`) is dropped with every idle one (they are
+    /// likely closed too) and the read runs again on a new connection: a read has no
+    /// effect to repeat.
+    async fn fetch(&self, q: &crate::ConsentReadQuery) -> Result<Option<DbRow>> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| accord_domain::Error::internal(format!("consent readers: {e}")))?;
+        let mut retried = false;
+        loop {
+            let idle = self.idle.lock().expect("consent readers").pop();
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => {
+                    use sqlx::ConnectOptions as _;
+                    self.connect.connect().await.map_err(db_error)?
+                }
+            };
+            match fetch_consent_read(&mut conn, q).await {
+                Ok(row) => {
+                    self.idle.lock().expect("consent readers").push(conn);
+                    return Ok(row);
+                }
+                Err(e) if !retried && connection_lost(&e) => {
+                    self.idle.lock().expect("consent readers").clear();
+                    retried = true;
+                }
+                Err(e) => return Err(db_error(e)),
+            }
+        }
+    }
+
+    fn pool_use(&self) -> crate::PoolUse {
+        let idle = self.idle.lock().expect("consent readers").len();
+        let busy = self.max as usize - self.permits.available_permits();
+        crate::PoolUse {
+            pool: "consent_readers",
+            open: u32::try_from(idle + busy).unwrap_or(u32::MAX),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.max,
+        }
+    }
+}
+
+/// The connection is gone, not the statement wrong: the socket failed, or the server
+/// is shutting the session down (SQLSTATE class 57P: operator intervention; 08:
+/// connection exception).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
     }
 }
 
@@ -172,7 +276,7 @@ use crate::to_ms;
 use accord_domain::consent::ConsentValue;
 use accord_domain::identity::OrgRole;
 use sql::consent_read::*;
-use sql::Uow;
+use sql::{DbRow, Uow};
 use sqlx::Row as _;
 
 /// The consent committer ([`crate::group_commit`]) of this node: a batch is one

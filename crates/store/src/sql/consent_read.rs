@@ -115,15 +115,17 @@ impl ConsentReadRow {
     }
 }
 
+/// Runs [`consent_read_sql`] for one query: its row, or sqlx's error as it came (the
+/// caller tells a lost connection from the rest).
 #[allow(dead_code)] // SQLite reads consents on its own connections (`InlineReaders`).
-pub(crate) async fn consent_read_with<'c, E>(
+pub(crate) async fn fetch_consent_read<'c, E>(
     executor: E,
     q: &ConsentReadQuery,
-) -> Result<Option<ConsentRead>>
+) -> sqlx::Result<Option<DbRow>>
 where
     E: sqlx::Executor<'c, Database = DB>,
 {
-    let Some(row) = sqlx::query(consent_read_sql())
+    sqlx::query(consent_read_sql())
         .bind(q.caller.to_string())
         .bind(q.session.map(|s| s.to_string()))
         .bind(q.organization.to_string())
@@ -132,11 +134,6 @@ where
         .bind(OrgRole::Dpo.id())
         .fetch_optional(executor)
         .await
-        .map_err(db_error)?
-    else {
-        return Ok(None);
-    };
-    consent_read_row(&row)?.into_read().map(Some)
 }
 
 /// A row of [`consent_read_columns`], as sqlx reads it.
