@@ -15,6 +15,8 @@ pub(crate) type DB = sqlx::Postgres;
 
 /// How long a pooled connection may sit idle before the pool pings it on handing it out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+/// How long a unit of work or a consent read waits for a connection before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// Nodes claiming work take different rows instead of queueing on the same ones.
@@ -68,7 +70,7 @@ impl PostgresStore {
         let consent_readers = std::sync::Arc::new(ConsentReaders::new(connect.clone(), readers));
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.saturating_sub(readers).max(2))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // sqlx pings every connection it hands out: a round trip before each read's
             // one statement (BENCHMARKS.md, issue #27). Only a connection idle long
             // enough for the server to have gone (a restart, a proxy's timeout) is
@@ -207,11 +209,11 @@ impl ConsentReaders {
     /// likely closed too) and the read runs again on a new connection: a read has no
     /// effect to repeat.
     async fn fetch(&self, q: &crate::ConsentReadQuery) -> Result<Option<DbRow>> {
-        let _permit = self
-            .permits
-            .acquire()
+        let no_connection = || accord_domain::Error::internal("no connection for a consent read");
+        let _permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.acquire())
             .await
-            .map_err(|e| accord_domain::Error::internal(format!("consent readers: {e}")))?;
+            .map_err(|_| no_connection())?
+            .map_err(|_| no_connection())?;
         let mut retried = false;
         loop {
             let idle = self.idle.lock().expect("consent readers").pop();
@@ -219,7 +221,10 @@ impl ConsentReaders {
                 Some(conn) => conn,
                 None => {
                     use sqlx::ConnectOptions as _;
-                    self.connect.connect().await.map_err(db_error)?
+                    tokio::time::timeout(ACQUIRE_TIMEOUT, self.connect.connect())
+                        .await
+                        .map_err(|_| no_connection())?
+                        .map_err(db_error)?
                 }
             };
             match fetch_consent_read(&mut conn, q).await {
@@ -342,109 +347,52 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
     let moved: Vec<_> = batch.moved_heads().collect();
     if !(v.is_empty() && h.is_empty() && o.is_empty() && moved.is_empty()) {
         sqlx::query(RECORD_BATCH_SQL)
-            .bind(
-                v.iter()
-                    .map(|r| r.consent_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                v.iter()
-                    .map(|r| r.organization_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(v.iter().map(|r| r.user_id.to_string()).collect::<Vec<_>>())
-            .bind(
-                v.iter()
-                    .map(|r| r.purpose_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                v.iter()
-                    .map(|r| r.attribute_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                v.iter()
-                    .map(|r| r.stored.value.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(v.iter().map(|r| r.stored.days).collect::<Vec<_>>())
-            .bind(
-                v.iter()
-                    .map(|r| to_ms(r.stored.changed_at))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                v.iter()
-                    .map(|r| r.stored.expires_at().map(to_ms))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(v.iter().map(|r| r.stored.version).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-            .bind(
-                h.iter()
-                    .map(|e| e.organization_id.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(h.iter().map(|e| e.seq).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.user_id.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.consent_id.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.purpose_id.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.attribute_id.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.actor_id.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.changed_by.as_str()).collect::<Vec<_>>())
-            .bind(
-                h.iter()
-                    .map(|e| e.old_value.map(ConsentValue::as_str))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(h.iter().map(|e| e.new_value.as_str()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.days).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| to_ms(e.at)).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
-            .bind(h.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
-            .bind(
-                h.iter()
-                    .map(|e| e.wording.as_ref().map(|w| w.number))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                h.iter()
-                    .map(|e| e.wording.as_ref().map(|w| w.hash.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(o.iter().map(|e| e.id.to_string()).collect::<Vec<_>>())
-            .bind(
-                o.iter()
-                    .map(|e| e.organization_id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(o.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-            .bind(o.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
-            .bind(o.iter().map(|e| to_ms(e.created_at)).collect::<Vec<_>>())
-            .bind(
-                o.iter()
-                    .map(|e| e.trace.as_ref().map(|t| t.0.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                moved
-                    .iter()
-                    .map(|(org, _)| org.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(moved.iter().map(|(_, head)| head.seq).collect::<Vec<_>>())
-            .bind(
-                moved
-                    .iter()
-                    .map(|(_, head)| head.hash.clone())
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(v, |r| r.consent_id.to_string()))
+            .bind(column(v, |r| r.organization_id.to_string()))
+            .bind(column(v, |r| r.user_id.to_string()))
+            .bind(column(v, |r| r.purpose_id.to_string()))
+            .bind(column(v, |r| r.attribute_id.to_string()))
+            .bind(column(v, |r| r.stored.value.as_str()))
+            .bind(column(v, |r| r.stored.days))
+            .bind(column(v, |r| to_ms(r.stored.changed_at)))
+            .bind(column(v, |r| r.stored.expires_at().map(to_ms)))
+            .bind(column(v, |r| r.stored.version))
+            .bind(column(h, |e| e.id.clone()))
+            .bind(column(h, |e| e.organization_id.clone()))
+            .bind(column(h, |e| e.seq))
+            .bind(column(h, |e| e.user_id.clone()))
+            .bind(column(h, |e| e.consent_id.clone()))
+            .bind(column(h, |e| e.purpose_id.clone()))
+            .bind(column(h, |e| e.attribute_id.clone()))
+            .bind(column(h, |e| e.actor_id.clone()))
+            .bind(column(h, |e| e.changed_by.as_str()))
+            .bind(column(h, |e| e.old_value.map(ConsentValue::as_str)))
+            .bind(column(h, |e| e.new_value.as_str()))
+            .bind(column(h, |e| e.days))
+            .bind(column(h, |e| to_ms(e.at)))
+            .bind(column(h, |e| e.prev_hash.clone()))
+            .bind(column(h, |e| e.hash.clone()))
+            .bind(column(h, |e| e.wording.as_ref().map(|w| w.number)))
+            .bind(column(h, |e| e.wording.as_ref().map(|w| w.hash.clone())))
+            .bind(column(o, |e| e.id.to_string()))
+            .bind(column(o, |e| e.organization_id.to_string()))
+            .bind(column(o, |e| e.event_type.clone()))
+            .bind(column(o, |e| e.data.clone()))
+            .bind(column(o, |e| to_ms(e.created_at)))
+            .bind(column(o, |e| e.trace.as_ref().map(|t| t.0.clone())))
+            .bind(column(&moved, |(org, _)| org.to_string()))
+            .bind(column(&moved, |(_, head)| head.seq))
+            .bind(column(&moved, |(_, head)| head.hash.clone()))
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
     }
     tx.commit().await.map_err(db_error)
+}
+
+/// A column of rows, as an array to bind (the batch's statements `unnest` them).
+fn column<T, U>(rows: &[T], cell: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(cell).collect()
 }
 
 /// The batch's chain heads in one statement: each organisation that exists gets its
