@@ -71,8 +71,8 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.saturating_sub(readers).max(2))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // sqlx pings every connection it hands out: a round trip before each read's
-            // one statement (BENCHMARKS.md, issue #27). Only a connection idle long
+            // sqlx pings every connection it hands out: a round trip before each unit of
+            // work's `BEGIN` (BENCHMARKS.md, issue #27). Only a connection idle long
             // enough for the server to have gone (a restart, a proxy's timeout) is
             // pinged now; a hot one was checked when it came back (sqlx pings on release).
             .test_before_acquire(false)
