@@ -313,12 +313,7 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
     let mut tx = pool.begin().await.map_err(db_error)?;
     let organizations = batch.organizations();
     let held = sqlx::query(HOLD_CHAIN_HEADS_SQL)
-        .bind(
-            organizations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(&organizations, ToString::to_string))
         .bind(accord_domain::consent::GENESIS)
         .fetch_all(&mut *tx)
         .await
@@ -390,7 +385,7 @@ async fn record_batch(pool: &PgPool, batch: &mut crate::group_commit::Batch) -> 
     tx.commit().await.map_err(db_error)
 }
 
-/// A column of rows, as an array to bind (the batch's statements `unnest` them).
+/// A column of rows, as an array to bind (the committer's statements `unnest` them).
 fn column<T, U>(rows: &[T], cell: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(cell).collect()
 }
@@ -449,30 +444,10 @@ async fn consent_reads(
         consent_read_columns("q.org")
     );
     let rows = sqlx::query(&sql)
-        .bind(
-            queries
-                .iter()
-                .map(|q| q.caller.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            queries
-                .iter()
-                .map(|q| q.session.map(|s| s.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            queries
-                .iter()
-                .map(|q| q.organization.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            queries
-                .iter()
-                .map(|q| q.user.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(queries, |q| q.caller.to_string()))
+        .bind(column(queries, |q| q.session.map(|s| s.to_string())))
+        .bind(column(queries, |q| q.organization.to_string()))
+        .bind(column(queries, |q| q.user.to_string()))
         .bind(OrgRole::Admin.id())
         .bind(OrgRole::Dpo.id())
         .fetch_all(&mut *tx)
